@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// handleHealth is liveness: the process serves HTTP. It never touches the
+// database, so a database outage does not get the pod restarted.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/health+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(s.healthBody())
+}
+
+func (s *Server) healthBody() []byte {
+	b, _ := json.Marshal(map[string]any{
+		"status":         "pass",
+		"version":        s.cfg.Build.Version,
+		"uptime_seconds": int64(time.Since(s.started).Seconds()),
+	})
+	return append(b, '\n')
+}
+
+// CheckResult is one named check of /api/ready.
+type CheckResult struct {
+	Status     string  `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
+	Message    string  `json:"message,omitempty"`
+	Current    *int    `json:"current,omitempty"`
+	Expected   *int    `json:"expected,omitempty"`
+}
+
+// ReadyBody is the body of /api/ready.
+type ReadyBody struct {
+	Status string                 `json:"status"`
+	Checks map[string]CheckResult `json:"checks"`
+}
+
+// handleReady is readiness: 200 only while the database answers a ping
+// within the ready timeout and its schema is the one this binary expects,
+// and the server is not draining for shutdown.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	body := ReadyBody{Status: "pass", Checks: map[string]CheckResult{}}
+	fail := func(name string, c CheckResult) {
+		c.Status = "fail"
+		body.Status = "fail"
+		body.Checks[name] = c
+	}
+	if s.draining.Load() {
+		fail("shutdown", CheckResult{Message: "server is shutting down"})
+	}
+	if s.cfg.Store != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
+		defer cancel()
+		start := time.Now()
+		err := s.cfg.Store.Ping(ctx)
+		ms := float64(time.Since(start).Microseconds()) / 1000
+		if err != nil {
+			fail("database", CheckResult{DurationMS: ms, Message: "database does not answer: " + pingReason(ctx, err)})
+			fail("schema", CheckResult{Message: "not checked: database unavailable"})
+		} else {
+			body.Checks["database"] = CheckResult{Status: "pass", DurationMS: ms}
+			start = time.Now()
+			cur, err := s.cfg.Store.SchemaVersion(ctx)
+			want := s.cfg.Store.LatestSchemaVersion()
+			c := CheckResult{DurationMS: float64(time.Since(start).Microseconds()) / 1000, Current: &cur, Expected: &want}
+			switch {
+			case err != nil:
+				c.Current = nil
+				c.Message = "schema version unreadable: " + pingReason(ctx, err)
+				fail("schema", c)
+			case cur != want:
+				c.Message = "schema version differs from this binary's"
+				fail("schema", c)
+			default:
+				c.Status = "pass"
+				body.Checks["schema"] = c
+			}
+		}
+	}
+	status := http.StatusOK
+	if body.Status != "pass" {
+		status = http.StatusServiceUnavailable
+	}
+	JSON(w, status, body)
+}
+
+// pingReason is a short, credential-free reason for a failed check.
+func pingReason(ctx context.Context, err error) string {
+	if ctx.Err() == context.DeadlineExceeded {
+		return "timed out"
+	}
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+// VersionBody is the body of /api/version.
+type VersionBody struct {
+	Version       string `json:"version"`
+	Commit        string `json:"commit"`
+	BuildTime     string `json:"build_time"`
+	GoVersion     string `json:"go_version"`
+	SchemaVersion int    `json:"schema_version"`
+	Database      string `json:"database"`
+}
+
+// handleVersion reports the build and the schema it expects. schema_version
+// is the binary's (what it migrates to), so it answers even while the
+// database is down.
+func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
+	b := VersionBody{
+		Version:   s.cfg.Build.Version,
+		Commit:    s.cfg.Build.Commit,
+		BuildTime: s.cfg.Build.BuildTime,
+		GoVersion: s.cfg.Build.GoVersion,
+		Database:  "none",
+	}
+	if s.cfg.Store != nil {
+		b.SchemaVersion = s.cfg.Store.LatestSchemaVersion()
+		b.Database = s.cfg.Store.Engine()
+	}
+	JSON(w, http.StatusOK, b)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}

@@ -1,0 +1,48 @@
+package casino
+
+import (
+	"strings"
+	"time"
+)
+
+// BackupManifest describes one backup file. It is written beside the backup
+// as <name>.manifest.json (for casino_db_20261129_030000.sql.gz that is
+// casino_db_20261129_030000.manifest.json; see ManifestPath). Restores verify
+// the file against it; casino dr close reads SnapshotAt to compute RPO.
+type BackupManifest struct {
+	FormatVersion int    `json:"format_version"`
+	Engine        string `json:"engine"` // EngineSQLite or EnginePostgres
+	SchemaVersion int    `json:"schema_version"`
+	AppVersion    string `json:"app_version"`
+	AppCommit     string `json:"app_commit"`
+	// SnapshotAt is the UTC instant the data reflects: RPO is measured
+	// against it.
+	SnapshotAt  time.Time        `json:"snapshot_at"`
+	CreatedAt   time.Time        `json:"created_at"`
+	DurationMS  float64          `json:"duration_ms"`
+	File        string           `json:"file"` // base name of the backup file
+	Compression string           `json:"compression"`
+	SizeBytes   int64            `json:"size_bytes"`
+	SHA256      string           `json:"sha256"`
+	RowCounts   map[string]int64 `json:"row_counts"`
+	// Source names the database without credentials.
+	Source string `json:"source"`
+	// Kind is "scheduled", "manual" or "pre_restore".
+	Kind string `json:"kind"`
+	// LastVerifiedAt is set by casino backup verify.
+	LastVerifiedAt *time.Time `json:"last_verified_at,omitempty"`
+}
+
+// backupSuffixes are the file endings of backup files, longest first.
+var backupSuffixes = []string{".sql.gz", ".sql.zst", ".sqlite.gz", ".sqlite.zst", ".sql", ".sqlite"}
+
+// ManifestPath returns the manifest path of a backup file: its name with the
+// format and compression suffix replaced by ".manifest.json".
+func ManifestPath(backupPath string) string {
+	for _, s := range backupSuffixes {
+		if strings.HasSuffix(backupPath, s) {
+			return strings.TrimSuffix(backupPath, s) + ".manifest.json"
+		}
+	}
+	return backupPath + ".manifest.json"
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"casino/logging"
+	"casino/sqlstore"
+)
+
+// Config is the effective configuration of casino serve (and of the other
+// commands that touch the database). Every setting comes from the
+// environment first; a flag overrides it. Validate checks it all before
+// anything is opened or created.
+type Config struct {
+	DatabaseURL     string        `json:"database_url"`
+	Addr            string        `json:"addr"`
+	LogLevel        string        `json:"log_level"`
+	Role            string        `json:"role"`
+	BackendURL      string        `json:"backend_url"`
+	Migrate         bool          `json:"migrate"`
+	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
+	TrustedProxies  string        `json:"trusted_proxies"`
+
+	level   slog.Level
+	proxies []netip.Prefix
+	target  sqlstore.Target
+	// names of the settings as the user gave them: env var or --flag
+	source map[string]string
+}
+
+// Roles of casino serve.
+const (
+	RoleAll           = "all"
+	RoleBackend       = "backend"
+	RoleFrontendAdmin = "frontend-admin"
+)
+
+// getenvDefault returns the variable, or def when it is unset or empty.
+func getenvDefault(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// bindDatabaseFlag registers --database-url with DATABASE_URL as default.
+func bindDatabaseFlag(fs *flag.FlagSet, env *Env, c *Config) {
+	fs.StringVar(&c.DatabaseURL, "database-url", getenvDefault(env.Getenv, "DATABASE_URL", sqlstore.DefaultURL), "database URL: sqlite:PATH or postgres://... (env DATABASE_URL)")
+}
+
+// bindServeFlags registers the flags of casino serve, defaulting to the env.
+func bindServeFlags(fs *flag.FlagSet, env *Env, c *Config) {
+	bindDatabaseFlag(fs, env, c)
+	fs.StringVar(&c.Addr, "addr", getenvDefault(env.Getenv, "CASINO_ADDR", ":8080"), "listen address host:port (env CASINO_ADDR)")
+	fs.StringVar(&c.LogLevel, "log-level", getenvDefault(env.Getenv, "CASINO_LOG_LEVEL", "info"), "debug, info, warn or error (env CASINO_LOG_LEVEL)")
+	fs.StringVar(&c.Role, "role", getenvDefault(env.Getenv, "CASINO_ROLE", RoleAll), "all, backend or frontend-admin (env CASINO_ROLE)")
+	fs.StringVar(&c.BackendURL, "backend-url", getenvDefault(env.Getenv, "CASINO_BACKEND_URL", ""), "backend base URL for --role frontend-admin (env CASINO_BACKEND_URL)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenvDefault(env.Getenv, "CASINO_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (env CASINO_TRUSTED_PROXIES)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may drain after SIGTERM")
+	migrate := getenvDefault(env.Getenv, "CASINO_MIGRATE", "on")
+	c.Migrate = migrate != "off" && migrate != "false" && migrate != "0"
+	fs.Func("migrate", "on or off: apply pending migrations at start (env CASINO_MIGRATE, default on)", func(v string) error {
+		switch v {
+		case "on", "true", "1":
+			c.Migrate = true
+		case "off", "false", "0":
+			c.Migrate = false
+		default:
+			return fmt.Errorf("must be on or off, not %q", v)
+		}
+		return nil
+	})
+}
+
+// settingName names a setting as the user gave it: --flag when set on the
+// command line, the environment variable otherwise.
+func settingName(fs *flag.FlagSet, flagName, envName string) string {
+	if fs != nil && flagWasSet(fs, flagName) {
+		return "--" + flagName
+	}
+	return envName
+}
+
+// validateDatabase checks the database URL, naming the setting on error.
+func (c *Config) validateDatabase(fs *flag.FlagSet) error {
+	t, err := sqlstore.ParseURL(c.DatabaseURL)
+	if err != nil {
+		return usageErrorf("invalid %s: %s", settingName(fs, "database-url", "DATABASE_URL"), sqlstore.Redact(err.Error()))
+	}
+	c.target = t
+	return nil
+}
+
+// validate checks every serve setting. It touches nothing on disk.
+func (c *Config) validate(fs *flag.FlagSet) error {
+	if c.Role != RoleFrontendAdmin {
+		if err := c.validateDatabase(fs); err != nil {
+			return err
+		}
+	}
+	if err := validateAddr(c.Addr); err != nil {
+		return usageErrorf("invalid %s %q: %s", settingName(fs, "addr", "CASINO_ADDR"), c.Addr, err)
+	}
+	lvl, err := logging.ParseLevel(c.LogLevel)
+	if err != nil {
+		return usageErrorf("invalid %s: %s", settingName(fs, "log-level", "CASINO_LOG_LEVEL"), err)
+	}
+	c.level = lvl
+	switch c.Role {
+	case RoleAll, RoleBackend:
+	case RoleFrontendAdmin:
+		if c.BackendURL == "" {
+			return usageErrorf("%s is required with --role frontend-admin", settingName(fs, "backend-url", "CASINO_BACKEND_URL"))
+		}
+		u, err := url.Parse(c.BackendURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("invalid %s %q: must be an http:// or https:// URL", settingName(fs, "backend-url", "CASINO_BACKEND_URL"), c.BackendURL)
+		}
+	default:
+		return usageErrorf("invalid %s %q: must be all, backend or frontend-admin", settingName(fs, "role", "CASINO_ROLE"), c.Role)
+	}
+	if c.ShutdownTimeout < 0 {
+		return usageErrorf("invalid --shutdown-timeout: must not be negative")
+	}
+	c.proxies = nil
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return usageErrorf("invalid %s: %q is not a CIDR", settingName(fs, "trusted-proxies", "CASINO_TRUSTED_PROXIES"), s)
+		}
+		c.proxies = append(c.proxies, p.Masked())
+	}
+	return nil
+}
+
+// validateAddr accepts host:port with a numeric port 0-65535.
+func validateAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, like :8080 or 127.0.0.1:8080")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+// printConfig writes the effective configuration as JSON with secrets
+// redacted.
+func (c *Config) printConfig(w io.Writer, extra map[string]any) error {
+	m := map[string]any{
+		"database_url":     sqlstore.Redact(c.DatabaseURL),
+		"addr":             c.Addr,
+		"log_level":        c.LogLevel,
+		"role":             c.Role,
+		"backend_url":      sqlstore.Redact(c.BackendURL),
+		"migrate":          c.Migrate,
+		"shutdown_timeout": c.ShutdownTimeout.String(),
+		"trusted_proxies":  c.TrustedProxies,
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}

@@ -1,0 +1,286 @@
+// Package sqlstore is the database adapter: it implements casino's services on
+// database/sql for both engines, the embedded pure-Go SQLite (modernc.org/sqlite,
+// the default) and PostgreSQL (pgx, the production engine). Queries are written
+// once with '?' placeholders and rebound for PostgreSQL. Migrations are embedded
+// SQL files, one tree per dialect, under migrations/.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"casino"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The two supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DefaultURL is the embedded database used when DATABASE_URL is unset.
+const DefaultURL = "sqlite:data/casino.db"
+
+// Target is a parsed DATABASE_URL.
+type Target struct {
+	Dialect Dialect
+	// Path is the SQLite file path (SQLite only).
+	Path string
+	// URL is the original URL (with credentials, never log it; see Redacted).
+	URL string
+}
+
+// ParseURL parses a DATABASE_URL. Accepted forms:
+//
+//	sqlite:PATH, sqlite://PATH, sqlite:///ABS/PATH   embedded SQLite file
+//	postgres://..., postgresql://...                 PostgreSQL via pgx
+func ParseURL(s string) (Target, error) {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		p := strings.TrimPrefix(s, "sqlite:")
+		if strings.HasPrefix(p, "//") {
+			p = strings.TrimPrefix(p, "//")
+		}
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			return Target{}, fmt.Errorf("sqlite URL takes no query parameters: %q", s)
+		}
+		if p == "" {
+			return Target{}, fmt.Errorf("sqlite URL has no file path: %q", s)
+		}
+		return Target{Dialect: SQLite, Path: p, URL: s}, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return Target{}, fmt.Errorf("postgres URL does not parse: %s", Redact(s))
+		}
+		if u.Host == "" {
+			return Target{}, fmt.Errorf("postgres URL has no host: %s", Redact(s))
+		}
+		if strings.Trim(u.Path, "/") == "" {
+			return Target{}, fmt.Errorf("postgres URL names no database: %s", Redact(s))
+		}
+		return Target{Dialect: Postgres, URL: s}, nil
+	case s == "":
+		return Target{}, errors.New("empty database URL")
+	default:
+		scheme := s
+		if i := strings.Index(s, ":"); i >= 0 {
+			scheme = s[:i]
+		}
+		return Target{}, fmt.Errorf("unsupported database scheme %q: use sqlite:PATH or postgres://", scheme)
+	}
+}
+
+// Redact returns the URL with any password replaced by "xxxxx". Strings that
+// do not parse as URLs are returned with everything after "://" up to "@"
+// masked, so a malformed URL cannot leak a password either.
+func Redact(s string) string {
+	u, err := url.Parse(s)
+	if err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	if err == nil {
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+		return s
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.LastIndex(s, "@"); j > i {
+			return s[:i+3] + "xxxxx" + s[j:]
+		}
+	}
+	return s
+}
+
+// Redacted returns the URL without credentials, safe for logs and manifests.
+func (t Target) Redacted() string { return Redact(t.URL) }
+
+// Identity names the database without credentials: the SQLite file's absolute
+// path, or host:port/dbname for PostgreSQL. Backup manifests record it.
+func (t Target) Identity() string {
+	if t.Dialect == SQLite {
+		if abs, err := filepath.Abs(t.Path); err == nil {
+			return "sqlite:" + abs
+		}
+		return "sqlite:" + t.Path
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return "postgres"
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":5432"
+	}
+	return "postgres://" + host + u.Path
+}
+
+// DB is an open database of either engine.
+type DB struct {
+	*sql.DB
+	Target Target
+}
+
+// Dialect returns the engine of the database.
+func (db *DB) Dialect() Dialect { return db.Target.Dialect }
+
+// Open opens (and for SQLite creates, with its folder) the database named by
+// rawURL. It does not run migrations; see Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	t, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	var sqldb *sql.DB
+	switch t.Dialect {
+	case SQLite:
+		if dir := filepath.Dir(t.Path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		sqldb, err = sql.Open("sqlite", SQLiteDSN(t.Path))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// One writer at a time is how SQLite works; a small pool of readers
+		// shares the WAL.
+		sqldb.SetMaxOpenConns(8)
+	case Postgres:
+		sqldb, err = sql.Open("pgx", t.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %s", Redact(err.Error()))
+		}
+		sqldb.SetMaxOpenConns(16)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	db := &DB{DB: sqldb, Target: t}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("connect to %s: %s", t.Redacted(), Redact(err.Error()))
+	}
+	return db, nil
+}
+
+// SQLiteDSN is the modernc.org/sqlite DSN for a file: WAL journal, a busy
+// timeout so concurrent writers wait instead of failing, foreign keys on, and
+// BEGIN IMMEDIATE so a read-then-write transaction cannot deadlock.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+}
+
+// Rebind turns '?' placeholders into $1, $2, ... for PostgreSQL. Queries in
+// this package never contain a literal '?' inside strings.
+func (db *DB) Rebind(q string) string { return Rebind(db.Dialect(), q) }
+
+// Rebind turns '?' placeholders into the dialect's form.
+func Rebind(d Dialect, q string) string {
+	if d != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Tx is a transaction that knows its dialect.
+type Tx struct {
+	*sql.Tx
+	dialect Dialect
+}
+
+// BeginTx starts a transaction.
+func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	tx, err := db.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, dialect: db.Dialect()}, nil
+}
+
+// Dialect returns the engine of the transaction.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// ExecContext runs q with '?' placeholders rebound.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+// QueryContext runs q with '?' placeholders rebound.
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+// QueryRowContext runs q with '?' placeholders rebound.
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, Rebind(tx.dialect, q), args...)
+}
+
+// Tables lists the application's tables in dependency order (parents first).
+// Backups count their rows; restores compare them.
+var Tables = []string{"tenants", "users", "revoked_tokens", "login_failures", "settings", "system_state", "versions", "audit_events", "schema_migrations"}
+
+// RowCounts returns the number of rows of every application table.
+func (db *DB) RowCounts(ctx context.Context) (map[string]int64, error) {
+	counts := make(map[string]int64, len(Tables))
+	for _, t := range Tables {
+		var n int64
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	return counts, nil
+}
+
+// Now returns the current time in UTC truncated to microseconds, the
+// precision both engines keep, so a value written compares equal when read.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+var _ casino.StoreStatus = (*DB)(nil)
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+// LatestSchemaVersion is the newest schema version this binary knows.
+func (db *DB) LatestSchemaVersion() int { return LatestVersion(db.Dialect()) }
+
+// Engine returns "sqlite" or "postgres".
+func (db *DB) Engine() string { return string(db.Dialect()) }
