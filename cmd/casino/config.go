@@ -31,6 +31,11 @@ type Config struct {
 	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
 	TrustedProxies  string        `json:"trusted_proxies"`
 
+	// Settings of each area live in that area's serve_*.go file.
+	Auth   authConfig
+	UI     uiConfig
+	Backup backupConfig
+
 	level   slog.Level
 	proxies []netip.Prefix
 	target  sqlstore.Target
@@ -67,6 +72,9 @@ func bindServeFlags(fs *flag.FlagSet, env *Env, c *Config) {
 	fs.StringVar(&c.BackendURL, "backend-url", getenvDefault(env.Getenv, "CASINO_BACKEND_URL", ""), "backend base URL for --role frontend-admin (env CASINO_BACKEND_URL)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenvDefault(env.Getenv, "CASINO_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (env CASINO_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may drain after SIGTERM")
+	bindAuthFlags(fs, env, &c.Auth)
+	bindUIFlags(fs, env, &c.UI)
+	bindBackupFlags(fs, env, &c.Backup)
 	migrate := getenvDefault(env.Getenv, "CASINO_MIGRATE", "on")
 	c.Migrate = migrate != "off" && migrate != "false" && migrate != "0"
 	fs.Func("migrate", "on or off: apply pending migrations at start (env CASINO_MIGRATE, default on)", func(v string) error {
@@ -132,6 +140,15 @@ func (c *Config) validate(fs *flag.FlagSet) error {
 	if c.ShutdownTimeout < 0 {
 		return usageErrorf("invalid --shutdown-timeout: must not be negative")
 	}
+	if err := c.Auth.validate(fs); err != nil {
+		return err
+	}
+	if err := c.UI.validate(fs); err != nil {
+		return err
+	}
+	if err := c.Backup.validate(fs); err != nil {
+		return err
+	}
 	c.proxies = nil
 	for _, s := range strings.Split(c.TrustedProxies, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -171,6 +188,15 @@ func (c *Config) printConfig(w io.Writer, extra map[string]any) error {
 		"migrate":          c.Migrate,
 		"shutdown_timeout": c.ShutdownTimeout.String(),
 		"trusted_proxies":  c.TrustedProxies,
+	}
+	for k, v := range c.Auth.redacted() {
+		m[k] = v
+	}
+	for k, v := range c.UI.redacted() {
+		m[k] = v
+	}
+	for k, v := range c.Backup.redacted() {
+		m[k] = v
 	}
 	for k, v := range extra {
 		m[k] = v

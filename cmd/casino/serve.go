@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"casino"
-	"casino/api"
 	"casino/logging"
 	"casino/sqlstore"
 )
@@ -56,10 +55,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	var handler http.Handler
 	var drain func()
 	var engine string
-	switch cfg.Role {
-	case RoleFrontendAdmin:
-		return usageErrorf("serve: --role frontend-admin is not available in this build")
-	default:
+	if cfg.Role == RoleFrontendAdmin {
+		h, d, err := newFrontend(ctx, env, &cfg, logger, reg, nil)
+		if err != nil {
+			return err
+		}
+		handler, drain, engine = h, d, "none"
+	} else {
 		db, err := openForServe(ctx, &cfg, logger)
 		if err != nil {
 			return err
@@ -67,15 +69,21 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		defer db.Close()
 		engine = db.Engine()
 		reg.MustRegister(collectors.NewDBStatsCollector(db.DB, "casino"))
-		srv := api.NewServer(api.Config{
-			Logger:         logger,
-			Build:          build,
-			Store:          db,
-			Versions:       db,
-			Registry:       reg,
-			TrustedProxies: cfg.proxies,
-		})
-		handler, drain = srv, srv.SetDraining
+		if err := backupServeHook(ctx, env, &cfg, db, logger, reg); err != nil {
+			return err
+		}
+		backend, err := newBackend(ctx, env, &cfg, db, logger, reg)
+		if err != nil {
+			return err
+		}
+		handler, drain = backend, backend.SetDraining
+		if cfg.Role == RoleAll {
+			h, d, err := newFrontend(ctx, env, &cfg, logger, reg, backend)
+			if err != nil {
+				return err
+			}
+			handler, drain = h, d
+		}
 	}
 	return listenAndServe(ctx, &cfg, logger, handler, drain, slog.String("role", cfg.Role), slog.String("database", engine), slog.String("version", build.Version), slog.String("commit", build.Commit))
 }
