@@ -3,28 +3,152 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casino"
 	"casino/api"
+	"casino/auth"
 	"casino/sqlstore"
 )
 
 // authConfig holds the identity settings of casino serve (owner bootstrap,
-// tokens, throttling). Env first, flags override.
-type authConfig struct{}
+// tokens, throttling). Env first, flags override. The owner password and the
+// signing key come from the environment only: flags show in ps.
+type authConfig struct {
+	OwnerEmail    string
+	ownerPassword string // CASINO_OWNER_PASSWORD, secret
+	jwtKey        string // CASINO_JWT_KEY, secret
 
-func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {}
+	tokenTTL, window, maxAccount, maxIP, maxHashes string
 
-func (c *authConfig) validate(fs *flag.FlagSet) error { return nil }
+	TokenTTL      time.Duration
+	Throttle      auth.ThrottleConfig
+	MaxConcurrent int
+}
+
+// testHasherConfig, set only by tests, replaces the production Argon2id
+// parameters with cheap ones so tests stay fast. Production code never sets
+// it, and auth.NewHasher refuses weak parameters without it.
+var testHasherConfig *auth.HasherConfig
+
+func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {
+	c.ownerPassword = env.Getenv("CASINO_OWNER_PASSWORD")
+	c.jwtKey = env.Getenv("CASINO_JWT_KEY")
+	fs.StringVar(&c.OwnerEmail, "owner-email", getenvDefault(env.Getenv, "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail), "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
+	fs.StringVar(&c.tokenTTL, "token-ttl", getenvDefault(env.Getenv, "CASINO_TOKEN_TTL", "30m"), "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else generated once and stored in the database)")
+	fs.StringVar(&c.window, "login-window", getenvDefault(env.Getenv, "CASINO_LOGIN_WINDOW", "15m"), "login throttle window (env CASINO_LOGIN_WINDOW)")
+	fs.StringVar(&c.maxAccount, "login-max-account-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5"), "failed logins per account within the window before 429 (env CASINO_LOGIN_MAX_ACCOUNT_FAILURES)")
+	fs.StringVar(&c.maxIP, "login-max-ip-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_IP_FAILURES", "20"), "failed logins per client IP within the window before 429 (env CASINO_LOGIN_MAX_IP_FAILURES)")
+	fs.StringVar(&c.maxHashes, "max-concurrent-hashes", getenvDefault(env.Getenv, "CASINO_MAX_CONCURRENT_HASHES", "0"), "password hashes running at once, 19 MiB each; 0 = number of CPUs (env CASINO_MAX_CONCURRENT_HASHES)")
+}
+
+func (c *authConfig) validate(fs *flag.FlagSet) error {
+	if msg := casinoEmailError(c.OwnerEmail); msg != "" {
+		return usageErrorf("invalid %s %q: %s", settingName(fs, "owner-email", "CASINO_OWNER_EMAIL"), c.OwnerEmail, msg)
+	}
+	if c.ownerPassword != "" && len(c.ownerPassword) < casino.MinPasswordLen {
+		return usageErrorf("invalid CASINO_OWNER_PASSWORD: must be at least %d characters", casino.MinPasswordLen)
+	}
+	if c.jwtKey != "" && len(c.jwtKey) < auth.MinKeyLen {
+		return usageErrorf("invalid CASINO_JWT_KEY: must be at least %d bytes (256 bits)", auth.MinKeyLen)
+	}
+	dur := func(v, flagName, envName string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, usageErrorf("invalid %s %q: must be a positive duration like 30m", settingName(fs, flagName, envName), v)
+		}
+		return d, nil
+	}
+	num := func(v, flagName, envName string, min int) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return 0, usageErrorf("invalid %s %q: must be an integer of at least %d", settingName(fs, flagName, envName), v, min)
+		}
+		return n, nil
+	}
+	var err error
+	if c.TokenTTL, err = dur(c.tokenTTL, "token-ttl", "CASINO_TOKEN_TTL"); err != nil {
+		return err
+	}
+	if c.Throttle.Window, err = dur(c.window, "login-window", "CASINO_LOGIN_WINDOW"); err != nil {
+		return err
+	}
+	if c.Throttle.MaxAccount, err = num(c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", 1); err != nil {
+		return err
+	}
+	if c.Throttle.MaxIP, err = num(c.maxIP, "login-max-ip-failures", "CASINO_LOGIN_MAX_IP_FAILURES", 1); err != nil {
+		return err
+	}
+	if c.MaxConcurrent, err = num(c.maxHashes, "max-concurrent-hashes", "CASINO_MAX_CONCURRENT_HASHES", 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+func casinoEmailError(email string) string {
+	if err := casino.ValidateNewAdmin(email, "xxxxxxxxxxxxxxxx"); err != nil {
+		if e, ok := err.(*casino.Error); ok {
+			return e.Fields["email"]
+		}
+	}
+	return ""
+}
 
 // redacted returns the settings for --print-config, secrets masked.
-func (c *authConfig) redacted() map[string]any { return nil }
+func (c *authConfig) redacted() map[string]any {
+	mask := func(s string) string {
+		if s == "" {
+			return "(unset)"
+		}
+		return "xxxxx"
+	}
+	return map[string]any{
+		"owner_email":                c.OwnerEmail,
+		"owner_password":             mask(c.ownerPassword),
+		"jwt_key":                    mask(c.jwtKey),
+		"token_ttl":                  c.TokenTTL.String(),
+		"login_window":               c.Throttle.Window.String(),
+		"login_max_account_failures": c.Throttle.MaxAccount,
+		"login_max_ip_failures":      c.Throttle.MaxIP,
+		"max_concurrent_hashes":      c.MaxConcurrent,
+	}
+}
 
-// newBackend wires the API server to the database's services.
+// newHasher returns the production password hasher, or the test one.
+func newHasher(maxConcurrent int) (*auth.Hasher, error) {
+	hc := auth.HasherConfig{Params: auth.DefaultParams, MaxConcurrent: maxConcurrent}
+	if testHasherConfig != nil {
+		hc = *testHasherConfig
+	}
+	return auth.NewHasher(hc)
+}
+
+// newBackend wires the API server to the database's services and creates
+// the owner on the first start.
 func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (*api.Server, error) {
+	c := &cfg.Auth
+	hasher, err := newHasher(c.MaxConcurrent)
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(c.jwtKey)
+	if len(key) == 0 {
+		if key, err = db.SigningKey(ctx, auth.NewKey()); err != nil {
+			return nil, fmt.Errorf("token signing key: %w", err)
+		}
+	}
+	tokens, err := auth.NewTokens(key, c.TokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	if err := bootstrapOwner(ctx, env, c, db, hasher, logger); err != nil {
+		return nil, err
+	}
 	return api.NewServer(api.Config{
 		Logger:         logger,
 		Build:          casino.Build(),
@@ -32,5 +156,51 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 		Versions:       db,
 		Registry:       reg,
 		TrustedProxies: cfg.proxies,
+		Auth:           auth.NewService(db, hasher, tokens, c.Throttle, logger),
+		Hasher:         hasher,
+		Tenants:        db,
+		Users:          db,
+		Settings:       db,
+		Audit:          db,
+		System:         db,
 	}), nil
+}
+
+// bootstrapOwner creates the owner when the database has none. Without
+// CASINO_OWNER_PASSWORD it generates one and prints it once to stderr under
+// a banner; it never reaches the JSON log on stdout.
+func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.DB, hasher *auth.Hasher, logger *slog.Logger) error {
+	var owners int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE role = 'owner'").Scan(&owners); err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	if owners > 0 {
+		return nil
+	}
+	password, generated := c.ownerPassword, false
+	if password == "" {
+		password, generated = auth.GeneratePassword(24), true
+	}
+	hash, err := hasher.Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	created, err := db.EnsureOwner(ctx, c.OwnerEmail, hash)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	logger.Info("owner_created", slog.String("email", casino.NormalizeEmail(c.OwnerEmail)), slog.Bool("password_generated", generated))
+	if generated {
+		printPasswordBanner(env, "OWNER ACCOUNT CREATED", casino.NormalizeEmail(c.OwnerEmail), password)
+	}
+	return nil
+}
+
+// printPasswordBanner shows a generated password once, on stderr.
+func printPasswordBanner(env *Env, title, email, password string) {
+	line := "================================================================"
+	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  password: %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, password, email, line)
 }

@@ -1,0 +1,121 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token claim values every access token carries and every verification
+// checks.
+const (
+	Issuer   = "casino"
+	Audience = "casino-admin"
+)
+
+// MinKeyLen is the shortest accepted signing key: 256 bits.
+const MinKeyLen = 32
+
+// Claims are the claims of an access token: the registered ones (iss, aud,
+// sub = user id, iat, exp, jti) and the caller's role and tenant.
+type Claims struct {
+	Role     string `json:"role"`
+	TenantID int64  `json:"tid,omitempty"`
+	Email    string `json:"email"`
+	jwt.RegisteredClaims
+}
+
+// Tokens issues and verifies HS256 access tokens with one key.
+type Tokens struct {
+	key []byte
+	ttl time.Duration
+	now func() time.Time
+}
+
+// NewTokens returns a token issuer with the key (at least 256 bits) and
+// lifetime.
+func NewTokens(key []byte, ttl time.Duration) (*Tokens, error) {
+	if len(key) < MinKeyLen {
+		return nil, fmt.Errorf("token signing key must be at least %d bytes, is %d", MinKeyLen, len(key))
+	}
+	if ttl <= 0 {
+		return nil, errors.New("token lifetime must be positive")
+	}
+	return &Tokens{key: append([]byte(nil), key...), ttl: ttl, now: time.Now}, nil
+}
+
+// TTL returns the lifetime of new tokens.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue signs a new token for the user.
+func (t *Tokens) Issue(userID int64, email, role string, tenantID int64) (string, *Claims, error) {
+	now := t.now().UTC().Truncate(time.Second)
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", nil, err
+	}
+	c := &Claims{
+		Role: role, TenantID: tenantID, Email: email,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Audience:  jwt.ClaimStrings{Audience},
+			Subject:   strconv.FormatInt(userID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ID:        hex.EncodeToString(jti[:]),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	if err != nil {
+		return "", nil, err
+	}
+	return s, c, nil
+}
+
+// ErrInvalidToken is every verification failure; the reason is wrapped
+// for logs only.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Parse verifies a token: HS256 only, signature, iss, aud, exp, iat (not
+// in the future), and sub, jti and role present.
+func (t *Tokens) Parse(s string) (*Claims, error) {
+	var c Claims
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(5*time.Second),
+		jwt.WithTimeFunc(t.now),
+	)
+	_, err := p.ParseWithClaims(s, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if c.IssuedAt == nil || c.ID == "" || c.Role == "" {
+		return nil, fmt.Errorf("%w: missing iat, jti or role", ErrInvalidToken)
+	}
+	if _, err := strconv.ParseInt(c.Subject, 10, 64); err != nil {
+		return nil, fmt.Errorf("%w: sub is not a user id", ErrInvalidToken)
+	}
+	return &c, nil
+}
+
+// UserID returns the subject as a user id.
+func (c *Claims) UserID() int64 {
+	n, _ := strconv.ParseInt(c.Subject, 10, 64)
+	return n
+}
+
+// NewKey returns a fresh random 256-bit signing key.
+func NewKey() []byte {
+	k := make([]byte, MinKeyLen)
+	rand.Read(k)
+	return k
+}

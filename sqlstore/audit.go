@@ -1,0 +1,175 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"casino"
+)
+
+var _ casino.AuditService = (*DB)(nil)
+
+// insertAudit appends ev inside tx, filling actor and request from ctx.
+func insertAudit(ctx context.Context, tx *Tx, ev *casino.AuditEvent) error {
+	if id := casino.IdentityFromContext(ctx); id != nil {
+		if ev.ActorID == nil {
+			uid := id.UserID
+			ev.ActorID = &uid
+		}
+		if ev.ActorEmail == "" {
+			ev.ActorEmail = id.Email
+		}
+	} else if casino.IsBreakGlass(ctx) && ev.ActorEmail == "" {
+		ev.ActorEmail = "cli"
+	}
+	m := casino.RequestMetaFromContext(ctx)
+	if ev.RequestID == "" {
+		ev.RequestID = m.RequestID
+	}
+	if ev.RemoteIP == "" {
+		ev.RemoteIP = m.RemoteIP
+	}
+	ev.TS = Now()
+	var before, after any
+	if ev.Before != nil {
+		before = string(ev.Before)
+	}
+	if ev.After != nil {
+		after = string(ev.After)
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO audit_events (ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, remote_ip)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ev.TS, nullInt(ev.ActorID), ev.ActorEmail, nullInt(ev.TenantID), ev.Action, ev.Target, before, after, ev.RequestID, ev.RemoteIP).Scan(&ev.ID)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Action, err)
+	}
+	return nil
+}
+
+// RecordAudit appends one event in its own transaction.
+func (db *DB) RecordAudit(ctx context.Context, ev *casino.AuditEvent) error {
+	return db.inTx(ctx, func(tx *Tx) error { return insertAudit(ctx, tx, ev) })
+}
+
+// FindAuditEvents implements casino.AuditService: newest first, scoped to
+// the caller's tenant for tenant admins.
+func (db *DB) FindAuditEvents(ctx context.Context, f casino.AuditFilter) ([]*casino.AuditEvent, int, error) {
+	if err := casino.Authorize(ctx, casino.CapAuditRead, f.TenantID); err != nil {
+		return nil, 0, err
+	}
+	id := casino.IdentityFromContext(ctx)
+	if !id.IsOwner() {
+		f.TenantID = id.TenantID
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	var where []string
+	var args []any
+	if f.TenantID != 0 {
+		where, args = append(where, "tenant_id = ?"), append(args, f.TenantID)
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, "*") {
+			where, args = append(where, "action LIKE ?"), append(args, strings.TrimSuffix(f.Action, "*")+"%")
+		} else {
+			where, args = append(where, "action = ?"), append(args, f.Action)
+		}
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "ts >= ?"), append(args, f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "ts < ?"), append(args, f.Until.UTC())
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: db.Dialect() == Postgres})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count audit events: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, remote_ip
+FROM audit_events`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find audit events: %w", err)
+	}
+	defer rows.Close()
+	events := []*casino.AuditEvent{}
+	for rows.Next() {
+		var ev casino.AuditEvent
+		var actor, tenant sql.NullInt64
+		var before, after sql.NullString
+		if err := rows.Scan(&ev.ID, &ev.TS, &actor, &ev.ActorEmail, &tenant, &ev.Action, &ev.Target, &before, &after, &ev.RequestID, &ev.RemoteIP); err != nil {
+			return nil, 0, err
+		}
+		ev.TS = ev.TS.UTC()
+		ev.ActorID, ev.TenantID = ptrInt(actor), ptrInt(tenant)
+		if before.Valid {
+			ev.Before = []byte(before.String)
+		}
+		if after.Valid {
+			ev.After = []byte(after.String)
+		}
+		events = append(events, &ev)
+	}
+	return events, total, rows.Err()
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func nullInt(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func ptrInt(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Int64
+	return &v
+}
+
+// isUnique reports whether err is a unique-constraint violation on either
+// engine.
+func isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
+}
+
+// timeOrZero returns the UTC time, or zero for NULL.
+func timeOrZero(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
