@@ -12,19 +12,19 @@ import (
 // handleHealth is liveness: the process serves HTTP. It never touches the
 // database, so a database outage does not get the pod restarted.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/health+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(s.healthBody())
+	h := w.Header()
+	h["Content-Type"] = healthContentType
+	h["Cache-Control"] = noStore
+	w.Write(s.healthBody)
 }
 
-func (s *Server) healthBody() []byte {
-	b, _ := json.Marshal(map[string]any{
-		"status":         "pass",
-		"version":        s.cfg.Build.Version,
-		"uptime_seconds": int64(time.Since(s.started).Seconds()),
-	})
-	return append(b, '\n')
-}
+// Header values shared by the hot probe handlers (set directly: the keys are
+// already canonical).
+var (
+	healthContentType = []string{"application/health+json"}
+	jsonContentType   = []string{"application/json"}
+	noStore           = []string{"no-store"}
+)
 
 // CheckResult is one named check of /api/ready.
 type CheckResult struct {
@@ -116,6 +116,17 @@ type VersionBody struct {
 // is the binary's (what it migrates to), so it answers even while the
 // database is down.
 func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.Write(s.versionBody)
+}
+
+// precompute renders the bodies of /api/health and /api/version, which do not
+// change while the process runs.
+func (s *Server) precompute() {
+	health, _ := json.Marshal(map[string]string{"status": "pass", "version": s.cfg.Build.Version})
+	s.healthBody = append(health, '\n')
 	b := VersionBody{
 		Version:   s.cfg.Build.Version,
 		Commit:    s.cfg.Build.Commit,
@@ -127,7 +138,8 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 		b.SchemaVersion = s.cfg.Store.LatestSchemaVersion()
 		b.Database = s.cfg.Store.Engine()
 	}
-	JSON(w, http.StatusOK, b)
+	version, _ := json.Marshal(b)
+	s.versionBody = append(version, '\n')
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {

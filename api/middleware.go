@@ -163,34 +163,60 @@ func Observe(logger *slog.Logger, m *httpMetrics, trusted []netip.Prefix, next h
 			if m != nil {
 				m.observe(r.Method, route, status, elapsed)
 			}
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
-			attrs := []slog.Attr{
-				slog.String(logging.FieldRequestID, info.ID),
-				slog.String(logging.FieldMethod, r.Method),
-				slog.String(logging.FieldRoute, route),
-				slog.String(logging.FieldPath, r.URL.Path),
-				slog.Int(logging.FieldStatusCode, status),
-				slog.Float64(logging.FieldDurationMS, float64(elapsed.Microseconds())/1000),
-				slog.Int64(logging.FieldBytes, sw.bytes),
-				slog.String(logging.FieldRemoteIP, info.RemoteIP),
-				slog.String(logging.FieldUserAgent, r.UserAgent()),
-			}
-			if info.TenantID != 0 {
-				attrs = append(attrs, slog.Int64(logging.FieldTenantID, info.TenantID))
-			}
-			if info.UserID != 0 {
-				attrs = append(attrs, slog.Int64(logging.FieldUserID, info.UserID))
+			rec := logging.Request{
+				ID:         info.ID,
+				Method:     r.Method,
+				Route:      route,
+				Path:       r.URL.Path,
+				StatusCode: status,
+				Duration:   elapsed,
+				Bytes:      sw.bytes,
+				RemoteIP:   info.RemoteIP,
+				UserAgent:  r.UserAgent(),
+				TenantID:   info.TenantID,
+				UserID:     info.UserID,
 			}
 			if info.Err != nil {
-				attrs = append(attrs, slog.String(logging.FieldError, info.Err.Error()))
+				rec.Error = info.Err.Error()
 			}
-			logger.LogAttrs(r.Context(), level, logging.EventRequest, attrs...)
+			if h, ok := logger.Handler().(*logging.Handler); ok {
+				h.WriteRequest(r.Context(), &rec)
+			} else {
+				logRequestSlog(r.Context(), logger, &rec)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logRequestSlog writes the request line through any slog handler (the
+// fast path of logging.Handler writes the same fields).
+func logRequestSlog(ctx context.Context, logger *slog.Logger, r *logging.Request) {
+	level := slog.LevelInfo
+	if r.StatusCode >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String(logging.FieldRequestID, r.ID),
+		slog.String(logging.FieldMethod, r.Method),
+		slog.String(logging.FieldRoute, r.Route),
+		slog.String(logging.FieldPath, r.Path),
+		slog.Int(logging.FieldStatusCode, r.StatusCode),
+		slog.Float64(logging.FieldDurationMS, float64(r.Duration.Microseconds())/1000),
+		slog.Int64(logging.FieldBytes, r.Bytes),
+		slog.String(logging.FieldRemoteIP, r.RemoteIP),
+		slog.String(logging.FieldUserAgent, r.UserAgent),
+	}
+	if r.TenantID != 0 {
+		attrs = append(attrs, slog.Int64(logging.FieldTenantID, r.TenantID))
+	}
+	if r.UserID != 0 {
+		attrs = append(attrs, slog.Int64(logging.FieldUserID, r.UserID))
+	}
+	if r.Error != "" {
+		attrs = append(attrs, slog.String(logging.FieldError, r.Error))
+	}
+	logger.LogAttrs(ctx, level, logging.EventRequest, attrs...)
 }
 
 // statusWriter records the status and the bytes written.

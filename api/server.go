@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -50,7 +51,8 @@ type Server struct {
 	handler  http.Handler
 	metrics  *httpMetrics
 	draining atomic.Bool
-	started  time.Time
+
+	healthBody, versionBody []byte
 }
 
 // NewServer returns the API server with every route of routes.go mounted.
@@ -64,7 +66,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.precompute()
 	s.metrics = newHTTPMetrics(cfg.Registry)
 	s.routes()
 	s.handler = Observe(s.log, s.metrics, cfg.TrustedProxies, http.HandlerFunc(s.dispatch))
@@ -90,14 +93,21 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 }
 
 // dispatch runs the mux, answering unknown paths (404) and wrong methods (405)
-// with the JSON error body instead of the mux's plain text.
+// with the JSON error body instead of the mux's plain text. A request no
+// route claimed leaves RequestInfo.Route empty; only then is the mux's
+// answer recorded and rewritten.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern != "" {
-		s.mux.ServeHTTP(w, r)
+	info := infoFrom(r.Context())
+	if info == nil { // not behind Observe (tests of the bare mux)
+		info = &RequestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	}
+	uw := &unroutedWriter{ResponseWriter: w, info: info}
+	s.mux.ServeHTTP(uw, r)
+	if !uw.intercepted {
 		return
 	}
-	rec := &headerRecorder{header: http.Header{}}
-	s.mux.ServeHTTP(rec, r)
+	rec := uw.rec
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
@@ -111,6 +121,45 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(rec.status)
 	}
 }
+
+// unroutedWriter passes writes through once a route has claimed the request;
+// before that (the mux's own 404, 405 or redirect) it records them instead.
+type unroutedWriter struct {
+	http.ResponseWriter
+	info        *RequestInfo
+	intercepted bool
+	rec         headerRecorder
+}
+
+func (u *unroutedWriter) Header() http.Header {
+	if u.info.Route == "" {
+		if u.rec.header == nil {
+			u.rec.header = http.Header{}
+		}
+		return u.rec.header
+	}
+	return u.ResponseWriter.Header()
+}
+
+func (u *unroutedWriter) WriteHeader(code int) {
+	if u.info.Route == "" {
+		u.intercepted = true
+		u.rec.WriteHeader(code)
+		return
+	}
+	u.ResponseWriter.WriteHeader(code)
+}
+
+func (u *unroutedWriter) Write(b []byte) (int, error) {
+	if u.info.Route == "" {
+		u.intercepted = true
+		return u.rec.Write(b)
+	}
+	return u.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (u *unroutedWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 // headerRecorder captures the status and headers the mux writes for a request
 // it has no route for.

@@ -59,7 +59,8 @@ func ParseLevel(s string) (slog.Level, error) {
 // "event" field, the time becomes "ts" (RFC 3339, UTC) and the level is lower
 // case.
 func New(w io.Writer, level slog.Level) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+	out := &lockedWriter{w: w}
+	h := slog.NewJSONHandler(out, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
@@ -76,7 +77,7 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 			return a
 		},
 	})
-	return slog.New(h)
+	return slog.New(&Handler{Handler: h, out: out, level: level})
 }
 
 // Discard is a logger that writes nothing, for tests and tools.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,8 +46,21 @@ func (e *SchemaNewerError) Error() string {
 	return fmt.Sprintf("database schema version %d is newer than this binary knows (%d): run a casino build that knows schema %d, or restore a backup taken at schema %d or older (see docs/ops/dr_runbook.md, Scenario A)", e.Database, e.Binary, e.Database, e.Binary)
 }
 
-// Migrations returns the embedded migrations of a dialect, in order.
+var migrationCache = map[Dialect]func() ([]Migration, error){
+	SQLite:   sync.OnceValues(func() ([]Migration, error) { return loadMigrations(SQLite) }),
+	Postgres: sync.OnceValues(func() ([]Migration, error) { return loadMigrations(Postgres) }),
+}
+
+// Migrations returns the embedded migrations of a dialect, in order. They
+// are parsed once; callers must not modify the slice.
 func Migrations(d Dialect) ([]Migration, error) {
+	if f, ok := migrationCache[d]; ok {
+		return f()
+	}
+	return nil, fmt.Errorf("unknown dialect %q", d)
+}
+
+func loadMigrations(d Dialect) ([]Migration, error) {
 	dir := path.Join("migrations", string(d))
 	entries, err := fs.ReadDir(migrationFS, dir)
 	if err != nil {
