@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"casino/dr"
+)
+
+func init() {
+	register(command{Name: "dr", Summary: "the 03:00 DR checklist as commands, with a redacted, tamper-evident proof", Run: runDR})
+}
+
+// drCommand is one 'casino dr' subcommand; each lives in a dr_*.go file.
+type drCommand struct {
+	Name    string
+	Summary string
+	Run     func(ctx context.Context, env *Env, args []string) error
+}
+
+var drCommands = []drCommand{
+	{"declare", "open an incident: proof file from the template, journal beside it", runDRDeclare},
+	{"status", "where the open incident stands, rebuilt from its files alone", runDRStatus},
+	{"contain", "record replica counts or service states, then stop traffic", runDRContain},
+	{"restore-traffic", "bring back exactly the recorded counts and states", runDRRestoreTraffic},
+	{"login-freeze", "turn the backend's admin login freeze on or off", runDRLoginFreeze},
+	{"scenario", "record the scenario decision (A, B or C) and print its runbook section", runDRScenario},
+	{"run", "run an operator command and journal it: -- COMMAND ARGS...", runDRRun},
+	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
+	{"checks", "list the validation checks", runDRChecks},
+	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},
+	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only", runDRClose},
+	{"verify-proof", "check a journal's hash chain and name the first entry that breaks it", runDRVerifyProof},
+}
+
+const drUsage = `Usage: casino dr COMMAND [flags]
+
+The DR checklist (docs/ops/dr_checklist.md) as commands. Every command takes
+--proof-dir DIR (default docs/ops/restore_drill_proof) and acts on the open
+incident there, or on the one named with --incident ID.
+
+Commands:
+`
+
+func runDR(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		w := env.Stdout
+		if len(args) == 0 {
+			w = env.Stderr
+		}
+		fmt.Fprint(w, drUsage)
+		for _, c := range drCommands {
+			fmt.Fprintf(w, "  %-16s %s\n", c.Name, c.Summary)
+		}
+		if len(args) == 0 {
+			return usageErrorf("dr: no command given")
+		}
+		return nil
+	}
+	for _, c := range drCommands {
+		if c.Name == args[0] {
+			return c.Run(ctx, env, args[1:])
+		}
+	}
+	return usageErrorf("dr: unknown command %q (run 'casino dr -h' for the list)", args[0])
+}
+
+// drFlags are the flags every dr command shares.
+type drFlags struct {
+	proofDir string
+	incident string
+}
+
+func bindDRFlags(fs *flag.FlagSet, env *Env, f *drFlags) {
+	fs.StringVar(&f.proofDir, "proof-dir", getenvDefault(env.Getenv, "CASINO_DR_PROOF_DIR", dr.DefaultProofDir), "folder of incident proofs and journals (env CASINO_DR_PROOF_DIR)")
+	fs.StringVar(&f.incident, "incident", "", "incident ID (e.g. 2026-11-29-2); default: the only open incident")
+}
+
+// positionalsLast moves the positional arguments that come before the first
+// flag to the end, so 'dr scenario B --reason x' parses like
+// 'dr scenario --reason x B' (the flag package stops at the first positional).
+func positionalsLast(args []string) []string {
+	i := 0
+	for i < len(args) && !strings.HasPrefix(args[i], "-") {
+		i++
+	}
+	if i == 0 || i == len(args) {
+		return args
+	}
+	out := append([]string{}, args[i:]...)
+	return append(out, args[:i]...)
+}
+
+// secretEnvNames are read through getenv as well as from the process
+// environment, so an in-process caller's settings are redacted too.
+var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_JWT_SECRET", "CASINO_TOKEN_SECRET"}
+
+// newRedactor collects the secrets that must never reach a proof: every
+// value of a variable named like a secret, passwords in URLs, plus extra
+// values (the --password-env value).
+func newRedactor(env *Env, extra ...string) *dr.Redactor {
+	environ := os.Environ()
+	for _, k := range secretEnvNames {
+		if v := env.Getenv(k); v != "" {
+			environ = append(environ, k+"="+v)
+		}
+	}
+	red := dr.NewRedactor(environ)
+	for _, s := range extra {
+		red.Add(s)
+	}
+	return red
+}
+
+// openIncident opens the incident the flags name, refusing a closed one
+// when write is true.
+func openIncident(f *drFlags, red *dr.Redactor, write bool) (*dr.Incident, error) {
+	in, err := dr.Open(f.proofDir, f.incident, red)
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		if err := in.Writable(); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// isTerminal reports whether r is a character device (a TTY).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// confirm asks for a typed confirmation on a TTY unless --yes was given;
+// without a TTY it refuses.
+func confirm(env *Env, yes bool, word, what string) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(env.Stdin) {
+		return usageErrorf("%s changes production: pass --yes (stdin is not a terminal, so it cannot ask)", what)
+	}
+	fmt.Fprintf(env.Stderr, "%s\nType %s to proceed: ", what, word)
+	line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != word {
+		return fmt.Errorf("not confirmed: nothing changed")
+	}
+	return nil
+}
+
+func printCommands(w io.Writer, title string, cmds [][]string) {
+	fmt.Fprintln(w, title)
+	if len(cmds) == 0 {
+		fmt.Fprintln(w, "  (nothing to run)")
+	}
+	for _, c := range cmds {
+		fmt.Fprintln(w, "  "+dr.CommandLine(c))
+	}
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"casino/dr"
+)
+
+const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--proof-dir DIR]
+
+Opens an incident: copies the proof template to DIR/YYYY-MM-DD.md (-2, -3 ...
+when taken), marked INCIDENT PROOF, and starts the journal beside it
+(YYYY-MM-DD.journal.jsonl). incident_start_utc is now; impact_start_utc is
+--impact-start (default: the same). With --url, the running version is
+recorded so validate can expect it back.`
+
+func runDRDeclare(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr declare", drDeclareUsage)
+	bindDRFlags(fs, env, &f)
+	sev := fs.String("severity", "", "SEV-1, SEV-2 or SEV-3")
+	ic := fs.String("ic", "", "incident commander")
+	comms := fs.String("comms", "", "comms owner")
+	impact := fs.String("impact-start", "", "when the impact started, RFC 3339 (default: incident start)")
+	start := fs.String("incident-start", "", "incident start, RFC 3339 (default: now; for drills and late declarations)")
+	tpl := fs.String("template", "", "proof template (default DIR/template.md)")
+	url := fs.String("url", "", "base URL of the service: records /api/version before the incident")
+	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("dr declare: unexpected argument %q", fs.Arg(0))
+	}
+	if !slices.Contains(dr.Severities, *sev) {
+		return usageErrorf("dr declare: --severity must be one of %s", strings.Join(dr.Severities, ", "))
+	}
+	if *ic == "" || *comms == "" {
+		return usageErrorf("dr declare: --ic and --comms name who commands and who communicates")
+	}
+	now := time.Now().UTC()
+	d := dr.Declaration{Severity: *sev, IC: *ic, Comms: *comms, IncidentStart: now, URL: *url, BaselineP95MS: float64(baseline.Microseconds()) / 1000}
+	if *start != "" {
+		t, err := time.Parse(time.RFC3339, *start)
+		if err != nil {
+			return usageErrorf("dr declare: --incident-start: %v", err)
+		}
+		d.IncidentStart = t.UTC()
+	}
+	d.ImpactStart = d.IncidentStart
+	if *impact != "" {
+		t, err := time.Parse(time.RFC3339, *impact)
+		if err != nil {
+			return usageErrorf("dr declare: --impact-start: %v", err)
+		}
+		d.ImpactStart = t.UTC()
+	}
+	if *url != "" {
+		d.VersionBefore, d.VersionError = fetchVersion(ctx, *url)
+	}
+	if *tpl == "" {
+		*tpl = filepath.Join(f.proofDir, "template.md")
+	}
+	red := newRedactor(env)
+	in, err := dr.Declare(f.proofDir, *tpl, d, red, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "declared %s incident %s\n  proof:   %s\n  journal: %s\n  incident_start_utc: %s\n  impact_start_utc:   %s\n",
+		d.Severity, in.ID, in.ProofPath(), in.JournalPath(), d.IncidentStart.Format(time.RFC3339), d.ImpactStart.Format(time.RFC3339))
+	if d.VersionBefore != "" {
+		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
+	} else if d.VersionError != "" {
+		fmt.Fprintf(env.Stdout, "  version before: not recorded (%s)\n", d.VersionError)
+	}
+	fmt.Fprintln(env.Stdout, "next: casino dr contain --platform kubernetes|compose|local")
+	return nil
+}
+
+// fetchVersion reads /api/version; on failure it returns the reason.
+func fetchVersion(ctx context.Context, base string) (version, problem string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/version", nil)
+	if err != nil {
+		return "", err.Error()
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Version string `json:"version"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != 200 || json.Unmarshal(b, &v) != nil || v.Version == "" {
+		return "", fmt.Sprintf("GET /api/version: %d", resp.StatusCode)
+	}
+	return v.Version, ""
+}
+
+const drStatusUsage = `dr status [--proof-dir DIR] [--incident ID] [--json]
+
+Rebuilds where the incident stands from its journal alone (verifying the hash
+chain), re-renders the proof's generated part, and prints the state: steps
+done, failed, or interrupted (started, never ended: the CLI was killed or is
+still running).`
+
+func runDRStatus(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr status", drStatusUsage)
+	bindDRFlags(fs, env, &f)
+	asJSON := fs.Bool("json", false, "print the state as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	red := newRedactor(env)
+	in, err := openIncident(&f, red, false)
+	if err != nil {
+		return err
+	}
+	st := in.State
+	if !st.Closed {
+		if err := in.Render(); err != nil {
+			return fmt.Errorf("re-render proof: %w", err)
+		}
+	}
+	type stepView struct {
+		Step     string    `json:"step"`
+		State    string    `json:"state"` // done, failed, interrupted, running
+		Started  time.Time `json:"started_utc"`
+		ExitCode *int      `json:"exit_code,omitempty"`
+		PID      int       `json:"pid,omitempty"`
+	}
+	var steps []stepView
+	for _, k := range st.Order {
+		s := st.Steps[k]
+		v := stepView{Step: k, Started: s.Started, PID: s.PID}
+		switch {
+		case s.Done():
+			v.State, v.ExitCode = "done", &s.End.ExitCode
+		case s.Ended:
+			v.State, v.ExitCode = "failed", &s.End.ExitCode
+		case dr.ProcessAlive(s.PID):
+			v.State = "running"
+		default:
+			v.State = "interrupted"
+		}
+		steps = append(steps, v)
+	}
+	state := "open"
+	if st.Closed {
+		state = "closed"
+	}
+	if *asJSON {
+		out := map[string]any{
+			"incident": in.ID, "state": state, "proof": in.ProofPath(), "journal": in.JournalPath(),
+			"entries": len(in.Entries), "declaration": st.Declaration, "platform": st.Platform,
+			"scenario": st.Scenario, "steps": steps, "validations": len(st.Validations),
+			"login_freeze": st.LoginFrozen, "close": st.Close,
+		}
+		e := json.NewEncoder(env.Stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(out)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "incident %s: %s, %s, IC %s, comms %s\n", in.ID, strings.ToUpper(state), st.Severity, st.IC, st.Comms)
+	fmt.Fprintf(w, "  proof %s, journal %d entries (chain verified)\n", in.ProofPath(), len(in.Entries))
+	fmt.Fprintf(w, "  incident_start_utc %s, impact_start_utc %s\n", st.IncidentStart.Format(time.RFC3339), st.ImpactStart.Format(time.RFC3339))
+	if st.Platform != nil {
+		var parts []string
+		for _, c := range st.Platform.Components {
+			if c.Replicas != nil {
+				parts = append(parts, fmt.Sprintf("%s=%d", c.Name, *c.Replicas))
+			} else {
+				parts = append(parts, c.Name+"="+c.State)
+			}
+		}
+		fmt.Fprintf(w, "  recorded before containment (%s): %s\n", st.Platform.Platform, strings.Join(parts, " "))
+	}
+	if st.Scenario != nil {
+		fmt.Fprintf(w, "  scenario %s: %s\n", st.Scenario.Scenario, st.Scenario.Reason)
+	}
+	if st.LoginFrozen != "" {
+		fmt.Fprintf(w, "  login freeze: %s\n", st.LoginFrozen)
+	}
+	fmt.Fprintln(w, "steps:")
+	if len(steps) == 0 {
+		fmt.Fprintln(w, "  (none yet)")
+	}
+	for _, s := range steps {
+		extra := ""
+		switch s.State {
+		case "done", "failed":
+			extra = fmt.Sprintf("exit %d", *s.ExitCode)
+		case "interrupted":
+			extra = fmt.Sprintf("started %s by pid %d, no end recorded: run it again to resume", s.Started.Format(time.RFC3339), s.PID)
+		case "running":
+			extra = fmt.Sprintf("pid %d is still running", s.PID)
+		}
+		fmt.Fprintf(w, "  %-12s %s  %s\n", strings.ToUpper(s.State), s.Step, extra)
+	}
+	if n := len(st.Validations); n > 0 {
+		v := st.Validations[n-1]
+		verdict := "PASSED"
+		if !v.Passed {
+			verdict = "FAILED: " + strings.Join(v.Failed, ", ")
+		}
+		fmt.Fprintf(w, "validations: %d, last %s %s\n", n, v.End.Format(time.RFC3339), verdict)
+	}
+	if st.Closed && st.Close != nil {
+		for _, m := range []struct {
+			n string
+			m *dr.Measure
+		}{{"RTO", st.Close.RTO}, {"RPO", st.Close.RPO}} {
+			if m.m != nil {
+				fmt.Fprintf(w, "%s %s (target %s)%s\n", m.n, m.m.Value, m.m.Target, m.m.NotKnown)
+			}
+		}
+	}
+	return nil
+}
+
+var errNoOpen = dr.ErrNoIncident
+
+func isNoIncident(err error) bool { return errors.Is(err, errNoOpen) }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"casino/dr"
+)
+
+const drScenarioUsage = `dr scenario A|B|C --reason "..." [--runbook FILE]
+
+Records the scenario decision (A app-only, B DB issue, C infra loss) and
+prints that scenario's section of the runbook with its next commands.`
+
+func runDRScenario(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr scenario", drScenarioUsage)
+	bindDRFlags(fs, env, &f)
+	reason := fs.String("reason", "", "why this scenario (recorded)")
+	runbook := fs.String("runbook", "docs/ops/dr_runbook.md", "the runbook whose section is printed")
+	if err := parseFlags(fs, positionalsLast(args)); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() != 1 {
+		return usageErrorf("dr scenario: name one scenario: A, B or C")
+	}
+	sc := strings.ToUpper(fs.Arg(0))
+	if sc != "A" && sc != "B" && sc != "C" {
+		return usageErrorf("dr scenario: %q is not A, B or C", fs.Arg(0))
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return usageErrorf("dr scenario: --reason is required: the proof records why")
+	}
+	section, err := runbookSection(*runbook, sc)
+	if err != nil {
+		return err
+	}
+	red := newRedactor(env)
+	in, err := openIncident(&f, red, true)
+	if err != nil {
+		return err
+	}
+	if prev := in.State.Scenario; prev != nil && prev.Scenario != sc {
+		fmt.Fprintf(env.Stderr, "note: changing the decision from scenario %s to %s (both stay in the journal)\n", prev.Scenario, sc)
+	}
+	if err := in.Append(dr.TypeScenario, dr.ScenarioDecision{Scenario: sc, Reason: *reason}); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "scenario %s recorded in %s\n\n%s\n", sc, in.JournalPath(), section)
+	fmt.Fprintln(env.Stdout, "\nRun each command through the journal: casino dr run -- COMMAND ARGS...")
+	return nil
+}
+
+var headingRe = regexp.MustCompile(`^(#{1,6})\s+(.*)$`)
+
+// runbookSection returns the section of the runbook whose heading names the
+// scenario ("Scenario B", "B)", "B:" ...), up to the next heading of the
+// same or a higher level.
+func runbookSection(path, sc string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("dr scenario: runbook: %w (pass --runbook FILE)", err)
+	}
+	named := regexp.MustCompile(`(?i)\bscenario\s+` + sc + `\b`)
+	var out []string
+	level := 0
+	sc2 := bufio.NewScanner(bytes.NewReader(b))
+	inFence := false
+	for sc2.Scan() {
+		line := sc2.Text()
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+		}
+		if m := headingRe.FindStringSubmatch(line); m != nil && !inFence {
+			if level > 0 && len(m[1]) <= level {
+				break
+			}
+			if level == 0 && named.MatchString(m[2]) {
+				level = len(m[1])
+			}
+		}
+		if level > 0 {
+			out = append(out, line)
+		}
+	}
+	if level == 0 {
+		return "", fmt.Errorf("dr scenario: %s has no heading naming \"Scenario %s\"", path, sc)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n"), nil
+}
+
+const drRunUsage = `dr run [--force] -- COMMAND ARGS...
+
+Runs an operator command and journals its command line, UTC start and end,
+exit code, and stdout and stderr (redacted, capped at 64 KiB each). Its exit
+code is the command's. A command line that already finished with exit 0 is
+not run again without --force; one that was interrupted (the CLI killed
+mid-step) is.`
+
+func runDRRun(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr run", drRunUsage)
+	bindDRFlags(fs, env, &f)
+	force := fs.Bool("force", false, "run it again even though the same command line finished with exit 0")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return usageErrorf("dr run: give the command after --: casino dr run -- COMMAND ARGS...")
+	}
+	red := newRedactor(env)
+	in, err := openIncident(&f, red, true)
+	if err != nil {
+		return err
+	}
+	dir, _ := os.Getwd()
+	step := "run " + dr.CommandLine(argv)
+	start, err := in.StartStep(dr.StepStart{Step: step, Kind: "run", Commands: [][]string{argv}, Dir: dir}, *force)
+	if err != nil {
+		return err
+	}
+	tee := func(stdout bool, p []byte) {
+		if stdout {
+			env.Stdout.Write(p)
+		} else {
+			env.Stderr.Write(p)
+		}
+	}
+	o := dr.ExecRunner("", tee)(ctx, argv)
+	if err := in.EndStep(step, start, o.ExitCode, nil, []dr.Output{o}); err != nil {
+		return err
+	}
+	if o.ExitCode != 0 {
+		return &exitError{code: o.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], o.ExitCode)}
+	}
+	return nil
+}

@@ -1,0 +1,620 @@
+package dr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Check verdicts.
+const (
+	Pass = "PASS"
+	Fail = "FAIL"
+	Skip = "SKIP" // not run: its input was not given (e.g. no --logs)
+	Info = "INFO" // informational, never fails
+)
+
+// Check is one named validation check of the checklist's section 5, a value
+// in a registry (after gitea doctor): listable, selectable, each with its
+// own verdict.
+type Check struct {
+	Name  string
+	Title string
+	// MustPass checks decide validate's exit code.
+	MustPass bool
+	Run      func(ctx context.Context, v *Validator) (status, detail string)
+}
+
+// CheckResult is one check's outcome, as journaled and printed.
+type CheckResult struct {
+	Name       string   `json:"name"`
+	Title      string   `json:"title"`
+	MustPass   bool     `json:"must_pass"`
+	Status     string   `json:"status"`
+	DurationMS float64  `json:"duration_ms"`
+	Detail     string   `json:"detail,omitempty"`
+	RequestIDs []string `json:"request_ids,omitempty"`
+}
+
+// Validation is one run of validate.
+type Validation struct {
+	URL   string    `json:"url"`
+	Start time.Time `json:"start_utc"`
+	End   time.Time `json:"end_utc"`
+	// Passed: no must-pass check failed.
+	Passed bool `json:"passed"`
+	// Complete: every must-pass check of the registry ran (none skipped or
+	// deselected). RTO counts only a complete, passed validation.
+	Complete bool          `json:"complete"`
+	Failed   []string      `json:"failed,omitempty"`
+	Checks   []CheckResult `json:"checks"`
+}
+
+// Validator holds what the checks need.
+type Validator struct {
+	URL           string
+	Email         string
+	Password      string
+	ExpectVersion string
+	// VersionSource says where ExpectVersion came from (flag or journal).
+	VersionSource string
+	BaselineP95MS float64
+	// P95Tolerance is the allowed excess over the baseline (0.2 = 20 %).
+	P95Tolerance float64
+	// Window is how much of the newest logs counts as "now".
+	Window      time.Duration
+	ImpactStart time.Time
+	// Logs, when set, is read once by the first log check.
+	Logs         io.Reader
+	LogsName     string
+	Browser      bool
+	ChromiumPath string
+	HTTP         *http.Client
+	Red          *Redactor
+
+	token   string
+	logs    *LogStats
+	logsErr error
+	lastIDs []string
+}
+
+// Registry is every check, in the order they run.
+var Registry = []Check{
+	{Name: "health", Title: "GET /api/health is 200", MustPass: true, Run: checkHealth},
+	{Name: "ready", Title: "GET /api/ready is 200", MustPass: true, Run: checkReady},
+	{Name: "version", Title: "/api/version matches the expected version", MustPass: true, Run: checkVersion},
+	{Name: "login", Title: "owner login returns a token", MustPass: true, Run: checkLogin},
+	{Name: "is_owner", Title: "capabilities answer is_owner=true", MustPass: true, Run: checkIsOwner},
+	{Name: "ui", Title: "UI smoke over HTTP: login, tenants, Settings → Versions, logout", MustPass: true, Run: checkUI},
+	{Name: "browser", Title: "UI smoke in headless Chromium (--browser)", MustPass: true, Run: checkBrowser},
+	{Name: "logs_5xx", Title: "5xx rate per minute is dropping", MustPass: true, Run: checkLogs5xx},
+	{Name: "logs_p95", Title: "p95 duration_ms back within baseline", MustPass: true, Run: checkLogsP95},
+	{Name: "logs_errors", Title: "request_ids of the remaining 5xx", MustPass: false, Run: checkLogsErrors},
+}
+
+// FindCheck returns the named check.
+func FindCheck(name string) (Check, bool) {
+	for _, c := range Registry {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// Select returns the checks named (comma-separated), or all of them.
+func Select(names string) ([]Check, error) {
+	if strings.TrimSpace(names) == "" || names == "all" {
+		return Registry, nil
+	}
+	var out []Check
+	for _, n := range strings.Split(names, ",") {
+		c, ok := FindCheck(strings.TrimSpace(n))
+		if !ok {
+			var all []string
+			for _, c := range Registry {
+				all = append(all, c.Name)
+			}
+			return nil, fmt.Errorf("unknown check %q (checks: %s)", n, strings.Join(all, ", "))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Run runs the checks in order and returns the validation.
+func (v *Validator) Run(ctx context.Context, checks []Check) Validation {
+	if v.HTTP == nil {
+		v.HTTP = &http.Client{Timeout: 15 * time.Second}
+	}
+	if v.Window == 0 {
+		v.Window = 5 * time.Minute
+	}
+	if v.Red == nil {
+		v.Red = &Redactor{}
+	}
+	if v.Password != "" {
+		v.Red.Add(v.Password)
+	}
+	val := Validation{URL: v.URL, Start: time.Now().UTC(), Passed: true, Complete: len(checks) == len(Registry)}
+	for _, c := range checks {
+		t0 := time.Now()
+		v.lastIDs = nil
+		status, detail := c.Run(ctx, v)
+		r := CheckResult{Name: c.Name, Title: c.Title, MustPass: c.MustPass, Status: status,
+			DurationMS: math.Round(float64(time.Since(t0).Microseconds())) / 1000, Detail: v.Red.String(detail), RequestIDs: v.lastIDs}
+		if status == Fail && c.MustPass {
+			val.Passed = false
+			val.Failed = append(val.Failed, c.Name)
+		}
+		if status == Skip && c.MustPass && !(c.Name == "browser" && !v.Browser) {
+			val.Complete = false
+		}
+		val.Checks = append(val.Checks, r)
+	}
+	val.End = time.Now().UTC()
+	return val
+}
+
+// get fetches path and returns status and (capped) body.
+func (v *Validator) do(ctx context.Context, method, path string, body any, bearer string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(v.URL, "/")+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("User-Agent", "casino-dr-validate")
+	resp, err := v.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+func short(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func needURL(v *Validator) (string, string, bool) {
+	if v.URL == "" {
+		return Fail, "no --url", false
+	}
+	return "", "", true
+}
+
+func statusCheck(ctx context.Context, v *Validator, path string) (string, string) {
+	if s, d, ok := needURL(v); !ok {
+		return s, d
+	}
+	code, body, err := v.do(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return Fail, fmt.Sprintf("GET %s: %v", path, err)
+	}
+	if code != http.StatusOK {
+		return Fail, fmt.Sprintf("GET %s: %d %s", path, code, short(body))
+	}
+	return Pass, fmt.Sprintf("GET %s: 200", path)
+}
+
+func checkHealth(ctx context.Context, v *Validator) (string, string) {
+	return statusCheck(ctx, v, "/api/health")
+}
+
+func checkReady(ctx context.Context, v *Validator) (string, string) {
+	return statusCheck(ctx, v, "/api/ready")
+}
+
+func checkVersion(ctx context.Context, v *Validator) (string, string) {
+	if s, d, ok := needURL(v); !ok {
+		return s, d
+	}
+	code, body, err := v.do(ctx, http.MethodGet, "/api/version", nil, "")
+	if err != nil {
+		return Fail, "GET /api/version: " + err.Error()
+	}
+	if code != http.StatusOK {
+		return Fail, fmt.Sprintf("GET /api/version: %d %s", code, short(body))
+	}
+	var ver struct {
+		Version       string `json:"version"`
+		Commit        string `json:"commit"`
+		SchemaVersion any    `json:"schema_version"`
+	}
+	if err := json.Unmarshal(body, &ver); err != nil {
+		return Fail, "GET /api/version: " + err.Error()
+	}
+	if v.ExpectVersion == "" {
+		return Fail, fmt.Sprintf("running %s (commit %s), but no expected version: pass --expect-version, or declare with --url to record the version before the incident", ver.Version, ver.Commit)
+	}
+	if ver.Version != v.ExpectVersion {
+		return Fail, fmt.Sprintf("running %q, expected %q (%s)", ver.Version, v.ExpectVersion, v.VersionSource)
+	}
+	return Pass, fmt.Sprintf("version %s (commit %s, schema %v) as expected (%s)", ver.Version, ver.Commit, ver.SchemaVersion, v.VersionSource)
+}
+
+func checkLogin(ctx context.Context, v *Validator) (string, string) {
+	if s, d, ok := needURL(v); !ok {
+		return s, d
+	}
+	if v.Email == "" || v.Password == "" {
+		return Fail, "no credentials: pass --email and --password-env VAR (the name of the variable holding the password)"
+	}
+	code, body, err := v.do(ctx, http.MethodPost, "/api/v1/auth/login", map[string]string{"email": v.Email, "password": v.Password}, "")
+	if err != nil {
+		return Fail, "POST /api/v1/auth/login: " + err.Error()
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	_ = json.Unmarshal(body, &tok)
+	v.Red.Add(tok.AccessToken)
+	if code != http.StatusOK || tok.AccessToken == "" {
+		return Fail, fmt.Sprintf("POST /api/v1/auth/login as %s: %d %s", v.Email, code, short(body))
+	}
+	v.token = tok.AccessToken
+	return Pass, fmt.Sprintf("POST /api/v1/auth/login as %s: 200, %s token (expires in %ds)", v.Email, tok.TokenType, tok.ExpiresIn)
+}
+
+func checkIsOwner(ctx context.Context, v *Validator) (string, string) {
+	if v.token == "" {
+		return Fail, "no token: the login check did not pass"
+	}
+	code, body, err := v.do(ctx, http.MethodGet, "/api/v1/tenants/capabilities", nil, v.token)
+	if err != nil {
+		return Fail, "GET /api/v1/tenants/capabilities: " + err.Error()
+	}
+	var caps struct {
+		IsOwner *bool  `json:"is_owner"`
+		Role    string `json:"role"`
+	}
+	_ = json.Unmarshal(body, &caps)
+	if code != http.StatusOK || caps.IsOwner == nil {
+		return Fail, fmt.Sprintf("GET /api/v1/tenants/capabilities: %d %s", code, short(body))
+	}
+	if !*caps.IsOwner {
+		return Fail, fmt.Sprintf("is_owner=false (role %q): %s is not the owner", caps.Role, v.Email)
+	}
+	return Pass, fmt.Sprintf("is_owner=true (role %q)", caps.Role)
+}
+
+// UI smoke over HTTP: the same four steps an operator clicks, as form posts
+// with a cookie jar.
+var (
+	formRe   = regexp.MustCompile(`(?is)<form\b([^>]*)>(.*?)</form>`)
+	attrRe   = regexp.MustCompile(`(?is)\b([a-z_-]+)\s*=\s*("([^"]*)"|'([^']*)')`)
+	inputRe  = regexp.MustCompile(`(?is)<input\b[^>]*>`)
+	idTenant = regexp.MustCompile(`(?i)\bid\s*=\s*["']tenants["']`)
+	idVers   = regexp.MustCompile(`(?i)\bid\s*=\s*["']versions["']`)
+	idLogout = regexp.MustCompile(`(?i)\bid\s*=\s*["']logout["']`)
+)
+
+type htmlForm struct {
+	attrs  map[string]string
+	fields url.Values
+	body   string
+}
+
+func attrs(s string) map[string]string {
+	m := map[string]string{}
+	for _, a := range attrRe.FindAllStringSubmatch(s, -1) {
+		val := a[3]
+		if a[4] != "" {
+			val = a[4]
+		}
+		m[strings.ToLower(a[1])] = htmlUnescape(val)
+	}
+	return m
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&quot;", `"`, "&#39;", "'").Replace(s)
+}
+
+func forms(page string) []htmlForm {
+	var out []htmlForm
+	for _, m := range formRe.FindAllStringSubmatch(page, -1) {
+		f := htmlForm{attrs: attrs(m[1]), fields: url.Values{}, body: m[2]}
+		for _, in := range inputRe.FindAllString(m[2], -1) {
+			a := attrs(in)
+			if a["name"] != "" {
+				f.fields.Set(a["name"], a["value"])
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (v *Validator) uiClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := *v.HTTP
+	c.Jar = jar
+	return &c
+}
+
+func (v *Validator) fetch(ctx context.Context, c *http.Client, method, ref string, form url.Values) (*http.Response, string, error) {
+	u, err := url.Parse(strings.TrimRight(v.URL, "/") + "/")
+	if err != nil {
+		return nil, "", err
+	}
+	target, err := u.Parse(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	var rd io.Reader
+	if form != nil {
+		rd = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
+	if err != nil {
+		return nil, "", err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("User-Agent", "casino-dr-validate")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp, string(b), nil
+}
+
+func checkUI(ctx context.Context, v *Validator) (string, string) {
+	if s, d, ok := needURL(v); !ok {
+		return s, d
+	}
+	if v.Email == "" || v.Password == "" {
+		return Fail, "no credentials: pass --email and --password-env VAR"
+	}
+	c := v.uiClient()
+	var steps []string
+	fail := func(format string, args ...any) (string, string) {
+		return Fail, strings.Join(append(steps, "FAIL "+fmt.Sprintf(format, args...)), "; ")
+	}
+	// 1) Login: find the form with a password field on the page / leads to.
+	resp, page, err := v.fetch(ctx, c, http.MethodGet, "/", nil)
+	if err != nil {
+		return fail("GET /: %v", err)
+	}
+	var login *htmlForm
+	for _, f := range forms(page) {
+		if _, ok := f.fields["password"]; ok {
+			login = &f
+			break
+		}
+	}
+	if login == nil {
+		resp, page, err = v.fetch(ctx, c, http.MethodGet, "/login", nil)
+		if err != nil {
+			return fail("GET /login: %v", err)
+		}
+		for _, f := range forms(page) {
+			if _, ok := f.fields["password"]; ok {
+				login = &f
+				break
+			}
+		}
+	}
+	if login == nil {
+		return fail("no login form (a form with a password field) at / or /login: %d", resp.StatusCode)
+	}
+	action := login.attrs["action"]
+	if action == "" {
+		action = resp.Request.URL.Path
+	}
+	login.fields.Set("email", v.Email)
+	login.fields.Set("password", v.Password)
+	resp, page, err = v.fetch(ctx, c, http.MethodPost, action, login.fields)
+	if err != nil {
+		return fail("POST %s: %v", action, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fail("login POST %s: %d", action, resp.StatusCode)
+	}
+	steps = append(steps, "login ok")
+	// 2) Tenants list.
+	if !idTenant.MatchString(page) {
+		for _, p := range []string{"/tenants", "/"} {
+			if resp, page, err = v.fetch(ctx, c, http.MethodGet, p, nil); err == nil && resp.StatusCode == 200 && idTenant.MatchString(page) {
+				break
+			}
+		}
+	}
+	if !idTenant.MatchString(page) {
+		return fail("no #tenants after login (landed on %s, %d)", resp.Request.URL.Path, resp.StatusCode)
+	}
+	steps = append(steps, "tenants ok")
+	// 3) Settings → Versions.
+	resp, page, err = v.fetch(ctx, c, http.MethodGet, "/settings/versions", nil)
+	if err != nil {
+		return fail("GET /settings/versions: %v", err)
+	}
+	if resp.StatusCode != 200 || !idVers.MatchString(page) {
+		return fail("GET /settings/versions: %d, #versions present=%v", resp.StatusCode, idVers.MatchString(page))
+	}
+	steps = append(steps, "versions ok")
+	// 4) Logout: post the #logout form, then a protected page must ask to log in.
+	var logout *htmlForm
+	for _, f := range forms(page) {
+		if f.attrs["id"] == "logout" || idLogout.MatchString(f.body) {
+			logout = &f
+			break
+		}
+	}
+	if logout == nil {
+		return fail("no #logout form on /settings/versions")
+	}
+	action = logout.attrs["action"]
+	if action == "" {
+		action = "/logout"
+	}
+	resp, _, err = v.fetch(ctx, c, http.MethodPost, action, logout.fields)
+	if err != nil {
+		return fail("POST %s: %v", action, err)
+	}
+	resp, page, err = v.fetch(ctx, c, http.MethodGet, "/settings/versions", nil)
+	if err != nil {
+		return fail("GET /settings/versions after logout: %v", err)
+	}
+	if idVers.MatchString(page) && resp.StatusCode == 200 {
+		return fail("still logged in after logout: /settings/versions still shows #versions")
+	}
+	steps = append(steps, "logout ok")
+	return Pass, strings.Join(steps, "; ")
+}
+
+// ChromiumPath returns CASINO_CHROMIUM or /usr/bin/chromium.
+func ChromiumPath(getenv func(string) string) string {
+	if p := getenv("CASINO_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/usr/bin/chromium"
+}
+
+func (v *Validator) loadLogs() (*LogStats, error) {
+	if v.logs == nil && v.logsErr == nil {
+		v.logs, v.logsErr = AnalyzeLogs(v.Logs)
+	}
+	return v.logs, v.logsErr
+}
+
+func checkLogs5xx(ctx context.Context, v *Validator) (string, string) {
+	if v.Logs == nil {
+		return Skip, "no --logs FILE|-"
+	}
+	s, err := v.loadLogs()
+	if err != nil {
+		return Fail, "read logs: " + err.Error()
+	}
+	return FiveXXDropping(s)
+}
+
+// FiveXXDropping judges the per-minute 5xx rate: it passes when the newest
+// minute has no 5xx, or its rate is below the peak minute's and not above
+// the minute before it.
+func FiveXXDropping(s *LogStats) (string, string) {
+	if s.Requests == 0 {
+		return Fail, fmt.Sprintf("no event=request lines in %d lines", s.Lines)
+	}
+	series := s.Minutes
+	if len(series) > 10 {
+		series = series[len(series)-10:]
+	}
+	var parts []string
+	for _, m := range series {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", m.Minute.Format("15:04"), m.Errors, m.Total))
+	}
+	trend := "5xx/total per minute: " + strings.Join(parts, ", ")
+	last := s.Minutes[len(s.Minutes)-1]
+	if s.Errors == 0 || last.Errors == 0 {
+		return Pass, trend
+	}
+	peak := s.Minutes[0]
+	for _, m := range s.Minutes {
+		if m.Rate() > peak.Rate() {
+			peak = m
+		}
+	}
+	prev := last
+	if len(s.Minutes) > 1 {
+		prev = s.Minutes[len(s.Minutes)-2]
+	}
+	if len(s.Minutes) > 1 && last.Rate() < peak.Rate() && last.Rate() <= prev.Rate() {
+		return Pass, trend
+	}
+	return Fail, fmt.Sprintf("not dropping: newest minute %s at %.1f%% 5xx, peak %s at %.1f%%; %s",
+		last.Minute.Format("15:04"), 100*last.Rate(), peak.Minute.Format("15:04"), 100*peak.Rate(), trend)
+}
+
+func checkLogsP95(ctx context.Context, v *Validator) (string, string) {
+	if v.Logs == nil {
+		return Skip, "no --logs FILE|-"
+	}
+	s, err := v.loadLogs()
+	if err != nil {
+		return Fail, "read logs: " + err.Error()
+	}
+	if s.Requests == 0 {
+		return Fail, "no event=request lines"
+	}
+	from := s.Last().Add(-v.Window + time.Minute)
+	now, n := s.P95Between(from, time.Time{})
+	base, src := v.BaselineP95MS, "--baseline-p95 or declare"
+	if base <= 0 && !v.ImpactStart.IsZero() {
+		var bn int
+		base, bn = s.P95Between(time.Time{}, v.ImpactStart.Truncate(time.Minute))
+		src = fmt.Sprintf("logs before impact start %s, %d requests", v.ImpactStart.Format(time.RFC3339), bn)
+		if bn == 0 {
+			base = 0
+		}
+	}
+	if base <= 0 || math.IsNaN(base) {
+		return Fail, fmt.Sprintf("p95 %.3f ms over the last %s (%d requests), but no baseline: pass --baseline-p95, record one at declare, or give logs from before the impact start", now, v.Window, n)
+	}
+	limit := base * (1 + v.P95Tolerance)
+	detail := fmt.Sprintf("p95 %.3f ms over the last %s (%d requests) vs baseline %.3f ms (+%.0f%% allowed, from %s)", now, v.Window, n, base, 100*v.P95Tolerance, src)
+	if now > limit {
+		return Fail, detail
+	}
+	return Pass, detail
+}
+
+func checkLogsErrors(ctx context.Context, v *Validator) (string, string) {
+	if v.Logs == nil {
+		return Skip, "no --logs FILE|-"
+	}
+	s, err := v.loadLogs()
+	if err != nil {
+		return Info, "read logs: " + err.Error()
+	}
+	refs := s.ErrorsSince(s.Last().Add(-v.Window + time.Minute))
+	if len(refs) == 0 {
+		return Info, fmt.Sprintf("no 5xx in the last %s", v.Window)
+	}
+	var lines []string
+	for i, r := range refs {
+		if i >= 20 {
+			lines = append(lines, fmt.Sprintf("… %d more", len(refs)-20))
+			break
+		}
+		v.lastIDs = append(v.lastIDs, r.RequestID)
+		lines = append(lines, fmt.Sprintf("%s %s %d %s", r.TS.Format("15:04:05"), r.RequestID, r.Status, r.Route))
+	}
+	return Info, fmt.Sprintf("%d 5xx in the last %s: %s", len(refs), v.Window, strings.Join(lines, "; "))
+}

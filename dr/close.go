@@ -1,0 +1,180 @@
+package dr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"casino"
+)
+
+// DefaultTargets is the file of RTO/RPO targets per scenario.
+const DefaultTargets = "docs/ops/dr_targets.json"
+
+// Targets are the RTO/RPO targets per scenario (docs/ops/dr_targets.json,
+// whose reasoning is docs/ops/dr_rto_rpo.md).
+type Targets struct {
+	Version   int                       `json:"version"`
+	Scenarios map[string]ScenarioTarget `json:"scenarios"`
+}
+
+// ScenarioTarget is one scenario's targets; a nil RPO means the scenario
+// restores no data.
+type ScenarioTarget struct {
+	Name string  `json:"name"`
+	RTO  string  `json:"rto"`
+	RPO  *string `json:"rpo"`
+	Why  string  `json:"why"`
+}
+
+// LoadTargets reads and checks a targets file.
+func LoadTargets(path string) (*Targets, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("RTO/RPO targets: %w (pass --targets FILE)", err)
+	}
+	var t Targets
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("RTO/RPO targets %s: %w", path, err)
+	}
+	for k, s := range t.Scenarios {
+		if _, err := time.ParseDuration(s.RTO); err != nil {
+			return nil, fmt.Errorf("RTO/RPO targets %s: scenario %s rto: %w", path, k, err)
+		}
+		if s.RPO != nil {
+			if _, err := time.ParseDuration(*s.RPO); err != nil {
+				return nil, fmt.Errorf("RTO/RPO targets %s: scenario %s rpo: %w", path, k, err)
+			}
+		}
+	}
+	return &t, nil
+}
+
+// CloseReport is the data of the close entry.
+type CloseReport struct {
+	Scenario string `json:"scenario"`
+	// RTO: incident_start_utc to the end of the first complete validation
+	// that passed.
+	RTO          *Measure `json:"rto"`
+	RPO          *Measure `json:"rpo"`
+	TargetsFile  string   `json:"targets_file"`
+	Summary      string   `json:"summary,omitempty"`
+	Unmet        []string `json:"unmet,omitempty"`
+	ClosedByNote string   `json:"note,omitempty"`
+}
+
+// Measure is a measured duration against its target.
+type Measure struct {
+	Value    string    `json:"value,omitempty"` // Go duration, rounded to the second
+	Seconds  float64   `json:"seconds,omitempty"`
+	From     time.Time `json:"from_utc,omitzero"`
+	To       time.Time `json:"to_utc,omitzero"`
+	Target   string    `json:"target,omitempty"`
+	Met      *bool     `json:"met,omitempty"`
+	Basis    string    `json:"basis"`
+	NotKnown string    `json:"not_known,omitempty"`
+}
+
+var backupName = regexp.MustCompile(`casino_db_\d{8}_\d{6}\.(?:sql|sqlite)(?:\.gz|\.zst)?`)
+
+// RestoredBackup returns the backup file that the journal shows was restored:
+// the last successful run step whose command line names a backup file.
+func (st *State) RestoredBackup() (path string, step *Step) {
+	for _, k := range st.Order {
+		s := st.Steps[k]
+		if s.Kind != "run" || !s.Done() {
+			continue
+		}
+		for _, argv := range s.Commands {
+			for _, a := range argv {
+				if backupName.MatchString(a) {
+					p := a
+					if !filepath.IsAbs(p) && s.Dir != "" {
+						p = filepath.Join(s.Dir, p)
+					}
+					path, step = p, s
+				}
+			}
+		}
+	}
+	return path, step
+}
+
+// FirstPassedValidation returns the first complete validation that passed.
+func (st *State) FirstPassedValidation() *Validation {
+	for i := range st.Validations {
+		if v := &st.Validations[i]; v.Passed && v.Complete {
+			return v
+		}
+	}
+	return nil
+}
+
+// ComputeClose measures RTO and RPO and compares them with the scenario's
+// targets.
+func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport, error) {
+	if st.Scenario == nil {
+		return nil, errors.New("no scenario decided: run 'casino dr scenario A|B|C --reason ...' first")
+	}
+	tg, ok := targets.Scenarios[st.Scenario.Scenario]
+	if !ok {
+		return nil, fmt.Errorf("targets %s has no scenario %s", targetsFile, st.Scenario.Scenario)
+	}
+	rep := &CloseReport{Scenario: st.Scenario.Scenario, TargetsFile: targetsFile}
+	met := func(b bool) *bool { return &b }
+	// RTO
+	rto := &Measure{Target: tg.RTO, From: st.IncidentStart, Basis: "incident_start_utc to the end of the first complete validation where every must-pass check passed"}
+	if v := st.FirstPassedValidation(); v != nil {
+		d := v.End.Sub(st.IncidentStart)
+		target, _ := time.ParseDuration(tg.RTO)
+		rto.To, rto.Value, rto.Seconds, rto.Met = v.End, d.Round(time.Second).String(), d.Seconds(), met(d <= target)
+	} else {
+		rto.NotKnown = "no complete validation passed: service not shown restored"
+		rto.Met = met(false)
+	}
+	rep.RTO = rto
+	// RPO
+	rpo := &Measure{Basis: "impact_start_utc minus snapshot_at of the restored backup's manifest"}
+	if tg.RPO != nil {
+		rpo.Target = *tg.RPO
+	}
+	file, _ := st.RestoredBackup()
+	switch {
+	case file == "" && tg.RPO == nil:
+		rpo.NotKnown = "no data restored (scenario " + rep.Scenario + " has no RPO target)"
+	case file == "":
+		rpo.NotKnown = "the journal shows no successful 'dr run' restoring a backup file"
+		rpo.Met = met(false)
+	default:
+		mpath := casino.ManifestPath(file)
+		b, err := os.ReadFile(mpath)
+		var m casino.BackupManifest
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil || m.SnapshotAt.IsZero() {
+			rpo.NotKnown = fmt.Sprintf("restored %s, but its manifest %s gives no snapshot_at: %v", file, mpath, err)
+			rpo.Met = met(false)
+			break
+		}
+		d := st.ImpactStart.Sub(m.SnapshotAt)
+		rpo.From, rpo.To, rpo.Value, rpo.Seconds = m.SnapshotAt, st.ImpactStart, d.Round(time.Second).String(), d.Seconds()
+		rpo.Basis += " (" + filepath.Base(file) + ")"
+		if tg.RPO != nil {
+			target, _ := time.ParseDuration(*tg.RPO)
+			rpo.Met = met(d <= target)
+		}
+	}
+	rep.RPO = rpo
+	if !*rto.Met {
+		rep.Unmet = append(rep.Unmet, "RTO")
+	}
+	if rpo.Met != nil && !*rpo.Met {
+		rep.Unmet = append(rep.Unmet, "RPO")
+	}
+	return rep, nil
+}

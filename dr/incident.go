@@ -1,0 +1,438 @@
+package dr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultProofDir is where proofs and journals live unless --proof-dir says
+// otherwise.
+const DefaultProofDir = "docs/ops/restore_drill_proof"
+
+const journalSuffix = ".journal.jsonl"
+
+// Journal entry types.
+const (
+	TypeDeclare   = "declare"
+	TypeState     = "recorded_state" // what contain found before changing anything
+	TypeStepStart = "step_start"
+	TypeStepEnd   = "step_end"
+	TypeScenario  = "scenario"
+	TypeValidate  = "validation"
+	TypeClose     = "close"
+)
+
+// Severities accepted by declare.
+var Severities = []string{"SEV-1", "SEV-2", "SEV-3"}
+
+// Errors returned by the incident store.
+var (
+	// ErrClosed: the incident is closed and its record read-only.
+	ErrClosed = errors.New("incident is closed: its proof and journal are read-only (declare a new incident to continue)")
+	// ErrNoIncident: there is no open incident in the proof folder.
+	ErrNoIncident = errors.New("no open incident")
+	// ErrStepDone: the step already completed; --force runs it again.
+	ErrStepDone = errors.New("step already done")
+)
+
+// Declaration is the data of the declare entry.
+type Declaration struct {
+	Severity      string    `json:"severity"`
+	IC            string    `json:"incident_commander"`
+	Comms         string    `json:"comms_owner"`
+	IncidentStart time.Time `json:"incident_start_utc"`
+	ImpactStart   time.Time `json:"impact_start_utc"`
+	Template      string    `json:"template"`
+	URL           string    `json:"url,omitempty"`
+	// VersionBefore is /api/version's version when declared, if --url was
+	// given and answered: validate expects it back.
+	VersionBefore string `json:"version_before,omitempty"`
+	VersionError  string `json:"version_error,omitempty"`
+	// BaselineP95MS is the latency baseline validate compares with.
+	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
+}
+
+// StepStart is the data of a step_start entry: written (and synced) before a
+// step changes anything, so an interrupted step is visible.
+type StepStart struct {
+	Step     string     `json:"step"`
+	Kind     string     `json:"kind"` // contain, restore-traffic, login-freeze, run
+	Commands [][]string `json:"commands,omitempty"`
+	Dir      string     `json:"dir,omitempty"`
+	PID      int        `json:"pid"`
+	Force    bool       `json:"force,omitempty"`
+}
+
+// StepEnd is the data of a step_end entry.
+type StepEnd struct {
+	Step     string    `json:"step"`
+	Start    time.Time `json:"start_utc"`
+	End      time.Time `json:"end_utc"`
+	ExitCode int       `json:"exit_code"`
+	Error    string    `json:"error,omitempty"`
+	Outputs  []Output  `json:"outputs,omitempty"`
+}
+
+// Output is one command run by a step, with its redacted, capped output.
+type Output struct {
+	Argv      []string  `json:"argv"`
+	Start     time.Time `json:"start_utc"`
+	End       time.Time `json:"end_utc"`
+	ExitCode  int       `json:"exit_code"`
+	Stdout    string    `json:"stdout,omitempty"`
+	Stderr    string    `json:"stderr,omitempty"`
+	Truncated bool      `json:"truncated,omitempty"`
+}
+
+// ScenarioDecision is the data of a scenario entry.
+type ScenarioDecision struct {
+	Scenario string `json:"scenario"`
+	Reason   string `json:"reason"`
+}
+
+// Step is where one step stands, folded from its entries.
+type Step struct {
+	Key      string
+	Kind     string
+	Started  time.Time
+	StartSeq int
+	PID      int
+	Commands [][]string
+	Dir      string
+	Ended    bool
+	End      StepEnd
+}
+
+// Done reports whether the step completed successfully.
+func (s *Step) Done() bool { return s.Ended && s.End.ExitCode == 0 && s.End.Error == "" }
+
+// State is where an incident stands, rebuilt from its journal alone.
+type State struct {
+	Declaration
+	Closed      bool
+	ClosedAt    time.Time
+	Close       *CloseReport
+	Platform    *PlatformState // recorded by the first contain
+	Scenario    *ScenarioDecision
+	Steps       map[string]*Step
+	Order       []string // step keys in first-start order
+	Validations []Validation
+	LoginFrozen string // "on", "off" or ""
+}
+
+// Fold rebuilds the state of an incident from its entries.
+func Fold(entries []Entry) (*State, error) {
+	st := &State{Steps: map[string]*Step{}}
+	for i, e := range entries {
+		if i == 0 && e.Type != TypeDeclare {
+			return nil, fmt.Errorf("journal entry 1 is %q, want declare", e.Type)
+		}
+		switch e.Type {
+		case TypeDeclare:
+			if err := json.Unmarshal(e.Data, &st.Declaration); err != nil {
+				return nil, err
+			}
+		case TypeState:
+			var ps PlatformState
+			if err := json.Unmarshal(e.Data, &ps); err != nil {
+				return nil, err
+			}
+			if st.Platform == nil {
+				st.Platform = &ps
+			}
+		case TypeStepStart:
+			var d StepStart
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			if _, ok := st.Steps[d.Step]; !ok {
+				st.Order = append(st.Order, d.Step)
+			}
+			st.Steps[d.Step] = &Step{Key: d.Step, Kind: d.Kind, Started: e.TS, StartSeq: e.Seq, PID: d.PID, Commands: d.Commands, Dir: d.Dir}
+		case TypeStepEnd:
+			var d StepEnd
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			if s, ok := st.Steps[d.Step]; ok {
+				s.Ended, s.End = true, d
+				if s.Kind == "login-freeze" && s.Done() {
+					st.LoginFrozen = strings.TrimPrefix(d.Step, "login-freeze ")
+				}
+			}
+		case TypeScenario:
+			var d ScenarioDecision
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			st.Scenario = &d
+		case TypeValidate:
+			var v Validation
+			if err := json.Unmarshal(e.Data, &v); err != nil {
+				return nil, err
+			}
+			st.Validations = append(st.Validations, v)
+		case TypeClose:
+			var c CloseReport
+			if err := json.Unmarshal(e.Data, &c); err != nil {
+				return nil, err
+			}
+			st.Closed, st.ClosedAt, st.Close = true, e.TS, &c
+		}
+	}
+	return st, nil
+}
+
+// Interrupted returns the steps that started and never ended, with whether
+// the process that ran them still lives (it may still be running).
+func (st *State) Interrupted() []*Step {
+	var out []*Step
+	for _, k := range st.Order {
+		if s := st.Steps[k]; !s.Ended {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ProcessAlive reports whether pid names a live process on this host.
+func ProcessAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Incident is one incident's record: its proof file and the journal beside it.
+type Incident struct {
+	Dir     string
+	ID      string // e.g. 2026-11-29 or 2026-11-29-2
+	Entries []Entry
+	State   *State
+	Red     *Redactor
+	// Now is the clock; tests may set it.
+	Now func() time.Time
+}
+
+// ProofPath is the Markdown proof file.
+func (in *Incident) ProofPath() string { return filepath.Join(in.Dir, in.ID+".md") }
+
+// JournalPath is the journal beside the proof.
+func (in *Incident) JournalPath() string { return filepath.Join(in.Dir, in.ID+journalSuffix) }
+
+func (in *Incident) now() time.Time {
+	if in.Now != nil {
+		return in.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Declare creates a new incident in dir: the proof from the template,
+// marked INCIDENT PROOF, and the journal's first entry.
+func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	tpl, err := os.ReadFile(template)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("proof template %s does not exist: it is the canonical template the checklist copies (pass --template FILE)", template)
+		}
+		return nil, fmt.Errorf("read proof template: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	base := d.IncidentStart.UTC().Format("2006-01-02")
+	var in *Incident
+	for n := 1; ; n++ {
+		id := base
+		if n > 1 {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		cand := &Incident{Dir: dir, ID: id, Red: red}
+		// O_EXCL on the proof claims the name even against a concurrent declare.
+		f, err := os.OpenFile(cand.ProofPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(cand.JournalPath()); err == nil {
+			f.Close()
+			continue
+		}
+		head := fmt.Sprintf("# INCIDENT PROOF\n\n> **INCIDENT PROOF** `%s`. Generated by `casino dr declare` from `%s`; the section\n> below the marker line is re-rendered from `%s` by every `casino dr` command.\n\n",
+			id, template, filepath.Base(cand.JournalPath()))
+		_, err = f.Write([]byte(red.String(head + string(tpl))))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		in = cand
+		break
+	}
+	d.Template = template
+	if err := in.Append(TypeDeclare, d); err != nil {
+		return nil, err
+	}
+	_ = now
+	return in, nil
+}
+
+// Open finds the incident to act on in dir: the one named by id (an ID, a
+// proof path or a journal path), or else the only open one.
+func Open(dir, id string, red *Redactor) (*Incident, error) {
+	if id != "" {
+		id = filepath.Base(id)
+		id = strings.TrimSuffix(strings.TrimSuffix(id, journalSuffix), ".md")
+		in := &Incident{Dir: dir, ID: id, Red: red}
+		if err := in.Load(); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("incident %q: no journal %s", id, in.JournalPath())
+			}
+			return nil, err
+		}
+		return in, nil
+	}
+	ids, err := List(dir)
+	if err != nil {
+		return nil, err
+	}
+	var open []*Incident
+	for _, id := range ids {
+		in := &Incident{Dir: dir, ID: id, Red: red}
+		if err := in.Load(); err != nil {
+			return nil, fmt.Errorf("incident %s: %w", id, err)
+		}
+		if !in.State.Closed {
+			open = append(open, in)
+		}
+	}
+	switch len(open) {
+	case 0:
+		return nil, fmt.Errorf("%w in %s: run 'casino dr declare' first, or name a closed one with --incident", ErrNoIncident, dir)
+	case 1:
+		return open[0], nil
+	}
+	var names []string
+	for _, in := range open {
+		names = append(names, in.ID)
+	}
+	return nil, fmt.Errorf("several open incidents in %s (%s): pass --incident ID", dir, strings.Join(names, ", "))
+}
+
+// List returns the incident IDs in dir (those with a journal), oldest first.
+func List(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*"+journalSuffix))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range m {
+		ids = append(ids, strings.TrimSuffix(filepath.Base(p), journalSuffix))
+	}
+	sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
+	return ids, nil
+}
+
+func idLess(a, b string) bool {
+	if a[:min(10, len(a))] != b[:min(10, len(b))] {
+		return a < b
+	}
+	na, nb := 1, 1
+	if len(a) > 11 {
+		na, _ = strconv.Atoi(a[11:])
+	}
+	if len(b) > 11 {
+		nb, _ = strconv.Atoi(b[11:])
+	}
+	return na < nb
+}
+
+// Load reads and verifies the journal and folds it into State.
+func (in *Incident) Load() error {
+	entries, err := ReadJournal(in.JournalPath())
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("journal %s is empty", in.JournalPath())
+	}
+	st, err := Fold(entries)
+	if err != nil {
+		return err
+	}
+	in.Entries, in.State = entries, st
+	return nil
+}
+
+// Writable returns ErrClosed for a closed incident.
+func (in *Incident) Writable() error {
+	if in.State != nil && in.State.Closed {
+		return fmt.Errorf("incident %s: %w", in.ID, ErrClosed)
+	}
+	return nil
+}
+
+// Append redacts data, appends it to the journal chained to the last entry,
+// and re-renders the proof.
+func (in *Incident) Append(typ string, data any) error {
+	if err := in.Writable(); err != nil {
+		return err
+	}
+	red, err := redactValue(in.Red, data)
+	if err != nil {
+		return err
+	}
+	var last *Entry
+	if n := len(in.Entries); n > 0 {
+		last = &in.Entries[n-1]
+	}
+	e, err := appendEntry(in.JournalPath(), last, typ, red, in.now())
+	if err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	in.Entries = append(in.Entries, e)
+	st, err := Fold(in.Entries)
+	if err != nil {
+		return err
+	}
+	in.State = st
+	return in.Render()
+}
+
+// StartStep journals a step's start, refusing one already done unless force.
+func (in *Incident) StartStep(s StepStart, force bool) (time.Time, error) {
+	if err := in.Writable(); err != nil {
+		return time.Time{}, err
+	}
+	if old, ok := in.State.Steps[s.Step]; ok && old.Done() && !force {
+		return time.Time{}, fmt.Errorf("%w: %q finished at %s with exit 0 (journal entry %d); pass --force to run it again",
+			ErrStepDone, s.Step, old.End.End.Format(time.RFC3339), old.StartSeq)
+	}
+	s.PID, s.Force = os.Getpid(), force
+	start := in.now()
+	return start, in.Append(TypeStepStart, s)
+}
+
+// EndStep journals a step's end.
+func (in *Incident) EndStep(step string, start time.Time, code int, stepErr error, outs []Output) error {
+	d := StepEnd{Step: step, Start: start, End: in.now(), ExitCode: code, Outputs: outs}
+	if stepErr != nil {
+		d.Error = stepErr.Error()
+		if d.ExitCode == 0 {
+			d.ExitCode = 1
+		}
+	}
+	return in.Append(TypeStepEnd, d)
+}

@@ -1,0 +1,299 @@
+package dr
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Marker separates the proof's head (the template, which people may edit)
+// from the part re-rendered from the journal.
+const Marker = "<!-- casino dr: everything below this line is generated from the journal; edits are overwritten -->"
+
+// Render rewrites the generated part of the proof from the journal. The head
+// (template) is kept as it is on disk.
+func (in *Incident) Render() error {
+	path := in.ProofPath()
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	head := old
+	if i := bytes.Index(old, []byte(Marker)); i >= 0 {
+		head = old[:i]
+	}
+	var b strings.Builder
+	b.Write(bytes.TrimRight(head, "\n"))
+	b.WriteString("\n\n" + Marker + "\n\n")
+	in.renderBody(&b)
+	// Everything that reaches the proof passes the redactor once more.
+	out := in.Red.String(b.String())
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(out), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func fence(b *strings.Builder, s string) {
+	s = strings.TrimRight(s, "\n")
+	f := "```"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	fmt.Fprintf(b, "%stext\n%s\n%s\n", f, s, f)
+}
+
+func cmdline(argv []string) string {
+	var parts []string
+	for _, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\|&;<>(){}*?![]") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// CommandLine renders argv as a shell would need it typed.
+func CommandLine(argv []string) string { return cmdline(argv) }
+
+func (in *Incident) renderBody(b *strings.Builder) {
+	st := in.State
+	status := "OPEN"
+	if st.Closed {
+		status = "CLOSED " + ts(st.ClosedAt)
+	}
+	fmt.Fprintf(b, "## Incident record `%s` (generated)\n\n", in.ID)
+	fmt.Fprintf(b, "| field | value |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", `\|`)) }
+	row("status", status)
+	row("severity", st.Severity)
+	row("incident_commander", st.IC)
+	row("comms_owner", st.Comms)
+	row("incident_start_utc", ts(st.IncidentStart))
+	row("impact_start_utc", ts(st.ImpactStart))
+	if st.VersionBefore != "" {
+		row("version_before", st.VersionBefore)
+	}
+	if st.Scenario != nil {
+		row("scenario", st.Scenario.Scenario+": "+st.Scenario.Reason)
+	}
+	if st.LoginFrozen != "" {
+		row("login_freeze", st.LoginFrozen)
+	}
+	if n := len(in.Entries); n > 0 {
+		h := in.Entries[n-1]
+		row("journal", fmt.Sprintf("`%s`, %d entries, head seq %d sha256 `%s`", filepath.Base(in.JournalPath()), n, h.Seq, h.Hash))
+	}
+	b.WriteString("\nVerify with `casino dr verify-proof " + filepath.Base(in.ProofPath()) + "`.\n")
+
+	b.WriteString("\n## Timeline (generated from the journal)\n\n")
+	for _, e := range in.Entries {
+		in.renderEntry(b, e)
+	}
+	if st.Closed && st.Close != nil {
+		renderClose(b, st, in)
+	}
+}
+
+func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
+	head := func(title string) { fmt.Fprintf(b, "### %d. %s — %s\n\n", e.Seq, ts(e.TS), title) }
+	switch e.Type {
+	case TypeDeclare:
+		var d Declaration
+		json.Unmarshal(e.Data, &d)
+		head("declared " + d.Severity)
+		fmt.Fprintf(b, "IC %s, comms %s. incident_start_utc %s, impact_start_utc %s.", d.IC, d.Comms, ts(d.IncidentStart), ts(d.ImpactStart))
+		if d.URL != "" {
+			fmt.Fprintf(b, " Version before at %s: %s%s.", d.URL, d.VersionBefore, d.VersionError)
+		}
+		if d.BaselineP95MS > 0 {
+			fmt.Fprintf(b, " Baseline p95 %.3f ms.", d.BaselineP95MS)
+		}
+		b.WriteString("\n\n")
+	case TypeState:
+		var ps PlatformState
+		json.Unmarshal(e.Data, &ps)
+		head("recorded state before containment (" + ps.Platform + ")")
+		for _, c := range ps.Components {
+			switch {
+			case c.Replicas != nil:
+				fmt.Fprintf(b, "- `%s`: %d replicas\n", c.Name, *c.Replicas)
+			case c.PID > 0:
+				fmt.Fprintf(b, "- `%s`: %s, pid %d, `%s`\n", c.Name, c.State, c.PID, cmdline(c.Cmdline))
+			default:
+				fmt.Fprintf(b, "- `%s`: %s\n", c.Name, c.State)
+			}
+		}
+		b.WriteString("\n")
+	case TypeStepStart:
+		var d StepStart
+		json.Unmarshal(e.Data, &d)
+		head("started `" + d.Step + "`")
+		if len(d.Commands) > 0 {
+			var lines []string
+			for _, c := range d.Commands {
+				lines = append(lines, "$ "+cmdline(c))
+			}
+			fence(b, strings.Join(lines, "\n"))
+			b.WriteString("\n")
+		}
+		if s := in.State.Steps[d.Step]; s != nil && !s.Ended && s.StartSeq == e.Seq {
+			fmt.Fprintf(b, "**No end recorded** (pid %d): the step was interrupted or is still running.\n\n", d.PID)
+		}
+	case TypeStepEnd:
+		var d StepEnd
+		json.Unmarshal(e.Data, &d)
+		verdict := "done"
+		if d.ExitCode != 0 || d.Error != "" {
+			verdict = "FAILED"
+		}
+		head(fmt.Sprintf("%s `%s`, exit %d, %s → %s (%s)", verdict, d.Step, d.ExitCode, ts(d.Start), ts(d.End), d.End.Sub(d.Start).Round(time.Millisecond)))
+		if d.Error != "" {
+			fmt.Fprintf(b, "Error: %s\n\n", d.Error)
+		}
+		for _, o := range d.Outputs {
+			fmt.Fprintf(b, "`$ %s` exit %d, %s → %s\n\n", cmdline(o.Argv), o.ExitCode, ts(o.Start), ts(o.End))
+			if o.Stdout != "" {
+				b.WriteString("stdout:\n")
+				fence(b, o.Stdout)
+			}
+			if o.Stderr != "" {
+				b.WriteString("stderr:\n")
+				fence(b, o.Stderr)
+			}
+			if o.Truncated {
+				fmt.Fprintf(b, "(output capped at %d bytes per stream)\n", OutputCap)
+			}
+			b.WriteString("\n")
+		}
+	case TypeScenario:
+		var d ScenarioDecision
+		json.Unmarshal(e.Data, &d)
+		head("decided scenario " + d.Scenario)
+		fmt.Fprintf(b, "Reason: %s\n\n", d.Reason)
+	case TypeValidate:
+		var v Validation
+		json.Unmarshal(e.Data, &v)
+		verdict := "PASSED"
+		if !v.Passed {
+			verdict = "FAILED (" + strings.Join(v.Failed, ", ") + ")"
+		}
+		if !v.Complete {
+			verdict += ", incomplete (not every must-pass check ran)"
+		}
+		head("validation of " + v.URL + ": " + verdict)
+		b.WriteString(ValidationTable(v))
+		b.WriteString("\n")
+	case TypeClose:
+		head("closed")
+	default:
+		head(e.Type)
+	}
+}
+
+// ValidationTable renders a validation as a Markdown table.
+func ValidationTable(v Validation) string {
+	var b strings.Builder
+	b.WriteString("| check | result | must-pass | duration | detail |\n|---|---|---|---|---|\n")
+	for _, c := range v.Checks {
+		mp := "yes"
+		if !c.MustPass {
+			mp = "no"
+		}
+		fmt.Fprintf(&b, "| %s | **%s** | %s | %.1f ms | %s |\n", c.Name, c.Status, mp, c.DurationMS, strings.ReplaceAll(strings.ReplaceAll(c.Detail, "|", `\|`), "\n", " "))
+	}
+	return b.String()
+}
+
+func renderMeasure(b *strings.Builder, name string, m *Measure) {
+	if m == nil {
+		return
+	}
+	val := m.Value
+	if val == "" {
+		val = "not known: " + m.NotKnown
+	}
+	target := m.Target
+	if target == "" {
+		target = "none"
+	}
+	met := "n/a"
+	if m.Met != nil {
+		met = map[bool]string{true: "MET", false: "NOT MET"}[*m.Met]
+	}
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %s → %s | %s |\n", name, val, target, met, ts(m.From), ts(m.To), m.Basis)
+}
+
+func renderClose(b *strings.Builder, st *State, in *Incident) {
+	c := st.Close
+	b.WriteString("\n## RTO / RPO (generated at close)\n\n")
+	fmt.Fprintf(b, "Scenario %s, targets from `%s`.\n\n", c.Scenario, c.TargetsFile)
+	b.WriteString("| measure | value | target | verdict | from → to | basis |\n|---|---|---|---|---|---|\n")
+	renderMeasure(b, "RTO", c.RTO)
+	renderMeasure(b, "RPO", c.RPO)
+	b.WriteString("\n## Postmortem (skeleton, generated at close)\n\n### Summary\n\n")
+	if c.Summary != "" {
+		b.WriteString(c.Summary + "\n\n")
+	}
+	fmt.Fprintf(b, "%s incident declared %s by IC %s (comms %s); impact from %s; scenario %s.", st.Severity, ts(st.IncidentStart), st.IC, st.Comms, ts(st.ImpactStart), c.Scenario)
+	if c.RTO != nil && c.RTO.Value != "" {
+		fmt.Fprintf(b, " Service validated after %s (RTO target %s).", c.RTO.Value, c.RTO.Target)
+	}
+	if c.RPO != nil && c.RPO.Value != "" {
+		fmt.Fprintf(b, " Data restored to %s, %s before impact (RPO target %s).", ts(c.RPO.From), c.RPO.Value, c.RPO.Target)
+	}
+	if len(c.Unmet) > 0 {
+		fmt.Fprintf(b, " Targets not met: %s.", strings.Join(c.Unmet, ", "))
+	}
+	b.WriteString("\n\n### Timeline\n\n")
+	for _, e := range in.Entries {
+		fmt.Fprintf(b, "- %s — %s\n", ts(e.TS), timelineLine(e))
+	}
+	b.WriteString("\n### Root cause\n\n_TODO_\n\n### Corrective actions\n\n- [ ] _TODO_\n\n### Follow-ups\n\n- [ ] _TODO_ (owner, due date)\n")
+}
+
+func timelineLine(e Entry) string {
+	switch e.Type {
+	case TypeDeclare:
+		var d Declaration
+		json.Unmarshal(e.Data, &d)
+		return "declared " + d.Severity
+	case TypeState:
+		return "recorded platform state before containment"
+	case TypeStepStart:
+		var d StepStart
+		json.Unmarshal(e.Data, &d)
+		return "started " + d.Step
+	case TypeStepEnd:
+		var d StepEnd
+		json.Unmarshal(e.Data, &d)
+		return fmt.Sprintf("%s ended, exit %d", d.Step, d.ExitCode)
+	case TypeScenario:
+		var d ScenarioDecision
+		json.Unmarshal(e.Data, &d)
+		return "scenario " + d.Scenario + ": " + d.Reason
+	case TypeValidate:
+		var v Validation
+		json.Unmarshal(e.Data, &v)
+		if v.Passed {
+			return "validation passed"
+		}
+		return "validation failed: " + strings.Join(v.Failed, ", ")
+	case TypeClose:
+		return "closed"
+	}
+	return e.Type
+}
