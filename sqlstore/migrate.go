@@ -198,7 +198,7 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, createMigrationsTable); err != nil {
+	if err := db.createMigrationsTable(ctx); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	cur, err := db.SchemaVersion(ctx)
@@ -222,6 +222,25 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 		}
 	}
 	return done, nil
+}
+
+// createMigrationsTable creates schema_migrations under the migration lock:
+// CREATE TABLE IF NOT EXISTS alone races between two PostgreSQL sessions.
+func (db *DB) createMigrationsTable(ctx context.Context) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if db.Dialect() == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLockID); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // migrationLockID is the PostgreSQL advisory lock key held while migrating.

@@ -4,24 +4,95 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"casino"
+	"casino/backup"
 	"casino/sqlstore"
 )
 
 // backupConfig holds the backup settings casino serve needs (the backup
 // folder whose newest backup /metrics reports).
-type backupConfig struct{}
+type backupConfig struct {
+	Dir string
+}
 
-func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {}
+func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
+	fs.StringVar(&c.Dir, "backup-dir", getenvDefault(env.Getenv, "CASINO_BACKUP_DIR", backup.DefaultDir), "backup folder whose newest backup /metrics reports (env CASINO_BACKUP_DIR)")
+}
 
-func (c *backupConfig) validate(fs *flag.FlagSet) error { return nil }
+func (c *backupConfig) validate(fs *flag.FlagSet) error {
+	if c.Dir == "" {
+		return usageErrorf("invalid %s: must not be empty", settingName(fs, "backup-dir", "CASINO_BACKUP_DIR"))
+	}
+	return nil
+}
 
-func (c *backupConfig) redacted() map[string]any { return nil }
+func (c *backupConfig) redacted() map[string]any { return map[string]any{"backup_dir": c.Dir} }
 
 // backupServeHook runs at serve start: reports and cleans leftovers of an
 // interrupted restore, and registers the backup metrics.
 func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) error {
+	cleanLeftoversAtStart(ctx, cfg, db, logger)
+	registerBackupMetrics(reg, cfg.Backup.Dir)
 	return nil
+}
+
+// cleanLeftoversAtStart removes what a killed restore left behind (scratch
+// files or databases, the swapped-out old database, dead temp files). It
+// only does so holding the backup lock, so it never touches the work of a
+// restore that is running right now; it never fails the start.
+func cleanLeftoversAtStart(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *slog.Logger) {
+	lock, err := backup.AcquireLock(ctx, db.Target)
+	if err != nil {
+		if casino.ErrorCode(err) == casino.ECONFLICT {
+			logger.Warn("backup_leftovers_skipped", slog.String("reason", "a backup or restore is running"))
+		} else {
+			logger.Warn("backup_leftovers_skipped", slog.String("error", sqlstore.Redact(err.Error())))
+		}
+		return
+	}
+	defer lock.Release()
+	cleaned, err := backup.CleanLeftovers(ctx, db.Target, cfg.Backup.Dir)
+	for _, c := range cleaned {
+		logger.Warn("backup_leftover_cleaned", slog.String("leftover", c), slog.String("why", "left by an interrupted backup or restore"))
+	}
+	if err != nil {
+		logger.Warn("backup_leftovers_clean_failed", slog.String("error", sqlstore.Redact(err.Error())))
+	}
+}
+
+// registerBackupMetrics exposes the newest complete backup of the folder.
+// The folder is rescanned at most every 10 s, on scrape.
+func registerBackupMetrics(reg *prometheus.Registry, dir string) {
+	var mu sync.Mutex
+	var at time.Time
+	var newest *backup.Entry
+	get := func() *backup.Entry {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) > 10*time.Second {
+			newest, at = backup.Newest(dir), time.Now()
+		}
+		return newest
+	}
+	gauge := func(name, help string, f func(e *backup.Entry) float64) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			if e := get(); e != nil {
+				return f(e)
+			}
+			return 0
+		})
+	}
+	reg.MustRegister(
+		gauge("casino_backup_last_success_timestamp_seconds", "Unix time of snapshot_at of the newest complete backup (with manifest) in the backup folder; 0 if none. Alert when time() minus this exceeds the RPO target.",
+			func(e *backup.Entry) float64 { return float64(e.Manifest.SnapshotAt.UnixNano()) / 1e9 }),
+		gauge("casino_backup_last_size_bytes", "Size in bytes of the newest complete backup.",
+			func(e *backup.Entry) float64 { return float64(e.Manifest.SizeBytes) }),
+		gauge("casino_backup_last_duration_seconds", "How long the newest complete backup took.",
+			func(e *backup.Entry) float64 { return e.Manifest.DurationMS / 1000 }),
+	)
 }

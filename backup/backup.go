@@ -1,0 +1,234 @@
+// Package backup creates, verifies, lists, prunes and restores backups of the
+// casino database, for both engines:
+//
+//   - PostgreSQL: pg_dump plain SQL, taken inside an exported snapshot whose
+//     instant is the manifest's snapshot_at, compressed in parallel (pgzip) so
+//     the output stays a plain .sql.gz that `gunzip -c F | psql` restores.
+//   - SQLite: the online backup API run inside one read transaction, so the
+//     copy, its row counts and snapshot_at describe the same instant while
+//     writers keep going.
+//
+// Every file is written under a temporary name, fsynced, and linked into
+// place (link fails rather than clobbering an existing name), then the
+// folder is fsynced: a crash never leaves a file that looks complete.
+//
+// A restore verifies first, takes a pre_restore_ safety backup, restores into
+// a separate target (a new file, or a scratch database), checks it against
+// the manifest, migrates it up, and only then swaps it in with one atomic
+// step (rename(2), or two ALTER DATABASE RENAMEs in one transaction). See
+// docs/ops/backup_restore.md.
+package backup
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"casino"
+	"casino/sqlstore"
+)
+
+// FormatVersion is the manifest format this build writes and reads.
+const FormatVersion = 1
+
+// Kinds of backup recorded in the manifest.
+const (
+	KindManual     = "manual"
+	KindScheduled  = "scheduled"
+	KindPreRestore = "pre_restore"
+)
+
+// Compression names.
+const (
+	Gzip = "gzip"
+	Zstd = "zstd"
+)
+
+// Name prefixes. The checklist names casino_db_YYYYMMDD_HHMMSS.sql.gz.
+const (
+	PrefixBackup     = "casino_db_"
+	PrefixPreRestore = "pre_restore_casino_db_"
+)
+
+// DefaultDir is the backup folder, relative to the working directory, as the
+// checklist's backups/casino_db_... paths expect.
+const DefaultDir = "backups"
+
+// Sentinel errors. Each wraps into a *casino.Error with a message that says
+// what to do.
+var (
+	// ErrLocked: another backup or restore runs against the same database.
+	ErrLocked = errors.New("another backup or restore is running against this database")
+	// ErrNotConfirmed: a restore without --yes only prints its plan.
+	ErrNotConfirmed = errors.New("restore not confirmed: re-run with --yes to carry out the plan above")
+)
+
+// extension returns the file suffix for an engine and compression.
+func extension(engine, compression string) string {
+	base := ".sql"
+	if engine == casino.EngineSQLite {
+		base = ".sqlite"
+	}
+	switch compression {
+	case Zstd:
+		return base + ".zst"
+	case "", "none":
+		return base
+	}
+	return base + ".gz"
+}
+
+// EngineOfName guesses the engine from a backup file name: "" when unknown.
+func EngineOfName(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".sql"):
+		return casino.EnginePostgres
+	case strings.HasSuffix(name, ".sqlite.gz"), strings.HasSuffix(name, ".sqlite.zst"), strings.HasSuffix(name, ".sqlite"):
+		return casino.EngineSQLite
+	}
+	return ""
+}
+
+// CompressionOfName returns gzip, zstd or none from a file name.
+func CompressionOfName(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".gz"):
+		return Gzip
+	case strings.HasSuffix(name, ".zst"):
+		return Zstd
+	}
+	return "none"
+}
+
+// IsBackupName reports whether name is a backup file written by casino.
+func IsBackupName(name string) bool {
+	return (strings.HasPrefix(name, PrefixBackup) || strings.HasPrefix(name, PrefixPreRestore)) && EngineOfName(name) != ""
+}
+
+// engineOf maps a dialect to the manifest's engine name.
+func engineOf(d sqlstore.Dialect) string {
+	if d == sqlstore.Postgres {
+		return casino.EnginePostgres
+	}
+	return casino.EngineSQLite
+}
+
+// syncDir fsyncs a folder so a rename or link in it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// tempName is a hidden temporary name beside final, carrying the pid so a
+// later run can tell a dead writer's leftovers from a live writer's file.
+func tempName(dir, final string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return filepath.Join(dir, "."+final+".tmp-"+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(b))
+}
+
+// createTemp creates a new 0600 temporary file in dir for the final name.
+func createTemp(dir, final string) (*os.File, error) {
+	return os.OpenFile(tempName(dir, final), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// publish links the fsynced temporary file tmp to dir/name without ever
+// replacing an existing file, removes tmp, and fsyncs dir.
+func publish(tmp, dir, name string) error {
+	if err := os.Link(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	os.Remove(tmp)
+	return syncDir(dir)
+}
+
+// writeFileAtomic writes data to path via a temporary file, fsync and rename
+// (replacing path). Used to rewrite manifests (last_verified_at).
+func writeFileAtomic(path string, data []byte) error {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := createTemp(dir, name)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// stamp is the UTC name stamp of t: YYYYMMDD_HHMMSS.
+func stamp(t time.Time) string { return t.UTC().Format("20060102_150405") }
+
+// nameRE parses backup names: prefix, stamp, optional collision counter.
+var nameRE = regexp.MustCompile(`^(pre_restore_casino_db_|casino_db_)(\d{8}_\d{6})(?:_(\d+))?\.`)
+
+// candidateName is the n-th name for a backup at t: n=0 is the plain name,
+// later ones append _2, _3 so two backups in one second never collide.
+func candidateName(prefix string, t time.Time, n int, ext string) string {
+	if n == 0 {
+		return prefix + stamp(t) + ext
+	}
+	return fmt.Sprintf("%s%s_%d%s", prefix, stamp(t), n+1, ext)
+}
+
+// countingWriter counts bytes and reports them to a progress.
+type countingWriter struct {
+	w io.Writer
+	n int64
+	p *Progress
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	c.p.Add(int64(n))
+	return n, err
+}
+
+// countingReader counts bytes read and reports them to a progress.
+type countingReader struct {
+	r io.Reader
+	n int64
+	p *Progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.p.Add(int64(n))
+	return n, err
+}
+
+// errorf returns a *casino.Error wrapping nothing: the message is the whole
+// story, safe to print.
+func errorf(code, format string, args ...any) error { return casino.Errorf(code, format, args...) }

@@ -1,0 +1,317 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+
+	"casino"
+	"casino/sqlstore"
+)
+
+// CreateOptions configures one backup.
+type CreateOptions struct {
+	// Target is the database to back up.
+	Target sqlstore.Target
+	// Dir is the backup folder (created 0700 when missing).
+	Dir string
+	// Compression is gzip (default) or zstd.
+	Compression string
+	// Level is the gzip level, 0 for the default.
+	Level int
+	// Kind is KindManual (default), KindScheduled or KindPreRestore; a
+	// pre-restore backup is named pre_restore_casino_db_....
+	Kind string
+	// PGBinDir, when set, is the only folder pg_dump is taken from.
+	PGBinDir string
+	// Progress reports bytes written; may be nil.
+	Progress *Progress
+	// NoLock skips the lock: the caller (a restore) already holds it.
+	NoLock bool
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// CreateResult is a finished backup.
+type CreateResult struct {
+	Path     string
+	Manifest *casino.BackupManifest
+}
+
+// Create takes a consistent snapshot of the live database while it serves
+// traffic and writes it, with its manifest, into the backup folder.
+func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
+	if o.Compression == "" {
+		o.Compression = Gzip
+	}
+	if o.Compression != Gzip && o.Compression != Zstd {
+		return nil, errorf(casino.EINVALID, "unknown compression %q: want gzip or zstd", o.Compression)
+	}
+	if o.Kind == "" {
+		o.Kind = KindManual
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if !o.NoLock {
+		lock, err := AcquireLock(ctx, o.Target)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Release()
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create backup folder: %w", err)
+	}
+	start := o.Now()
+	engine := engineOf(o.Target.Dialect)
+	prefix := PrefixBackup
+	if o.Kind == KindPreRestore {
+		prefix = PrefixPreRestore
+	}
+	ext := extension(engine, o.Compression)
+
+	f, err := createTemp(o.Dir, prefix+stamp(start)+ext)
+	if err != nil {
+		return nil, fmt.Errorf("create backup file: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(f, h), p: o.Progress}
+	zw, err := compressor(cw, o.Compression, o.Level)
+	if err != nil {
+		return nil, err
+	}
+	m := &casino.BackupManifest{
+		FormatVersion: FormatVersion,
+		Engine:        engine,
+		AppVersion:    casino.Build().Version,
+		AppCommit:     casino.Build().Commit,
+		Compression:   o.Compression,
+		Source:        o.Target.Identity(),
+		Kind:          o.Kind,
+	}
+	o.Progress.Start("backup "+engine, 0)
+	switch o.Target.Dialect {
+	case sqlstore.Postgres:
+		err = createPostgres(ctx, o, m, zw)
+	default:
+		err = createSQLite(ctx, o, m, zw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("fsync backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	o.Progress.Done()
+	m.SizeBytes = cw.n
+	m.SHA256 = hex.EncodeToString(h.Sum(nil))
+	m.CreatedAt = o.Now().UTC()
+	m.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+
+	// Publish: link the data file to the first free name, then its manifest.
+	// link(2) never replaces an existing file, so two backups in the same
+	// second take _2, _3 ... instead of clobbering each other.
+	for n := 0; n < 1000; n++ {
+		name := candidateName(prefix, start, n, ext)
+		if _, err := os.Lstat(casino.ManifestPath(filepath.Join(o.Dir, name))); err == nil {
+			continue
+		}
+		if err := os.Link(tmp, filepath.Join(o.Dir, name)); errors.Is(err, fs.ErrExist) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("publish backup: %w", err)
+		}
+		path := filepath.Join(o.Dir, name)
+		m.File = name
+		mf, err := createTemp(o.Dir, filepath.Base(casino.ManifestPath(path)))
+		if err != nil {
+			os.Remove(path)
+			return nil, err
+		}
+		_, err = mf.Write(encodeManifest(m))
+		if err == nil {
+			err = mf.Sync()
+		}
+		if cerr := mf.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = publish(mf.Name(), o.Dir, filepath.Base(casino.ManifestPath(path)))
+		}
+		if err != nil {
+			os.Remove(mf.Name())
+			os.Remove(path)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return nil, fmt.Errorf("write manifest: %w", err)
+		}
+		os.Remove(tmp)
+		ok = true
+		return &CreateResult{Path: path, Manifest: m}, syncDir(o.Dir)
+	}
+	return nil, fmt.Errorf("no free backup name for %s", stamp(start))
+}
+
+// createPostgres dumps the database with pg_dump inside an exported
+// snapshot, checks the dump against the snapshot's row counts, and fills
+// the manifest.
+func createPostgres(ctx context.Context, o CreateOptions, m *casino.BackupManifest, w io.Writer) error {
+	snap, err := openPGSnapshot(ctx, o.Target.URL)
+	if err != nil {
+		return err
+	}
+	defer snap.close()
+	bin, err := findPGTool("pg_dump", o.PGBinDir, snap.serverMajr)
+	if err != nil {
+		return err
+	}
+	scan := newDumpScanner()
+	if err := runPGDump(ctx, bin, o.Target.URL, snap.id, io.MultiWriter(w, scan)); err != nil {
+		return err
+	}
+	if err := scan.check(snap.counts); err != nil {
+		return fmt.Errorf("refusing the backup: %w", err)
+	}
+	m.SnapshotAt = snap.at
+	m.RowCounts = snap.counts
+	m.SchemaVersion = snap.schema
+	return nil
+}
+
+// sqliteBackuper is the modernc.org/sqlite driver connection's backup API.
+type sqliteBackuper interface {
+	NewBackup(dstURI string) (*sqlite.Backup, error)
+}
+
+// createSQLite copies the database with the online backup API inside one
+// read transaction (so the copy, its row counts and snapshot_at describe the
+// same WAL snapshot while writers continue), then compresses the copy.
+func createSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManifest, w io.Writer) error {
+	if _, err := os.Stat(o.Target.Path); err != nil {
+		return errorf(casino.ENOTFOUND, "no SQLite database at %s", o.Target.Path)
+	}
+	db, err := sqlstore.Open(ctx, "sqlite:"+o.Target.Path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// A deferred BEGIN; the first SELECT fixes the read snapshot.
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+	counts := map[string]int64{}
+	for i, t := range sqlstore.Tables {
+		var n int64
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return errorf(casino.EINVALID, "count rows of %s: %v (is this a casino database? run casino migrate up)", t, err)
+		}
+		if i == 0 {
+			// The snapshot was fixed by the statement that just ran: every
+			// commit that finished before it is in, none after.
+			m.SnapshotAt = time.Now().UTC()
+		}
+		counts[t] = n
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&m.SchemaVersion); err != nil {
+		return err
+	}
+	copyTmp := tempName(o.Dir, "sqlite-copy")
+	defer func() {
+		for _, s := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(copyTmp + s)
+		}
+	}()
+	err = conn.Raw(func(dc any) error {
+		b, ok := dc.(sqliteBackuper)
+		if !ok {
+			return fmt.Errorf("sqlite driver has no backup API")
+		}
+		bk, err := b.NewBackup("file:" + copyTmp)
+		if err != nil {
+			return fmt.Errorf("start backup: %w", err)
+		}
+		for {
+			more, err := bk.Step(1024)
+			if err != nil {
+				bk.Finish()
+				return fmt.Errorf("backup step: %w", err)
+			}
+			if !more {
+				break
+			}
+			if ctx.Err() != nil {
+				bk.Finish()
+				return ctx.Err()
+			}
+		}
+		return bk.Finish()
+	})
+	if err != nil {
+		return err
+	}
+	conn.ExecContext(ctx, "ROLLBACK")
+	m.RowCounts = counts
+	// The copy is a standalone file: switch it out of WAL mode so the
+	// backup is one self-contained file.
+	if err := setRollbackJournal(ctx, copyTmp); err != nil {
+		return err
+	}
+	src, err := os.Open(copyTmp)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := io.Copy(w, src); err != nil {
+		return fmt.Errorf("compress copy: %w", err)
+	}
+	return nil
+}
+
+// setRollbackJournal opens a SQLite file alone and sets journal_mode=DELETE.
+func setRollbackJournal(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode); err != nil {
+		return fmt.Errorf("set journal mode of the copy: %w", err)
+	}
+	return nil
+}

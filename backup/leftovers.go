@@ -1,0 +1,118 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"casino/sqlstore"
+)
+
+// Leftovers of an interrupted (killed) backup or restore. None of them is
+// ever the live database; each is safe to remove once the lock is held:
+//
+//   - SQLite: <db>.restore-* files beside the database (a new copy that was
+//     never swapped in) and their -wal/-shm/-journal;
+//   - PostgreSQL: <db>__rs_* (a restore's scratch database), <db>__vf_* (a
+//     deep verify's), <db>__old_* (the previous database, swapped out but not
+//     yet dropped);
+//   - the backup folder: .NAME.tmp-PID-* files whose writer PID is dead.
+
+// FindLeftovers lists the leftovers without removing them.
+func FindLeftovers(ctx context.Context, t sqlstore.Target, backupDir string) ([]string, error) {
+	return leftovers(ctx, t, backupDir, false)
+}
+
+// CleanLeftovers removes the leftovers and returns what it removed. The
+// caller must hold the database's lock (AcquireLock), so that nothing it
+// removes belongs to a running backup or restore.
+func CleanLeftovers(ctx context.Context, t sqlstore.Target, backupDir string) ([]string, error) {
+	return leftovers(ctx, t, backupDir, true)
+}
+
+func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove bool) ([]string, error) {
+	var out []string
+	var errs []error
+	if t.Dialect == sqlstore.SQLite {
+		matches, _ := filepath.Glob(t.Path + ".restore-*")
+		for _, m := range matches {
+			out = append(out, m)
+			if remove {
+				if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	} else {
+		pg, err := newPGTarget(t.URL)
+		if err != nil {
+			return nil, err
+		}
+		admin, err := openPGAdmin(ctx, pg)
+		if err != nil {
+			return nil, err
+		}
+		defer admin.close()
+		names, err := admin.sideDatabases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			out = append(out, "database "+n)
+			if remove {
+				if err := admin.drop(ctx, n); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if backupDir != "" {
+		entries, _ := os.ReadDir(backupDir)
+		for _, e := range entries {
+			n := e.Name()
+			pid, ok := tempPID(n)
+			if !ok || pidAlive(pid) {
+				continue
+			}
+			p := filepath.Join(backupDir, n)
+			out = append(out, p)
+			if remove {
+				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// tempPID parses the writer PID out of a temporary name .NAME.tmp-PID-RAND.
+func tempPID(name string) (int, bool) {
+	if !strings.HasPrefix(name, ".") {
+		return 0, false
+	}
+	i := strings.LastIndex(name, ".tmp-")
+	if i < 0 {
+		return 0, false
+	}
+	rest := name[i+5:]
+	j := strings.IndexByte(rest, '-')
+	if j < 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(rest[:j])
+	return pid, err == nil
+}
+
+// pidAlive reports whether a process with that PID exists.
+func pidAlive(pid int) bool {
+	if pid == os.Getpid() {
+		return true
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
