@@ -34,6 +34,17 @@ func TestServeDefaultSQLite(t *testing.T) {
 	if resp, err := http.Get(s.URL + "/api/health"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("health: %v %v", resp, err)
 	}
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`go_sql_open_connections{db_name="casino"}`, `casino_http_requests_total{code="200",method="GET",route="GET /api/health"}`, "casino_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if _, err := os.Stat("data/casino.db"); err != nil {
 		t.Fatalf("data/casino.db: %v", err)
 	}
