@@ -416,9 +416,10 @@ func (in *Incident) StartStep(s StepStart, force bool) (time.Time, error) {
 	if err := in.Writable(); err != nil {
 		return time.Time{}, err
 	}
-	if old, ok := in.State.Steps[s.Step]; ok && old.Done() && !force {
+	// Keys are journaled redacted; look the step up the same way.
+	if old, ok := in.State.Steps[in.Red.String(s.Step)]; ok && old.Done() && !force {
 		return time.Time{}, fmt.Errorf("%w: %q finished at %s with exit 0 (journal entry %d); pass --force to run it again",
-			ErrStepDone, s.Step, old.End.End.Format(time.RFC3339), old.StartSeq)
+			ErrStepDone, old.Key, old.End.End.Format(time.RFC3339), old.StartSeq)
 	}
 	s.PID, s.Force = os.Getpid(), force
 	start := in.now()

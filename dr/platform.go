@@ -152,6 +152,11 @@ func NewPlatform(name string, o PlatformOptions) (Platform, error) {
 		if d == "" {
 			d = "run"
 		}
+		// Restore starts processes from their own folder: the pidfile
+		// paths it writes must not depend on where dr runs.
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
 		return local{dir: d}, nil
 	}
 	return nil, fmt.Errorf("unknown platform %q: use kubernetes, compose or local", name)
