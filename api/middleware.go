@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,7 +138,7 @@ func Observe(logger *slog.Logger, m *httpMetrics, trusted []netip.Prefix, next h
 		if !validRequestID(info.ID) {
 			info.ID = NewRequestID()
 		}
-		w.Header().Set("X-Request-ID", info.ID)
+		w.Header()["X-Request-Id"] = []string{info.ID} // canonical key, no re-canonicalising on the hot path
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 
@@ -250,6 +251,20 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches the children of both vectors per label set: hashing
+	// label values on every request cost more than the rest of the
+	// middleware.
+	series sync.Map // seriesKey -> *series
+}
+
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewHTTPMetrics registers the request metrics on reg.
@@ -285,6 +300,15 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 }
 
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+	k := seriesKey{method, route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(method, route, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(method, route),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 }
