@@ -40,6 +40,9 @@ type CreateOptions struct {
 	NoLock bool
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
+	// Pause is called at "backup_written" (data fsynced under its temporary
+	// name, not yet published); tests kill the process there.
+	Pause func(point string)
 }
 
 // CreateResult is a finished backup.
@@ -131,6 +134,9 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		return nil, err
 	}
 	o.Progress.Done()
+	if o.Pause != nil {
+		o.Pause("backup_written")
+	}
 	m.SizeBytes = cw.n
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
 	m.CreatedAt = o.Now().UTC()

@@ -33,9 +33,6 @@ func (p *Progress) Start(phase string, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.phase, p.total, p.done, p.start, p.last = phase, total, 0, time.Now(), time.Now()
-	if !p.TTY {
-		fmt.Fprintf(p.W, "%s: started\n", phase)
-	}
 }
 
 // Add records n more bytes.
@@ -51,7 +48,7 @@ func (p *Progress) Add(n int64) {
 	if every == 0 {
 		every = 5 * time.Second
 	}
-	if p.TTY && now.Sub(p.last) >= 100*time.Millisecond {
+	if p.TTY && now.Sub(p.last) >= 100*time.Millisecond && now.Sub(p.start) >= 500*time.Millisecond {
 		p.last = now
 		p.draw()
 	} else if !p.TTY && now.Sub(p.last) >= every {
@@ -67,6 +64,13 @@ func (p *Progress) Done() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Short phases stay silent: progress is for the long ones.
+	if time.Since(p.start) < time.Second {
+		if p.TTY {
+			fmt.Fprint(p.W, "\r\033[K")
+		}
+		return
+	}
 	if p.TTY {
 		p.draw()
 		fmt.Fprintln(p.W)

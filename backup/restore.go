@@ -37,7 +37,7 @@ type RestoreOptions struct {
 	// Log receives one line per step; may be nil.
 	Log io.Writer
 	// Pause is called at named points (tests kill the process there): verified,
-	// safety_backup_done, scratch_ready, before_swap, during_swap, after_swap.
+	// backup_written (inside the safety backup), safety_backup_done, scratch_ready, before_swap, during_swap, after_swap.
 	Pause func(point string)
 }
 
@@ -217,7 +217,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 
 	if plan.SafetyBackup {
 		o.logf("taking safety backup of %s", plan.Target)
-		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true})
+		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause})
 		if err != nil {
 			return nil, fmt.Errorf("safety backup failed, nothing was changed: %w", err)
 		}

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"casino"
+	"casino/backup"
+	"casino/internal/testdb"
+	"casino/internal/testpg"
+	"casino/sqlstore"
+)
+
+var (
+	bkBinOnce sync.Once
+	bkBinPath string
+	bkBinErr  error
+)
+
+// bkBinary builds casino once per test run, for tests that must run (and
+// kill -9) a real process.
+func bkBinary(t testing.TB) string {
+	t.Helper()
+	bkBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "casino-bk-bin-")
+		if err != nil {
+			bkBinErr = err
+			return
+		}
+		bkBinPath = filepath.Join(dir, "casino")
+		build := exec.Command("go", "build", "-o", bkBinPath, "./cmd/casino")
+		build.Dir = testpg.RepoRoot()
+		out, err := build.CombinedOutput()
+		if err != nil {
+			bkBinErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if bkBinErr != nil {
+		t.Fatal(bkBinErr)
+	}
+	return bkBinPath
+}
+
+// bkSeed writes a recognisable state: n tenants named by label.
+func bkSeed(t testing.TB, url, label string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := sqlstore.Now()
+	for i := 0; i < n; i++ {
+		slug := fmt.Sprintf("%s-%d", label, i)
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO tenants (name, slug, created_at, updated_at) VALUES (?, ?, ?, ?)`), label, slug, now, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO audit_events (ts, action, target, after) VALUES (?, 'tenant.create', ?, '{"payload":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}')`), now, slug); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO settings (tenant_id, key, type, value, updated_at) VALUES (NULL, ?, 'string', ?, ?)`), "label-"+label, `"`+label+`"`, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bkState renders the tables that a restore replaces (versions is left out:
+// every serve start bumps it).
+func bkState(t testing.TB, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("open after restore: %v", err)
+	}
+	defer db.Close()
+	var b strings.Builder
+	for _, q := range []string{
+		"SELECT id, name, slug, status FROM tenants ORDER BY id",
+		"SELECT id, action, target, COALESCE(after, '') FROM audit_events ORDER BY id",
+		"SELECT key, value FROM settings ORDER BY key",
+		"SELECT version, name FROM schema_migrations ORDER BY version",
+	} {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			for _, v := range vals {
+				b.WriteString(v.String + "|")
+			}
+			b.WriteString("\n")
+		}
+		rows.Close()
+	}
+	return b.String()
+}
+
+// bkIntegrity checks the database opens and passes its integrity check.
+func bkIntegrity(t testing.TB, url string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("database does not open: %v", err)
+	}
+	defer db.Close()
+	if db.Dialect() == sqlstore.SQLite {
+		var s string
+		if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&s); err != nil || s != "ok" {
+			t.Fatalf("integrity_check: %q %v", s, err)
+		}
+		return
+	}
+	if _, err := db.RowCounts(ctx); err != nil {
+		t.Fatalf("database unreadable: %v", err)
+	}
+}
+
+// bkSubprocess runs the casino binary with env, returning the started
+// command and a channel of its stderr lines.
+func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bkBinary(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = env["BK_DIR"]
+	stderr, _ := cmd.StderrPipe()
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.Write([]byte(sc.Text() + "\n"))
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines, out
+}
+
+// TestRestoreKill9 kills a real restore at each named point and checks that
+// the database opens, passes its integrity check, is wholly the old or
+// wholly the new state, and that the next restore or serve cleans up.
+func TestRestoreKill9(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		dir := t.TempDir()
+		backups := filepath.Join(dir, "backups")
+		// The backup: state "new".
+		srcURL := testdb.URL(t, engine)
+		bkSeed(t, srcURL, "new", 5)
+		src, _ := sqlstore.ParseURL(srcURL)
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newState := bkState(t, srcURL)
+
+		points := []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "before_swap", "during_swap", "after_swap"}
+		if engine == sqlstore.SQLite {
+			points = []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "before_swap", "after_swap"}
+		}
+		for i, point := range points {
+			t.Run(point, func(t *testing.T) {
+				liveURL := testdb.URL(t, engine)
+				bkSeed(t, liveURL, "old", 3)
+				oldState := bkState(t, liveURL)
+				env := map[string]string{"DATABASE_URL": liveURL, "CASINO_BACKUP_DIR": backups, "CASINO_TEST_PAUSE_AT": point, "BK_DIR": dir}
+				cmd, lines, out := bkSubprocess(t, env, "restore", res.Path, "--yes")
+				paused := false
+				deadline := time.After(60 * time.Second)
+			wait:
+				for {
+					select {
+					case l, ok := <-lines:
+						if !ok {
+							break wait
+						}
+						if l == "paused at "+point {
+							paused = true
+							break wait
+						}
+					case <-deadline:
+						break wait
+					}
+				}
+				if !paused {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("restore never paused at %s:\n%s", point, out)
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				time.Sleep(100 * time.Millisecond) // let PostgreSQL notice the dead session
+
+				bkIntegrity(t, liveURL)
+				got := bkState(t, liveURL)
+				switch got {
+				case oldState:
+					if point == "after_swap" {
+						t.Errorf("killed after the swap, but the database is the old state")
+					}
+				case newState:
+					if point != "after_swap" {
+						t.Errorf("killed at %s, before the swap committed, but the database is the new state", point)
+					}
+				default:
+					t.Fatalf("killed at %s: the database is neither the old nor the new state:\n%s", point, got)
+				}
+				target, _ := sqlstore.ParseURL(liveURL)
+				left, _ := backup.FindLeftovers(context.Background(), target, backups)
+				t.Logf("killed at %s: leftovers %v", point, left)
+				wantLeft := point != "safety_backup_done" && !(engine == sqlstore.SQLite && point == "after_swap")
+				if engine == sqlstore.Postgres && point == "verified" {
+					wantLeft = false // nothing created yet
+				}
+				if wantLeft && len(left) == 0 {
+					t.Errorf("killed at %s: expected leftovers to clean", point)
+				}
+				if len(left) == 0 {
+					return
+				}
+				// Alternate who cleans: the next restore, or serve at start.
+				if i%2 == 0 {
+					stdout, stderr, code := runCLI(t, map[string]string{"DATABASE_URL": liveURL, "CASINO_BACKUP_DIR": backups}, "", "restore", res.Path, "--yes", "--no-safety-backup")
+					if code != 0 {
+						t.Fatalf("next restore: exit %d\n%s\n%s", code, stdout, stderr)
+					}
+					if !strings.Contains(stdout, "cleaned leftover") {
+						t.Errorf("next restore did not report the leftovers:\n%s", stdout)
+					}
+					if got := bkState(t, liveURL); got != newState {
+						t.Errorf("after the next restore the database is not the backup's state")
+					}
+				} else {
+					s := startServe(t, map[string]string{"DATABASE_URL": liveURL, "CASINO_BACKUP_DIR": backups}, true)
+					if !strings.Contains(s.Stdout.String(), "backup_leftover_cleaned") {
+						t.Errorf("serve did not report the leftovers:\n%s", s.Stdout)
+					}
+					s.Stop(t)
+				}
+				if left, _ := backup.FindLeftovers(context.Background(), target, backups); len(left) > 0 {
+					t.Errorf("leftovers remain after cleanup: %v", left)
+				}
+				bkIntegrity(t, liveURL)
+			})
+		}
+	})
+}
+
+// TestScenarioBVerbatim runs the checklist's Scenario B lines as written:
+//
+//	./scripts/restore_postgres.sh backups/casino_db_YYYYMMDD_HHMMSS.sql.gz
+//	(restart backend)
+//
+// against DATABASE_URL, with the backend running during the restore.
+func TestScenarioBVerbatim(t *testing.T) {
+	url := testpg.NewDatabase(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "scripts"), 0o755)
+	script, err := os.ReadFile(filepath.Join(testpg.RepoRoot(), "scripts", "restore_postgres.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "scripts", "restore_postgres.sh"), script, 0o755)
+	chdir(t, dir)
+	env := map[string]string{"DATABASE_URL": url}
+
+	s := startServe(t, env, true, "--role", "backend")
+	bkSeed(t, url, "good", 4)
+	stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
+	if code != 0 {
+		t.Fatalf("backup create: %d\n%s\n%s", code, stdout, stderr)
+	}
+	var created struct {
+		Path     string
+		Manifest casino.BackupManifest
+	}
+	json.Unmarshal([]byte(stdout), &created)
+	name := filepath.Base(created.Path)
+	if !strings.HasPrefix(name, "casino_db_") || !strings.HasSuffix(name, ".sql.gz") {
+		t.Fatalf("backup name %q", name)
+	}
+	want := bkState(t, url)
+	// The incident: bad data arrives.
+	bkSeed(t, url, "bad", 2)
+	db, _ := sql.Open("pgx", url)
+	db.Exec(`UPDATE tenants SET name = 'corrupted'`)
+	db.Close()
+
+	cmd := exec.Command("./scripts/restore_postgres.sh", "backups/"+name)
+	cmd.Dir = dir
+	cmd.Env = []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("./scripts/restore_postgres.sh backups/%s: %v\n%s", name, err, out)
+	}
+	t.Logf("restore output:\n%s", out)
+	for _, w := range []string{"restore complete", "data-loss window", "safety backup"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("restore output lacks %q", w)
+		}
+	}
+	// docker compose -f docker-compose.prod.yml restart backend
+	s.Stop(t)
+	s = startServe(t, env, true, "--role", "backend")
+	waitStatus(t, s.URL+"/api/ready", 200, 30*time.Second)
+	if got := bkState(t, url); got != want {
+		t.Errorf("after Scenario B the data does not match the backup:\n got %s\nwant %s", got, want)
+	}
+	// The script's usage on bad arguments.
+	bad := exec.Command("./scripts/restore_postgres.sh")
+	bad.Dir = dir
+	bad.Env = cmd.Env
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "usage:") {
+		t.Errorf("script without arguments: err %v, output %s", err, out)
+	}
+}
+
+// TestRestoreCLIRefusals covers the refusals the command line adds: a plan
+// without --yes, a path outside the backup folder, a corrupt file; all exit
+// non-zero and leave the database unchanged.
+func TestRestoreCLIRefusals(t *testing.T) {
+	dir := t.TempDir()
+	chdir(t, dir)
+	url := "sqlite:" + filepath.Join(dir, "data", "casino.db")
+	env := map[string]string{"DATABASE_URL": url}
+	bkSeed(t, url, "v1", 2)
+	stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
+	if code != 0 {
+		t.Fatalf("backup create: %d %s %s", code, stdout, stderr)
+	}
+	var created struct{ Path string }
+	json.Unmarshal([]byte(stdout), &created)
+	bkSeed(t, url, "v2", 1)
+	before := bkState(t, url)
+	outside := filepath.Join(t.TempDir(), filepath.Base(created.Path))
+	data, _ := os.ReadFile(created.Path)
+	os.WriteFile(outside, data, 0o600)
+	corrupt := strings.Replace(created.Path, "casino_db_", "casino_db_9", 1)
+	data[len(data)/2] ^= 1
+	os.WriteFile(corrupt, data, 0o600)
+	mb, _ := os.ReadFile(casino.ManifestPath(created.Path))
+	os.WriteFile(casino.ManifestPath(corrupt), []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1)), 0o600)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no --yes prints the plan", []string{"restore", created.Path}, "re-run with --yes"},
+		{"escapes the backup folder", []string{"restore", outside, "--yes"}, "outside the backup folder"},
+		{"dot-dot escape", []string{"restore", "backups/../" + filepath.Base(created.Path), "--yes"}, "outside the backup folder"},
+		{"flipped byte", []string{"restore", corrupt, "--yes"}, "checksum mismatch"},
+	}
+	for _, tc := range cases {
+		stdout, stderr, code := runCLI(t, env, "", tc.args...)
+		if code == 0 || !strings.Contains(stdout+stderr, tc.want) {
+			t.Errorf("%s: exit %d, want non-zero and %q in:\n%s%s", tc.name, code, tc.want, stdout, stderr)
+		}
+		if got := bkState(t, url); got != before {
+			t.Errorf("%s: the database changed", tc.name)
+		}
+	}
+	stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "dry run: nothing was changed") || bkState(t, url) != before {
+		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--yes", "--json")
+	var res struct {
+		OK     bool
+		Result backup.RestoreResult
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || !res.OK || res.Result.SnapshotAt == nil {
+		t.Errorf("restore --json: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	stdout, _, code = runCLI(t, env, "", "backup", "list", "--json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &list); code != 0 || err != nil || len(list) < 2 {
+		t.Errorf("backup list --json: %d %v %s", code, err, stdout)
+	}
+}
+
+// TestServeBackupMetrics checks /metrics reports the newest backup.
+func TestServeBackupMetrics(t *testing.T) {
+	dir := t.TempDir()
+	chdir(t, dir)
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "casino.db")}
+	bkSeed(t, env["DATABASE_URL"], "m", 1)
+	if _, stderr, code := runCLI(t, env, "", "backup", "create"); code != 0 {
+		t.Fatal(stderr)
+	}
+	m := backup.Newest("backups").Manifest
+	s := startServe(t, env, true)
+	resp, err := httpGetBody(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("casino_backup_last_size_bytes %d", m.SizeBytes)
+	for _, w := range []string{"casino_backup_last_success_timestamp_seconds 1.", want, "casino_backup_last_duration_seconds"} {
+		if !strings.Contains(resp, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+}
+
+func httpGetBody(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
