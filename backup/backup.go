@@ -51,6 +51,8 @@ const (
 const (
 	Gzip = "gzip"
 	Zstd = "zstd"
+	// None writes the plain file (.sql, .sqlite): fastest, largest.
+	None = "none"
 )
 
 // Name prefixes. The checklist names casino_db_YYYYMMDD_HHMMSS.sql.gz.
@@ -81,7 +83,7 @@ func extension(engine, compression string) string {
 	switch compression {
 	case Zstd:
 		return base + ".zst"
-	case "", "none":
+	case None:
 		return base
 	}
 	return base + ".gz"
@@ -106,7 +108,7 @@ func CompressionOfName(name string) string {
 	case strings.HasSuffix(name, ".zst"):
 		return Zstd
 	}
-	return "none"
+	return None
 }
 
 // IsBackupName reports whether name is a backup file written by casino.

@@ -25,7 +25,7 @@ type CreateOptions struct {
 	Target sqlstore.Target
 	// Dir is the backup folder (created 0700 when missing).
 	Dir string
-	// Compression is gzip (default) or zstd.
+	// Compression is gzip (default), zstd or none.
 	Compression string
 	// Level is the gzip level, 0 for the default.
 	Level int
@@ -57,8 +57,8 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	if o.Compression == "" {
 		o.Compression = Gzip
 	}
-	if o.Compression != Gzip && o.Compression != Zstd {
-		return nil, errorf(casino.EINVALID, "unknown compression %q: want gzip or zstd", o.Compression)
+	if o.Compression != Gzip && o.Compression != Zstd && o.Compression != None {
+		return nil, errorf(casino.EINVALID, "unknown compression %q: want gzip, zstd or none", o.Compression)
 	}
 	if o.Kind == "" {
 		o.Kind = KindManual

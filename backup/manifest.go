@@ -55,6 +55,8 @@ func WriteManifest(backupPath string, m *casino.BackupManifest) error {
 // (0 means the default).
 func compressor(w io.Writer, compression string, level int) (io.WriteCloser, error) {
 	switch compression {
+	case None:
+		return nopWriteCloser{w}, nil
 	case Zstd:
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 	case Gzip, "":
@@ -89,3 +91,7 @@ func decompressor(r io.Reader, compression string) (io.ReadCloser, error) {
 	}
 	return io.NopCloser(r), nil
 }
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -27,7 +27,7 @@ func init() {
 
 const backupUsage = `backup create|list|verify|prune [flags]
 
-  create [--dir backups] [--compress gzip|zstd] [--json]
+  create [--dir backups] [--compress gzip|zstd|none] [--json]
       snapshot the live database (it may keep serving) into
       DIR/casino_db_YYYYMMDD_HHMMSS.sql.gz (PostgreSQL, pg_dump plain SQL)
       or .sqlite.gz (SQLite), with a .manifest.json beside it
@@ -102,9 +102,9 @@ func writeJSON(w io.Writer, v any) error {
 
 func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup create", "backup create [--dir backups] [--compress gzip|zstd] [--json]")
+	fs := newFlagSet(env, "backup create", "backup create [--dir backups] [--compress gzip|zstd|none] [--json]")
 	bindBackupCommon(fs, env, &b)
-	compress := fs.String("compress", backup.Gzip, "gzip (default; plain .gz any gunzip reads) or zstd (faster)")
+	compress := fs.String("compress", backup.Gzip, "gzip (default; plain .gz any gunzip reads), zstd (faster) or none")
 	level := fs.Int("level", 0, "gzip level 1-9 (0: default 6)")
 	kind := fs.String("kind", backup.KindManual, "manual or scheduled (recorded in the manifest)")
 	if err := parseFlags(fs, args); err != nil {
@@ -113,8 +113,8 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("backup create: unexpected argument %q", fs.Arg(0))
 	}
-	if *compress != backup.Gzip && *compress != backup.Zstd {
-		return usageErrorf("backup create: --compress must be gzip or zstd, not %q", *compress)
+	if *compress != backup.Gzip && *compress != backup.Zstd && *compress != backup.None {
+		return usageErrorf("backup create: --compress must be gzip, zstd or none, not %q", *compress)
 	}
 	if *kind != backup.KindManual && *kind != backup.KindScheduled {
 		return usageErrorf("backup create: --kind must be manual or scheduled")

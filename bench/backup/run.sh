@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Backup/restore benchmark: casino against the peer tools, in the same run,
+# on the same data, reporting time ratios (issue 5 targets in brackets):
+#
+#   PostgreSQL backup   casino backup create      vs  pg_dump | gzip        [<= 0.7x]
+#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 1.0x]
+#   SQLite backup       casino backup create      vs  sqlite3 .backup+gzip  (info)
+#                                                 vs  cp                    [<= 1.5x]
+#
+# Usage:  bench/backup/run.sh [SIZE_MB]        (default 1024, ~1 GB of audit events)
+#
+# Env: BENCH_PG_URL  admin URL of a PostgreSQL server (default: the test
+#                    server of scripts/ci/postgres.sh)
+#      BENCH_DIR     work folder (default a fresh mktemp -d; removed at exit)
+#      BENCH_OUT     also write the markdown result table to this file
+#      BENCH_ENGINES "postgres sqlite" (default both)
+#
+# The casino restore includes what gunzip|psql skips: the sha256 check, a
+# scratch database, the row-count check, the migration check and the swap.
+# The restore runs with --no-safety-backup (the safety backup is a backup,
+# measured above). Not a test: it measures, it does not assert.
+set -euo pipefail
+
+SIZE_MB="${1:-1024}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ENGINES="${BENCH_ENGINES:-postgres sqlite}"
+WORK="${BENCH_DIR:-$(mktemp -d /tmp/casino-bench-XXXXXX)}"
+[ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK"
+cd "$WORK"
+
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+# timeit VAR cmd...: runs cmd (via bash -c) and stores seconds in VAR
+timeit() {
+	local var=$1 t0 t1
+	shift
+	sync
+	t0=$(now)
+	bash -c "$1" >/dev/null
+	t1=$(now)
+	printf -v "$var" '%.2f' "$(echo "$t1 - $t0" | bc -l)"
+	log "$var = ${!var}s  ($1)"
+}
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+log "building casino"
+(cd "$ROOT" && go build -o "$WORK/casino" ./cmd/casino)
+CASINO="$WORK/casino"
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+export PATH="$PGBIN:$PATH"
+
+rows=()
+if [[ " $ENGINES " == *" postgres "* ]]; then
+	ADMIN="${BENCH_PG_URL:-$(bash "$ROOT/scripts/ci/postgres.sh" url)}"
+	dburl() { echo "$ADMIN" | sed -E "s#/[^/?]*(\?|$)#/$1\1#"; }
+	SRC=bench_src
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)" -c "CREATE DATABASE $SRC"
+	log "seeding PostgreSQL (~${SIZE_MB} MiB)"
+	DATABASE_URL="$(dburl $SRC)" "$CASINO" dev seed --size-mb "$SIZE_MB"
+	log "database size: $(psql -X -At "$ADMIN" -c "SELECT pg_size_pretty(pg_database_size('$SRC'))")"
+	export DATABASE_URL="$(dburl $SRC)"
+
+	timeit pg_peer_backup "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"
+	timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
+	timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
+	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
+	log "sizes: peer $(stat -c %s peer.sql.gz) casino $(stat -c %s "$FILE") zstd $(stat -c %s pgz/*.sql.zst)"
+
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "CREATE DATABASE bench_peer"
+	timeit pg_peer_restore "gunzip -c peer.sql.gz | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)"
+	timeit pg_casino_restore "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup"
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
+	rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
+	rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
+	rows+=("| PostgreSQL restore | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
+	unset DATABASE_URL
+fi
+
+if [[ " $ENGINES " == *" sqlite "* ]]; then
+	log "seeding SQLite (~${SIZE_MB} MiB)"
+	DATABASE_URL="sqlite:$WORK/src.db" "$CASINO" dev seed --size-mb "$SIZE_MB"
+	sqlite3 "$WORK/src.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	log "database size: $(stat -c %s "$WORK/src.db") bytes"
+	timeit sq_cp "cp '$WORK/src.db' '$WORK/copy.db'"
+	timeit sq_peer "sqlite3 '$WORK/src.db' \".backup '$WORK/peer.db'\" && gzip -c '$WORK/peer.db' > '$WORK/peer.db.gz'"
+	timeit sq_casino "DATABASE_URL='sqlite:$WORK/src.db' '$CASINO' backup create --dir sqb"
+	timeit sq_casino_zstd "DATABASE_URL='sqlite:$WORK/src.db' '$CASINO' backup create --dir sqz --compress zstd"
+	timeit sq_casino_none "DATABASE_URL='sqlite:$WORK/src.db' '$CASINO' backup create --dir sqn --compress none"
+	rows+=("| SQLite backup (gzip) | $sq_casino s | cp: $sq_cp s | $(ratio "$sq_casino" "$sq_cp")x | <= 1.5x |")
+	rows+=("| SQLite backup (zstd) | $sq_casino_zstd s | cp: $sq_cp s | $(ratio "$sq_casino_zstd" "$sq_cp")x | <= 1.5x |")
+	rows+=("| SQLite backup (none) | $sq_casino_none s | cp: $sq_cp s | $(ratio "$sq_casino_none" "$sq_cp")x | <= 1.5x |")
+	rows+=("| SQLite backup (gzip) | $sq_casino s | sqlite3 .backup + gzip: $sq_peer s | $(ratio "$sq_casino" "$sq_peer")x | - |")
+fi
+
+{
+	echo "### Backup and restore, ${SIZE_MB} MiB seed, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+	echo
+	echo "| operation | casino | peer | ratio | target |"
+	echo "|---|---|---|---|---|"
+	printf '%s\n' "${rows[@]}"
+} | tee "${BENCH_OUT:-/dev/null}"
