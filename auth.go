@@ -86,6 +86,10 @@ type Token struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"` // always "Bearer"
 	ExpiresIn   int    `json:"expires_in"` // seconds
+	// UserID and TenantID name who logged in, for the request log; they
+	// are not part of the answer.
+	UserID   int64 `json:"-"`
+	TenantID int64 `json:"-"`
 }
 
 // AuthService logs admins in and out and checks their tokens. auth.Service

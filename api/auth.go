@@ -94,6 +94,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
+	SetIdentity(r.Context(), tok.UserID, tok.TenantID)
 	JSON(w, http.StatusOK, tok)
 }
 

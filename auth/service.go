@@ -147,7 +147,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 		return nil, fmt.Errorf("login: issue token: %w", err)
 	}
 	s.auditUser(ctx, actor, casino.ActionLoginSuccess, map[string]any{"jti": claims.ID})
-	return &casino.Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.tokens.TTL().Seconds())}, nil
+	return &casino.Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.tokens.TTL().Seconds()), UserID: cred.ID, TenantID: tid}, nil
 }
 
 func freezeError(reason string) error {
@@ -203,7 +203,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*casino.Ident
 	if st.Revoked || !st.UserExists {
 		return nil, nil, errBadToken
 	}
-	if !st.TokensValidAfter.IsZero() && c.IssuedAt.Time.Before(st.TokensValidAfter) {
+	if !st.TokensValidAfter.IsZero() && c.IssuedAtExact().Before(st.TokensValidAfter) {
 		return nil, nil, errBadToken
 	}
 	if id.Role != casino.RoleOwner {

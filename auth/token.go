@@ -27,6 +27,9 @@ type Claims struct {
 	Role     string `json:"role"`
 	TenantID int64  `json:"tid,omitempty"`
 	Email    string `json:"email"`
+	// IssuedAtMicros is iat in microseconds: a password reset refuses the
+	// tokens issued before it, including those of the same second.
+	IssuedAtMicros int64 `json:"iat_us"`
 	jwt.RegisteredClaims
 }
 
@@ -54,13 +57,14 @@ func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 // Issue signs a new token for the user.
 func (t *Tokens) Issue(userID int64, email, role string, tenantID int64) (string, *Claims, error) {
-	now := t.now().UTC().Truncate(time.Second)
+	exact := t.now().UTC()
+	now := exact.Truncate(time.Second)
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", nil, err
 	}
 	c := &Claims{
-		Role: role, TenantID: tenantID, Email: email,
+		Role: role, TenantID: tenantID, Email: email, IssuedAtMicros: exact.UnixMicro(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    Issuer,
 			Audience:  jwt.ClaimStrings{Audience},
@@ -105,6 +109,14 @@ func (t *Tokens) Parse(s string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: sub is not a user id", ErrInvalidToken)
 	}
 	return &c, nil
+}
+
+// IssuedAtExact returns the issue time to the microsecond.
+func (c *Claims) IssuedAtExact() time.Time {
+	if c.IssuedAtMicros > 0 {
+		return time.UnixMicro(c.IssuedAtMicros).UTC()
+	}
+	return c.IssuedAt.Time
 }
 
 // UserID returns the subject as a user id.

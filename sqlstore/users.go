@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"casino"
 )
@@ -155,10 +154,8 @@ func (db *DB) ResetPassword(ctx context.Context, email, passwordHash string) err
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", passwordHash, now, id); err != nil {
 			return err
 		}
-		// Tokens issued up to the end of this second are refused (iat has
-		// one-second resolution).
-		after := now.Truncate(time.Second).Add(time.Second)
-		v, _ := json.Marshal(after)
+		// Tokens issued before this instant are refused.
+		v, _ := json.Marshal(now)
 		if err := putState(ctx, tx, tokensAfterKey(id), string(v)); err != nil {
 			return err
 		}
@@ -169,4 +166,6 @@ func (db *DB) ResetPassword(ctx context.Context, email, passwordHash string) err
 	})
 }
 
-func tokensAfterKey(userID int64) string { return "tokens_valid_after:" + strconv.FormatInt(userID, 10) }
+func tokensAfterKey(userID int64) string {
+	return "tokens_valid_after:" + strconv.FormatInt(userID, 10)
+}
