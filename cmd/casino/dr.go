@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"casino/dr"
 )
 
@@ -133,14 +135,15 @@ func openIncident(f *drFlags, red *dr.Redactor, write bool) (*dr.Incident, error
 	return in, nil
 }
 
-// isTerminal reports whether r is a character device (a TTY).
+// isTerminal reports whether r is a terminal (not merely a character
+// device: /dev/null is one, and must not count as someone typing).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // confirm asks for a typed confirmation on a TTY unless --yes was given;
