@@ -139,6 +139,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	vr, err := Verify(ctx, o.File, vo)
+	if err == nil && vo.Quick && vr.Manifest == nil {
+		// No manifest, no checksum: decompress and check the whole dump
+		// before anything is touched.
+		vo.Quick = false
+		vr, err = Verify(ctx, o.File, vo)
+	}
 	if err != nil {
 		removeNew()
 		return nil, err
@@ -219,7 +225,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		o.logf("taking safety backup of %s", plan.Target)
 		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause})
 		if err != nil {
-			return nil, fmt.Errorf("safety backup failed, nothing was changed: %w", err)
+			return nil, fmt.Errorf("safety backup failed, nothing was changed (if the current database is too damaged to back up, re-run with --no-safety-backup): %w", err)
 		}
 		res.SafetyBackup = cr.Path
 		o.logf("safety backup: %s", cr.Path)
@@ -330,7 +336,7 @@ func checkpointAlone(ctx context.Context, path string) error {
 	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &ckpt)
 	db.Close()
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint the live database %s: %w (if it is damaged: stop the backend, move it and its -wal/-shm files aside, and restore again; nothing was changed)", path, err)
 	}
 	if busy != 0 {
 		return errorf(casino.ECONFLICT, "the database %s is busy in another process: stop casino serve (and any other user of the file) first; nothing was changed", path)

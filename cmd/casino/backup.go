@@ -257,13 +257,13 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	bindBackupCommon(fs, env, &b)
 	deep := fs.Bool("deep", false, "PostgreSQL: restore into a scratch database on DATABASE_URL's server and compare row counts")
 	force := fs.Bool("force-unverified", false, "check a backup that has no manifest (no checksum to compare)")
-	if err := parseFlags(fs, args); err != nil {
+	file, err := parseWithFile(fs, args)
+	if err != nil {
 		return helpOK(err)
 	}
-	if fs.NArg() != 1 {
+	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")
 	}
-	file := fs.Arg(0)
 	if !strings.ContainsRune(file, filepath.Separator) {
 		if _, err := os.Stat(file); err != nil {
 			file = filepath.Join(b.dir, file)
@@ -348,4 +348,24 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, "dry run: nothing deleted; re-run with --yes to delete")
 	}
 	return nil
+}
+
+// parseWithFile parses flags that may come before or after one FILE
+// argument (the checklist writes "restore FILE --yes"), and returns FILE
+// ("" when none was given).
+func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		if file != "" || fs.NArg() > 1 {
+			return "", usageErrorf("%s: want exactly one FILE, got extra argument %q", fs.Name(), fs.Arg(fs.NArg()-1))
+		}
+		file = fs.Arg(0)
+	}
+	return file, nil
 }

@@ -43,21 +43,9 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
-	var file string
-	rest := args
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		file, rest = rest[0], rest[1:]
-	}
-	if err := parseFlags(fs, rest); err != nil {
+	file, err := parseWithFile(fs, args)
+	if err != nil {
 		return helpOK(err)
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-		if fs.NArg() > 1 {
-			return usageErrorf("restore: unexpected argument %q", fs.Arg(1))
-		}
-	} else if fs.NArg() > 0 {
-		return usageErrorf("restore: unexpected argument %q", fs.Arg(0))
 	}
 	if file == "" {
 		return usageErrorf("restore: want a backup FILE (see 'casino restore -h')")

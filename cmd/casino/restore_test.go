@@ -288,25 +288,30 @@ func TestScenarioBVerbatim(t *testing.T) {
 	url := testpg.NewDatabase(t)
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "scripts"), 0o755)
-	script, err := os.ReadFile(filepath.Join(testpg.RepoRoot(), "scripts", "restore_postgres.sh"))
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"restore_postgres.sh", "backup_postgres.sh"} {
+		script, err := os.ReadFile(filepath.Join(testpg.RepoRoot(), "scripts", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "scripts", name), script, 0o755)
 	}
-	os.WriteFile(filepath.Join(dir, "scripts", "restore_postgres.sh"), script, 0o755)
 	chdir(t, dir)
 	env := map[string]string{"DATABASE_URL": url}
+	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 
 	s := startServe(t, env, true, "--role", "backend")
 	bkSeed(t, url, "good", 4)
-	stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
-	if code != 0 {
-		t.Fatalf("backup create: %d\n%s\n%s", code, stdout, stderr)
+	bcmd := exec.Command("./scripts/backup_postgres.sh", "--json")
+	bcmd.Dir, bcmd.Env = dir, scriptEnv
+	stdout, err := bcmd.Output()
+	if err != nil {
+		t.Fatalf("./scripts/backup_postgres.sh: %v\n%s", err, stdout)
 	}
 	var created struct {
 		Path     string
 		Manifest casino.BackupManifest
 	}
-	json.Unmarshal([]byte(stdout), &created)
+	json.Unmarshal(stdout, &created)
 	name := filepath.Base(created.Path)
 	if !strings.HasPrefix(name, "casino_db_") || !strings.HasSuffix(name, ".sql.gz") {
 		t.Fatalf("backup name %q", name)
@@ -320,7 +325,7 @@ func TestScenarioBVerbatim(t *testing.T) {
 
 	cmd := exec.Command("./scripts/restore_postgres.sh", "backups/"+name)
 	cmd.Dir = dir
-	cmd.Env = []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = scriptEnv
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("./scripts/restore_postgres.sh backups/%s: %v\n%s", name, err, out)
@@ -408,6 +413,45 @@ func TestRestoreCLIRefusals(t *testing.T) {
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(stdout), &list); code != 0 || err != nil || len(list) < 2 {
 		t.Errorf("backup list --json: %d %v %s", code, err, stdout)
+	}
+}
+
+// TestBackupVerifyAndPruneCLI covers backup verify (flags after FILE, as
+// operators type them), list and prune's dry run and --yes.
+func TestBackupVerifyAndPruneCLI(t *testing.T) {
+	dir := t.TempDir()
+	chdir(t, dir)
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "casino.db")}
+	bkSeed(t, env["DATABASE_URL"], "p", 1)
+	for i := 0; i < 3; i++ {
+		if _, stderr, code := runCLI(t, env, "", "backup", "create"); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	newest := backup.Newest("backups")
+	stdout, stderr, code := runCLI(t, env, "", "backup", "verify", newest.Path, "--json")
+	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
+		t.Fatalf("verify: %d %s %s", code, stdout, stderr)
+	}
+	stdout, _, _ = runCLI(t, env, "", "backup", "list")
+	if !strings.Contains(stdout, "ago") || strings.Count(stdout, "casino_db_") != 3 {
+		t.Errorf("list after verify:\n%s", stdout)
+	}
+	stdout, _, code = runCLI(t, env, "", "backup", "prune", "--keep-last", "1")
+	if es, _ := backup.List("backups"); code != 0 || len(es) != 3 || !strings.Contains(stdout, "dry run") {
+		t.Errorf("prune dry run: exit %d, %d left\n%s", code, len(es), stdout)
+	}
+	stdout, _, code = runCLI(t, env, "", "backup", "prune", "--keep-last", "1", "--yes")
+	if es, _ := backup.List("backups"); code != 0 || len(es) != 1 || es[0].Name != newest.Name {
+		t.Errorf("prune --yes: exit %d, left %v\n%s", code, es, stdout)
+	}
+	if _, _, code := runCLI(t, env, "", "backup", "prune"); code != 2 {
+		t.Errorf("prune without retention: exit %d, want 2", code)
+	}
+	empty := filepath.Join("backups", "casino_db_20200101_000000.sqlite.gz")
+	os.WriteFile(empty, nil, 0o600)
+	if _, stderr, code := runCLI(t, env, "", "backup", "verify", empty, "--force-unverified"); code != 1 || !strings.Contains(stderr, "empty") {
+		t.Errorf("verify empty file: exit %d %s", code, stderr)
 	}
 }
 
