@@ -95,7 +95,6 @@ func TestDRWholeIncidentEndToEnd(t *testing.T) {
 		t.Errorf("scenario B output lacks its runbook section:\n%s", out)
 	}
 
-
 	// 4. the restore, through dr run; and a command whose output holds secrets
 	f.mustDR(t, "run", "--", "./scripts/restore_postgres.sh", rel)
 	t.Setenv("SESSION", token) // not secret by name: the bearer pattern must catch it

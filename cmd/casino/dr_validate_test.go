@@ -153,7 +153,6 @@ func tenantAdmin(t *testing.T, srv *testServer, email, password string) {
 	apiPost(t, srv.URL+"/api/v1/tenants/"+strconv.FormatInt(tenant.ID, 10)+"/admins", tok, map[string]string{"email": email, "password": password}, nil)
 }
 
-
 func apiLogin(t *testing.T, base, email, password string) string {
 	t.Helper()
 	var tok struct {
