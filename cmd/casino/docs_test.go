@@ -26,6 +26,7 @@ import (
 	"time"
 	"unicode"
 
+	"casino/backup"
 	"casino/internal/testpg"
 	"casino/sqlstore"
 )
@@ -409,6 +410,10 @@ func TestDocsCasinoCommandsParse(t *testing.T) {
 	cancel()
 	env := envFunc(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "none.db")})
 	for _, c := range all {
+		if isSynopsis(c.args) {
+			checkSynopsis(t, ctx, env, c.where, c.args)
+			continue
+		}
 		err := run(ctx, c.args, env, strings.NewReader(""), io.Discard, io.Discard)
 		switch {
 		case errors.Is(err, errParseOnly):
@@ -418,6 +423,46 @@ func TestDocsCasinoCommandsParse(t *testing.T) {
 		}
 	}
 	t.Logf("%d casino command lines parse", len(all))
+}
+
+// isSynopsis reports whether a documented line is a usage synopsis
+// ("backup prune --keep-last N [--yes]") rather than a runnable command.
+func isSynopsis(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "[") || strings.HasSuffix(a, "]") || strings.Contains(a, "|") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSynopsis checks a usage synopsis: its subcommand answers -h, and every
+// --flag it names is one that subcommand defines.
+func checkSynopsis(t *testing.T, ctx context.Context, env func(string) string, where string, args []string) {
+	t.Helper()
+	var path, flags []string
+	for _, a := range args {
+		a = strings.Trim(a, "[]")
+		if strings.HasPrefix(a, "-") {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			flags = append(flags, name)
+		} else if len(flags) == 0 && !strings.ContainsAny(a, "|") {
+			path = append(path, a)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, append(path, "-h"), env, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Errorf("%s: synopsis casino %s: casino %s -h: %v", where, strings.Join(args, " "), strings.Join(path, " "), err)
+		return
+	}
+	for _, f := range flags {
+		if f == "h" || f == "help" {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(f) + `\b`).MatchString(out.String()) {
+			t.Errorf("%s: synopsis casino %s: casino %s has no flag --%s", where, strings.Join(args, " "), strings.Join(path, " "), f)
+		}
+	}
 }
 
 // commandGroups are the casino commands that only take subcommands.
@@ -589,7 +634,8 @@ func TestDocsProofTemplateFields(t *testing.T) {
 // scenarioBSteps are the runbook's marked blocks, in the order a newcomer
 // runs them: back up (routine), declare and contain, evaluate, restore,
 // restart, validate, close. The data is broken between backup and contain.
-var scenarioBSteps = []string{"backup", "contain", "evaluate", "restore", "restart", "validate", "close"}
+// "undo" (runbook §6) then restores the restore's safety backup.
+var scenarioBSteps = []string{"backup", "contain", "evaluate", "restore", "restart", "validate", "close", "undo"}
 
 // scenarioBBlocks returns the runbook's <!-- scenario-b-local: STEP [ENGINE] -->
 // blocks for engine.
@@ -737,8 +783,15 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 	}
 
 	fill := func(line string) string {
-		for k, v := range placeholders {
-			line = strings.ReplaceAll(line, k, v)
+		// Longest first: pre_restore_casino_db_YYYYMMDD_HHMMSS before
+		// casino_db_YYYYMMDD_HHMMSS.
+		keys := make([]string, 0, len(placeholders))
+		for k := range placeholders {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
+		for _, k := range keys {
+			line = strings.ReplaceAll(line, k, placeholders[k])
 		}
 		if m := regexp.MustCompile(`<[A-Z_]+>`).FindString(line); m != "" {
 			t.Fatalf("placeholder %s left unfilled in %q", m, line)
@@ -817,18 +870,38 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 
 	// The data is the backup's: the deleted tenant is back, the write made
 	// after the snapshot is gone (that is the RPO).
-	db = openDrillDB(t, work, dbURL)
+	checkTenants(t, work, dbURL, "after restore", map[string]int{"drill-keep": 1, "after-backup": 0})
+
+	// Runbook §6: undo the restore with its safety backup. Stop the
+	// backend first, as the runbook says.
+	safety, _ := filepath.Glob(filepath.Join(work, "backups", "pre_restore_casino_db_*.manifest.json"))
+	if len(safety) != 1 {
+		t.Fatalf("want one pre_restore_ safety backup, got %v", safety)
+	}
+	placeholders["pre_restore_casino_db_YYYYMMDD_HHMMSS"] = strings.TrimSuffix(filepath.Base(safety[0]), ".manifest.json")
+	server.Process.Signal(os.Interrupt)
+	select {
+	case err := <-serverDone:
+		serverDone <- err
+	case <-time.After(40 * time.Second):
+		t.Fatal("casino serve did not stop")
+	}
+	runStep("undo")
+	runStep("restart")
+	checkTenants(t, work, dbURL, "after undoing the restore", map[string]int{"drill-keep": 0, "after-backup": 1})
+}
+
+// checkTenants counts tenants by slug.
+func checkTenants(t *testing.T, work, dbURL, when string, want map[string]int) {
+	t.Helper()
+	db := openDrillDB(t, work, dbURL)
 	defer db.Close()
-	if n := countSQL(t, db, `SELECT count(*) FROM tenants WHERE slug = 'drill-keep'`); n != 1 {
-		t.Errorf("after restore: tenant drill-keep count %d, want 1", n)
+	for slug, n := range want {
+		if got := countSQL(t, db, `SELECT count(*) FROM tenants WHERE slug = '`+slug+`'`); got != n {
+			t.Errorf("%s: tenant %s count %d, want %d", when, slug, got, n)
+		}
 	}
-	if n := countSQL(t, db, `SELECT count(*) FROM tenants WHERE slug = 'after-backup'`); n != 0 {
-		t.Errorf("after restore: tenant after-backup (written after the snapshot) count %d, want 0", n)
-	}
-	safety, _ := filepath.Glob(filepath.Join(work, "backups", "pre_restore_*"))
-	if len(safety) == 0 {
-		t.Error("the restore took no pre_restore_ safety backup")
-	}
+
 }
 
 // copyDocsOps copies the markdown and JSON of docs/ops (not existing proofs).
@@ -890,4 +963,27 @@ func tail(path string) string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// TestDocsRunbookQuotesRealMessages: the refusals the runbook quotes are
+// the ones casino prints, word for word (N and M stand for the versions).
+func TestDocsRunbookQuotesRealMessages(t *testing.T) {
+	doc := mustRead(t, filepath.Join(repoRoot, "docs", "ops", "dr_runbook.md"))
+	msg := (&sqlstore.SchemaNewerError{Database: 1001, Binary: 1000}).Error()
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "1001", "N"), "1000", "M")
+	if !strings.Contains(doc, msg) {
+		t.Errorf("runbook §5 does not quote serve's refusal as casino prints it:\n%s", msg)
+	}
+	if !anchors(doc)["2-scenario-a-app-only"] {
+		t.Error(`the refusal points at the runbook's "Scenario A"; keep that heading`)
+	}
+	for _, quoted := range []string{
+		"N (newer than this binary, which knows M)", // casino migrate current
+		backup.ErrLocked.Error(),
+		backup.ErrNotConfirmed.Error(),
+	} {
+		if !strings.Contains(doc, quoted) {
+			t.Errorf("runbook does not quote %q", quoted)
+		}
+	}
 }
