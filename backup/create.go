@@ -115,9 +115,14 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		Kind:          o.Kind,
 	}
 	o.Progress.Start("backup "+engine, 0)
-	switch o.Target.Dialect {
-	case sqlstore.Postgres:
+	// An uncompressed SQLite backup is the backup API's copy itself: no
+	// second pass over the data but the checksum.
+	direct := o.Target.Dialect == sqlstore.SQLite && o.Compression == None
+	switch {
+	case o.Target.Dialect == sqlstore.Postgres:
 		err = createPostgres(ctx, o, m, zw)
+	case direct:
+		err = snapshotSQLite(ctx, o, m, tmp)
 	default:
 		err = createSQLite(ctx, o, m, zw)
 	}
@@ -126,6 +131,15 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("compress: %w", err)
+	}
+	if direct {
+		// SQLite wrote the file through its own descriptor; f still reads
+		// from offset 0.
+		h.Reset()
+		cw = &countingWriter{w: h, p: o.Progress}
+		if _, err := io.Copy(cw, f); err != nil {
+			return nil, fmt.Errorf("checksum the copy: %w", err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("fsync backup: %w", err)
@@ -218,10 +232,29 @@ type sqliteBackuper interface {
 	NewBackup(dstURI string) (*sqlite.Backup, error)
 }
 
-// createSQLite copies the database with the online backup API inside one
-// read transaction (so the copy, its row counts and snapshot_at describe the
-// same WAL snapshot while writers continue), then compresses the copy.
+// createSQLite snapshots the database into a temporary copy and compresses
+// it into w.
 func createSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManifest, w io.Writer) error {
+	copyTmp := tempName(o.Dir, "sqlite-copy")
+	defer removeSQLiteFiles(copyTmp)
+	if err := snapshotSQLite(ctx, o, m, copyTmp); err != nil {
+		return err
+	}
+	src, err := os.Open(copyTmp)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := io.Copy(w, src); err != nil {
+		return fmt.Errorf("compress copy: %w", err)
+	}
+	return nil
+}
+
+// snapshotSQLite copies the database into copyTmp with the online backup API
+// inside one read transaction (so the copy, its row counts and snapshot_at
+// describe the same WAL snapshot while writers continue).
+func snapshotSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManifest, copyTmp string) error {
 	if _, err := os.Stat(o.Target.Path); err != nil {
 		return errorf(casino.ENOTFOUND, "no SQLite database at %s", o.Target.Path)
 	}
@@ -256,12 +289,6 @@ func createSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManifest
 	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&m.SchemaVersion); err != nil {
 		return err
 	}
-	copyTmp := tempName(o.Dir, "sqlite-copy")
-	defer func() {
-		for _, s := range []string{"", "-wal", "-shm", "-journal"} {
-			os.Remove(copyTmp + s)
-		}
-	}()
 	err = conn.Raw(func(dc any) error {
 		b, ok := dc.(sqliteBackuper)
 		if !ok {
@@ -294,18 +321,7 @@ func createSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManifest
 	m.RowCounts = counts
 	// The copy is a standalone file: switch it out of WAL mode so the
 	// backup is one self-contained file.
-	if err := setRollbackJournal(ctx, copyTmp); err != nil {
-		return err
-	}
-	src, err := os.Open(copyTmp)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if _, err := io.Copy(w, src); err != nil {
-		return fmt.Errorf("compress copy: %w", err)
-	}
-	return nil
+	return setRollbackJournal(ctx, copyTmp)
 }
 
 // setRollbackJournal opens a SQLite file alone and sets journal_mode=DELETE.

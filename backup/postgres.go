@@ -209,9 +209,14 @@ func (s *dumpScanner) Write(b []byte) (int, error) {
 		s.endLine()
 		rest = rest[i+1:]
 	}
-	s.tail = append(s.tail, b...)
-	if len(s.tail) > 4096 {
-		s.tail = append(s.tail[:0], s.tail[len(s.tail)-1024:]...)
+	// Keep the last 1 KiB or more: the trailer is the dump's last lines.
+	if len(b) >= 1024 {
+		s.tail = append(s.tail[:0], b[len(b)-1024:]...)
+	} else {
+		s.tail = append(s.tail, b...)
+		if len(s.tail) > 4096 {
+			s.tail = append(s.tail[:0], s.tail[len(s.tail)-1024:]...)
+		}
 	}
 	return len(b), nil
 }
