@@ -153,3 +153,17 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenMemoStillExpires: a token verified once is remembered, but its
+// expiry is still enforced.
+func TestTokenMemoStillExpires(t *testing.T) {
+	tk, _ := NewTokens(NewKey(), time.Minute)
+	s, _, _ := tk.Issue(1, "a@b.c", "owner", 0)
+	if _, err := tk.Parse(s); err != nil {
+		t.Fatal(err)
+	}
+	tk.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if _, err := tk.Parse(s); err == nil {
+		t.Error("expired memoized token accepted")
+	}
+}

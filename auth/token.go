@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,7 +39,17 @@ type Tokens struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
+
+	// verified remembers the claims of tokens whose signature and claims
+	// already checked out, so a token used for many requests pays for the
+	// HMAC and JSON once; expiry is still checked on every use, and
+	// revocation is the store's business.
+	mu       sync.Mutex
+	verified map[string]*Claims
 }
+
+// maxVerified bounds the verified-token memo; it is cleared when full.
+const maxVerified = 10000
 
 // NewTokens returns a token issuer with the key (at least 256 bits) and
 // lifetime.
@@ -49,7 +60,7 @@ func NewTokens(key []byte, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, errors.New("token lifetime must be positive")
 	}
-	return &Tokens{key: append([]byte(nil), key...), ttl: ttl, now: time.Now}, nil
+	return &Tokens{key: append([]byte(nil), key...), ttl: ttl, now: time.Now, verified: map[string]*Claims{}}, nil
 }
 
 // TTL returns the lifetime of new tokens.
@@ -88,6 +99,16 @@ var ErrInvalidToken = errors.New("invalid token")
 // Parse verifies a token: HS256 only, signature, iss, aud, exp, iat (not
 // in the future), and sub, jti and role present.
 func (t *Tokens) Parse(s string) (*Claims, error) {
+	t.mu.Lock()
+	memo := t.verified[s]
+	t.mu.Unlock()
+	if memo != nil {
+		if !t.now().Before(memo.ExpiresAt.Time.Add(5 * time.Second)) {
+			return nil, fmt.Errorf("%w: token is expired", ErrInvalidToken)
+		}
+		c := *memo
+		return &c, nil
+	}
 	var c Claims
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -108,7 +129,15 @@ func (t *Tokens) Parse(s string) (*Claims, error) {
 	if _, err := strconv.ParseInt(c.Subject, 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: sub is not a user id", ErrInvalidToken)
 	}
-	return &c, nil
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified {
+		clear(t.verified)
+	}
+	memo = &c
+	t.verified[s] = memo
+	t.mu.Unlock()
+	cc := c
+	return &cc, nil
 }
 
 // IssuedAtExact returns the issue time to the microsecond.
