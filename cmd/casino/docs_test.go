@@ -29,6 +29,8 @@ import (
 	"casino/backup"
 	"casino/internal/testpg"
 	"casino/sqlstore"
+
+	"sigs.k8s.io/yaml"
 )
 
 // repoRoot is the repository root; go test runs in cmd/casino.
@@ -984,6 +986,69 @@ func TestDocsRunbookQuotesRealMessages(t *testing.T) {
 	} {
 		if !strings.Contains(doc, quoted) {
 			t.Errorf("runbook does not quote %q", quoted)
+		}
+	}
+}
+
+// TestDeployCasinoCommandsParse: the casino command lines that
+// docker-compose.prod.yml and deploy/k8s run (serve, migrate, backup) parse,
+// including those inside "sh -c" scripts.
+func TestDeployCasinoCommandsParse(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "deploy", "k8s", "*.yaml"))
+	files = append(files, filepath.Join(repoRoot, "docker-compose.prod.yml"))
+	var all [][]string
+	for _, f := range files {
+		for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(mustRead(t, f), -1) {
+			var v any
+			if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
+				t.Fatalf("%s: %v", rel(f), err)
+			}
+			walkCommands(v, func(cmd []string) {
+				if len(cmd) == 3 && cmd[0] == "sh" && cmd[1] == "-c" {
+					cmds, err := casinoCommands(cmd[2])
+					if err != nil {
+						t.Errorf("%s: %v", rel(f), err)
+					}
+					all = append(all, cmds...)
+				} else if len(cmd) > 1 && cmd[0] == "casino" {
+					all = append(all, cmd[1:])
+				}
+			})
+		}
+	}
+	if len(all) < 6 {
+		t.Fatalf("found only %d casino commands in the deployment files", len(all))
+	}
+	chdir(t, t.TempDir())
+	parseOnly = true
+	t.Cleanup(func() { parseOnly = false })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range all {
+		if err := run(ctx, args, envFunc(nil), strings.NewReader(""), io.Discard, io.Discard); !errors.Is(err, errParseOnly) {
+			t.Errorf("casino %s: want it to parse, got: %v", strings.Join(args, " "), err)
+		}
+	}
+}
+
+// walkCommands calls fn for every "command" list in a decoded YAML tree.
+func walkCommands(v any, fn func([]string)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if list, ok := x.([]any); ok && k == "command" {
+				var cmd []string
+				for _, w := range list {
+					cmd = append(cmd, fmt.Sprint(w))
+				}
+				fn(cmd)
+				continue
+			}
+			walkCommands(x, fn)
+		}
+	case []any:
+		for _, x := range v {
+			walkCommands(x, fn)
 		}
 	}
 }
