@@ -487,3 +487,77 @@ func httpGetBody(url string) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// TestRestoreBadFilesCLI runs every bad-file case of the issue through the
+// command line, both engines: each exits non-zero with a clear message, and
+// the live database is the same before and after.
+func TestRestoreBadFilesCLI(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		dir := t.TempDir()
+		chdir(t, dir)
+		url := testdb.URL(t, engine)
+		if engine == sqlstore.SQLite {
+			url = "sqlite:" + filepath.Join(dir, "casino.db")
+		}
+		env := map[string]string{"DATABASE_URL": url}
+		bkSeed(t, url, "live", 2)
+		stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
+		if code != 0 {
+			t.Fatalf("backup create: %s %s", stdout, stderr)
+		}
+		var created struct{ Path string }
+		json.Unmarshal([]byte(stdout), &created)
+		bkSeed(t, url, "later", 1)
+		good, _ := os.ReadFile(created.Path)
+		goodManifest, _ := os.ReadFile(casino.ManifestPath(created.Path))
+		other := map[sqlstore.Dialect]string{sqlstore.SQLite: "postgres", sqlstore.Postgres: "sqlite"}[engine]
+		editManifest := func(f func(m map[string]any)) []byte {
+			var m map[string]any
+			json.Unmarshal(goodManifest, &m)
+			f(m)
+			b, _ := json.Marshal(m)
+			return b
+		}
+		outside := t.TempDir()
+		cases := []struct {
+			name     string
+			data     []byte
+			manifest []byte // nil: no manifest
+			path     string // default backups/<name>
+			want     string
+		}{
+			{"truncated file", good[:len(good)/2], goodManifest, "", "truncated"},
+			{"flipped byte mid-file", func() []byte { b := append([]byte(nil), good...); b[len(b)/2] ^= 0x20; return b }(), goodManifest, "", "checksum mismatch"},
+			{"wrong checksum in the manifest", good, editManifest(func(m map[string]any) { m["sha256"] = strings.Repeat("ab", 32) }), "", "checksum mismatch"},
+			{"manifest from the other engine", good, editManifest(func(m map[string]any) { m["engine"] = other }), "", "mismatched manifest"},
+			{"empty file", []byte{}, goodManifest, "", "empty"},
+			{"missing manifest", good, nil, "", "no manifest"},
+			{"path escaping the backup folder", good, goodManifest, filepath.Join(outside, filepath.Base(created.Path)), "outside the backup folder"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				p := tc.path
+				if p == "" {
+					p = created.Path
+				}
+				os.WriteFile(p, tc.data, 0o600)
+				if tc.manifest != nil {
+					os.WriteFile(casino.ManifestPath(p), tc.manifest, 0o600)
+				} else {
+					os.Remove(casino.ManifestPath(p))
+				}
+				before := bkState(t, url)
+				stdout, stderr, code := runCLI(t, env, "", "restore", p, "--yes")
+				if code == 0 || !strings.Contains(stderr, tc.want) {
+					t.Errorf("exit %d, want non-zero and a message with %q; stderr:\n%s\nstdout:\n%s", code, tc.want, stderr, stdout)
+				}
+				if after := bkState(t, url); after != before {
+					t.Errorf("the live database changed")
+				}
+				// restore the good pair for the next case
+				os.WriteFile(created.Path, good, 0o600)
+				os.WriteFile(casino.ManifestPath(created.Path), goodManifest, 0o600)
+			})
+		}
+	})
+}
