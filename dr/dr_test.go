@@ -205,3 +205,33 @@ func killPID(pid int) {
 		p.Kill()
 	}
 }
+
+func TestConcurrentAppendsKeepTheChain(t *testing.T) {
+	in := newIncident(t)
+	done := make(chan error)
+	for w := range 4 {
+		go func() {
+			// each writer loads its own view, as separate dr processes do
+			mine, err := Open(in.Dir, in.ID, &Redactor{})
+			if err != nil {
+				done <- err
+				return
+			}
+			for i := range 10 {
+				if err := mine.Append(TypeScenario, ScenarioDecision{Scenario: "B", Reason: fmt.Sprint(w, i)}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := VerifyFile(in.ProofPath()); err != nil || n != 41 {
+		t.Fatalf("VerifyFile = %d, %v; want 41 entries and an intact chain", n, err)
+	}
+}

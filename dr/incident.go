@@ -385,20 +385,42 @@ func (in *Incident) Writable() error {
 }
 
 // Append redacts data, appends it to the journal chained to the last entry,
-// and re-renders the proof.
+// and re-renders the proof. It holds an exclusive lock on the journal
+// throughout and re-reads it first: another dr process (a second terminal
+// running dr run while a restore runs in the first) may have appended since
+// this one loaded it, and the chain must continue from the true last entry.
 func (in *Incident) Append(typ string, data any) error {
-	if err := in.Writable(); err != nil {
-		return err
-	}
 	red, err := redactValue(in.Red, data)
 	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(in.JournalPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock journal: %w", err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	entries, err := ReadJournal(in.JournalPath())
+	if err != nil {
+		return fmt.Errorf("refusing to append to %s: %w", in.JournalPath(), err)
+	}
+	in.Entries = entries
+	if len(entries) > 0 {
+		if in.State, err = Fold(entries); err != nil {
+			return err
+		}
+	}
+	if err := in.Writable(); err != nil {
 		return err
 	}
 	var last *Entry
 	if n := len(in.Entries); n > 0 {
 		last = &in.Entries[n-1]
 	}
-	e, err := appendEntry(in.JournalPath(), last, typ, red, in.now())
+	e, err := appendEntry(f, last, typ, red, in.now())
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
 	}

@@ -123,10 +123,11 @@ func ParseJournal(b []byte) ([]Entry, error) {
 	return out, nil
 }
 
-// appendEntry writes e as the next line of the journal at path, chained to
-// last (nil for the first entry), and syncs it to disk before returning, so
-// a kill -9 right after a command step started still finds the step.
-func appendEntry(path string, last *Entry, typ string, data any, now time.Time) (Entry, error) {
+// appendEntry writes e as the next line of the journal open in f (for
+// append, and locked by the caller), chained to last (nil for the first
+// entry), and syncs it to disk before returning, so a kill -9 right after a
+// command step started still finds the step.
+func appendEntry(f *os.File, last *Entry, typ string, data any, now time.Time) (Entry, error) {
 	e := Entry{Seq: 1, TS: now.UTC(), Type: typ, Prev: GenesisHash}
 	if last != nil {
 		e.Seq, e.Prev = last.Seq+1, last.Hash
@@ -143,19 +144,10 @@ func appendEntry(path string, last *Entry, typ string, data any, now time.Time) 
 		return Entry{}, err
 	}
 	e.Hash, e.Raw = hash, line
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return Entry{}, err
-	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
 		return Entry{}, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return Entry{}, err
-	}
-	return e, f.Close()
+	return e, f.Sync()
 }
 
 // redactValue returns v with every string in it redacted, by way of its JSON

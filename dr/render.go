@@ -32,11 +32,22 @@ func (in *Incident) Render() error {
 	in.renderBody(&b)
 	// Everything that reaches the proof passes the redactor once more.
 	out := in.Red.String(b.String())
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(out), 0o644); err != nil {
+	// A unique temp file and a rename: a concurrent status never sees, nor
+	// interleaves with, a half-written proof.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(out); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	os.Chmod(tmp.Name(), 0o644)
+	return os.Rename(tmp.Name(), path)
 }
 
 func ts(t time.Time) string {
