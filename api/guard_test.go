@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -238,6 +239,30 @@ func TestSettingsTypedAndAudited(t *testing.T) {
 		v := e.call("GET", "/api/v1/versions", owner, nil)
 		if v.Status != 200 || v.Body["current"] == nil {
 			t.Errorf("versions: %s", v)
+		}
+	})
+}
+
+// TestRehashOnLogin: a hash made with other parameters is replaced at the
+// next successful login.
+func TestRehashOnLogin(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		e := newAPIEnv(t, engine)
+		other, _ := auth.NewHasher(auth.HasherConfig{Params: auth.Params{Memory: 128, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, AllowWeakForTests: true})
+		old, _ := other.Hash(context.Background(), ownerPassword)
+		if err := e.db.UpdatePasswordHash(context.Background(), 1, old); err != nil {
+			t.Fatal(err)
+		}
+		e.login(ownerEmail, ownerPassword)
+		c, _ := e.db.FindCredentials(context.Background(), ownerEmail)
+		if !strings.HasPrefix(c.PasswordHash, "$argon2id$v=19$m=64,t=1,p=1$") {
+			t.Errorf("hash after login: %s", c.PasswordHash)
+		}
+		e.login(ownerEmail, ownerPassword)
+		var n int
+		e.db.QueryRow("SELECT COUNT(*) FROM audit_events WHERE action = 'user.password_rehash'").Scan(&n)
+		if n != 1 {
+			t.Errorf("rehash audit events: %d, want 1", n)
 		}
 	})
 }
