@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -574,4 +575,71 @@ func (c *Client) Status(ctx context.Context, token string) (PlatformStatus, erro
 // Health probes the backend's liveness; nil means reachable.
 func (c *Client) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/api/health", nil, "", nil, nil)
+}
+
+// Change is one changed field of an audit event, for display.
+type Change struct {
+	Key       string
+	Before    string
+	After     string
+	HasBefore bool
+}
+
+// noisyKeys are fields every record carries that say nothing about a change.
+var noisyKeys = map[string]bool{"created_at": true, "updated_at": true, "id": true}
+
+// Changes lists what an audit event changed: for objects, the fields whose
+// value differs between before and after (all of after's fields for a
+// creation); otherwise the whole values.
+func (e AuditEvent) Changes() []Change {
+	var before, after map[string]json.RawMessage
+	bOK := len(e.Before) > 0 && json.Unmarshal(e.Before, &before) == nil && before != nil
+	aOK := len(e.After) > 0 && json.Unmarshal(e.After, &after) == nil && after != nil
+	if !bOK && !aOK {
+		var out []Change
+		if b := compactJSON(e.Before); b != "" || compactJSON(e.After) != "" {
+			out = append(out, Change{Key: "value", Before: b, After: compactJSON(e.After), HasBefore: b != ""})
+		}
+		return out
+	}
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	var names []string
+	for k := range keys {
+		if !noisyKeys[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var out []Change
+	for _, k := range names {
+		b, a := compactJSON(before[k]), compactJSON(after[k])
+		if bOK && b == a {
+			continue
+		}
+		out = append(out, Change{Key: k, Before: b, After: a, HasBefore: bOK})
+	}
+	return out
+}
+
+// compactJSON shows a JSON value: strings unquoted, the rest compacted.
+func compactJSON(b json.RawMessage) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		return s
+	}
+	var out bytes.Buffer
+	if json.Compact(&out, b) != nil {
+		return string(b)
+	}
+	return out.String()
 }

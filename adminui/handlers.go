@@ -586,3 +586,17 @@ func (d tenantsData) Last() int { return d.From + len(d.Tenants) - 1 }
 
 // Last is the 1-based index of the last row shown, for the pager.
 func (d auditData) Last() int { return d.From + len(d.Events) - 1 }
+
+// TenantName names a tenant id for the audit table: "Name (id)" when the
+// tenant is in the filter's list, the bare id otherwise, "—" for none.
+func (d auditData) TenantName(id ID) string {
+	if id == "" {
+		return "—"
+	}
+	for _, t := range d.Tenants {
+		if t.ID == id {
+			return t.Name
+		}
+	}
+	return string(id)
+}

@@ -185,6 +185,16 @@ func uiSmoke(t *testing.T, b *browsertest.Browser, shots *browsertest.Shots, uiU
 			t.Errorf("audit filtered by tenant.create shows %v", actions)
 		}
 		shots.Take(t, tab, u.name+"-audit-filtered")
+		// The banner while maintenance mode is on.
+		tok := ownerToken(t, apiURL)
+		apiCall(t, "POST", apiURL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": true, "reason": "restore drill"}, nil)
+		tab.Do(t, "reload during maintenance", chromedp.Navigate(uiURL+"/tenants"), chromedp.WaitVisible(chromedp.CSS(".banner")))
+		if got := tab.Text(t, ".banner"); !strings.Contains(got, "Maintenance mode is ON") {
+			t.Errorf("maintenance banner says %q", got)
+		}
+		shots.Take(t, tab, u.name+"-maintenance-banner")
+		apiCall(t, "POST", apiURL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": false}, nil)
+		apiCall(t, "POST", apiURL+"/api/v1/auth/logout", tok, nil, nil)
 		// Phone width: the page itself must not scroll sideways.
 		tab.Do(t, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(uiURL+"/tenants"), chromedp.WaitVisible(chromedp.ID("tenants")))
 		if w := browsertest.Eval[int](t, tab, `document.documentElement.scrollWidth`); w > 392 {
@@ -271,6 +281,20 @@ func TestUIBrowserSmoke(t *testing.T) {
 		if code := apiCall(t, "GET", fe.URL+"/api/v1/tenants/capabilities", "", nil, nil); code != http.StatusNotFound {
 			t.Errorf("frontend-admin /api/v1/...: %d, want 404", code)
 		}
+		// The backend goes away: a clear page, not a stack trace.
+		tab := b.NewTab(t)
+		tab.Do(t, "log in", chromedp.Navigate(fe.URL+"/login"),
+			chromedp.SendKeys(chromedp.ID("email"), "admin@casino.com"),
+			chromedp.SendKeys(chromedp.ID("password"), uiOwnerPassword),
+			chromedp.Click(chromedp.ID("login-submit")),
+			chromedp.WaitVisible(chromedp.ID("tenants")))
+		backend.Stop(t)
+		tab.Do(t, "reload with the backend down", chromedp.Navigate(fe.URL+"/tenants"), chromedp.WaitVisible(chromedp.ID("status-code")))
+		if code, title := tab.Text(t, "#status-code"), tab.Text(t, "#error-title"); code != "503" || title != "Backend unavailable" {
+			t.Errorf("backend down: page %s %q, want 503 Backend unavailable", code, title)
+		}
+		shots.Take(t, tab, "backend-unavailable")
+		tab.AssertSameHost(t, strings.TrimPrefix(fe.URL, "http://"))
 	})
 }
 

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// These tests drive the console over plain HTTP against the real backend:
+// the states a browser test would be slow to reach (freeze, throttling,
+// maintenance, a dead backend).
+
+// uiForm posts a form to the console the way a browser on the console's own
+// page does (Sec-Fetch-Site: same-origin), without following redirects.
+func uiForm(t *testing.T, u string, form url.Values, cookie *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func uiGet(t *testing.T, u string, cookie *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// uiLogin signs in through the console's login form and returns the cookie.
+func uiLogin(t *testing.T, base, email, password string) *http.Cookie {
+	t.Helper()
+	resp, body := uiForm(t, base+"/login", url.Values{"email": {email}, "password": {password}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console login %s: %d\n%s", email, resp.StatusCode, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "casino_session" {
+			return c
+		}
+	}
+	t.Fatalf("console login %s: no session cookie", email)
+	return nil
+}
+
+func ownerToken(t *testing.T, apiURL string) string {
+	t.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, "POST", apiURL+"/api/v1/auth/login", "", map[string]string{"email": "admin@casino.com", "password": uiOwnerPassword}, &tok); code != 200 {
+		t.Fatalf("owner login: %d", code)
+	}
+	return tok.AccessToken
+}
+
+func TestUILoginFreezeMaintenanceBanners(t *testing.T) {
+	srv := startServe(t, uiEnv(t), true)
+	seedTenants(t, srv.URL)
+	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
+	admin := uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+	tok := ownerToken(t, srv.URL)
+
+	// Login freeze on: tenant admins are refused at the form with the
+	// reason, a live tenant-admin session ends, the owner sees the banner.
+	if code := apiCall(t, "POST", srv.URL+"/api/v1/admin/login-freeze", tok, map[string]any{"enabled": true, "reason": "incident 42"}, nil); code != 200 {
+		t.Fatalf("freeze on: %d", code)
+	}
+	resp, body := uiForm(t, srv.URL+"/login", url.Values{"email": {uiAdminEmail}, "password": {uiAdminPassword}}, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `id="login-error"`) || !strings.Contains(body, "frozen") {
+		t.Errorf("tenant admin login during the freeze: %d, want 503 with an inline freeze error\n%s", resp.StatusCode, body)
+	}
+	resp, _ = uiGet(t, srv.URL+"/tenants", admin)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "m=frozen") {
+		t.Errorf("tenant admin session during the freeze: %d %q, want 303 to login with the freeze note", resp.StatusCode, loc)
+	}
+	resp, body = uiGet(t, srv.URL+"/tenants", owner)
+	if resp.StatusCode != 200 || !strings.Contains(body, `class="banner"`) || !strings.Contains(body, "Login freeze is ON") || !strings.Contains(body, "incident 42") {
+		t.Errorf("owner during the freeze: %d, want the freeze banner\n%s", resp.StatusCode, body)
+	}
+	apiCall(t, "POST", srv.URL+"/api/v1/admin/login-freeze", tok, map[string]any{"enabled": false}, nil)
+
+	// Maintenance on: the banner, reads work, a change is refused inline.
+	if code := apiCall(t, "POST", srv.URL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": true, "reason": "restore drill"}, nil); code != 200 {
+		t.Fatalf("maintenance on: %d", code)
+	}
+	resp, body = uiGet(t, srv.URL+"/tenants", owner)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Maintenance mode is ON") {
+		t.Errorf("owner during maintenance: %d, want the maintenance banner", resp.StatusCode)
+	}
+	resp, body = uiForm(t, srv.URL+"/tenants", url.Values{"name": {"Late Corp"}, "slug": {"late"}}, owner)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `id="form-error"`) || !strings.Contains(body, "maintenance") {
+		t.Errorf("create during maintenance: %d, want 503 with the maintenance message inline\n%s", resp.StatusCode, body)
+	}
+	apiCall(t, "POST", srv.URL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": false}, nil)
+	resp, body = uiGet(t, srv.URL+"/tenants", owner)
+	if strings.Contains(body, `class="banner"`) {
+		t.Errorf("banner still shown with both switches off")
+	}
+}
+
+func TestUILoginThrottled(t *testing.T) {
+	srv := startServe(t, uiEnv(t), true)
+	var resp *http.Response
+	var body string
+	for i := 0; i < 8; i++ {
+		resp, body = uiForm(t, srv.URL+"/login", url.Values{"email": {"admin@casino.com"}, "password": {"wrong-password-" + string(rune('a'+i))}}, nil)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong email or password.") {
+			t.Fatalf("attempt %d: %d, want 401 with the inline error", i+1, resp.StatusCode)
+		}
+	}
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("no throttling after 8 failures: %d", resp.StatusCode)
+	}
+	if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many sign-in attempts. Try again in") {
+		t.Errorf("throttled login: Retry-After %q, want it set and the retry time inline\n%s", resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func TestUIFrontendAdminBackendDown(t *testing.T) {
+	backend := startServe(t, uiEnv(t), true, "--role", "backend")
+	fe := startServe(t, map[string]string{}, true, "--role", "frontend-admin", "--backend-url", backend.URL)
+	owner := uiLogin(t, fe.URL, "admin@casino.com", uiOwnerPassword)
+	if resp, _ := uiGet(t, fe.URL+"/tenants", owner); resp.StatusCode != 200 {
+		t.Fatalf("tenants with the backend up: %d", resp.StatusCode)
+	}
+
+	backend.Stop(t)
+
+	var ready struct {
+		Status string `json:"status"`
+		Checks map[string]struct {
+			Status string `json:"status"`
+		} `json:"checks"`
+	}
+	if code := getJSON(t, fe.URL+"/api/ready", &ready); code != 503 || ready.Checks["backend"].Status != "fail" {
+		t.Errorf("frontend-admin /api/ready with the backend down: %d %+v, want 503 with backend fail", code, ready)
+	}
+	var health map[string]any
+	if code := getJSON(t, fe.URL+"/api/health", &health); code != 200 || health["role"] != "frontend-admin" {
+		t.Errorf("frontend-admin /api/health with the backend down: %d %v, want 200", code, health)
+	}
+	for _, p := range []string{"/tenants", "/settings/versions", "/audit"} {
+		resp, body := uiGet(t, fe.URL+p, owner)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Backend unavailable") {
+			t.Errorf("GET %s with the backend down: %d, want 503 'Backend unavailable'", p, resp.StatusCode)
+		}
+		for _, leak := range []string{"dial tcp", "connection refused", "goroutine", strings.TrimPrefix(backend.URL, "http://")} {
+			if strings.Contains(body, leak) {
+				t.Errorf("GET %s: the page leaks %q", p, leak)
+			}
+		}
+	}
+	resp, body := uiForm(t, fe.URL+"/login", url.Values{"email": {"admin@casino.com"}, "password": {uiOwnerPassword}}, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Backend unavailable") {
+		t.Errorf("login with the backend down: %d, want 503", resp.StatusCode)
+	}
+	if !strings.Contains(fe.Stdout.String(), `"backend_unavailable"`) {
+		t.Errorf("the frontend-admin did not log backend_unavailable")
+	}
+}
