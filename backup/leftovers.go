@@ -24,22 +24,27 @@ import (
 
 // FindLeftovers lists the leftovers without removing them.
 func FindLeftovers(ctx context.Context, t sqlstore.Target, backupDir string) ([]string, error) {
-	return leftovers(ctx, t, backupDir, false)
+	return leftovers(ctx, t, backupDir, false, "")
 }
 
 // CleanLeftovers removes the leftovers and returns what it removed. The
 // caller must hold the database's lock (AcquireLock), so that nothing it
 // removes belongs to a running backup or restore.
 func CleanLeftovers(ctx context.Context, t sqlstore.Target, backupDir string) ([]string, error) {
-	return leftovers(ctx, t, backupDir, true)
+	return leftovers(ctx, t, backupDir, true, "")
 }
 
-func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove bool) ([]string, error) {
+// leftovers finds (and with remove, removes) leftovers, except the file
+// named keep (the running restore's own new file).
+func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove bool, keep string) ([]string, error) {
 	var out []string
 	var errs []error
 	if t.Dialect == sqlstore.SQLite {
 		matches, _ := filepath.Glob(t.Path + ".restore-*")
 		for _, m := range matches {
+			if keep != "" && strings.HasPrefix(m, keep) {
+				continue
+			}
 			out = append(out, m)
 			if remove {
 				if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {

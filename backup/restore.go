@@ -53,7 +53,7 @@ type Plan struct {
 	SafetyDir      string                 `json:"safety_backup_dir,omitempty"`
 	Checks         []string               `json:"checks"`
 	Steps          []string               `json:"steps"`
-	Leftovers      []string               `json:"leftovers_cleaned,omitempty"`
+	Leftovers      []string               `json:"leftovers,omitempty"` // removed once confirmed
 	DataLossWindow string                 `json:"data_loss_window,omitempty"`
 }
 
@@ -82,8 +82,8 @@ func (o *RestoreOptions) pause(point string) {
 
 // Restore verifies the backup, takes a safety backup of the target, restores
 // into a separate scratch target, checks it, migrates it up, and swaps it in
-// atomically. It holds the database's lock throughout and first cleans the
-// leftovers of any interrupted restore. A failure at any point leaves the
+// atomically. It holds the database's lock throughout, and once confirmed
+// first cleans the leftovers of any interrupted restore. A failure at any point leaves the
 // target database whole: either untouched, or wholly replaced.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
@@ -97,21 +97,16 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	defer lock.Release()
 
 	plan := &Plan{File: o.File, Target: o.Target.Identity(), SafetyBackup: !o.NoSafetyBackup}
-	if !o.DryRun {
-		cleaned, err := CleanLeftovers(ctx, o.Target, o.BackupDir)
-		for _, c := range cleaned {
-			o.logf("cleaned leftover of an interrupted run: %s", c)
-		}
-		plan.Leftovers = cleaned
-		if err != nil {
-			return nil, fmt.Errorf("clean leftovers: %w", err)
-		}
-	} else {
-		left, _ := FindLeftovers(ctx, o.Target, o.BackupDir)
-		for _, l := range left {
-			o.logf("leftover of an interrupted run (a real restore removes it): %s", l)
-		}
+	// Report leftovers of an interrupted run now; remove them once the
+	// restore is confirmed (a plan-only run changes nothing).
+	left, err := FindLeftovers(ctx, o.Target, o.BackupDir)
+	if err != nil {
+		return nil, fmt.Errorf("look for leftovers: %w", err)
 	}
+	for _, l := range left {
+		o.logf("found leftover of an interrupted backup or restore: %s", l)
+	}
+	plan.Leftovers = left
 
 	engine := engineOf(o.Target.Dialect)
 	vo := VerifyOptions{Engine: engine, ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
@@ -147,6 +142,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 	if err != nil {
 		removeNew()
+		if ce := (*casino.Error)(nil); errors.As(err, &ce) {
+			return nil, &casino.Error{Code: ce.Code, Message: "refusing the restore, nothing was changed: " + ce.Message}
+		}
 		return nil, err
 	}
 	plan.Engine, plan.Manifest, plan.Unverified, plan.Checks = vr.Engine, vr.Manifest, vr.Manifest == nil, vr.Checks
@@ -164,6 +162,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	default:
 		if pg, err = newPGTarget(o.Target.URL); err != nil {
 			return nil, err
+		}
+		switch pg.dbname {
+		case "postgres", "template0", "template1":
+			return nil, errorf(casino.EINVALID, "refusing to restore over the %s database: restore into the application's own database", pg.dbname)
 		}
 		if admin, err = openPGAdmin(ctx, pg); err != nil {
 			return nil, err
@@ -218,6 +220,15 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			removeNew()
 		}
 	}()
+	if len(left) > 0 {
+		cleaned, err := leftovers(ctx, o.Target, o.BackupDir, true, newFile)
+		for _, c := range cleaned {
+			o.logf("cleaned leftover of an interrupted run: %s", c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("clean leftovers: %w", err)
+		}
+	}
 	o.pause("verified")
 	res := &RestoreResult{Plan: plan}
 

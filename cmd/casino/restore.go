@@ -168,6 +168,12 @@ func printPlan(w io.Writer, p *backup.Plan) {
 	for _, c := range p.Checks {
 		fmt.Fprintf(w, "    - %s\n", c)
 	}
+	if len(p.Leftovers) > 0 {
+		fmt.Fprintln(w, "  leftovers of an interrupted run (removed first):")
+		for _, l := range p.Leftovers {
+			fmt.Fprintf(w, "    - %s\n", l)
+		}
+	}
 	fmt.Fprintln(w, "  steps:")
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "    %d. %s\n", i+1, s)
