@@ -39,13 +39,15 @@ func TestThrottle(t *testing.T) {
 				t.Fatalf("ip failure %d: got %s", i+1, r)
 			}
 		}
+		login("someone-else@casino.com", "wrong", "10.2.0.1")
+		login(ownerEmail, ownerPassword, "10.1.1.2") // throttled again: not audited again
 		if r := login("someone-else@casino.com", "wrong", "10.2.0.1"); r.Status != 429 || r.Header.Get("Retry-After") == "" {
 			t.Errorf("21st from one IP: got %s, want 429", r)
 		}
 		if r := login("someone-else@casino.com", "wrong", "10.2.0.2"); r.Status != 401 {
 			t.Errorf("other IP: got %s, want 401", r)
 		}
-		// Throttles are audited.
+		// Throttles are audited once per key and window, not per refused attempt.
 		var n int
 		e.db.QueryRow("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login.throttled'").Scan(&n)
 		if n != 2 {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"casino"
@@ -31,6 +32,13 @@ type Service struct {
 	throttle ThrottleConfig
 	log      *slog.Logger
 	now      func() time.Time
+
+	// throttleAudited remembers which throttled keys were audited in
+	// their current window, so a flood of refused attempts writes one
+	// audit row per key and window (per replica), not one per request:
+	// audit_events is append-only and must not be fillable from outside.
+	mu              sync.Mutex
+	throttleAudited map[string]time.Time
 }
 
 var _ casino.AuthService = (*Service)(nil)
@@ -49,7 +57,7 @@ func NewService(store casino.AuthStore, hasher *Hasher, tokens *Tokens, throttle
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, hasher: hasher, tokens: tokens, throttle: throttle, log: logger, now: time.Now}
+	return &Service{store: store, hasher: hasher, tokens: tokens, throttle: throttle, log: logger, now: time.Now, throttleAudited: map[string]time.Time{}}
 }
 
 // Hasher returns the service's password hasher.
@@ -93,7 +101,13 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 		if retry < 1 {
 			retry = 1
 		}
-		s.audit(ctx, &casino.AuditEvent{Action: casino.ActionLoginThrottled, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"scope": scope, "retry_after": retry})})
+		key := scope + ":" + email
+		if scope == "ip" {
+			key = scope + ":" + ip
+		}
+		if s.firstThrottle(key, now, oldest.Add(s.throttle.Window)) {
+			s.audit(ctx, &casino.AuditEvent{Action: casino.ActionLoginThrottled, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"scope": scope, "retry_after": retry})})
+		}
 		return nil, &casino.Error{Code: casino.ETHROTTLED, Message: fmt.Sprintf("Too many failed logins. Try again in %d seconds.", retry), RetryAfter: retry}
 	}
 
@@ -148,6 +162,28 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 	}
 	s.auditUser(ctx, actor, casino.ActionLoginSuccess, map[string]any{"jti": claims.ID})
 	return &casino.Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.tokens.TTL().Seconds()), UserID: cred.ID, TenantID: tid}, nil
+}
+
+// firstThrottle reports whether key's throttling is new since its last
+// audit, and remembers it until the window ends.
+func (s *Service) firstThrottle(key string, now, until time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.throttleAudited[key]; ok && now.Before(t) {
+		return false
+	}
+	if len(s.throttleAudited) >= 10000 {
+		for k, t := range s.throttleAudited {
+			if !now.Before(t) {
+				delete(s.throttleAudited, k)
+			}
+		}
+		if len(s.throttleAudited) >= 10000 {
+			clear(s.throttleAudited)
+		}
+	}
+	s.throttleAudited[key] = until
+	return true
 }
 
 func freezeError(reason string) error {
