@@ -55,9 +55,11 @@ type Validation struct {
 	Passed bool `json:"passed"`
 	// Complete: every must-pass check of the registry ran (none skipped or
 	// deselected). RTO counts only a complete, passed validation.
-	Complete bool          `json:"complete"`
-	Failed   []string      `json:"failed,omitempty"`
-	Checks   []CheckResult `json:"checks"`
+	Complete bool     `json:"complete"`
+	Failed   []string `json:"failed,omitempty"`
+	// Skipped names the must-pass checks that did not run.
+	Skipped []string      `json:"skipped,omitempty"`
+	Checks  []CheckResult `json:"checks"`
 }
 
 // Validator holds what the checks need.
@@ -146,7 +148,17 @@ func (v *Validator) Run(ctx context.Context, checks []Check) Validation {
 	if v.Password != "" {
 		v.Red.Add(v.Password)
 	}
-	val := Validation{URL: v.URL, Start: time.Now().UTC(), Passed: true, Complete: len(checks) == len(Registry)}
+	val := Validation{URL: v.URL, Start: time.Now().UTC(), Passed: true, Complete: true}
+	ran := map[string]bool{}
+	for _, c := range checks {
+		ran[c.Name] = true
+	}
+	for _, c := range Registry {
+		if c.MustPass && !ran[c.Name] && c.Name != "browser" {
+			val.Complete = false
+			val.Skipped = append(val.Skipped, c.Name)
+		}
+	}
 	for _, c := range checks {
 		t0 := time.Now()
 		v.lastIDs = nil
@@ -159,6 +171,7 @@ func (v *Validator) Run(ctx context.Context, checks []Check) Validation {
 		}
 		if status == Skip && c.MustPass && !(c.Name == "browser" && !v.Browser) {
 			val.Complete = false
+			val.Skipped = append(val.Skipped, c.Name)
 		}
 		val.Checks = append(val.Checks, r)
 	}

@@ -203,7 +203,7 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 			verdict = "FAILED (" + strings.Join(v.Failed, ", ") + ")"
 		}
 		if !v.Complete {
-			verdict += ", incomplete (not every must-pass check ran)"
+			verdict += ", incomplete (did not run: " + strings.Join(v.Skipped, ", ") + ")"
 		}
 		head("validation of " + v.URL + ": " + verdict)
 		b.WriteString(ValidationTable(v))

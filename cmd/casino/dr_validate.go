@@ -129,7 +129,7 @@ func printValidation(w io.Writer, val dr.Validation, red *dr.Redactor) {
 	if val.Passed {
 		fmt.Fprintf(w, "PASS: every must-pass check passed (%s)\n", val.End.Sub(val.Start).Round(time.Millisecond))
 		if !val.Complete {
-			fmt.Fprintln(w, "note: not every must-pass check ran (skipped or deselected); RTO counts only a complete validation")
+			fmt.Fprintf(w, "note: must-pass checks that did not run: %s (RTO counts a complete validation first)\n", strings.Join(val.Skipped, ", "))
 		}
 	} else {
 		fmt.Fprintf(w, "FAIL: %s\n", strings.Join(val.Failed, ", "))
