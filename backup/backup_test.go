@@ -2,8 +2,10 @@ package backup_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +18,7 @@ import (
 	"casino"
 	"casino/backup"
 	"casino/internal/testdb"
+	"casino/internal/testpg"
 	"casino/sqlstore"
 )
 
@@ -518,3 +521,80 @@ func TestVerifyMarksManifest(t *testing.T) {
 		t.Logf("checks: %v", res.Checks)
 	})
 }
+
+// TestPostgresRestoreAsApplicationRole runs backup and restore as a plain
+// role with only CREATEDB that owns its database (not a superuser): the
+// privileges docs/ops/backup_restore.md says the swap needs.
+func TestPostgresRestoreAsApplicationRole(t *testing.T) {
+	ctx := context.Background()
+	admin := testpg.ServerURL(t)
+	adb, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adb.Close()
+	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	role, dbname := "casino_app_"+suffix, "casino_role_"+suffix
+	if _, err := adb.ExecContext(ctx, "CREATE ROLE "+role+" LOGIN CREATEDB PASSWORD 'app-secret'"); err != nil {
+		t.Skipf("cannot create a role: %v", err)
+	}
+	t.Cleanup(func() {
+		c, _ := sql.Open("pgx", admin)
+		defer c.Close()
+		rows, _ := c.Query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, dbname+"%")
+		var names []string
+		for rows != nil && rows.Next() {
+			var n string
+			rows.Scan(&n)
+			names = append(names, n)
+		}
+		for _, n := range names {
+			c.Exec("DROP DATABASE IF EXISTS " + n + " WITH (FORCE)")
+		}
+		c.Exec("DROP ROLE IF EXISTS " + role)
+	})
+	if _, err := adb.ExecContext(ctx, "CREATE DATABASE "+dbname+" OWNER "+role); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(testpg.WithDatabase(admin, dbname))
+	u.User = url.UserPassword(role, "app-secret")
+	appURL := u.String()
+	db, err := sqlstore.Open(ctx, appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, db, 3)
+	target := db.Target
+	dir := t.TempDir()
+	res, err := backup.Create(ctx, backup.CreateOptions{Target: target, Dir: dir})
+	if err != nil {
+		t.Fatalf("backup as %s: %v", role, err)
+	}
+	if strings.Contains(string(encodeJSON(res.Manifest)), "app-secret") {
+		t.Error("the manifest carries the password")
+	}
+	want := dbState(t, appURL)
+	db.ExecContext(ctx, `UPDATE tenants SET name = 'changed'`)
+	// the application keeps a session open: the swap must terminate it
+	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: target, BackupDir: dir})
+	if err != nil {
+		t.Fatalf("restore as %s: %v", role, err)
+	}
+	db.Close()
+	if got := dbState(t, appURL); got != want {
+		t.Errorf("after the restore as %s the data differs from the backup", role)
+	}
+	var owner string
+	adb.QueryRowContext(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, dbname).Scan(&owner)
+	if owner != role {
+		t.Errorf("restored database owned by %q, want %q", owner, role)
+	}
+	if rr.SafetyBackup == "" {
+		t.Error("no safety backup")
+	}
+}
+
+func encodeJSON(v any) []byte { b, _ := json.Marshal(v); return b }

@@ -79,6 +79,8 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create backup folder: %w", err)
 	}
+	// Temporary files of a killed backup (their writer is dead) go first.
+	removeDeadTemps(o.Dir)
 	start := o.Now()
 	engine := engineOf(o.Target.Dialect)
 	prefix := PrefixBackup
@@ -268,21 +270,24 @@ func snapshotSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManife
 		return err
 	}
 	defer conn.Close()
-	// A deferred BEGIN; the first SELECT fixes the read snapshot.
+	// A deferred BEGIN; the first SELECT fixes the read snapshot. It is a
+	// trivial one, so snapshot_at, read right after it, is within
+	// microseconds of the snapshot: every commit that finished before is in,
+	// none that started after.
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.ExecContext(context.Background(), "ROLLBACK")
+	var one int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version < 0").Scan(&one); err != nil {
+		return errorf(casino.EINVALID, "read %s: %v (is this a casino database? run casino migrate up)", o.Target.Path, err)
+	}
+	m.SnapshotAt = time.Now().UTC()
 	counts := map[string]int64{}
-	for i, t := range sqlstore.Tables {
+	for _, t := range sqlstore.Tables {
 		var n int64
 		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
 			return errorf(casino.EINVALID, "count rows of %s: %v (is this a casino database? run casino migrate up)", t, err)
-		}
-		if i == 0 {
-			// The snapshot was fixed by the statement that just ran: every
-			// commit that finished before it is in, none after.
-			m.SnapshotAt = time.Now().UTC()
 		}
 		counts[t] = n
 	}

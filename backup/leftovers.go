@@ -121,3 +121,13 @@ func pidAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// removeDeadTemps removes the temporary files in dir whose writer is dead.
+func removeDeadTemps(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if pid, ok := tempPID(e.Name()); ok && !pidAlive(pid) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
