@@ -162,6 +162,9 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	case http.StatusServiceUnavailable:
 		v.Error = "Sign-in is unavailable: " + ae.Message
+	case http.StatusForbidden:
+		// A suspended tenant's admin: the backend's message says so.
+		v.Error = ae.Message
 	case http.StatusBadRequest:
 		v.Error = ae.Message
 		for k, m := range ae.Fields {

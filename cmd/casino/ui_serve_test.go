@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -179,5 +181,84 @@ func TestUIFrontendAdminBackendDown(t *testing.T) {
 	}
 	if !strings.Contains(fe.Stdout.String(), `"backend_unavailable"`) {
 		t.Errorf("the frontend-admin did not log backend_unavailable")
+	}
+}
+
+func TestUISuspendActivateTenant(t *testing.T) {
+	srv := startServe(t, uiEnv(t), true)
+	seedTenants(t, srv.URL)
+	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
+	var list struct {
+		Tenants []struct {
+			ID   int64  `json:"id"`
+			Slug string `json:"slug"`
+		} `json:"tenants"`
+	}
+	apiCall(t, "GET", srv.URL+"/api/v1/tenants", ownerToken(t, srv.URL), nil, &list)
+	var acme int64
+	for _, tn := range list.Tenants {
+		if tn.Slug == "acme" {
+			acme = tn.ID
+		}
+	}
+	status := fmt.Sprintf("%s/tenants/%d/status", srv.URL, acme)
+
+	resp, body := uiForm(t, status, url.Values{"status": {"suspended"}, "return": {"/tenants"}}, owner)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/tenants?ok=suspended" {
+		t.Fatalf("suspend: %d %q\n%s", resp.StatusCode, loc, body)
+	}
+	_, body = uiGet(t, srv.URL+"/tenants?ok=suspended", owner)
+	if !strings.Contains(body, `<span class="badge suspended">suspended</span>`) || !strings.Contains(body, "Tenant suspended.") {
+		t.Errorf("tenants list after suspend lacks the status or the confirmation")
+	}
+	resp, body = uiForm(t, srv.URL+"/login", url.Values{"email": {uiAdminEmail}, "password": {uiAdminPassword}}, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "suspended") || !strings.Contains(body, `id="login-error"`) {
+		t.Errorf("suspended tenant's admin login: %d, want 403 with an inline message\n%s", resp.StatusCode, body)
+	}
+
+	resp, _ = uiForm(t, status, url.Values{"status": {"active"}}, owner)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != fmt.Sprintf("/tenants/%d?ok=activated", acme) {
+		t.Fatalf("activate: %d %q", resp.StatusCode, loc)
+	}
+	uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+
+	// A tenant admin cannot suspend, even by crafting the form.
+	admin := uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+	resp, _ = uiForm(t, status, url.Values{"status": {"suspended"}}, admin)
+	if resp.StatusCode == http.StatusSeeOther {
+		t.Errorf("tenant admin suspended their tenant through the console")
+	}
+}
+
+// TestUIAllModeGoesThroughTheAPI proves role all's console uses the API
+// handler, as split mode does over the network: each UI request's backend
+// calls appear in the log as API requests carrying the UI request's id.
+func TestUIAllModeGoesThroughTheAPI(t *testing.T) {
+	srv := startServe(t, uiEnv(t), true)
+	uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
+	type line struct {
+		Event     string `json:"event"`
+		RequestID string `json:"request_id"`
+		Route     string `json:"route"`
+		Status    int    `json:"status_code"`
+	}
+	var ui, apiLogin *line
+	for _, l := range strings.Split(srv.Stdout.String(), "\n") {
+		var x line
+		if json.Unmarshal([]byte(l), &x) != nil || x.Event != "request" {
+			continue
+		}
+		switch x.Route {
+		case "POST /login":
+			ui = &x
+		case "POST /api/v1/auth/login":
+			apiLogin = &x
+		}
+	}
+	if ui == nil || apiLogin == nil {
+		t.Fatalf("want request lines for the console's POST /login and the API's POST /api/v1/auth/login\n%s", srv.Stdout)
+	}
+	if ui.RequestID != apiLogin.RequestID || ui.Status != 303 || apiLogin.Status != 200 {
+		t.Errorf("console line %+v and API line %+v: want one request id, 303 and 200", *ui, *apiLogin)
 	}
 }
