@@ -92,7 +92,7 @@ func (db *DB) FindAuditEvents(ctx context.Context, f casino.AuditFilter) ([]*cas
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: db.Dialect() == Postgres})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -126,6 +126,13 @@ FROM audit_events`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, f.Lim
 		events = append(events, &ev)
 	}
 	return events, total, rows.Err()
+}
+
+// readTx begins a read-only transaction. On SQLite that is a deferred BEGIN,
+// which takes no write lock (writes use BEGIN IMMEDIATE), so reads never
+// queue behind writers.
+func (db *DB) readTx(ctx context.Context) (*Tx, error) {
+	return db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 }
 
 // inTx runs fn in a transaction, committing when it returns nil.

@@ -45,7 +45,7 @@ func (db *DB) FindSettings(ctx context.Context, scope casino.SettingScope) ([]*c
 	if err := casino.Authorize(ctx, read, scope.TenantID); err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}

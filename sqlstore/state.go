@@ -77,7 +77,7 @@ func (db *DB) SystemStatus(ctx context.Context) (*casino.SystemStatus, error) {
 	if err := casino.Authorize(ctx, casino.CapAdminStatus, 0); err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}

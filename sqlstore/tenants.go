@@ -27,7 +27,7 @@ func (db *DB) FindTenants(ctx context.Context, f casino.TenantFilter) ([]*casino
 	if id := casino.IdentityFromContext(ctx); !id.IsOwner() {
 		cond, args = " WHERE id = ?", append(args, id.TenantID)
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -79,7 +79,7 @@ func (db *DB) FindTenantByID(ctx context.Context, id int64) (*casino.Tenant, err
 	if err := casino.Authorize(ctx, casino.CapTenantsRead, id); err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}

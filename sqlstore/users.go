@@ -79,7 +79,7 @@ func (db *DB) FindTenantAdmins(ctx context.Context, tenantID int64) ([]*casino.U
 	if err := casino.Authorize(ctx, casino.CapTenantAdminsRead, tenantID); err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}
