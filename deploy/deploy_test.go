@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -914,4 +915,72 @@ func packageStringVars(t *testing.T) map[string]bool {
 		}
 	}
 	return vars
+}
+
+// TestDockerfileBuildCommand runs the build stage's own "go build" line
+// (there is no Docker engine here) with the ARG values filled in, then checks
+// that the binary is static and reports the version, commit and build time
+// the ldflags set.
+func TestDockerfileBuildCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds casino")
+	}
+	var build stage
+	for _, s := range dockerStages(t) {
+		if s.name == "build" {
+			build = s
+		}
+	}
+	var line string
+	for _, l := range build.lines {
+		if strings.HasPrefix(l, "RUN ") && strings.Contains(l, "go build") {
+			line = strings.TrimPrefix(l, "RUN ")
+		}
+	}
+	if line == "" {
+		t.Fatal("no RUN … go build in the build stage")
+	}
+	// The build line up to "&&" (what follows runs the binary it built).
+	line, _, _ = strings.Cut(line, "&&")
+	out := t.TempDir()
+	want := map[string]string{"VERSION": "9.8.7-test", "COMMIT": "0123abcd", "BUILD_TIME": "2026-11-29T03:00:00Z"}
+	line = strings.ReplaceAll(line, "/out/casino", filepath.Join(out, "casino"))
+	for k, v := range want {
+		line = strings.ReplaceAll(line, "${"+k+"}", v)
+	}
+	if strings.Contains(line, "${") {
+		t.Fatalf("unfilled ARG in %q", line)
+	}
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, b)
+	}
+
+	f, err := elf.Open(filepath.Join(out, "casino"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the binary has a dynamic loader: it is not static (CGO_ENABLED=0?)")
+		}
+	}
+	f.Close()
+
+	b, err := exec.Command(filepath.Join(out, "casino"), "version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Version   string `json:"version"`
+		Commit    string `json:"commit"`
+		BuildTime string `json:"build_time"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("casino version --json: %v: %s", err, b)
+	}
+	if got.Version != want["VERSION"] || got.Commit != want["COMMIT"] || got.BuildTime != want["BUILD_TIME"] {
+		t.Errorf("casino version --json = %+v, want the ldflags' %v", got, want)
+	}
 }
