@@ -153,8 +153,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 			}
 		}
 	}
-	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+	if fc.Account > 0 {
+		if err := s.store.ClearLoginFailures(ctx, email); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
 	}
 	tok, claims, err := s.tokens.Issue(cred.ID, cred.Email, cred.Role, tid)
 	if err != nil {
