@@ -63,6 +63,9 @@ func loadCompose(t *testing.T) *composetypes.Project {
 	opts, err := cli.NewProjectOptions(
 		[]string{filepath.Join(dir, "docker-compose.prod.yml")},
 		cli.WithWorkingDirectory(dir),
+		// As docker compose does: find the default .env, then read it
+		// for ${…} interpolation.
+		cli.WithEnvFiles(),
 		cli.WithDotEnv,
 		cli.WithConsistency(true),
 	)
@@ -140,6 +143,18 @@ func TestComposeProdLoadsAndValidates(t *testing.T) {
 			if s.User == "" || s.User == "0" || strings.HasPrefix(s.User, "root") {
 				t.Errorf("service %s: runs as %q, want non-root", name, s.User)
 			}
+		}
+	}
+
+	// Scenario A's rollback knob: CASINO_IMAGE in .env picks every casino
+	// service's image.
+	img := regexp.MustCompile(`(?m)^CASINO_IMAGE=(\S+)`).FindStringSubmatch(readFile(t, ".env.example"))
+	if img == nil {
+		t.Fatal(".env.example does not set CASINO_IMAGE")
+	}
+	for name, s := range p.Services {
+		if name != "postgres" && s.Image != img[1] {
+			t.Errorf("service %s: image %q, want CASINO_IMAGE from .env (%q)", name, s.Image, img[1])
 		}
 	}
 
