@@ -235,6 +235,7 @@ type Token struct {
 type Capabilities struct {
 	IsOwner      bool     `json:"is_owner"`
 	Role         string   `json:"role"`
+	UserID       ID       `json:"user_id"`
 	TenantID     ID       `json:"tenant_id"`
 	Email        string   `json:"email"`
 	Capabilities []string `json:"capabilities"`
@@ -322,8 +323,10 @@ type AuditEvent struct {
 
 // Switch is one of the platform's emergency switches.
 type Switch struct {
-	Enabled bool   `json:"enabled"`
-	Reason  string `json:"reason"`
+	Enabled   bool      `json:"enabled"`
+	Reason    string    `json:"reason"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
 }
 
 // PlatformStatus is the owner-readable state of the login freeze and
@@ -570,6 +573,24 @@ func (c *Client) Status(ctx context.Context, token string) (PlatformStatus, erro
 	var s PlatformStatus
 	err := c.do(ctx, http.MethodGet, "/api/v1/admin/status", nil, token, nil, &s)
 	return s, err
+}
+
+// Switch names of SetSwitch.
+const (
+	SwitchLoginFreeze = "login-freeze"
+	SwitchMaintenance = "maintenance"
+)
+
+// SetSwitch turns the login freeze or maintenance mode on or off.
+func (c *Client) SetSwitch(ctx context.Context, token, name string, enabled bool, reason string) error {
+	if name != SwitchLoginFreeze && name != SwitchMaintenance {
+		return fmt.Errorf("unknown switch %q", name)
+	}
+	body := struct {
+		Enabled bool   `json:"enabled"`
+		Reason  string `json:"reason,omitempty"`
+	}{enabled, reason}
+	return c.do(ctx, http.MethodPost, "/api/v1/admin/"+name, nil, token, body, nil)
 }
 
 // Health probes the backend's liveness; nil means reachable.

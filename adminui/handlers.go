@@ -33,6 +33,7 @@ func (u *UI) routes() {
 	u.handle("POST /tenants/{id}/settings", u.authed(u.handleTenantSetting))
 	u.handle("GET /settings", u.authed(u.handleSettings))
 	u.handle("POST /settings", u.authed(u.handlePlatformSetting))
+	u.handle("POST /settings/switches/{name}", u.authed(u.handleSwitch))
 	u.handle("GET /settings/versions", u.authed(u.handleVersions))
 	u.handle("GET /audit", u.authed(u.handleAudit))
 	u.handle("/", func(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +86,11 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 			return
 		}
 		s := &session{token: tok, Caps: caps}
+		if u.cfg.SetIdentity != nil {
+			uid, _ := strconv.ParseInt(string(caps.UserID), 10, 64)
+			tid, _ := strconv.ParseInt(string(caps.TenantID), 10, 64)
+			u.cfg.SetIdentity(r, uid, tid)
+		}
 		if caps.IsOwner || caps.Can("admin:status") {
 			// The banner: best effort, a page still renders without it.
 			if st, err := u.c.Status(ctx, tok); err == nil {
@@ -205,6 +211,7 @@ var flashes = map[string]string{
 	"activated": "Tenant activated.",
 	"admin":     "Admin created.",
 	"setting":   "Setting saved.",
+	"switch":    "Switch changed.",
 }
 
 type tenantsData struct {
@@ -447,6 +454,13 @@ type settingsData struct {
 	Settings []Setting
 	Note     string
 	TenantID ID
+	Switches []switchView // the owner's emergency switches
+}
+
+// switchView is one emergency switch on the settings page.
+type switchView struct {
+	Name, Title, Effect string
+	Switch
 }
 
 // SettingAction is where the settings page's form posts.
@@ -464,7 +478,34 @@ func (u *UI) settingsView(r *http.Request, s *session) (*view, error) {
 		}
 		d.Note = "Settings cannot be read by your account."
 	}
+	if s.status != nil && s.Caps.Can("admin:login_freeze") {
+		d.Switches = append(d.Switches, switchView{SwitchLoginFreeze, "Admin login freeze", "Tenant admins cannot sign in and their sessions end; the owner still can.", s.status.LoginFreeze})
+	}
+	if s.status != nil && s.Caps.Can("admin:maintenance") {
+		d.Switches = append(d.Switches, switchView{SwitchMaintenance, "Maintenance mode", "Every change is refused; reads keep working.", s.status.Maintenance})
+	}
 	return &view{Title: "Settings", Nav: "settings", S: s, Flash: flashes[r.URL.Query().Get("ok")], Data: d}, nil
+}
+
+func (u *UI) handleSwitch(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("name")
+	if name != SwitchLoginFreeze && name != SwitchMaintenance {
+		u.renderError(w, r, s, http.StatusNotFound, "Not found", "There is no such switch.")
+		return
+	}
+	enabled := r.PostFormValue("enabled") == "true"
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if err := u.c.SetSwitch(u.callCtx(r), s.token, name, enabled, reason); err != nil {
+		u.formFailed(w, r, s, err, map[string]string{"form": name, "reason": reason}, func() (*view, error) {
+			// Re-read the switches for the page.
+			if st, err := u.c.Status(u.callCtx(r), s.token); err == nil {
+				s.status = &st
+			}
+			return u.settingsView(r, s)
+		}, "settings")
+		return
+	}
+	redirect(w, r, "/settings?ok=switch")
 }
 
 func (u *UI) handleSettings(w http.ResponseWriter, r *http.Request, s *session) {

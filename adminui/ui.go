@@ -55,6 +55,9 @@ type Config struct {
 	// SetRoute, when set, is told the route pattern of each request, for the
 	// request log and metrics.
 	SetRoute func(*http.Request, string)
+	// SetIdentity, when set, is told the signed-in user and tenant of each
+	// request (0 when unknown), for the request log.
+	SetIdentity func(r *http.Request, userID, tenantID int64)
 }
 
 // UI is the frontend-admin's http.Handler: the HTML pages and their static

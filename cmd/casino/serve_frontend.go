@@ -100,7 +100,8 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 		RequestMeta: func(r *http.Request) (string, string) {
 			return api.RequestID(r.Context()), api.ClientIP(r.Context())
 		},
-		SetRoute: func(r *http.Request, pattern string) { api.SetRoute(r.Context(), pattern) },
+		SetRoute:    func(r *http.Request, pattern string) { api.SetRoute(r.Context(), pattern) },
+		SetIdentity: func(r *http.Request, userID, tenantID int64) { api.SetIdentity(r.Context(), userID, tenantID) },
 	})
 	if err != nil {
 		return nil, nil, err

@@ -101,9 +101,20 @@ func TestUILoginFreezeMaintenanceBanners(t *testing.T) {
 	}
 	apiCall(t, "POST", srv.URL+"/api/v1/admin/login-freeze", tok, map[string]any{"enabled": false}, nil)
 
-	// Maintenance on: the banner, reads work, a change is refused inline.
-	if code := apiCall(t, "POST", srv.URL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": true, "reason": "restore drill"}, nil); code != 200 {
-		t.Fatalf("maintenance on: %d", code)
+	// Maintenance on, from the console's Settings page: the banner, reads
+	// work, a change is refused inline.
+	resp, body = uiForm(t, srv.URL+"/settings/switches/maintenance", url.Values{"enabled": {"true"}, "reason": {"restore drill"}}, owner)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/settings?ok=switch" {
+		t.Fatalf("maintenance on from the console: %d %q\n%s", resp.StatusCode, loc, body)
+	}
+	_, body = uiGet(t, srv.URL+"/settings", owner)
+	if !strings.Contains(body, `id="maintenance-off"`) || !strings.Contains(body, "restore drill") {
+		t.Errorf("settings page does not show maintenance ON with its reason")
+	}
+	// A tenant admin cannot flip a switch, even by crafting the form.
+	admin = uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+	if resp, _ := uiForm(t, srv.URL+"/settings/switches/login-freeze", url.Values{"enabled": {"true"}}, admin); resp.StatusCode == http.StatusSeeOther {
+		t.Errorf("tenant admin turned the login freeze on through the console")
 	}
 	resp, body = uiGet(t, srv.URL+"/tenants", owner)
 	if resp.StatusCode != 200 || !strings.Contains(body, "Maintenance mode is ON") {
@@ -113,7 +124,9 @@ func TestUILoginFreezeMaintenanceBanners(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `id="form-error"`) || !strings.Contains(body, "maintenance") {
 		t.Errorf("create during maintenance: %d, want 503 with the maintenance message inline\n%s", resp.StatusCode, body)
 	}
-	apiCall(t, "POST", srv.URL+"/api/v1/admin/maintenance", tok, map[string]any{"enabled": false}, nil)
+	if resp, _ := uiForm(t, srv.URL+"/settings/switches/maintenance", url.Values{"enabled": {"false"}}, owner); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("maintenance off from the console: %d", resp.StatusCode)
+	}
 	resp, body = uiGet(t, srv.URL+"/tenants", owner)
 	if strings.Contains(body, `class="banner"`) {
 		t.Errorf("banner still shown with both switches off")
