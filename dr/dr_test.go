@@ -235,3 +235,13 @@ func TestConcurrentAppendsKeepTheChain(t *testing.T) {
 		t.Fatalf("VerifyFile = %d, %v; want 41 entries and an intact chain", n, err)
 	}
 }
+
+func TestFillTemplate(t *testing.T) {
+	tpl := "**Kind:** <INCIDENT PROOF | DRILL>\n\n| Field | Value |\n|---|---|\n| Severity | <SEV-1 / SEV-2 / SEV-3> |\n| `incident_start_utc` | <YYYY-MM-DDTHH:MM:SSZ> (declared; RTO starts here) |\n| Version before the incident | <`curl -s <URL>/api/version`> |\n| Ops / responder | <name> |\n"
+	start := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	got := fillTemplate(tpl, "2026-11-29", Declaration{Severity: "SEV-1", IncidentStart: start, VersionBefore: "v1.2.3"})
+	want := "**Kind:** INCIDENT PROOF\n\n| Field | Value |\n|---|---|\n| Severity | SEV-1 |\n| `incident_start_utc` | 2026-11-29T03:00:00Z (declared; RTO starts here) |\n| Version before the incident | v1.2.3 |\n| Ops / responder | <name> |\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -168,7 +168,7 @@ func TestDRWholeIncidentEndToEnd(t *testing.T) {
 			t.Errorf("proof lacks %q", want)
 		}
 	}
-	if t.Failed() {
+	if t.Failed() || os.Getenv("DR_SHOW_PROOF") != "" {
 		t.Logf("proof:\n%s", proof)
 	}
 
