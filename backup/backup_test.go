@@ -598,3 +598,32 @@ func TestPostgresRestoreAsApplicationRole(t *testing.T) {
 }
 
 func encodeJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// TestSQLiteRestoreRefusesOpenDatabase: a SQLite file another connection
+// holds open (casino serve) is not swapped: its writer would keep appending
+// to the -wal that SQLite would then replay onto the new file.
+func TestSQLiteRestoreRefusesOpenDatabase(t *testing.T) {
+	ctx := context.Background()
+	live := testdb.Open(t, sqlstore.SQLite)
+	seed(t, live, 2)
+	dir := t.TempDir()
+	res, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('x', '1', CURRENT_TIMESTAMP)`)
+	before := dbState(t, live.Target.URL)
+	_, err = backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: live.Target, BackupDir: dir})
+	if casino.ErrorCode(err) != casino.ECONFLICT || !strings.Contains(casino.ErrorMessage(err), "stop casino serve") {
+		t.Fatalf("restore over an open database: %v, want a conflict asking to stop serve", err)
+	}
+	if dbState(t, live.Target.URL) != before {
+		t.Error("the database changed")
+	}
+	if left, _ := backup.FindLeftovers(ctx, live.Target, dir); len(left) > 0 {
+		t.Errorf("leftovers: %v", left)
+	}
+	if es, _ := backup.List(dir); len(es) != 1 {
+		t.Errorf("a refused restore took a safety backup: %d backups", len(es))
+	}
+}

@@ -229,6 +229,13 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, fmt.Errorf("clean leftovers: %w", err)
 		}
 	}
+	if o.Target.Dialect == sqlstore.SQLite && plan.TargetExists {
+		// Fail fast, before the safety backup, if another process has the
+		// file open; checked again right before the swap.
+		if err := checkpointAlone(ctx, o.Target.Path); err != nil {
+			return nil, err
+		}
+	}
 	o.pause("verified")
 	res := &RestoreResult{Plan: plan}
 
