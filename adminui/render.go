@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"casino/logging"
 )
 
 // pageNames are the templates under templates/, each rendered inside
@@ -113,7 +115,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		// A template bug: log it, answer a plain page, never the error text.
-		u.log.ErrorContext(r.Context(), "template_failed", slog.String("template", name), slog.String("error", err.Error()), slog.String("request_id", v.RequestID))
+		u.log.ErrorContext(r.Context(), "template_failed", slog.String("template", name), slog.String(logging.FieldError, err.Error()), slog.String(logging.FieldRequestID, v.RequestID))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintf(w, "Internal error. Request id: %s\n", v.RequestID)
@@ -142,7 +144,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *session, err error)
 	var ae *APIError
 	switch {
 	case errors.Is(err, ErrUnavailable):
-		u.log.WarnContext(r.Context(), "backend_unavailable", slog.String("error", err.Error()), slog.String("request_id", u.requestID(r)))
+		u.log.WarnContext(r.Context(), "backend_unavailable", slog.String(logging.FieldError, err.Error()), slog.String(logging.FieldRequestID, u.requestID(r)))
 		w.Header().Set("Retry-After", "5")
 		u.renderError(w, r, nil, http.StatusServiceUnavailable, "Backend unavailable",
 			"The console cannot reach the casino backend right now. Nothing was changed. Try again in a moment; if it persists, check the backend's health (/api/ready).")
@@ -157,11 +159,11 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, s *session, err error)
 		case http.StatusServiceUnavailable:
 			u.renderError(w, r, s, http.StatusServiceUnavailable, "Temporarily unavailable", ae.Message)
 		default:
-			u.log.ErrorContext(r.Context(), "backend_error", slog.String("error", err.Error()), slog.String("request_id", u.requestID(r)))
+			u.log.ErrorContext(r.Context(), "backend_error", slog.String(logging.FieldError, err.Error()), slog.String(logging.FieldRequestID, u.requestID(r)))
 			u.renderError(w, r, s, http.StatusBadGateway, "Something went wrong", "The backend refused the request unexpectedly. The request id below identifies it in the logs.")
 		}
 	default:
-		u.log.ErrorContext(r.Context(), "ui_error", slog.String("error", err.Error()), slog.String("request_id", u.requestID(r)))
+		u.log.ErrorContext(r.Context(), "ui_error", slog.String(logging.FieldError, err.Error()), slog.String(logging.FieldRequestID, u.requestID(r)))
 		u.renderError(w, r, s, http.StatusInternalServerError, "Something went wrong", "An unexpected error happened. The request id below identifies it in the logs.")
 	}
 }

@@ -1,11 +1,13 @@
 package adminui
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +368,25 @@ func TestForwardsRequestMeta(t *testing.T) {
 	}
 	if got := last.RemoteAddr; !strings.HasPrefix(got, "203.0.113.9:") {
 		t.Errorf("in-process RemoteAddr = %q, want the client's IP", got)
+	}
+}
+
+func TestAuditChanges(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		before, after string
+		want          []Change
+	}{
+		{"create", ``, `{"id":1,"name":"Acme","slug":"acme","created_at":"x"}`, []Change{{Key: "name", After: "Acme"}, {Key: "slug", After: "acme"}}},
+		{"update", `{"name":"Acme","status":"active","updated_at":"1"}`, `{"name":"Acme","status":"suspended","updated_at":"2"}`, []Change{{Key: "status", Before: "active", After: "suspended", HasBefore: true}}},
+		{"scalar", `5`, `7`, []Change{{Key: "value", Before: "5", After: "7", HasBefore: true}}},
+		{"nothing", ``, ``, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := AuditEvent{Before: json.RawMessage(tt.before), After: json.RawMessage(tt.after)}.Changes()
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Changes() = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
