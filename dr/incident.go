@@ -1,6 +1,7 @@
 package dr
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ const (
 	TypeState     = "recorded_state" // what contain found before changing anything
 	TypeStepStart = "step_start"
 	TypeStepEnd   = "step_end"
+	TypeStepChild = "step_child" // the pid of the command a step started
 	TypeScenario  = "scenario"
 	TypeValidate  = "validation"
 	TypeClose     = "close"
@@ -68,7 +70,16 @@ type StepStart struct {
 	Commands [][]string `json:"commands,omitempty"`
 	Dir      string     `json:"dir,omitempty"`
 	PID      int        `json:"pid"`
+	PIDStart string     `json:"pid_start,omitempty"` // with PID, names the process even after pid reuse
 	Force    bool       `json:"force,omitempty"`
+}
+
+// StepChild is the data of a step_child entry: the process a step started,
+// so a resumed incident knows whether a command outlived the killed CLI.
+type StepChild struct {
+	Step     string `json:"step"`
+	PID      int    `json:"pid"`
+	PIDStart string `json:"pid_start,omitempty"`
 }
 
 // StepEnd is the data of a step_end entry.
@@ -100,15 +111,18 @@ type ScenarioDecision struct {
 
 // Step is where one step stands, folded from its entries.
 type Step struct {
-	Key      string
-	Kind     string
-	Started  time.Time
-	StartSeq int
-	PID      int
-	Commands [][]string
-	Dir      string
-	Ended    bool
-	End      StepEnd
+	Key        string
+	Kind       string
+	Started    time.Time
+	StartSeq   int
+	PID        int
+	PIDStart   string
+	ChildPID   int
+	ChildStart string
+	Commands   [][]string
+	Dir        string
+	Ended      bool
+	End        StepEnd
 }
 
 // Done reports whether the step completed successfully.
@@ -156,7 +170,15 @@ func Fold(entries []Entry) (*State, error) {
 			if _, ok := st.Steps[d.Step]; !ok {
 				st.Order = append(st.Order, d.Step)
 			}
-			st.Steps[d.Step] = &Step{Key: d.Step, Kind: d.Kind, Started: e.TS, StartSeq: e.Seq, PID: d.PID, Commands: d.Commands, Dir: d.Dir}
+			st.Steps[d.Step] = &Step{Key: d.Step, Kind: d.Kind, Started: e.TS, StartSeq: e.Seq, PID: d.PID, PIDStart: d.PIDStart, Commands: d.Commands, Dir: d.Dir}
+		case TypeStepChild:
+			var d StepChild
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			if s, ok := st.Steps[d.Step]; ok {
+				s.ChildPID, s.ChildStart = d.PID, d.PIDStart
+			}
 		case TypeStepEnd:
 			var d StepEnd
 			if err := json.Unmarshal(e.Data, &d); err != nil {
@@ -203,13 +225,66 @@ func (st *State) Interrupted() []*Step {
 	return out
 }
 
-// ProcessAlive reports whether pid names a live process on this host.
+// ProcessAlive reports whether pid names a live (not zombie) process on
+// this host.
 func ProcessAlive(pid int) bool {
+	return ProcessAliveSince(pid, "")
+}
+
+// ProcessAliveSince is ProcessAlive for the process that started at start
+// (ProcStart's value); a different process that reused the pid is not it.
+func ProcessAliveSince(pid int, start string) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	state, st := procStat(pid)
+	if state == "Z" {
+		return false
+	}
+	return start == "" || st == "" || st == start
+}
+
+// ProcStart returns the start time of pid (clock ticks since boot, from
+// /proc/PID/stat), or "" where /proc is not available.
+func ProcStart(pid int) string {
+	_, st := procStat(pid)
+	return st
+}
+
+func procStat(pid int) (state, start string) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", ""
+	}
+	// comm (field 2) may hold spaces and parentheses: fields restart after
+	// the last ')'. state is field 3, starttime field 22.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return "", ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", ""
+	}
+	return f[0], f[19]
+}
+
+// StillRunning reports whether an unended step's CLI, or the command it
+// started, is still alive: such a step must not be started again.
+func (s *Step) StillRunning() (who string, pid int, alive bool) {
+	if s.Ended {
+		return "", 0, false
+	}
+	if ProcessAliveSince(s.PID, s.PIDStart) && s.PID != os.Getpid() {
+		return "casino dr", s.PID, true
+	}
+	if ProcessAliveSince(s.ChildPID, s.ChildStart) {
+		return "its command", s.ChildPID, true
+	}
+	return "", 0, false
 }
 
 // Incident is one incident's record: its proof file and the journal beside it.
@@ -443,7 +518,13 @@ func (in *Incident) StartStep(s StepStart, force bool) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: %q finished at %s with exit 0 (journal entry %d); pass --force to run it again",
 			ErrStepDone, old.Key, old.End.End.Format(time.RFC3339), old.StartSeq)
 	}
-	s.PID, s.Force = os.Getpid(), force
+	if old, ok := in.State.Steps[in.Red.String(s.Step)]; ok && !force {
+		if who, pid, alive := old.StillRunning(); alive {
+			return time.Time{}, fmt.Errorf("%q is still running (%s, pid %d, started %s): wait for it, or pass --force",
+				old.Key, who, pid, old.Started.Format(time.RFC3339))
+		}
+	}
+	s.PID, s.PIDStart, s.Force = os.Getpid(), ProcStart(os.Getpid()), force
 	start := in.now()
 	return start, in.Append(TypeStepStart, s)
 }

@@ -70,8 +70,9 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 
 // ExecRunner runs argv with the process environment, the program found on
 // PATH, stdout and stderr capped at OutputCap each. tee, when not nil,
-// also receives both streams as they come.
-func ExecRunner(dir string, tee func(stdout bool, p []byte)) Runner {
+// also receives both streams as they come; started, when not nil, is told
+// the command's pid once it runs.
+func ExecRunner(dir string, tee func(stdout bool, p []byte), started ...func(pid int)) Runner {
 	return func(ctx context.Context, argv []string) Output {
 		o := Output{Argv: argv, Start: time.Now().UTC(), ExitCode: -1}
 		defer func() { o.End = time.Now().UTC() }()
@@ -80,7 +81,13 @@ func ExecRunner(dir string, tee func(stdout bool, p []byte)) Runner {
 		cmd.Dir = dir
 		cmd.Stdin = nil
 		cmd.Stdout, cmd.Stderr = teeWriter{so, tee, true}, teeWriter{se, tee, false}
-		err := cmd.Run()
+		err := cmd.Start()
+		if err == nil {
+			for _, f := range started {
+				f(cmd.Process.Pid)
+			}
+			err = cmd.Wait()
+		}
 		o.End = time.Now().UTC()
 		o.Stdout, o.Stderr, o.Truncated = so.buf.String(), se.buf.String(), so.truncated || se.truncated
 		var ee *exec.ExitError
@@ -329,7 +336,7 @@ func (l local) Record(ctx context.Context, run Runner) (PlatformState, []Output,
 		b, err := os.ReadFile(cs.PIDFile)
 		if err == nil {
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if ProcessAlive(pid) {
+			if ProcessAlive(pid) && pid != os.Getpid() {
 				cs.PID, cs.State = pid, "running"
 				if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
 					cs.Cmdline = strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")

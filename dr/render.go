@@ -164,6 +164,10 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		if s := in.State.Steps[d.Step]; s != nil && !s.Ended && s.StartSeq == e.Seq {
 			fmt.Fprintf(b, "**No end recorded** (pid %d): the step was interrupted or is still running.\n\n", d.PID)
 		}
+	case TypeStepChild:
+		var d StepChild
+		json.Unmarshal(e.Data, &d)
+		head(fmt.Sprintf("`%s` running as pid %d", d.Step, d.PID))
 	case TypeStepEnd:
 		var d StepEnd
 		json.Unmarshal(e.Data, &d)
@@ -288,6 +292,10 @@ func timelineLine(e Entry) string {
 		var d StepStart
 		json.Unmarshal(e.Data, &d)
 		return "started " + d.Step
+	case TypeStepChild:
+		var d StepChild
+		json.Unmarshal(e.Data, &d)
+		return fmt.Sprintf("%s running as pid %d", d.Step, d.PID)
 	case TypeStepEnd:
 		var d StepEnd
 		json.Unmarshal(e.Data, &d)

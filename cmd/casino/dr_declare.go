@@ -140,6 +140,7 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		Started  time.Time `json:"started_utc"`
 		ExitCode *int      `json:"exit_code,omitempty"`
 		PID      int       `json:"pid,omitempty"`
+		Running  string    `json:"running,omitempty"`
 	}
 	var steps []stepView
 	for _, k := range st.Order {
@@ -150,10 +151,11 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 			v.State, v.ExitCode = "done", &s.End.ExitCode
 		case s.Ended:
 			v.State, v.ExitCode = "failed", &s.End.ExitCode
-		case dr.ProcessAlive(s.PID):
-			v.State = "running"
 		default:
 			v.State = "interrupted"
+			if who, pid, alive := s.StillRunning(); alive {
+				v.State, v.Running = "running", fmt.Sprintf("%s, pid %d, is still running", who, pid)
+			}
 		}
 		steps = append(steps, v)
 	}
@@ -205,7 +207,7 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		case "interrupted":
 			extra = fmt.Sprintf("started %s by pid %d, no end recorded: run it again to resume", s.Started.Format(time.RFC3339), s.PID)
 		case "running":
-			extra = fmt.Sprintf("pid %d is still running", s.PID)
+			extra = fmt.Sprintf("no end recorded: %s; wait for it before running it again", s.Running)
 		}
 		fmt.Fprintf(w, "  %-12s %s  %s\n", strings.ToUpper(s.State), s.Step, extra)
 	}

@@ -76,10 +76,10 @@ func TestDRVerifyProofNamesTheBreak(t *testing.T) {
 	b, _ := os.ReadFile(j)
 	os.WriteFile(j, []byte(strings.Replace(string(b), `"stdout":"one\n"`, `"stdout":"uno\n"`, 1)), 0o600)
 	out, _, code := f.dr(t, "verify-proof", proof)
-	if code != 1 || !strings.Contains(out, "entry seq 3, step_end") || !strings.Contains(out, "entry edited") {
+	if code != 1 || !strings.Contains(out, "entry seq 4, step_end") || !strings.Contains(out, "entry edited") {
 		t.Fatalf("tampered: exit %d: %s", code, out)
 	}
-	if _, errOut, code := f.dr(t, "status"); code == 0 || !strings.Contains(errOut, "entry seq 3") {
+	if _, errOut, code := f.dr(t, "status"); code == 0 || !strings.Contains(errOut, "entry seq 4") {
 		t.Fatalf("status on a tampered journal: exit %d: %s", code, errOut)
 	}
 }

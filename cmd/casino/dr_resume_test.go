@@ -100,7 +100,18 @@ func TestDRResumeAfterKill9(t *testing.T) {
 	waitFor(t, "dr run to start its command", func() bool { return fileContains(marker, "x") })
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	// The CLI is gone; the command it started (sleep 30) is not.
+	status = f.mustDR(t, "status")
+	if !strings.Contains(status, "RUNNING      run sh -c") || !strings.Contains(status, "its command, pid") {
+		t.Errorf("status with the command still running:\n%s", status)
+	}
+	if _, errOut, code := f.dr(t, "run", "--", "sh", "-c", "echo x >> "+marker+"; sleep 30"); code == 0 || !strings.Contains(errOut, "still running") {
+		t.Fatalf("rerun while the first is still running: exit %d: %s", code, errOut)
+	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	waitFor(t, "the orphaned command to die", func() bool {
+		return strings.Contains(f.mustDR(t, "status"), "INTERRUPTED  run sh -c")
+	})
 	status = f.mustDR(t, "status")
 	if !strings.Contains(status, "INTERRUPTED  run sh -c") {
 		t.Errorf("status after killing dr run:\n%s", status)

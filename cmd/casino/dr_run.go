@@ -132,7 +132,14 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 			env.Stderr.Write(p)
 		}
 	}
-	o := dr.ExecRunner("", tee)(ctx, argv)
+	started := func(pid int) {
+		// journaled so that a resume after kill -9 knows if the command
+		// outlived this CLI (a restore still running must not start twice)
+		if err := in.Append(dr.TypeStepChild, dr.StepChild{Step: step, PID: pid, PIDStart: dr.ProcStart(pid)}); err != nil {
+			fmt.Fprintf(env.Stderr, "casino: warning: journal the command's pid: %v\n", err)
+		}
+	}
+	o := dr.ExecRunner("", tee, started)(ctx, argv)
 	if err := in.EndStep(step, start, o.ExitCode, nil, []dr.Output{o}); err != nil {
 		return err
 	}
