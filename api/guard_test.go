@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"casino"
@@ -265,6 +266,32 @@ func TestRehashOnLogin(t *testing.T) {
 		e.db.QueryRow("SELECT COUNT(*) FROM audit_events WHERE action = 'user.password_rehash'").Scan(&n)
 		if n != 1 {
 			t.Errorf("rehash audit events: %d, want 1", n)
+		}
+	})
+}
+
+// TestThrottleConcurrentGuesses: a burst of parallel guesses cannot all
+// slip past the check before failures are recorded; with one hashing slot
+// exactly MaxAccount guesses are tried.
+func TestThrottleConcurrentGuesses(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		e := newAPIEnv(t, engine, func(hc *auth.HasherConfig, _ *auth.ThrottleConfig) { hc.MaxConcurrent = 1 })
+		var mu sync.Mutex
+		got := map[int]int{}
+		var wg sync.WaitGroup
+		for i := 0; i < 30; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": "guess"}, fmt.Sprintf("10.3.0.%d", i))
+				mu.Lock()
+				got[r.Status]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if got[401] != 5 || got[429] != 25 {
+			t.Errorf("30 parallel guesses: got statuses %v, want 5x401 and 25x429", got)
 		}
 	})
 }

@@ -163,14 +163,31 @@ func decodePHC(s string) (Params, []byte, []byte, error) {
 // hash should be recomputed because its parameters differ from the current
 // ones.
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash bool, err error) {
-	p, salt, key, err := decodePHC(phc)
-	if err != nil {
+	if _, _, _, err := decodePHC(phc); err != nil {
 		return false, false, err
 	}
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
 	defer h.release()
+	return h.verifyInSlot(password, phc)
+}
+
+// withSlot runs fn holding one hashing slot; fn uses the *InSlot methods.
+func (h *Hasher) withSlot(ctx context.Context, fn func() error) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	return fn()
+}
+
+// verifyInSlot is Verify for a caller already holding a slot.
+func (h *Hasher) verifyInSlot(password, phc string) (ok, rehash bool, err error) {
+	p, salt, key, err := decodePHC(phc)
+	if err != nil {
+		return false, false, err
+	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return false, false, nil
@@ -184,6 +201,9 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash b
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	h.Verify(ctx, password, h.dummy)
 }
+
+// verifyDummyInSlot is VerifyDummy for a caller already holding a slot.
+func (h *Hasher) verifyDummyInSlot(password string) { h.verifyInSlot(password, h.dummy) }
 
 // GeneratePassword returns a random password of n characters (at least 20)
 // from an alphabet without look-alikes.

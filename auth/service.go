@@ -85,45 +85,44 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 		return nil, &casino.Error{Code: casino.EINVALID, Message: "Email and password are required.", Fields: fields}
 	}
 	ip := casino.RequestMetaFromContext(ctx).RemoteIP
-	now := s.now().UTC()
 
 	// Throttled attempts are refused before any hashing, right or wrong.
-	fc, err := s.store.LoginFailures(ctx, email, ip, now.Add(-s.throttle.Window))
-	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+	if _, err := s.checkThrottle(ctx, email, ip); err != nil {
+		return nil, err
 	}
-	if fc.Account >= s.throttle.MaxAccount || (ip != "" && fc.IP >= s.throttle.MaxIP) {
-		oldest, scope := fc.OldestAccount, "account"
-		if fc.Account < s.throttle.MaxAccount {
-			oldest, scope = fc.OldestIP, "ip"
-		}
-		retry := int(math.Ceil(oldest.Add(s.throttle.Window).Sub(now).Seconds()))
-		if retry < 1 {
-			retry = 1
-		}
-		key := scope + ":" + email
-		if scope == "ip" {
-			key = scope + ":" + ip
-		}
-		if s.firstThrottle(key, now, oldest.Add(s.throttle.Window)) {
-			s.audit(ctx, &casino.AuditEvent{Action: casino.ActionLoginThrottled, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"scope": scope, "retry_after": retry})})
-		}
-		return nil, &casino.Error{Code: casino.ETHROTTLED, Message: fmt.Sprintf("Too many failed logins. Try again in %d seconds.", retry), RetryAfter: retry}
-	}
-
 	cred, err := s.store.FindCredentials(ctx, email)
 	if casino.ErrorCode(err) == casino.ENOTFOUND {
-		s.hasher.VerifyDummy(ctx, password)
-		return nil, s.fail(ctx, email, ip, now, nil, "unknown_email")
+		cred = nil
 	} else if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, password, cred.PasswordHash)
-	if err != nil && !errors.Is(err, ErrBadHash) {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	if !ok {
-		return nil, s.fail(ctx, email, ip, now, cred, "wrong_password")
+	// Check again, hash, and record a failure while holding one hashing
+	// slot: concurrent guesses cannot all pass the first check before any
+	// failure is recorded. At most MaxConcurrent-1 extra guesses slip in.
+	// An unknown email hashes against a dummy, so it costs the same time.
+	var ok, rehash bool
+	var fc casino.FailureCounts
+	err = s.hasher.withSlot(ctx, func() error {
+		var err error
+		if fc, err = s.checkThrottle(ctx, email, ip); err != nil {
+			return err
+		}
+		if cred == nil {
+			s.hasher.verifyDummyInSlot(password)
+			return s.fail(ctx, email, ip, nil, "unknown_email")
+		}
+		var verr error
+		ok, rehash, verr = s.hasher.verifyInSlot(password, cred.PasswordHash)
+		if verr != nil && !errors.Is(verr, ErrBadHash) {
+			return fmt.Errorf("login: %w", verr)
+		}
+		if !ok {
+			return s.fail(ctx, email, ip, cred, "wrong_password")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	tid := int64(0)
 	if cred.TenantID != nil {
@@ -188,6 +187,31 @@ func (s *Service) firstThrottle(key string, now, until time.Time) bool {
 	return true
 }
 
+// checkThrottle answers ETHROTTLED (audited once per key and window) when
+// the account or the client IP has too many failures inside the window.
+func (s *Service) checkThrottle(ctx context.Context, email, ip string) (casino.FailureCounts, error) {
+	now := s.now().UTC()
+	fc, err := s.store.LoginFailures(ctx, email, ip, now.Add(-s.throttle.Window))
+	if err != nil {
+		return fc, fmt.Errorf("login: %w", err)
+	}
+	if fc.Account < s.throttle.MaxAccount && (ip == "" || fc.IP < s.throttle.MaxIP) {
+		return fc, nil
+	}
+	oldest, scope, key := fc.OldestAccount, "account", "account:"+email
+	if fc.Account < s.throttle.MaxAccount {
+		oldest, scope, key = fc.OldestIP, "ip", "ip:"+ip
+	}
+	retry := int(math.Ceil(oldest.Add(s.throttle.Window).Sub(now).Seconds()))
+	if retry < 1 {
+		retry = 1
+	}
+	if s.firstThrottle(key, now, oldest.Add(s.throttle.Window)) {
+		s.audit(ctx, &casino.AuditEvent{Action: casino.ActionLoginThrottled, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"scope": scope, "retry_after": retry})})
+	}
+	return fc, &casino.Error{Code: casino.ETHROTTLED, Message: fmt.Sprintf("Too many failed logins. Try again in %d seconds.", retry), RetryAfter: retry}
+}
+
 func freezeError(reason string) error {
 	msg := "Admin logins are frozen (disaster-recovery login freeze); only the owner may log in."
 	if reason != "" {
@@ -197,8 +221,8 @@ func freezeError(reason string) error {
 }
 
 // fail records a failed login and answers the one bad-credentials error.
-func (s *Service) fail(ctx context.Context, email, ip string, now time.Time, cred *casino.Credentials, reason string) error {
-	if err := s.store.RecordLoginFailure(ctx, email, ip, now); err != nil {
+func (s *Service) fail(ctx context.Context, email, ip string, cred *casino.Credentials, reason string) error {
+	if err := s.store.RecordLoginFailure(ctx, email, ip, s.now().UTC()); err != nil {
 		return fmt.Errorf("login: record failure: %w", err)
 	}
 	ev := &casino.AuditEvent{Action: casino.ActionLoginFailure, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"reason": reason})}
