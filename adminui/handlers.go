@@ -17,6 +17,11 @@ func (u *UI) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	u.handle("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			// No directory listings.
+			u.renderError(w, r, nil, http.StatusNotFound, "Not found", "There is no such page.")
+			return
+		}
 		// URLs carry ?v=<content hash>, so a file may be cached for long.
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		files.ServeHTTP(w, r)

@@ -2,13 +2,11 @@ package adminui
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 
@@ -38,16 +36,6 @@ var funcs = template.FuncMap{
 			return s[:12]
 		}
 		return s
-	},
-	"json": func(b json.RawMessage) string {
-		if len(bytes.TrimSpace(b)) == 0 || string(b) == "null" {
-			return ""
-		}
-		var out bytes.Buffer
-		if json.Compact(&out, b) != nil {
-			return string(b)
-		}
-		return out.String()
 	},
 }
 
@@ -183,11 +171,6 @@ func formError(err error) (msg string, fields map[string]string, status int, ok 
 		return ae.Message, nil, ae.Status, true
 	}
 	return "", nil, 0, false
-}
-
-// staticURL is the versioned URL of a static file.
-func (u *UI) staticURL(name string) string {
-	return path.Join("/static", name) + "?v=" + u.assetV
 }
 
 // retryText says when a throttled user may try again.
