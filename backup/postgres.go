@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -337,10 +338,11 @@ func runPGDump(ctx context.Context, bin, rawURL, snapshotID string, w io.Writer)
 	u, env := libpqArgs(rawURL)
 	cmd := exec.CommandContext(ctx, bin, "--format=plain", "--no-owner", "--no-privileges", "--snapshot="+snapshotID, "--dbname="+u)
 	cmd.Env = env
+	dieWithParent(cmd)
 	cmd.Stdout = w
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	if err := runLocked(cmd); err != nil {
 		return fmt.Errorf("pg_dump: %v: %s", err, sqlstore.Redact(strings.TrimSpace(stderr.String())))
 	}
 	return nil
@@ -365,11 +367,12 @@ func runPSQL(ctx context.Context, bin, rawURL string, r io.Reader) error {
 	u, env := libpqArgs(rawURL)
 	cmd := exec.CommandContext(ctx, bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--dbname="+u)
 	cmd.Env = env
+	dieWithParent(cmd)
 	cmd.Stdin = r
 	var out tailBuffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
+	if err := runLocked(cmd); err != nil {
 		return fmt.Errorf("psql: %v: %s", err, sqlstore.Redact(strings.TrimSpace(out.String())))
 	}
 	return nil
@@ -488,4 +491,12 @@ func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists bool
 		time.Sleep(500 * time.Millisecond)
 	}
 	return fmt.Errorf("swap: sessions kept reconnecting to %s; stop the backend first: %w", live, lastErr)
+}
+
+// runLocked runs cmd on a goroutine locked to its OS thread, so that thread
+// (the parent dieWithParent's signal follows) lives as long as the child.
+func runLocked(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return cmd.Run()
 }

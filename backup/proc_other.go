@@ -1,0 +1,9 @@
+//go:build !linux
+
+package backup
+
+import "os/exec"
+
+// dieWithParent is a no-op where the kernel has no parent-death signal; the
+// children still end when their pipe to casino closes.
+func dieWithParent(cmd *exec.Cmd) {}
