@@ -31,13 +31,14 @@ type RestoreOptions struct {
 	DryRun bool
 	// Confirm is asked, with the plan, before anything changes; returning
 	// false stops the restore with ErrNotConfirmed. Nil means confirmed.
-	Confirm func(plan *Plan) bool
+	Confirm  func(plan *Plan) bool
 	PGBinDir string
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
 	// Pause is called at named points (tests kill the process there): verified,
-	// backup_written (inside the safety backup), safety_backup_done, scratch_ready, before_swap, during_swap, after_swap.
+	// backup_written (inside the safety backup), safety_backup_done, restoring
+	// (PostgreSQL, psql mid-stream), scratch_ready, before_swap, during_swap, after_swap.
 	Pause func(point string)
 }
 
@@ -385,7 +386,7 @@ func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin
 	}()
 	scratchURL := withDatabase(pg.url, scratch)
 	o.logf("restoring into scratch database %s", scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, o.File, scratchURL, o.Progress)
+	counts, err := restoreIntoPostgres(ctx, psql, o.File, scratchURL, o.Progress, o.Pause)
 	if err != nil {
 		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
 	}

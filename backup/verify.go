@@ -353,7 +353,7 @@ func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *Ve
 		return err
 	}
 	defer admin.drop(context.Background(), scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, path, withDatabase(o.AdminURL, scratch), o.Progress)
+	counts, err := restoreIntoPostgres(ctx, psql, path, withDatabase(o.AdminURL, scratch), o.Progress, nil)
 	if err != nil {
 		return invalid(path, "scratch restore failed: %v", err)
 	}
@@ -369,7 +369,7 @@ func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *Ve
 // restoreIntoPostgres feeds the dump into the (empty) database at url via
 // psql, checking the trailer on the way, and returns the restored row
 // counts.
-func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progress) (map[string]int64, error) {
+func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progress, pause func(string)) (map[string]int64, error) {
 	r, err := openDecompressed(path, p)
 	if err != nil {
 		return nil, err
@@ -378,7 +378,11 @@ func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progres
 	scan := newDumpScanner()
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := io.Copy(io.MultiWriter(pw, scan), r)
+		var w io.Writer = io.MultiWriter(pw, scan)
+		if pause != nil {
+			w = &pauseOnce{w: w, point: "restoring", pause: pause}
+		}
+		_, err := io.Copy(w, r)
 		if err == nil && !scan.complete() {
 			err = errors.New("the SQL dump is incomplete: pg_dump's completion trailer is missing")
 		}
@@ -400,4 +404,22 @@ func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progres
 	}
 	defer db.Close()
 	return db.RowCounts(ctx)
+}
+
+// pauseOnce calls pause(point) once, after the first write went through
+// (tests kill the process mid-stream there).
+type pauseOnce struct {
+	w     io.Writer
+	point string
+	pause func(string)
+	done  bool
+}
+
+func (p *pauseOnce) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if !p.done {
+		p.done = true
+		p.pause(p.point)
+	}
+	return n, err
 }

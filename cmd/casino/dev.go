@@ -199,4 +199,3 @@ func (s *seeder) insertSQLite(ctx context.Context, src rowSource) error {
 	}
 	return nil
 }
-

@@ -186,7 +186,7 @@ func TestRestoreKill9(t *testing.T) {
 		}
 		newState := bkState(t, srcURL)
 
-		points := []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "before_swap", "during_swap", "after_swap"}
+		points := []string{"verified", "backup_written", "safety_backup_done", "restoring", "scratch_ready", "before_swap", "during_swap", "after_swap"}
 		if engine == sqlstore.SQLite {
 			points = []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "before_swap", "after_swap"}
 		}
