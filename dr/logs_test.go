@@ -115,3 +115,50 @@ func TestFiveXXDropping(t *testing.T) {
 		})
 	}
 }
+
+func TestP95AgainstBaseline(t *testing.T) {
+	start := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	// 10 minutes before impact at ~10 ms, 10 minutes of incident at ~900 ms,
+	// then 5 minutes at recentMS.
+	logs := func(recentMS float64) string {
+		var b strings.Builder
+		for m := range 25 {
+			d := 10.0
+			switch {
+			case m >= 10 && m < 20:
+				d = 900
+			case m >= 20:
+				d = recentMS
+			}
+			for i := range 20 {
+				b.WriteString(logLine(start.Add(time.Duration(m)*time.Minute+time.Duration(i)*time.Second), 200, d+float64(i%3), "x") + "\n")
+			}
+		}
+		return b.String()
+	}
+	impact := start.Add(10 * time.Minute)
+	cases := []struct {
+		name     string
+		recent   float64
+		baseline float64
+		want     string
+	}{
+		{"recovered, baseline from the logs before impact", 10, 0, Pass},
+		{"still slow, baseline from the logs", 400, 0, Fail},
+		{"recovered against a flag baseline", 10, 15, Pass},
+		{"slower than the flag baseline", 30, 15, Fail},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := &Validator{Logs: strings.NewReader(logs(c.recent)), BaselineP95MS: c.baseline, P95Tolerance: 0.2, Window: 5 * time.Minute, ImpactStart: impact}
+			got, detail := checkLogsP95(nil, v)
+			if got != c.want {
+				t.Errorf("got %s (%s), want %s", got, detail, c.want)
+			}
+		})
+	}
+	v := &Validator{Logs: strings.NewReader(logs(10)), Window: 5 * time.Minute}
+	if got, detail := checkLogsP95(nil, v); got != Fail || !strings.Contains(detail, "no baseline") {
+		t.Errorf("without any baseline: %s %s", got, detail)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,14 @@ func TestDRValidateWithoutIncident(t *testing.T) {
 	out, errOut, code := f.dr(t, "validate", "--url", srv.URL, "--checks", "health,ready")
 	if code != 0 || !strings.Contains(errOut, "not recorded: no open incident") || !strings.Contains(out, "PASS: every must-pass check passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	// logs from stdin
+	for range 5 {
+		http.Get(srv.URL + "/api/health")
+	}
+	out, errOut, code = runCLI(t, f.Env, srv.Stdout.String(), "dr", "validate", "--checks", "logs_5xx,logs_p95", "--logs", "-", "--baseline-p95", "1s")
+	if code != 0 || !strings.Contains(out, " requests) vs baseline 1000.000 ms") || !strings.Contains(out, "PASS: every must-pass check passed") {
+		t.Fatalf("--logs -: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if out := f.mustDR(t, "checks"); !strings.Contains(out, "logs_p95") || !strings.Contains(out, "browser") {
 		t.Errorf("checks list:\n%s", out)
