@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -109,7 +111,6 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 // the console's own host.
 func uiSmoke(t *testing.T, b *browsertest.Browser, shots *browsertest.Shots, uiURL, apiURL string, u smokeUser, extra bool) {
 	tab := b.NewTab(t)
-	host := strings.TrimPrefix(uiURL, "http://")
 
 	// 1) Log in. The console's root sends a stranger to the login page.
 	tab.Do(t, "open the console", chromedp.Navigate(uiURL+"/"), chromedp.WaitVisible(chromedp.ID("email")))
@@ -157,6 +158,9 @@ func uiSmoke(t *testing.T, b *browsertest.Browser, shots *browsertest.Shots, uiU
 	var session *network.Cookie
 	for _, c := range cookies {
 		if c.Name == "casino_session" || c.Name == "__Host-casino_session" {
+			if strings.HasPrefix(uiURL, "https://") != (c.Name == "__Host-casino_session") || strings.HasPrefix(uiURL, "https://") != c.Secure {
+				t.Errorf("session cookie %s Secure=%v at %s: want __Host- and Secure exactly over HTTPS", c.Name, c.Secure, uiURL)
+			}
 			session = c
 		}
 	}
@@ -227,7 +231,12 @@ func uiSmoke(t *testing.T, b *browsertest.Browser, shots *browsertest.Shots, uiU
 	// 5) The old cookie no longer works: not in the console, not at the API.
 	req, _ := http.NewRequest("GET", uiURL+"/tenants", nil)
 	req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
-	resp, err := noRedirect.Do(req)
+	client := noRedirect
+	if strings.HasPrefix(uiURL, "https://") {
+		// The test proxy's certificate is self-signed.
+		client = &http.Client{CheckRedirect: noRedirect.CheckRedirect, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +262,7 @@ func uiSmoke(t *testing.T, b *browsertest.Browser, shots *browsertest.Shots, uiU
 		shots.Take(t, tab, u.name+"-session-expired")
 	}
 
-	tab.AssertSameHost(t, host)
+	tab.AssertSameHost(t, uiURL)
 }
 
 func TestUIBrowserSmoke(t *testing.T) {
@@ -294,7 +303,7 @@ func TestUIBrowserSmoke(t *testing.T) {
 			t.Errorf("backend down: page %s %q, want 503 Backend unavailable", code, title)
 		}
 		shots.Take(t, tab, "backend-unavailable")
-		tab.AssertSameHost(t, strings.TrimPrefix(fe.URL, "http://"))
+		tab.AssertSameHost(t, fe.URL)
 	})
 }
 
@@ -361,4 +370,24 @@ func TestUIBrowserCrossOriginPostRefused(t *testing.T) {
 		t.Errorf("created tenant page shows %q", got)
 	}
 	shots.Take(t, tab, "tenant-created")
+}
+
+// TestUIBrowserBehindTLSProxy runs the smoke through a TLS-terminating
+// reverse proxy, as production does: the session cookie must be
+// __Host-casino_session and Secure, and everything must still work.
+func TestUIBrowserBehindTLSProxy(t *testing.T) {
+	b := browsertest.Start(t, chromedp.IgnoreCertErrors)
+	srv := startServe(t, uiEnv(t), true)
+	seedTenants(t, srv.URL)
+	target, _ := url.Parse(srv.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		director(r)
+		r.Header.Set("X-Forwarded-Proto", "https")
+	}
+	proxy := httptest.NewTLSServer(rp)
+	defer proxy.Close()
+	shots := browsertest.NewShots(t)
+	uiSmoke(t, b, shots, proxy.URL, srv.URL, smokeUsers[0], false)
 }

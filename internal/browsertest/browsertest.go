@@ -52,8 +52,9 @@ type Browser struct {
 	ctx context.Context
 }
 
-// Start launches Chromium with a fresh profile.
-func Start(t testing.TB) *Browser {
+// Start launches Chromium with a fresh profile; extra options are appended
+// (for example chromedp.IgnoreCertErrors for a test TLS server).
+func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path := Path(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -68,6 +69,7 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication"),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })
@@ -115,11 +117,16 @@ func (tab *Tab) Requests() []string {
 }
 
 // AssertSameHost fails the test for every request the tab made to anything
-// but host (host:port), and fails it when there were none at all. data: URLs
+// but base's scheme and host:port, and fails it when there were none at all. data: URLs
 // never leave the browser (Chromium's own form controls use them, such as the
 // calendar icon of a date input), so they are counted but allowed.
-func (tab *Tab) AssertSameHost(t testing.TB, host string) {
+func (tab *Tab) AssertSameHost(t testing.TB, base string) {
 	t.Helper()
+	b, err := url.Parse(base)
+	if err != nil || b.Host == "" {
+		t.Fatalf("AssertSameHost: base %q is not a URL", base)
+	}
+	host := b.Host
 	reqs := tab.Requests()
 	if len(reqs) == 0 {
 		t.Errorf("the browser recorded no requests")
@@ -132,7 +139,7 @@ func (tab *Tab) AssertSameHost(t testing.TB, host string) {
 		}
 		network++
 		u, err := url.Parse(r)
-		if err != nil || u.Scheme != "http" || u.Host != host {
+		if err != nil || u.Scheme != b.Scheme || u.Host != host {
 			t.Errorf("the browser requested %s, outside the serving host %s", r, host)
 		}
 	}
