@@ -27,6 +27,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -411,6 +412,26 @@ func buildObjects(t *testing.T) *objects {
 		}
 		if *name == "" {
 			t.Fatalf("%s %d has no name", gvk, n)
+		}
+		// What the API server would refuse beyond the schema: names and
+		// label keys and values.
+		nameErrs := validation.IsDNS1123Subdomain(*name)
+		if tm.Kind == "Service" {
+			nameErrs = validation.IsDNS1035Label(*name)
+		}
+		for _, e := range nameErrs {
+			t.Errorf("%s %q: invalid name: %s", gvk, *name, e)
+		}
+		var meta struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		json.Unmarshal(j, &meta)
+		for k, v := range meta.Metadata.Labels {
+			for _, e := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+				t.Errorf("%s %q: label %s=%s: %s", gvk, *name, k, v, e)
+			}
 		}
 		register()
 	}
@@ -997,5 +1018,33 @@ func TestDockerfileBuildCommand(t *testing.T) {
 	}
 	if got.Version != want["VERSION"] || got.Commit != want["COMMIT"] || got.BuildTime != want["BUILD_TIME"] {
 		t.Errorf("casino version --json = %+v, want the ldflags' %v", got, want)
+	}
+}
+
+// TestK8sPodTemplatesValid: pod template labels and port names are what the
+// API server accepts, and every pod runs non-root on a read-only root.
+func TestK8sPodTemplatesValid(t *testing.T) {
+	o := k8s(t)
+	for owner, tpl := range allPods(o) {
+		for k, v := range tpl.Labels {
+			for _, e := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+				t.Errorf("%s: pod label %s=%s: %s", owner, k, v, e)
+			}
+		}
+		for i := range tpl.Spec.Containers {
+			c := &tpl.Spec.Containers[i]
+			for _, p := range c.Ports {
+				for _, e := range validation.IsValidPortName(p.Name) {
+					t.Errorf("%s: port name %q: %s", owner, p.Name, e)
+				}
+			}
+			checkNonRoot(t, &tpl.Spec, c)
+			if c.Resources.Limits.Memory().IsZero() {
+				t.Errorf("%s: container %s has no memory limit", owner, c.Name)
+			}
+		}
+		if tpl.Spec.AutomountServiceAccountToken == nil || *tpl.Spec.AutomountServiceAccountToken {
+			t.Errorf("%s: mounts a service account token casino never uses", owner)
+		}
 	}
 }
