@@ -366,7 +366,10 @@ func (t *tailBuffer) String() string { return string(t.b) }
 func runPSQL(ctx context.Context, bin, rawURL string, r io.Reader) error {
 	u, env := libpqArgs(rawURL)
 	cmd := exec.CommandContext(ctx, bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--dbname="+u)
-	cmd.Env = env
+	// More sort memory for the index builds at the end of the dump (a
+	// user-settable, session-only setting), appended to any PGOPTIONS.
+	opts := strings.TrimSpace(os.Getenv("PGOPTIONS") + " -c maintenance_work_mem=256MB")
+	cmd.Env = append(env, "PGOPTIONS="+opts)
 	dieWithParent(cmd)
 	cmd.Stdin = r
 	var out tailBuffer
