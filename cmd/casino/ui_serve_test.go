@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // These tests drive the console over plain HTTP against the real backend:
@@ -273,5 +274,33 @@ func TestUIAllModeGoesThroughTheAPI(t *testing.T) {
 	}
 	if ui.RequestID != apiLogin.RequestID || ui.Status != 303 || apiLogin.Status != 200 {
 		t.Errorf("console line %+v and API line %+v: want one request id, 303 and 200", *ui, *apiLogin)
+	}
+}
+
+// TestUIExpiredTokenGoesToLogin: a token past its expiry (not revoked) sends
+// the user back to the sign-in page with the message, as a revoked one does.
+func TestUIExpiredTokenGoesToLogin(t *testing.T) {
+	env := uiEnv(t)
+	env["CASINO_TOKEN_TTL"] = "1s"
+	srv := startServe(t, env, true)
+	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
+	if owner.MaxAge != 1 {
+		t.Errorf("cookie Max-Age %d, want the token's 1 s lifetime", owner.MaxAge)
+	}
+	if resp, _ := uiGet(t, srv.URL+"/tenants", owner); resp.StatusCode != 200 {
+		t.Fatalf("fresh token: %d", resp.StatusCode)
+	}
+	// The backend allows 5 s of clock leeway past exp.
+	time.Sleep(7500 * time.Millisecond)
+	resp, _ := uiGet(t, srv.URL+"/tenants", owner)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "m=expired") {
+		t.Fatalf("expired token: %d %q, want 303 to login with the expiry note", resp.StatusCode, loc)
+	}
+	if c := resp.Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Errorf("the expired session's cookie was not cleared: %v", resp.Header["Set-Cookie"])
+	}
+	_, body := uiGet(t, srv.URL+resp.Header.Get("Location"), nil)
+	if !strings.Contains(body, "Your session has expired or was revoked.") {
+		t.Errorf("login page lacks the expiry message")
 	}
 }
