@@ -64,9 +64,23 @@ func checkBrowser(ctx context.Context, v *Validator) (string, string) {
 	); err != nil {
 		return fail(err)
 	}
-	if err := step("tenants", 15*time.Second, chromedp.WaitVisible(chromedp.CSS(`#tenants`))); err != nil {
-		// Some layouts land elsewhere first; the tenants page must still load.
-		if err2 := step("tenants", 15*time.Second, chromedp.Navigate(base+"/tenants"), chromedp.WaitVisible(chromedp.CSS(`#tenants`))); err2 != nil {
+	// After the login post the page is the tenants list, or the login form
+	// again with an error: poll for either, so a refused login fails fast.
+	landed := ""
+	deadline := time.Now().Add(15 * time.Second)
+	for landed == "" && time.Now().Before(deadline) {
+		landed, _ = chromedp.Run(bctx, chromedp.Evaluate[string](`document.readyState === "complete" ? (document.querySelector("#tenants") ? "tenants" : (document.querySelector("#login-error, [role=alert]") ? "error: " + document.querySelector("#login-error, [role=alert]").textContent.trim() : "")) : ""`))
+		if landed == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	switch {
+	case landed == "tenants":
+		steps = append(steps, "tenants ok")
+	case landed != "":
+		return fail(fmt.Errorf("tenants: login refused (%s)", strings.TrimPrefix(landed, "error: ")))
+	default:
+		if err := step("tenants", 10*time.Second, chromedp.Navigate(base+"/tenants"), chromedp.WaitVisible(chromedp.CSS(`#tenants`))); err != nil {
 			return fail(err)
 		}
 	}
