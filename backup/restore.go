@@ -84,8 +84,8 @@ func (o *RestoreOptions) pause(point string) {
 // Restore verifies the backup, takes a safety backup of the target, restores
 // into a separate scratch target, checks it, migrates it up, and swaps it in
 // atomically. It holds the database's lock throughout, and once confirmed
-// first cleans the leftovers of any interrupted restore. A failure at any point leaves the
-// target database whole: either untouched, or wholly replaced.
+// first cleans the leftovers of any interrupted restore. A failure at any
+// point leaves the target database whole: untouched, or wholly replaced.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
 	if o.BackupDir == "" {
@@ -275,16 +275,18 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	return res, nil
 }
 
-// targetHasSchema reports whether the target database carries a casino
-// schema (something worth a safety backup).
+// targetHasSchema reports whether the target database may carry casino data
+// (something worth a safety backup). Only a database that answers and has
+// no schema is empty: one that cannot be read gets the safety backup
+// attempted, whose failure then says what is wrong.
 func targetHasSchema(ctx context.Context, t sqlstore.Target) bool {
 	db, err := sqlstore.Open(ctx, t.URL)
 	if err != nil {
-		return false
+		return true
 	}
 	defer db.Close()
 	v, err := db.SchemaVersion(ctx)
-	return err == nil && v > 0
+	return err != nil || v > 0
 }
 
 // migrateScratch migrates a restored copy up and returns its row counts.
