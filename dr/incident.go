@@ -312,7 +312,7 @@ func (in *Incident) now() time.Time {
 }
 
 // Declare creates a new incident in dir: the proof from the template,
-// marked INCIDENT PROOF, and the journal's first entry.
+// marked INCIDENT PROOF, and the journal's first entry, stamped now.
 func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
 	tpl, err := os.ReadFile(template)
 	if err != nil {
@@ -357,10 +357,13 @@ func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) 
 		break
 	}
 	d.Template = template
-	if err := in.Append(TypeDeclare, d); err != nil {
+	// The declare entry carries the moment of declaration.
+	in.Now = func() time.Time { return now }
+	err = in.Append(TypeDeclare, d)
+	in.Now = nil
+	if err != nil {
 		return nil, err
 	}
-	_ = now
 	return in, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -171,13 +170,4 @@ func printCommands(w io.Writer, title string, cmds [][]string) {
 	for _, c := range cmds {
 		fmt.Fprintln(w, "  "+dr.CommandLine(c))
 	}
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
