@@ -590,14 +590,13 @@ func (u *UI) handleAudit(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	d := auditData{Tenant: strings.TrimSpace(q.Get("tenant")), Action: strings.TrimSpace(q.Get("action")), Since: q.Get("since"), Until: q.Get("until")}
 	f := AuditFilter{TenantID: ID(d.Tenant), Action: d.Action, Since: parseDay(d.Since, false), Until: parseDay(d.Until, true), Offset: offsetParam(r)}
-	if s.Caps.IsOwner {
-		// The tenant filter's choices; a failure only costs the dropdown.
-		if ts, err := u.c.AllTenants(ctx, s.token, 500); err == nil {
-			d.Tenants = ts
-		} else if errors.Is(err, ErrUnavailable) || StatusOf(err) == http.StatusUnauthorized {
-			u.fail(w, r, s, err)
-			return
-		}
+	// The owner's tenant filter, and names for the tenant column; any
+	// other failure only costs those.
+	if ts, err := u.c.AllTenants(ctx, s.token, 500); err == nil {
+		d.Tenants = ts
+	} else if errors.Is(err, ErrUnavailable) || StatusOf(err) == http.StatusUnauthorized {
+		u.fail(w, r, s, err)
+		return
 	}
 	p, err := u.c.Audit(ctx, s.token, f)
 	if err != nil {

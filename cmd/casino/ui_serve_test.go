@@ -304,3 +304,61 @@ func TestUIExpiredTokenGoesToLogin(t *testing.T) {
 		t.Errorf("login page lacks the expiry message")
 	}
 }
+
+// TestUIAuditFilters: the audit page filters by tenant and by action, and a
+// tenant admin sees only their tenant's events.
+func TestUIAuditFilters(t *testing.T) {
+	srv := startServe(t, uiEnv(t), true)
+	seedTenants(t, srv.URL)
+	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
+	var list struct {
+		Tenants []struct {
+			ID   int64  `json:"id"`
+			Slug string `json:"slug"`
+		} `json:"tenants"`
+	}
+	apiCall(t, "GET", srv.URL+"/api/v1/tenants", ownerToken(t, srv.URL), nil, &list)
+	ids := map[string]int64{}
+	for _, tn := range list.Tenants {
+		ids[tn.Slug] = tn.ID
+	}
+	// Tenant column values of the audit table.
+	tenants := func(body string) []string {
+		var out []string
+		for _, row := range strings.Split(body, "<tr>")[1:] {
+			cells := strings.Split(row, "<td>")
+			if len(cells) > 4 {
+				out = append(out, strings.TrimSpace(strings.SplitN(cells[4], "<", 2)[0]))
+			}
+		}
+		return out
+	}
+	_, body := uiGet(t, fmt.Sprintf("%s/audit?tenant=%d", srv.URL, ids["acme"]), owner)
+	got := tenants(body)
+	if len(got) == 0 {
+		t.Fatalf("no events for tenant acme\n%s", body)
+	}
+	for _, g := range got {
+		if g != "Acme Casino" {
+			t.Errorf("tenant filter acme shows an event of %q", g)
+		}
+	}
+	_, body = uiGet(t, srv.URL+"/audit?action=tenant_admin.create", owner)
+	if !strings.Contains(body, "<code>tenant_admin.create</code>") || strings.Contains(body, "<code>tenant.create</code>") {
+		t.Errorf("action filter tenant_admin.create shows other actions")
+	}
+	admin := uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+	_, body = uiGet(t, srv.URL+"/audit", admin)
+	if strings.Contains(body, "Bellagio") || strings.Contains(body, `id="filter-tenant"`) {
+		t.Errorf("tenant admin's audit page shows another tenant or the tenant filter")
+	}
+	own := tenants(body)
+	if len(own) == 0 {
+		t.Errorf("tenant admin sees no events at all")
+	}
+	for _, g := range own {
+		if g != "Acme Casino" {
+			t.Errorf("tenant admin sees an event of tenant %q", g)
+		}
+	}
+}
