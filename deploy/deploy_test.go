@@ -49,6 +49,9 @@ var secretName = regexp.MustCompile(`(?i)PASSWORD|SECRET|TOKEN|KEY|DATABASE_URL`
 // ---------------------------------------------------------------------------
 // docker-compose.prod.yml
 
+// casinoServices are the compose services that run the casino image.
+var casinoServices = map[string]bool{"backend": true, "frontend-admin": true, "backup": true}
+
 // loadCompose loads docker-compose.prod.yml with compose-go, the loader
 // docker compose itself uses, from a scratch folder holding the file and a
 // .env copied from .env.example (as an operator would). It validates against
@@ -134,17 +137,41 @@ func TestComposeProdLoadsAndValidates(t *testing.T) {
 		if s.Restart != "always" && s.Restart != "unless-stopped" {
 			t.Errorf("service %s: restart %q, want always or unless-stopped", name, s.Restart)
 		}
+		if name != "postgres" && (s.User == "" || s.User == "0" || strings.HasPrefix(s.User, "root")) {
+			t.Errorf("service %s: runs as %q, want non-root", name, s.User)
+		}
+		if !casinoServices[name] {
+			continue
+		}
 		if len(s.EnvFiles) == 0 {
 			t.Errorf("service %s: no env_file; secrets must come from one", name)
 		}
-		if name != "postgres" {
-			if len(s.Command) == 0 || s.Command[0] != "casino" && s.Command[0] != "sh" {
-				t.Errorf("service %s: command %v does not run the image's casino binary", name, s.Command)
-			}
-			if s.User == "" || s.User == "0" || strings.HasPrefix(s.User, "root") {
-				t.Errorf("service %s: runs as %q, want non-root", name, s.User)
-			}
+		if len(s.Command) == 0 || s.Command[0] != "casino" && s.Command[0] != "sh" {
+			t.Errorf("service %s: command %v does not run the image's casino binary", name, s.Command)
 		}
+	}
+	if len(p.Services["postgres"].EnvFiles) == 0 {
+		t.Error("service postgres: no env_file for POSTGRES_PASSWORD")
+	}
+
+	// <URL> is the proxy: /api/ to the backend, the rest to frontend-admin,
+	// so the checklist's API checks and UI smoke share one URL.
+	proxy, ok := p.Services["proxy"]
+	if !ok {
+		t.Fatal("no proxy service: <URL> needs one entry point for /api/ and the UI")
+	}
+	if len(proxy.Ports) != 1 || proxy.Ports[0].Target != 8080 || proxy.Ports[0].Published != "8080" {
+		t.Errorf("proxy ports %+v, want <URL> on 8080", proxy.Ports)
+	}
+	healthyDep("proxy", "backend")
+	healthyDep("proxy", "frontend-admin")
+	cfg, ok := p.Configs["caddyfile"]
+	if !ok {
+		t.Fatal("no caddyfile config")
+	}
+	route := regexp.MustCompile(`handle /api/\*\s*\{\s*reverse_proxy backend:8080\s*\}[\s\S]*handle\s*\{\s*reverse_proxy frontend-admin:8080\s*\}`)
+	if !route.MatchString(cfg.Content) {
+		t.Errorf("the proxy does not route /api/* to backend:8080 and the rest to frontend-admin:8080:\n%s", cfg.Content)
 	}
 
 	// Scenario A's rollback knob: CASINO_IMAGE in .env picks every casino
@@ -154,7 +181,7 @@ func TestComposeProdLoadsAndValidates(t *testing.T) {
 		t.Fatal(".env.example does not set CASINO_IMAGE")
 	}
 	for name, s := range p.Services {
-		if name != "postgres" && s.Image != img[1] {
+		if casinoServices[name] && s.Image != img[1] {
 			t.Errorf("service %s: image %q, want CASINO_IMAGE from .env (%q)", name, s.Image, img[1])
 		}
 	}
@@ -318,6 +345,7 @@ type objects struct {
 	cronjobs     map[string]*batchv1.CronJob
 	pvcs         map[string]*corev1.PersistentVolumeClaim
 	netpols      map[string]*networkingv1.NetworkPolicy
+	ingresses    map[string]*networkingv1.Ingress
 	configmaps   map[string]*corev1.ConfigMap
 	serviceaccts map[string]*corev1.ServiceAccount
 }
@@ -344,6 +372,7 @@ func buildObjects(t *testing.T) *objects {
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, jobs: map[string]*batchv1.Job{},
 		cronjobs: map[string]*batchv1.CronJob{}, pvcs: map[string]*corev1.PersistentVolumeClaim{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, configmaps: map[string]*corev1.ConfigMap{},
+		ingresses:    map[string]*networkingv1.Ingress{},
 		serviceaccts: map[string]*corev1.ServiceAccount{},
 	}
 	docs := regexp.MustCompile(`(?m)^---\s*$`).Split(string(out), -1)
@@ -394,6 +423,10 @@ func buildObjects(t *testing.T) *objects {
 			v := &networkingv1.NetworkPolicy{}
 			target, name = v, &v.Name
 			register = func() { o.netpols[v.Name] = v }
+		case "networking.k8s.io/v1/Ingress":
+			v := &networkingv1.Ingress{}
+			target, name = v, &v.Name
+			register = func() { o.ingresses[v.Name] = v }
 		case "v1/ConfigMap":
 			v := &corev1.ConfigMap{}
 			target, name = v, &v.Name
@@ -548,6 +581,46 @@ func TestK8sDeployments(t *testing.T) {
 	want := fmt.Sprintf("http://backend:%d", o.services["backend"].Spec.Ports[0].Port)
 	if fa.Command[i+1] != want {
 		t.Errorf("frontend-admin --backend-url %q, want %q", fa.Command[i+1], want)
+	}
+}
+
+// TestK8sIngressIsTheURL: one host routes /api to the backend Service and /
+// to frontend-admin's, by port names the Services have.
+func TestK8sIngressIsTheURL(t *testing.T) {
+	o := k8s(t)
+	if len(o.ingresses) != 1 {
+		t.Fatalf("want one Ingress (<URL>), got %d", len(o.ingresses))
+	}
+	for name, ing := range o.ingresses {
+		got := map[string]string{}
+		for _, r := range ing.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				svc := p.Backend.Service
+				if svc == nil {
+					t.Errorf("Ingress %s path %s has no service backend", name, p.Path)
+					continue
+				}
+				got[p.Path] = svc.Name
+				s, ok := o.services[svc.Name]
+				if !ok {
+					t.Errorf("Ingress %s path %s: no Service %q", name, p.Path, svc.Name)
+					continue
+				}
+				found := false
+				for _, sp := range s.Spec.Ports {
+					found = found || sp.Name == svc.Port.Name && svc.Port.Name != "" || sp.Port == svc.Port.Number && svc.Port.Number != 0
+				}
+				if !found {
+					t.Errorf("Ingress %s path %s: Service %s has no port %+v", name, p.Path, svc.Name, svc.Port)
+				}
+			}
+		}
+		if got["/api"] != "backend" || got["/"] != "frontend-admin" {
+			t.Errorf("Ingress %s routes %v, want /api to backend and / to frontend-admin", name, got)
+		}
 	}
 }
 
