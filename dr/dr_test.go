@@ -245,3 +245,25 @@ func TestFillTemplate(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestRenderRebuildsALostProof(t *testing.T) {
+	in := newIncident(t)
+	in.Append(TypeScenario, ScenarioDecision{Scenario: "B", Reason: "rows gone"})
+	os.Remove(in.ProofPath())
+	again, err := Open(in.Dir, "", &Redactor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Render(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(in.ProofPath())
+	for _, want := range []string{"# INCIDENT PROOF", "# Proof template", Marker, "decided scenario B"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("rebuilt proof lacks %q:\n%s", want, b)
+		}
+	}
+	if _, err := VerifyFile(in.ProofPath()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -25,6 +25,10 @@ func (in *Incident) Render() error {
 	head := old
 	if i := bytes.Index(old, []byte(Marker)); i >= 0 {
 		head = old[:i]
+	} else if len(old) == 0 && in.State != nil {
+		// The proof is gone (only the journal survived): rebuild its head
+		// from the template the declaration names, as declare wrote it.
+		head = []byte(in.proofHead(in.State.Template))
 	}
 	var b strings.Builder
 	b.Write(bytes.TrimRight(head, "\n"))
