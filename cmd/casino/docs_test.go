@@ -1052,3 +1052,141 @@ func walkCommands(v any, fn func([]string)) {
 		}
 	}
 }
+
+// TestDeploySettingsValidate: each casino serve of docker-compose.prod.yml
+// and deploy/k8s, with the settings those files give it (secrets replaced by
+// valid stand-ins), passes casino's own configuration check
+// (serve --print-config validates everything and opens nothing).
+func TestDeploySettingsValidate(t *testing.T) {
+	secret := map[string]string{
+		"DATABASE_URL":          "postgres://casino:pw@postgres:5432/casino?sslmode=disable",
+		"CASINO_OWNER_PASSWORD": "a-long-owner-password-2026",
+		"CASINO_JWT_KEY":        strings.Repeat("k", 48),
+		"POSTGRES_PASSWORD":     "pw",
+	}
+	check := func(where string, cmd []string, env map[string]string) {
+		t.Helper()
+		if len(cmd) < 2 || cmd[0] != "casino" || cmd[1] != "serve" {
+			t.Errorf("%s: command %v is not casino serve", where, cmd)
+			return
+		}
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), append(cmd[1:], "--print-config"), envFunc(env), strings.NewReader(""), &out, &errb); err != nil {
+			t.Errorf("%s: casino %s --print-config with its settings: %v", where, strings.Join(cmd[1:], " "), err)
+		}
+	}
+
+	// docker-compose.prod.yml: environment: over the env_file .env.
+	envFile := map[string]string{}
+	for _, line := range strings.Split(mustRead(t, filepath.Join(repoRoot, ".env.example")), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			envFile[k] = v
+		}
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command     []string          `json:"command"`
+			Environment map[string]string `json:"environment"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(mustRead(t, filepath.Join(repoRoot, "docker-compose.prod.yml"))), &compose); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"backend", "frontend-admin"} {
+		svc := compose.Services[name]
+		env := map[string]string{}
+		for k, v := range envFile {
+			env[k] = v
+		}
+		for k, v := range secret {
+			env[k] = v
+		}
+		for k, v := range svc.Environment {
+			env[k] = v
+		}
+		check("docker-compose.prod.yml "+name, svc.Command, env)
+	}
+
+	// deploy/k8s: envFrom the ConfigMap, then env (secretKeyRef → stand-in).
+	type k8sEnv struct {
+		Name      string  `json:"name"`
+		Value     *string `json:"value"`
+		ValueFrom *struct {
+			SecretKeyRef *struct {
+				Key string `json:"key"`
+			} `json:"secretKeyRef"`
+		} `json:"valueFrom"`
+	}
+	type k8sObj struct {
+		Kind     string                `json:"kind"`
+		Metadata struct{ Name string } `json:"metadata"`
+		Data     map[string]string     `json:"data"`
+		Spec     struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Command []string `json:"command"`
+						EnvFrom []struct {
+							ConfigMapRef *struct{ Name string } `json:"configMapRef"`
+						} `json:"envFrom"`
+						Env []k8sEnv `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	var objs []k8sObj
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "deploy", "k8s", "*.yaml"))
+	for _, f := range files {
+		for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(mustRead(t, f), -1) {
+			var o k8sObj
+			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+				t.Fatalf("%s: %v", rel(f), err)
+			}
+			objs = append(objs, o)
+		}
+	}
+	configMaps := map[string]map[string]string{}
+	for _, o := range objs {
+		if o.Kind == "ConfigMap" {
+			configMaps[o.Metadata.Name] = o.Data
+		}
+	}
+	checked := 0
+	for _, o := range objs {
+		if o.Kind != "Deployment" || (o.Metadata.Name != "backend" && o.Metadata.Name != "frontend-admin") {
+			continue
+		}
+		for _, c := range o.Spec.Template.Spec.Containers {
+			env := map[string]string{}
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil {
+					data, ok := configMaps[ef.ConfigMapRef.Name]
+					if !ok {
+						t.Errorf("deploy/%s: envFrom ConfigMap %q not in deploy/k8s", o.Metadata.Name, ef.ConfigMapRef.Name)
+					}
+					for k, v := range data {
+						env[k] = v
+					}
+				}
+			}
+			for _, e := range c.Env {
+				switch {
+				case e.Value != nil:
+					env[e.Name] = *e.Value
+				case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+					v, ok := secret[e.ValueFrom.SecretKeyRef.Key]
+					if !ok {
+						t.Errorf("deploy/%s: secret key %s has no stand-in in this test", o.Metadata.Name, e.ValueFrom.SecretKeyRef.Key)
+					}
+					env[e.Name] = v
+				}
+			}
+			check("deploy/k8s deploy/"+o.Metadata.Name, c.Command, env)
+			checked++
+		}
+	}
+	if checked != 2 {
+		t.Errorf("checked %d k8s containers, want backend and frontend-admin", checked)
+	}
+}
