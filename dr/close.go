@@ -83,24 +83,40 @@ type Measure struct {
 var backupName = regexp.MustCompile(`casino_db_\d{8}_\d{6}\.(?:sql|sqlite)(?:\.gz|\.zst)?`)
 
 // RestoredBackup returns the backup file that the journal shows was restored:
-// the last successful run step whose command line names a backup file.
+// the last successful run step whose command line names a backup file,
+// preferring commands that restore (restore_postgres.sh, casino restore)
+// over ones that only name it (casino backup verify).
 func (st *State) RestoredBackup() (path string, step *Step) {
+	var anyPath string
+	var anyStep *Step
 	for _, k := range st.Order {
 		s := st.Steps[k]
 		if s.Kind != "run" || !s.Done() {
 			continue
 		}
 		for _, argv := range s.Commands {
+			file, restores := "", false
 			for _, a := range argv {
 				if backupName.MatchString(a) {
-					p := a
-					if !filepath.IsAbs(p) && s.Dir != "" {
-						p = filepath.Join(s.Dir, p)
-					}
-					path, step = p, s
+					file = a
+				} else if strings.Contains(a, "restore") {
+					restores = true
 				}
 			}
+			if file == "" {
+				continue
+			}
+			if !filepath.IsAbs(file) && s.Dir != "" {
+				file = filepath.Join(s.Dir, file)
+			}
+			anyPath, anyStep = file, s
+			if restores {
+				path, step = file, s
+			}
 		}
+	}
+	if path == "" {
+		return anyPath, anyStep
 	}
 	return path, step
 }

@@ -75,3 +75,17 @@ func TestComputeClose(t *testing.T) {
 		t.Error("close without a scenario should fail")
 	}
 }
+
+func TestRestoredBackupPrefersRestores(t *testing.T) {
+	st := &State{Steps: map[string]*Step{}}
+	add := func(key string, argv ...string) {
+		st.Steps[key] = &Step{Key: key, Kind: "run", Commands: [][]string{argv}, Dir: "/w", Ended: true}
+		st.Order = append(st.Order, key)
+	}
+	add("a", "casino", "backup", "verify", "backups/casino_db_20261129_010000.sql.gz")
+	add("b", "./scripts/restore_postgres.sh", "backups/casino_db_20261129_020000.sql.gz")
+	add("c", "casino", "backup", "verify", "backups/casino_db_20261129_030000.sql.gz")
+	if got, _ := st.RestoredBackup(); got != "/w/backups/casino_db_20261129_020000.sql.gz" {
+		t.Fatalf("RestoredBackup = %s", got)
+	}
+}
