@@ -71,6 +71,9 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 		*tpl = filepath.Join(f.proofDir, "template.md")
 	}
 	red := newRedactor(env)
+	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
+		fmt.Fprintf(env.Stderr, "note: incident %s is still open in %s; later commands will need --incident\n", prev.ID, f.proofDir)
+	}
 	in, err := dr.Declare(f.proofDir, *tpl, d, red, now)
 	if err != nil {
 		return err
