@@ -35,18 +35,23 @@ var (
 func bkBinary(t testing.TB) string {
 	t.Helper()
 	bkBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "casino-bk-bin-")
-		if err != nil {
+		// One fixed folder per user, so repeated runs do not pile up
+		// binaries in /tmp; built under a private name, then renamed in
+		// (a concurrent run may be executing the previous one).
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d", os.Getuid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			bkBinErr = err
 			return
 		}
 		bkBinPath = filepath.Join(dir, "casino")
-		build := exec.Command("go", "build", "-o", bkBinPath, "./cmd/casino")
+		tmp := fmt.Sprintf("%s.%d", bkBinPath, os.Getpid())
+		build := exec.Command("go", "build", "-o", tmp, "./cmd/casino")
 		build.Dir = testpg.RepoRoot()
-		out, err := build.CombinedOutput()
-		if err != nil {
+		if out, err := build.CombinedOutput(); err != nil {
 			bkBinErr = fmt.Errorf("go build: %v: %s", err, out)
+			return
 		}
+		bkBinErr = os.Rename(tmp, bkBinPath)
 	})
 	if bkBinErr != nil {
 		t.Fatal(bkBinErr)
