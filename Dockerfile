@@ -54,6 +54,9 @@ COPY docs/ops/ /app/docs/ops/
 # ./scripts/restore_postgres.sh backups/… works as written in any container.
 WORKDIR /app
 USER 65532:65532
+# Alpine keeps each major's tools in /usr/libexec/postgresqlNN; put this
+# one's first, so casino finds the pg_dump and psql that match the server.
+ENV PATH=/usr/libexec/postgresql${PG_MAJOR}:$PATH
 ENV CASINO_ADDR=:8080
 EXPOSE 8080
 # No ENTRYPOINT: "exec -T backend casino migrate current" and
