@@ -212,7 +212,7 @@ func VerifyFile(path string) (int, error) {
 		}
 		head := entries[len(entries)-1]
 		if !bytes.Contains(b, []byte(head.Hash)) {
-			return len(entries), fmt.Errorf("proof %s does not name the journal head (entry seq %d, sha256 %s): proof and journal disagree", proof, head.Seq, head.Hash)
+			return len(entries), fmt.Errorf("proof %s does not name the journal head (entry seq %d, sha256 %s): proof and journal disagree (if a dr command was killed right after journaling, 'casino dr status' re-renders the proof; otherwise the journal lost entries at its end)", proof, head.Seq, head.Hash)
 		}
 	}
 	return len(entries), nil
