@@ -196,15 +196,20 @@ func (s *dumpScanner) Write(b []byte) (int, error) {
 	s.started = true
 	rest := b
 	for len(rest) > 0 {
+		// Inside a COPY block only "\." matters: keep 3 bytes of each line.
+		keep := 256
+		if s.inCopy {
+			keep = 3
+		}
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			if room := 256 - len(s.line); room > 0 {
+			if room := keep - len(s.line); room > 0 {
 				s.line = append(s.line, rest[:min(room, len(rest))]...)
 			}
 			break
 		}
 		seg := rest[:i]
-		if room := 256 - len(s.line); room > 0 {
+		if room := keep - len(s.line); room > 0 {
 			s.line = append(s.line, seg[:min(room, len(seg))]...)
 		}
 		s.endLine()
