@@ -51,7 +51,7 @@ func cleanLeftoversAtStart(ctx context.Context, cfg *Config, db *sqlstore.DB, lo
 		if casino.ErrorCode(err) == casino.ECONFLICT {
 			logger.Warn("backup_leftovers_skipped", slog.String("reason", "a backup or restore is running"))
 		} else {
-			logger.Warn("backup_leftovers_skipped", slog.String("error", sqlstore.Redact(err.Error())))
+			logger.Warn("backup_leftovers_skipped", slog.String("reason", "cannot take the backup lock: "+sqlstore.Redact(err.Error())))
 		}
 		return
 	}
@@ -61,7 +61,7 @@ func cleanLeftoversAtStart(ctx context.Context, cfg *Config, db *sqlstore.DB, lo
 		logger.Warn("backup_leftover_cleaned", slog.String("leftover", c), slog.String("why", "left by an interrupted backup or restore"))
 	}
 	if err != nil {
-		logger.Warn("backup_leftovers_clean_failed", slog.String("error", sqlstore.Redact(err.Error())))
+		logger.Warn("backup_leftovers_skipped", slog.String("reason", "cleaning failed: "+sqlstore.Redact(err.Error())))
 	}
 }
 
