@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"casino/dr"
 )
@@ -63,6 +64,8 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s %s, target %s: %s\n", m.name, val, orDash(m.m.Target), verdict)
 	}
 	fmt.Fprintf(env.Stdout, "closed %s: %s is now read-only (postmortem skeleton written)\n", in.ID, in.ProofPath())
+	head := in.Entries[len(in.Entries)-1]
+	fmt.Fprintf(env.Stdout, "journal head: seq %d sha256 %s\n  record it outside this folder (ticket, chat); 'casino dr verify-proof --head %s FILE' then also proves nothing was cut off the end\n", head.Seq, head.Hash, head.Hash[:16])
 	return nil
 }
 
@@ -73,7 +76,7 @@ func orDash(s string) string {
 	return s
 }
 
-const drVerifyProofUsage = `dr verify-proof FILE
+const drVerifyProofUsage = `dr verify-proof [--head HASH] FILE
 
 Checks the hash chain of an incident journal (FILE is the proof .md or its
 .journal.jsonl) and that the proof names the journal's head; names the first
@@ -83,6 +86,7 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr verify-proof", drVerifyProofUsage)
 	var f drFlags
 	bindDRFlags(fs, env, &f)
+	head := fs.String("head", "", "a head hash (or its prefix) recorded elsewhere at close: the journal must contain that entry")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -97,6 +101,23 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: hash chain broken at %s", ce)}
 		}
 		return fmt.Errorf("dr verify-proof: %w", err)
+	}
+	if *head != "" {
+		entries, _ := dr.ReadJournal(strings.TrimSuffix(fs.Arg(0), ".md") + ".journal.jsonl")
+		if strings.HasSuffix(fs.Arg(0), ".jsonl") {
+			entries, _ = dr.ReadJournal(fs.Arg(0))
+		}
+		found := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e.Hash, strings.ToLower(*head)) {
+				found = e.Seq
+			}
+		}
+		if found == 0 {
+			fmt.Fprintf(env.Stdout, "BROKEN: no entry has the recorded head %s: the journal was cut or rewritten\n", *head)
+			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: recorded head %s not in the journal", *head)}
+		}
+		fmt.Fprintf(env.Stdout, "recorded head %s is entry seq %d of %d\n", *head, found, n)
 	}
 	fmt.Fprintf(env.Stdout, "OK: %d entries, hash chain intact, proof names the head\n", n)
 	return nil

@@ -75,6 +75,16 @@ func TestDRVerifyProofNamesTheBreak(t *testing.T) {
 	f.mustDR(t, "verify-proof", proof)
 	j := filepath.Join(f.ProofDir, id+".journal.jsonl")
 	b, _ := os.ReadFile(j)
+	// a head recorded elsewhere: the journal must still contain it
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := lines[len(lines)-1]
+	recorded := last[len(last)-66 : len(last)-50]
+	if out := f.mustDR(t, "verify-proof", "--head", recorded, proof); !strings.Contains(out, "recorded head") {
+		t.Fatalf("verify-proof --head: %s", out)
+	}
+	if out, _, code := f.dr(t, "verify-proof", "--head", "00000000deadbeef", proof); code != 1 || !strings.Contains(out, "journal was cut") {
+		t.Fatalf("verify-proof with an unknown head: %d %s", code, out)
+	}
 	os.WriteFile(j, []byte(strings.Replace(string(b), `"stdout":"one\n"`, `"stdout":"uno\n"`, 1)), 0o600)
 	out, _, code := f.dr(t, "verify-proof", proof)
 	if code != 1 || !strings.Contains(out, "entry seq 4, step_end") || !strings.Contains(out, "entry edited") {
