@@ -122,6 +122,9 @@ func TestRedactor(t *testing.T) {
 	if strings.Contains(out, "canary") {
 		t.Fatalf("canary leaked: %s", out)
 	}
+	if got := r.String("use a bearer credential: Bearer authentication"); got != "use a bearer credential: Bearer authentication" {
+		t.Errorf("prose about bearer tokens was redacted: %s", got)
+	}
 	for _, keep := range []string{"/root", " abc", "postgres://casino:***@db"} {
 		if !strings.Contains(out, keep) {
 			t.Errorf("redacted too much: %q missing in %s", keep, out)
@@ -183,6 +186,13 @@ func TestLocalPlatformRecordsAndRestores(t *testing.T) {
 	var pid int
 	fmt.Sscan(string(b), &pid)
 	t.Cleanup(func() { killPID(pid) })
+	// the child may not have exec'd sleep yet
+	for i := 0; i < 200; i++ {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.HasPrefix(string(b), "sleep") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	p, _ := NewPlatform("local", PlatformOptions{PIDDir: dir})
 	st, _, err := p.Record(ctx, nil)
 	if err != nil {

@@ -338,7 +338,7 @@ func (l local) Record(ctx context.Context, run Runner) (PlatformState, []Output,
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 			if ProcessAlive(pid) && pid != os.Getpid() {
 				cs.PID, cs.State = pid, "running"
-				if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+				if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(raw) > 0 {
 					cs.Cmdline = strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
 				}
 				cs.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))

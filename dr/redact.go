@@ -97,7 +97,7 @@ func (r *Redactor) Learn(s string) {
 var (
 	urlPassword   = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"']+):([^@/\s"']+)@`)
 	tokenPatterns = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{8,})`),
+		regexp.MustCompile(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{16,})`),
 		regexp.MustCompile(`(?i)("(?:access_token|refresh_token|token|password)"\s*:\s*")([^"]{4,})`),
 	}
 	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+`)
