@@ -634,10 +634,11 @@ func TestDocsProofTemplateFields(t *testing.T) {
 // Scenario B, from the runbook's own command blocks, on the local setup.
 
 // scenarioBSteps are the runbook's marked blocks, in the order a newcomer
-// runs them: back up (routine), declare and contain, evaluate, restore,
-// restart, validate, close. The data is broken between backup and contain.
+// runs them: start serve and back up (routine), declare and contain,
+// evaluate, restore, restart, validate, close. The data is broken between
+// backup and contain.
 // "undo" (runbook §6) then restores the restore's safety backup.
-var scenarioBSteps = []string{"backup", "contain", "evaluate", "restore", "restart", "validate", "close", "undo"}
+var scenarioBSteps = []string{"start", "backup", "contain", "evaluate", "restore", "restart", "validate", "close", "undo"}
 
 // scenarioBBlocks returns the runbook's <!-- scenario-b-local: STEP [ENGINE] -->
 // blocks for engine.
@@ -721,7 +722,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// drill follows the runbook's local Scenario B blocks on one engine.
+// drill follows the runbook's local Scenario B blocks on one engine. Every
+// line runs in bash as written, with placeholders filled; casino is the
+// freshly built binary on PATH.
 func drill(t *testing.T, binDir, engine, dbURL string) {
 	steps := scenarioBBlocks(t, engine)
 	work := t.TempDir()
@@ -745,44 +748,9 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 		"CASINO_OWNER_PASSWORD": "drill-Owner-password-1",
 		"CASINO_JWT_KEY":        "drill-jwt-key-0123456789abcdef0123456789abcdef",
 	})
-	drBuilt := findCommand("dr") != nil
-
-	var server *exec.Cmd
-	var serverDone chan error
 	placeholders := map[string]string{"<URL>": url, "<name>": "Drill Operator"}
-
-	// startServe runs a documented "casino serve …" line in the background,
-	// as the line's trailing & does, with its output appended to casino.log.
-	startServe := func(line string) {
-		words, err := shellSplit(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end := len(words)
-		for i, w := range words {
-			if isShellOp(w) {
-				end = i
-				break
-			}
-		}
-		logf, err := os.OpenFile(filepath.Join(work, "casino.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		server = exec.Command(filepath.Join(binDir, words[0]), words[1:end]...)
-		server.Dir, server.Env, server.Stdout, server.Stderr = work, env, logf, logf
-		if err := server.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		placeholders["<PID>"] = fmt.Sprint(server.Process.Pid)
-		done := make(chan error, 1)
-		serverDone = done
-		p := server.Process
-		go func() { done <- server.Wait() }()
-		t.Cleanup(func() { p.Kill(); <-done; done <- nil })
-		waitStatus(t, url+"/api/ready", 200, 90*time.Second)
-	}
+	pidfile := filepath.Join(work, "run", "backend.pid")
+	t.Cleanup(func() { stopPidfile(t, pidfile) })
 
 	fill := func(line string) string {
 		// Longest first: pre_restore_casino_db_YYYYMMDD_HHMMSS before
@@ -795,23 +763,14 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 		for _, k := range keys {
 			line = strings.ReplaceAll(line, k, placeholders[k])
 		}
-		if m := regexp.MustCompile(`<[A-Z_]+>`).FindString(line); m != "" {
+		if m := regexp.MustCompile(`<[A-Za-z_]+>`).FindString(line); m != "" {
 			t.Fatalf("placeholder %s left unfilled in %q", m, line)
 		}
 		return line
 	}
-
 	runStep := func(step string) {
 		for _, raw := range steps[step] {
 			line := fill(raw)
-			if strings.HasPrefix(line, "casino serve") {
-				startServe(line)
-				continue
-			}
-			if strings.HasPrefix(line, "casino dr ") && !drBuilt {
-				t.Logf("%s: skipping %q: casino dr is not built yet", step, line)
-				continue
-			}
 			cmd := exec.Command("bash", "-o", "pipefail", "-c", line)
 			cmd.Dir, cmd.Env = work, env
 			var out bytes.Buffer
@@ -820,13 +779,29 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 			err := cmd.Run()
 			t.Logf("[%s] $ %s (%.1fs)\n%s", step, line, time.Since(start).Seconds(), strings.TrimSpace(out.String()))
 			if err != nil {
-				t.Fatalf("[%s] %q failed: %v\n%s\ncasino.log:\n%s", step, line, err, out.String(), tail(filepath.Join(work, "casino.log")))
+				t.Fatalf("[%s] %q failed: %v\n%s\nrun/backend.log:\n%s", step, line, err, out.String(), tail(filepath.Join(work, "run", "backend.log")))
 			}
+		}
+	}
+	// serving waits until the process in the pidfile answers ready.
+	serving := func(step string) {
+		t.Helper()
+		if readPid(pidfile) == 0 {
+			t.Fatalf("after %s: no pid in run/backend.pid", step)
+		}
+		waitStatus(t, url+"/api/ready", 200, 90*time.Second)
+	}
+	// stopped waits until the process in the pidfile is gone.
+	stopped := func(step string) {
+		t.Helper()
+		if !waitPidGone(readPid(pidfile), 40*time.Second) {
+			t.Fatalf("after %s: casino serve (pid %d) still runs", step, readPid(pidfile))
 		}
 	}
 
 	// casino serve is running before the incident.
-	startServe(steps["restart"][0])
+	runStep("start")
+	serving("start")
 	db := openDrillDB(t, work, dbURL)
 	execSQL(t, db, `INSERT INTO tenants (name, slug, status, created_at, updated_at) VALUES ('Drill Keep', 'drill-keep', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
 
@@ -844,15 +819,11 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 	db.Close()
 
 	runStep("contain")
-	select {
-	case err := <-serverDone:
-		serverDone <- err
-	case <-time.After(40 * time.Second):
-		t.Fatal("casino serve did not stop after the contain step")
-	}
+	stopped("contain")
 	runStep("evaluate")
 	runStep("restore")
 	runStep("restart")
+	serving("restart")
 	runStep("validate")
 	proofs, _ := filepath.Glob(filepath.Join(work, "docs", "ops", "restore_drill_proof", "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*.md"))
 	if len(proofs) != 1 {
@@ -875,22 +846,66 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 	checkTenants(t, work, dbURL, "after restore", map[string]int{"drill-keep": 1, "after-backup": 0})
 
 	// Runbook §6: undo the restore with its safety backup. Stop the
-	// backend first, as the runbook says.
+	// backend first, as the runbook says, then start it again.
 	safety, _ := filepath.Glob(filepath.Join(work, "backups", "pre_restore_casino_db_*.manifest.json"))
 	if len(safety) != 1 {
 		t.Fatalf("want one pre_restore_ safety backup, got %v", safety)
 	}
 	placeholders["pre_restore_casino_db_YYYYMMDD_HHMMSS"] = strings.TrimSuffix(filepath.Base(safety[0]), ".manifest.json")
-	server.Process.Signal(os.Interrupt)
-	select {
-	case err := <-serverDone:
-		serverDone <- err
-	case <-time.After(40 * time.Second):
-		t.Fatal("casino serve did not stop")
+	if p, err := os.FindProcess(readPid(pidfile)); err == nil {
+		p.Signal(os.Interrupt)
 	}
+	stopped("undo")
 	runStep("undo")
-	runStep("restart")
+	runStep("start")
+	serving("start after undo")
 	checkTenants(t, work, dbURL, "after undoing the restore", map[string]int{"drill-keep": 0, "after-backup": 1})
+}
+
+// readPid reads a pidfile; 0 when there is none.
+func readPid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+// waitPidGone waits for a process to exit. A zombie (exited, not yet
+// reaped by whoever adopted it) counts as gone.
+func waitPidGone(pid int, within time.Duration) bool {
+	if pid <= 0 {
+		return true
+	}
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		// state is the field after the ")" that closes the command name
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// stopPidfile stops the casino serve a drill left running.
+func stopPidfile(t *testing.T, pidfile string) {
+	pid := readPid(pidfile)
+	if pid <= 0 {
+		return
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		p.Signal(os.Interrupt)
+		if !waitPidGone(pid, 30*time.Second) {
+			p.Kill()
+		}
+	}
 }
 
 // checkTenants counts tenants by slug.
