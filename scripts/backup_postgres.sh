@@ -26,29 +26,9 @@ for a in "$@"; do
 	case "$a" in -*) ;; *) [ "${prev:-}" = --dir ] || [ "${prev:-}" = --compress ] || [ "${prev:-}" = --level ] || [ "${prev:-}" = --kind ] || { echo "backup_postgres.sh: unexpected argument: $a" >&2; usage; } ;; esac
 	prev="$a"
 done
-if [ -z "${DATABASE_URL:-}" ]; then
-	echo "backup_postgres.sh: DATABASE_URL is not set (postgres://user:pass@host:5432/dbname)" >&2
-	usage
-fi
-
-# The casino binary: $CASINO_BIN, then PATH, then a build of the repo's source
-# (always current), then a ./casino built at the repo root.
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ -n "${CASINO_BIN:-}" ]; then
-	casino=("$CASINO_BIN")
-elif command -v casino >/dev/null 2>&1; then
-	casino=(casino)
-elif command -v go >/dev/null 2>&1 && [ -f "$here/../go.mod" ]; then
-	# Build the current source (incremental, cached) and run it here, so
-	# relative paths mean what they say.
-	bin="${TMPDIR:-/tmp}/casino-scripts-$(id -u)/casino"
-	(cd "$here/.." && go build -o "$bin" ./cmd/casino)
-	casino=("$bin")
-elif [ -x "$here/../casino" ]; then
-	casino=("$here/../casino")
-else
-	echo "backup_postgres.sh: no casino binary (set CASINO_BIN, put casino on PATH, or install Go)" >&2
-	exit 1
-fi
+# shellcheck source=lib/casino.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/casino.sh"
+require_postgres_url backup_postgres.sh "backup"
+find_casino backup_postgres.sh
 
 exec "${casino[@]}" backup create "$@"

@@ -292,8 +292,8 @@ func TestRestoreKill9(t *testing.T) {
 func TestScenarioBVerbatim(t *testing.T) {
 	url := testpg.NewDatabase(t)
 	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "scripts"), 0o755)
-	for _, name := range []string{"restore_postgres.sh", "backup_postgres.sh"} {
+	os.MkdirAll(filepath.Join(dir, "scripts", "lib"), 0o755)
+	for _, name := range []string{"restore_postgres.sh", "backup_postgres.sh", "lib/casino.sh"} {
 		script, err := os.ReadFile(filepath.Join(testpg.RepoRoot(), "scripts", name))
 		if err != nil {
 			t.Fatal(err)
