@@ -120,15 +120,15 @@ func mdParse(src string) (blocks []mdBlock, prose []string) {
 			lastComment = ""
 			continue
 		}
-		// Indented blocks inside list items: strip the list indentation.
-		body = append(body, line)
+		body = append(body, line) // list indentation is trimmed by the users
+
 	}
 	return blocks, prose
 }
 
 var markerRe = regexp.MustCompile(`^<!--\s*(.*?)\s*-->$`)
 
-// inlineCode returns the `code spans` of a prose line.
+// inlineCodeRe matches the `code spans` of a prose line.
 var inlineCodeRe = regexp.MustCompile("`([^`]+)`")
 
 // ---------------------------------------------------------------------------
