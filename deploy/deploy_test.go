@@ -143,7 +143,12 @@ func TestComposeProdLoadsAndValidates(t *testing.T) {
 		if !casinoServices[name] {
 			continue
 		}
-		if len(s.EnvFiles) == 0 {
+		if name == "frontend-admin" {
+			// The console holds no credential: no env_file, no DATABASE_URL.
+			if len(s.EnvFiles) != 0 || s.Environment["DATABASE_URL"] != nil {
+				t.Errorf("service frontend-admin gets secrets (env_file %v); it must not hold the database credential", s.EnvFiles)
+			}
+		} else if len(s.EnvFiles) == 0 {
 			t.Errorf("service %s: no env_file; secrets must come from one", name)
 		}
 		if len(s.Command) == 0 || s.Command[0] != "casino" && s.Command[0] != "sh" {

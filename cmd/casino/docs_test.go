@@ -1074,7 +1074,7 @@ func walkCommands(v any, fn func([]string)) {
 // (serve --print-config validates everything and opens nothing).
 func TestDeploySettingsValidate(t *testing.T) {
 	secret := map[string]string{
-		"DATABASE_URL":          "postgres://casino:pw@postgres:5432/casino?sslmode=disable",
+		"DATABASE_URL":          "postgres://casino:pw@postgres:5432/casino_db?sslmode=disable",
 		"CASINO_OWNER_PASSWORD": "a-long-owner-password-2026",
 		"CASINO_JWT_KEY":        strings.Repeat("k", 48),
 		"POSTGRES_PASSWORD":     "pw",
