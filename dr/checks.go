@@ -538,9 +538,19 @@ func checkLogs5xx(ctx context.Context, v *Validator) (string, string) {
 	return FiveXXDropping(s)
 }
 
-// FiveXXDropping judges the per-minute 5xx rate: it passes when the newest
-// minute has no 5xx, or its rate is below the peak minute's and not above
-// the minute before it.
+// Thresholds of FiveXXDropping: a drop is a fall of at least 20 % from the
+// minutes before; below 1 % of requests the rate counts as settled (the
+// background errors of a healthy service).
+const (
+	dropFactor  = 0.8
+	settledRate = 0.01
+)
+
+// FiveXXDropping judges the per-minute 5xx rate. It passes when the newest
+// minute has no 5xx, or when the rate over the newest k minutes is below the
+// peak minute's and either settled or at least 20 % below the k minutes
+// before them (k is 3, or half the minutes when there are fewer than 6: one
+// noisy minute must not decide). A plateau above 1 % fails.
 func FiveXXDropping(s *LogStats) (string, string) {
 	if s.Requests == 0 {
 		return Fail, fmt.Sprintf("no event=request lines in %d lines", s.Lines)
@@ -554,7 +564,8 @@ func FiveXXDropping(s *LogStats) (string, string) {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", m.Minute.Format("15:04"), m.Errors, m.Total))
 	}
 	trend := "5xx/total per minute: " + strings.Join(parts, ", ")
-	last := s.Minutes[len(s.Minutes)-1]
+	n := len(s.Minutes)
+	last := s.Minutes[n-1]
 	if s.Errors == 0 || last.Errors == 0 {
 		return Pass, trend
 	}
@@ -564,15 +575,24 @@ func FiveXXDropping(s *LogStats) (string, string) {
 			peak = m
 		}
 	}
-	prev := last
-	if len(s.Minutes) > 1 {
-		prev = s.Minutes[len(s.Minutes)-2]
+	k := min(3, max(1, n/2))
+	sum := func(ms []MinuteStat) MinuteStat {
+		var t MinuteStat
+		for _, m := range ms {
+			t.Total += m.Total
+			t.Errors += m.Errors
+		}
+		return t
 	}
-	if len(s.Minutes) > 1 && last.Rate() < peak.Rate() && last.Rate() <= prev.Rate() {
-		return Pass, trend
+	recent := sum(s.Minutes[n-k:])
+	before := sum(s.Minutes[max(0, n-2*k) : n-k])
+	falling := before.Total == 0 || recent.Rate() <= dropFactor*before.Rate() || recent.Rate() < settledRate
+	if recent.Rate() < peak.Rate() && falling {
+		return Pass, fmt.Sprintf("last %d min at %.1f%% 5xx, down from %.1f%% before and a peak of %.1f%% at %s; %s",
+			k, 100*recent.Rate(), 100*before.Rate(), 100*peak.Rate(), peak.Minute.Format("15:04"), trend)
 	}
-	return Fail, fmt.Sprintf("not dropping: newest minute %s at %.1f%% 5xx, peak %s at %.1f%%; %s",
-		last.Minute.Format("15:04"), 100*last.Rate(), peak.Minute.Format("15:04"), 100*peak.Rate(), trend)
+	return Fail, fmt.Sprintf("not dropping: last %d min at %.1f%% 5xx vs %.1f%% the %d min before, peak %.1f%% at %s; %s",
+		k, 100*recent.Rate(), 100*before.Rate(), k, 100*peak.Rate(), peak.Minute.Format("15:04"), trend)
 }
 
 func checkLogsP95(ctx context.Context, v *Validator) (string, string) {

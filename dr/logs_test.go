@@ -102,6 +102,8 @@ func TestFiveXXDropping(t *testing.T) {
 		{"rising", [][2]int{{1, 10}, {3, 10}, {6, 10}}, Fail},
 		{"bounced back up", [][2]int{{8, 10}, {1, 10}, {4, 10}}, Fail},
 		{"one bad minute", [][2]int{{5, 10}}, Fail},
+		{"noisy but falling", [][2]int{{40, 100}, {30, 100}, {20, 100}, {15, 100}, {10, 100}, {4, 100}, {2, 100}, {3, 100}}, Pass},
+		{"noisy and flat", [][2]int{{40, 100}, {5, 100}, {6, 100}, {5, 100}, {6, 100}, {5, 100}, {6, 100}, {5, 100}}, Fail},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -57,8 +57,9 @@ ce=$(jq '.stats.errors_5xx' "$OUT/casino.json")
 cp=$(jq '.stats.p95_ms' "$OUT/casino.json")
 cm=$(jq '.stats.minutes | length' "$OUT/casino.json")
 jm=$(wc -l <"$OUT/jq.minutes")
+jq -r '.stats.minutes[] | "\(.minute[0:16]) \(.errors_5xx)/\(.total)"' "$OUT/casino.json" | sort >"$OUT/casino.minutes"
 agree=yes
-[ "$cn" = "$jn" ] && [ "$ce" = "$je" ] && [ "$cm" = "$jm" ] && awk -v a="$cp" -v b="$jp" 'BEGIN {exit !(a-b < 0.0005 && b-a < 0.0005)}' || agree=NO
+cmp -s "$OUT/casino.minutes" "$OUT/jq.minutes" && [ "$cn" = "$jn" ] && [ "$ce" = "$je" ] && [ "$cm" = "$jm" ] && awk -v a="$cp" -v b="$jp" 'BEGIN {exit !(a-b < 0.0005 && b-a < 0.0005)}' || agree=NO
 
 echo
 echo "| input | tool | median of $RUNS (s) | MB/s |"
@@ -68,5 +69,5 @@ printf '| | jq -r (extraction only) | %.2f | %.0f |\n' "$jo" "$(echo "$MB / $jo"
 printf '| | jq + sort + awk (same p95 and 5xx/min) | %.2f | %.0f |\n' "$j" "$(echo "$MB / $j" | bc -l)"
 echo
 printf 'ratio jq pipeline / casino: %.1fx; jq extraction alone / casino: %.1fx\n' "$(echo "$j / $c" | bc -l)" "$(echo "$jo / $c" | bc -l)"
-echo "results agree (requests $cn, 5xx $ce, p95 $cp ms, $cm minutes): $agree"
+echo "results agree (requests $cn, 5xx $ce, p95 $cp ms, 5xx/total of each of $cm minutes): $agree"
 [ "$agree" = yes ]

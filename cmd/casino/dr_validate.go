@@ -153,15 +153,16 @@ func runDRChecks(ctx context.Context, env *Env, args []string) error {
 	return tw.Flush()
 }
 
-const drLogsUsage = `dr logs [--json] FILE|-
+const drLogsUsage = `dr logs [--json] [--window 5m] FILE|-
 
 Analyses request logs (docs/ops/log_schema.md) as validate does: 5xx and
 total per minute, p95 duration_ms (as the schema's jq computes it), and the
-5xx verdict. Needs no incident.`
+5xx verdict, and the request_ids of the newest 5xx. Needs no incident.`
 
 func runDRLogs(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr logs", drLogsUsage)
 	asJSON := fs.Bool("json", false, "print JSON")
+	window := fs.Duration("window", 5*time.Minute, "list the 5xx request_ids of this much of the newest logs")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -192,5 +193,14 @@ func runDRLogs(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s\n5xx dropping: %s (%s)\nread %.1f MB in %s (%.0f MB/s)\n", s, verdict, detail,
 		float64(s.Bytes)/1e6, el.Round(time.Millisecond), float64(s.Bytes)/1e6/el.Seconds())
+	if refs := s.ErrorsSince(s.Last().Add(-*window + time.Minute)); len(refs) > 0 {
+		fmt.Fprintf(env.Stdout, "5xx in the last %s (newest 20 of %d, kept up to %d per minute):\n", *window, len(refs), 50)
+		if len(refs) > 20 {
+			refs = refs[len(refs)-20:]
+		}
+		for _, r := range refs {
+			fmt.Fprintf(env.Stdout, "  %s %s %d %s\n", r.TS.Format(time.RFC3339Nano), r.RequestID, r.Status, r.Route)
+		}
+	}
 	return nil
 }
