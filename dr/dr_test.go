@@ -178,7 +178,7 @@ func TestLocalPlatformRecordsAndRestores(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	// A real process to contain: sleep, with its pidfile.
-	out := ExecRunner(dir, nil)(ctx, []string{"sh", "-c", `nohup sleep 300 >/dev/null 2>&1 & echo $! > backend.pid`})
+	out := ExecRunner(ExecOptions{Dir: dir})(ctx, []string{"sh", "-c", `nohup sleep 300 >/dev/null 2>&1 & echo $! > backend.pid`})
 	if out.ExitCode != 0 {
 		t.Fatal(out)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,23 +69,33 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
-// ExecRunner runs argv with the process environment, the program found on
-// PATH, stdout and stderr capped at OutputCap each. tee, when not nil,
-// also receives both streams as they come; started, when not nil, is told
-// the command's pid once it runs.
-func ExecRunner(dir string, tee func(stdout bool, p []byte), started ...func(pid int)) Runner {
+// ExecOptions adjust ExecRunner.
+type ExecOptions struct {
+	// Dir is the working folder ("" for the current one).
+	Dir string
+	// Tee, when set, also receives stdout and stderr as they come.
+	Tee func(stdout bool, p []byte)
+	// Started, when set, is told the command's pid once it runs.
+	Started func(pid int)
+	// Stdin is the command's input; nil is /dev/null.
+	Stdin io.Reader
+}
+
+// ExecRunner runs argv with the process environment and the program found
+// on PATH, keeping stdout and stderr capped at OutputCap each.
+func ExecRunner(opt ExecOptions) Runner {
 	return func(ctx context.Context, argv []string) Output {
 		o := Output{Argv: argv, Start: time.Now().UTC(), ExitCode: -1}
 		defer func() { o.End = time.Now().UTC() }()
 		var so, se = &cappedBuffer{max: OutputCap}, &cappedBuffer{max: OutputCap}
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Dir = dir
-		cmd.Stdin = nil
-		cmd.Stdout, cmd.Stderr = teeWriter{so, tee, true}, teeWriter{se, tee, false}
+		cmd.Dir = opt.Dir
+		cmd.Stdin = opt.Stdin
+		cmd.Stdout, cmd.Stderr = teeWriter{so, opt.Tee, true}, teeWriter{se, opt.Tee, false}
 		err := cmd.Start()
 		if err == nil {
-			for _, f := range started {
-				f(cmd.Process.Pid)
+			if opt.Started != nil {
+				opt.Started(cmd.Process.Pid)
 			}
 			err = cmd.Wait()
 		}

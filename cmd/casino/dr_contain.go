@@ -40,7 +40,7 @@ func (p *platformFlags) adapter() (dr.Platform, error) {
 
 // runCommands runs cmds in order, stopping at the first failure.
 func runCommands(ctx context.Context, env *Env, cmds [][]string) ([]dr.Output, int) {
-	runner := dr.ExecRunner("", nil)
+	runner := dr.ExecRunner(dr.ExecOptions{})
 	var outs []dr.Output
 	for _, c := range cmds {
 		fmt.Fprintf(env.Stdout, "$ %s\n", dr.CommandLine(c))
@@ -115,7 +115,7 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	}
 	var outs []dr.Output
 	if in.State.Platform == nil {
-		recorded, routs, err := plat.Record(ctx, dr.ExecRunner("", nil))
+		recorded, routs, err := plat.Record(ctx, dr.ExecRunner(dr.ExecOptions{}))
 		outs = append(outs, routs...)
 		if err != nil {
 			in.EndStep("contain", start, 1, fmt.Errorf("record state: %w", err), outs)

@@ -139,7 +139,9 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "casino: warning: journal the command's pid: %v\n", err)
 		}
 	}
-	o := dr.ExecRunner("", tee, started)(ctx, argv)
+	// The operator's input goes through, for commands that ask (psql, a
+	// confirmation prompt); it is not journaled.
+	o := dr.ExecRunner(dr.ExecOptions{Tee: tee, Started: started, Stdin: env.Stdin})(ctx, argv)
 	if err := in.EndStep(step, start, o.ExitCode, nil, []dr.Output{o}); err != nil {
 		return err
 	}
