@@ -16,7 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 go build -o "$OUT/casino" ./cmd/casino
 go build -o "$OUT/bare" ./bench/http/bare
-(cd "$OUT" && CASINO_OWNER_PASSWORD=bench-password-not-secret-123 ./casino serve --addr 127.0.0.1:18180 ${CASINO_BENCH_SERVE_ARGS:-} >"$OUT/casino.log" 2>"$OUT/casino.err") &
+(cd "$OUT" && CASINO_OWNER_PASSWORD=bench-password-not-secret-123 exec ./casino serve --addr 127.0.0.1:18180 ${CASINO_BENCH_SERVE_ARGS:-} >"$OUT/casino.log" 2>"$OUT/casino.err") &
 for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:18180/api/ready 2>/dev/null && break; sleep 0.1; done
 "$OUT/bare" -addr 127.0.0.1:18181 -from http://127.0.0.1:18180 &
 for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:18181/api/health 2>/dev/null && break; sleep 0.1; done

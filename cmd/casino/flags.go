@@ -37,8 +37,7 @@ var errParseOnly = errors.New("flags parsed (parse-only mode)")
 // parse failure into a one-line usage error naming the command.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+	if errors.Is(err, flag.ErrHelp) { // flag has already printed the usage
 		return errHelp
 	} else if err != nil {
 		msg := err.Error()
