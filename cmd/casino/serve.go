@@ -48,6 +48,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 
 	logger := logging.New(env.Stdout, cfg.level)
+	defer logging.Flush(logger)
 	build := casino.Build()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

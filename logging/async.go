@@ -1,0 +1,99 @@
+package logging
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// maxPending bounds the bytes waiting to be written; a writer that cannot
+// keep up slows the request path down instead of growing memory.
+const maxPending = 1 << 20
+
+// asyncWriter group-commits log lines to a file: Write queues the line and
+// wakes one goroutine, which writes everything queued in one write(2). Under
+// load one syscall carries many lines; when idle each line goes out at once,
+// with no timer delay. Order is kept. Only lines queued at the instant of a
+// crash (kill -9) can be lost; Flush drains the queue at shutdown.
+type asyncWriter struct {
+	w    io.Writer
+	wake chan struct{}
+
+	mu      sync.Mutex
+	drained *sync.Cond // signalled after each batch is written
+	buf     []byte
+	writing bool
+}
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{w: w, wake: make(chan struct{}, 1)}
+	a.drained = sync.NewCond(&a.mu)
+	go a.loop()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	for len(a.buf) > maxPending {
+		a.drained.Wait()
+	}
+	a.buf = append(a.buf, p...)
+	a.mu.Unlock()
+	a.signal()
+	return len(p), nil
+}
+
+func (a *asyncWriter) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default: // a wake-up is already pending; it will see this line too
+	}
+}
+
+func (a *asyncWriter) loop() {
+	var batch []byte
+	for range a.wake {
+		a.mu.Lock()
+		batch, a.buf = a.buf, batch[:0]
+		a.writing = len(batch) > 0
+		a.mu.Unlock()
+		if len(batch) > 0 {
+			a.w.Write(batch)
+		}
+		a.mu.Lock()
+		a.writing = false
+		a.drained.Broadcast()
+		a.mu.Unlock()
+	}
+}
+
+// Flush waits until every queued line is written.
+func (a *asyncWriter) Flush() {
+	a.mu.Lock()
+	for len(a.buf) > 0 || a.writing {
+		a.signal()
+		a.drained.Wait()
+	}
+	a.mu.Unlock()
+}
+
+// outputFor picks the writer behind the log lock: files (stdout in
+// production) get group commit; anything else (a test's buffer) is written
+// synchronously, so a reader sees each line as soon as the call returns.
+func outputFor(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return newAsyncWriter(w)
+	}
+	return w
+}
+
+// Flush writes out every line the logger has queued. casino serve calls it
+// before exiting.
+func Flush(l *slog.Logger) {
+	if h, ok := l.Handler().(*Handler); ok {
+		if a, ok := h.out.w.(*asyncWriter); ok {
+			a.Flush()
+		}
+	}
+}
