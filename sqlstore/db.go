@@ -170,14 +170,17 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		// One writer at a time is how SQLite works; a small pool of readers
-		// shares the WAL.
-		sqldb.SetMaxOpenConns(8)
+		// shares the WAL. Idle connections are kept: database/sql's default
+		// of 2 would close and reopen (re-running the pragmas) under load.
+		sqldb.SetMaxOpenConns(16)
+		sqldb.SetMaxIdleConns(16)
 	case Postgres:
 		sqldb, err = sql.Open("pgx", t.URL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %s", Redact(err.Error()))
 		}
 		sqldb.SetMaxOpenConns(16)
+		sqldb.SetMaxIdleConns(16) // not the default 2: no reconnect storms under load
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	db := &DB{DB: sqldb, Target: t}
