@@ -89,3 +89,20 @@ func TestRestoredBackupPrefersRestores(t *testing.T) {
 		t.Fatalf("RestoredBackup = %s", got)
 	}
 }
+
+// TestFillTemplateFillsOrPointsEveryPlaceholderItKnows: declare's proof head
+// keeps no placeholder in the sections the journal records.
+func TestFillTemplatePointsJournalSections(t *testing.T) {
+	tpl := "# Proof\n\n**Kind:** <DRILL or INCIDENT PROOF>\n\n## Incident\n\n| Field | Value |\n|---|---|\n| Severity | <SEV-1/2/3> |\n\n## Scenario\n\n- Scenario: <A/B/C>\n\n## Backup used\n\n| File | <…> |\n\n## Commands\n\n### <n>. <…>\n\n## Validation\n\n| <…> |\n\n## RTO and RPO\n\n| <…m> |\n\n## Postmortem\n\n- Root cause: <…>\n"
+	got := fillTemplate(tpl, "2026-11-29", Declaration{Severity: "SEV-1"})
+	for _, gone := range []string{"<A/B/C>", "| File | <…> |", "### <n>.", "| <…> |", "| <…m> |", "<SEV-1/2/3>", "<DRILL"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("placeholder %q left in the proof head:\n%s", gone, got)
+		}
+	}
+	for _, kept := range []string{"## Scenario", "## RTO and RPO", "see the generated record below", "| Severity | SEV-1 |", "- Root cause: <…>"} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("proof head lacks %q:\n%s", kept, got)
+		}
+	}
+}

@@ -58,5 +58,33 @@ func fillTemplate(tpl, id string, d Declaration) string {
 		}
 		lines[i] = "|" + cells[1] + "| " + v + cell[end+1:] + "|" + cells[3]
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(journalSections(lines), "\n")
+}
+
+// generatedSections are the template's sections whose content the journal
+// records (and Render writes below the marker). In a proof made by declare
+// their placeholders would only be noise beside the real record, so their
+// bodies become a pointer to it. Postmortem and Sign-off stay for people.
+var generatedSections = map[string]bool{
+	"## Scenario": true, "## Backup used": true, "## Commands": true,
+	"## Validation": true, "## RTO and RPO": true,
+}
+
+func journalSections(lines []string) []string {
+	var out []string
+	skipping := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			skipping = generatedSections[strings.TrimSpace(l)]
+			out = append(out, l)
+			if skipping {
+				out = append(out, "", "Recorded by `casino dr` from the journal: see the generated record below.", "")
+			}
+			continue
+		}
+		if !skipping {
+			out = append(out, l)
+		}
+	}
+	return out
 }
