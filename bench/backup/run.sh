@@ -67,14 +67,30 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
 	log "sizes: peer $(stat -c %s peer.sql.gz) casino $(stat -c %s "$FILE") zstd $(stat -c %s pgz/*.sql.zst)"
 
-	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "CREATE DATABASE bench_peer"
-	timeit pg_peer_restore "gunzip -c peer.sql.gz | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
-	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)"
-	timeit pg_casino_restore "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup"
+	# Restores write 1.3 GB each: the server's checkpoint after one run lands
+	# on the next. So each run starts after a CHECKPOINT, the order of the
+	# pair alternates, and the medians of RESTORE_RUNS pairs are compared.
+	peer_restore() {
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "CREATE DATABASE bench_peer" -c "CHECKPOINT"
+		timeit t "gunzip -c peer.sql.gz | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
+		peer_times+=("$t")
+	}
+	casino_restore() {
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "CHECKPOINT"
+		timeit t "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup"
+		casino_times+=("$t")
+	}
+	peer_times=() casino_times=()
+	for i in $(seq "${RESTORE_RUNS:-3}"); do
+		if [ $((i % 2)) = 1 ]; then peer_restore; casino_restore; else casino_restore; peer_restore; fi
+	done
+	pg_peer_restore=$(printf '%s\n' "${peer_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	pg_casino_restore=$(printf '%s\n' "${casino_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	log "restore runs: peer ${peer_times[*]}; casino ${casino_times[*]}"
 	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
 	rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
 	rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
-	rows+=("| PostgreSQL restore | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
+	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
 	unset DATABASE_URL
 fi
 
@@ -84,6 +100,9 @@ if [[ " $ENGINES " == *" sqlite "* ]]; then
 	sqlite3 "$WORK/src.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 	log "database size: $(stat -c %s "$WORK/src.db") bytes"
 	timeit sq_cp "cp '$WORK/src.db' '$WORK/copy.db'"
+	# casino fsyncs every backup; cp does not. The durable peer:
+	timeit sq_cp_sync "cp '$WORK/src.db' '$WORK/copy2.db' && sync -f '$WORK/copy2.db'"
+	rm -f "$WORK/copy2.db"
 	timeit sq_peer "sqlite3 '$WORK/src.db' \".backup '$WORK/peer.db'\" && gzip -c '$WORK/peer.db' > '$WORK/peer.db.gz'"
 	timeit sq_casino "DATABASE_URL='sqlite:$WORK/src.db' '$CASINO' backup create --dir sqb"
 	timeit sq_casino_zstd "DATABASE_URL='sqlite:$WORK/src.db' '$CASINO' backup create --dir sqz --compress zstd"
@@ -91,6 +110,7 @@ if [[ " $ENGINES " == *" sqlite "* ]]; then
 	rows+=("| SQLite backup (gzip) | $sq_casino s | cp: $sq_cp s | $(ratio "$sq_casino" "$sq_cp")x | <= 1.5x |")
 	rows+=("| SQLite backup (zstd) | $sq_casino_zstd s | cp: $sq_cp s | $(ratio "$sq_casino_zstd" "$sq_cp")x | <= 1.5x |")
 	rows+=("| SQLite backup (none) | $sq_casino_none s | cp: $sq_cp s | $(ratio "$sq_casino_none" "$sq_cp")x | <= 1.5x |")
+	rows+=("| SQLite backup (none) | $sq_casino_none s | cp + fsync: $sq_cp_sync s | $(ratio "$sq_casino_none" "$sq_cp_sync")x | - |")
 	rows+=("| SQLite backup (gzip) | $sq_casino s | sqlite3 .backup + gzip: $sq_peer s | $(ratio "$sq_casino" "$sq_peer")x | - |")
 fi
 
