@@ -29,6 +29,12 @@ type RequestInfo struct {
 	TenantID int64 // 0 when unknown
 	UserID   int64 // 0 when unknown
 	Err      error // internal error, logged but never sent
+
+	// Per-request scratch that would otherwise be allocated separately
+	// on the hot path: the response writer wrappers and the header value.
+	sw    statusWriter
+	uw    unroutedWriter
+	idHdr [1]string
 }
 
 type infoKey struct{}
@@ -134,13 +140,15 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 func Observe(logger *slog.Logger, m *httpMetrics, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &RequestInfo{ID: r.Header.Get("X-Request-ID"), RemoteIP: clientIP(r, trusted)}
+		info := &RequestInfo{ID: r.Header.Get("X-Request-ID"), RemoteIP: clientIP(r, trusted)} // one allocation for all per-request state
 		if !validRequestID(info.ID) {
 			info.ID = NewRequestID()
 		}
-		w.Header()["X-Request-Id"] = []string{info.ID} // canonical key, no re-canonicalising on the hot path
+		info.idHdr[0] = info.ID
+		w.Header()["X-Request-Id"] = info.idHdr[:] // canonical key, no re-canonicalising on the hot path
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &info.sw
+		sw.ResponseWriter = w
 
 		defer func() {
 			if p := recover(); p != nil {

@@ -102,7 +102,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		info = &RequestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	}
-	uw := &unroutedWriter{ResponseWriter: w, info: info}
+	uw := &info.uw
+	*uw = unroutedWriter{ResponseWriter: w, info: info}
 	s.mux.ServeHTTP(uw, r)
 	if !uw.intercepted {
 		return
