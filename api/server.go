@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -97,11 +96,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 // route claimed leaves RequestInfo.Route empty; only then is the mux's
 // answer recorded and rewritten.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	info := infoFrom(r.Context())
-	if info == nil { // not behind Observe (tests of the bare mux)
-		info = &RequestInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
-	}
+	info := infoFrom(r.Context()) // always set: NewServer wraps dispatch in Observe
 	uw := &info.uw
 	*uw = unroutedWriter{ResponseWriter: w, info: info}
 	s.mux.ServeHTTP(uw, r)

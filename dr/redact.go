@@ -121,12 +121,3 @@ func (r *Redactor) String(s string) string {
 	s = jwtPattern.ReplaceAllString(s, Redacted)
 	return s
 }
-
-// Strings redacts each element of a slice into a new slice.
-func (r *Redactor) Strings(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = r.String(s)
-	}
-	return out
-}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -272,6 +271,3 @@ func (db *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
 	}
 	return true, tx.Commit()
 }
-
-// ErrNotMigrated is returned by services when the schema is missing.
-var ErrNotMigrated = errors.New("database is not migrated: run casino migrate up")
