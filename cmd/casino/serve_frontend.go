@@ -15,6 +15,7 @@ import (
 	"casino"
 	"casino/adminui"
 	"casino/api"
+	"casino/observe"
 )
 
 // uiConfig holds the settings of the frontend-admin UI. Env first, flags
@@ -97,22 +98,17 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 		Logger:       logger,
 		Build:        casino.Build(),
 		SecureCookie: cfg.UI.SecureCookie,
-		RequestMeta: func(r *http.Request) (string, string) {
-			return api.RequestID(r.Context()), api.ClientIP(r.Context())
-		},
-		SetRoute:    func(r *http.Request, pattern string) { api.SetRoute(r.Context(), pattern) },
-		SetIdentity: func(r *http.Request, userID, tenantID int64) { api.SetIdentity(r.Context(), userID, tenantID) },
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics := api.NewHTTPMetrics(reg)
+	metrics := observe.NewMetrics(reg)
 
 	if backend != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/api/", backend)
 		mux.Handle("/metrics", backend)
-		mux.Handle("/", api.Observe(logger, metrics, cfg.proxies, ui))
+		mux.Handle("/", observe.Middleware(logger, metrics, cfg.proxies, ui))
 		return mux, backend.SetDraining, nil
 	}
 
@@ -120,7 +116,7 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 	mux := http.NewServeMux()
 	probe := func(pattern string, h http.HandlerFunc) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			api.SetRoute(r.Context(), pattern)
+			observe.SetRoute(r.Context(), pattern)
 			h(w, r)
 		})
 	}
@@ -131,7 +127,7 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 		api.Error(w, r, casino.Errorf(casino.ENOTFOUND, "This is the frontend-admin; only /api/health and /api/ready are served here, the API is on the backend."))
 	})
 	mux.Handle("/", ui)
-	return api.Observe(logger, metrics, cfg.proxies, mux), func() { p.draining.Store(true) }, nil
+	return observe.Middleware(logger, metrics, cfg.proxies, mux), func() { p.draining.Store(true) }, nil
 }
 
 // backendTransport is the HTTP transport to the backend: short connect and
