@@ -31,26 +31,10 @@ type uiConfig struct {
 }
 
 func bindUIFlags(fs *flag.FlagSet, env *Env, c *uiConfig) {
-	fs.StringVar(&c.SecureCookie, "ui-secure-cookie", getenvDefault(env.Getenv, "CASINO_UI_SECURE_COOKIE", adminui.SecureAuto),
-		"session cookie Secure/__Host-: auto (when served over HTTPS), always or never (env CASINO_UI_SECURE_COOKIE)")
-	c.BackendTimeout = envDuration(env, "CASINO_UI_BACKEND_TIMEOUT", 15*time.Second)
-	fs.DurationVar(&c.BackendTimeout, "ui-backend-timeout", c.BackendTimeout, "timeout of each UI call to the backend API (env CASINO_UI_BACKEND_TIMEOUT)")
-	c.ReadyTimeout = envDuration(env, "CASINO_UI_READY_TIMEOUT", 2*time.Second)
-	fs.DurationVar(&c.ReadyTimeout, "ui-ready-timeout", c.ReadyTimeout, "how long the frontend-admin's /api/ready waits for the backend (env CASINO_UI_READY_TIMEOUT)")
-}
-
-// envDuration reads a duration variable; a malformed value is kept as -1 so
-// validate reports it by name.
-func envDuration(env *Env, key string, def time.Duration) time.Duration {
-	v := env.Getenv(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return -1
-	}
-	return d
+	stringSetting(fs, env, &c.SecureCookie, "ui-secure-cookie", "CASINO_UI_SECURE_COOKIE", adminui.SecureAuto,
+		"session cookie Secure/__Host-: auto (when served over HTTPS), always or never")
+	durationSetting(fs, env, &c.BackendTimeout, "ui-backend-timeout", "CASINO_UI_BACKEND_TIMEOUT", 15*time.Second, "timeout of each UI call to the backend API")
+	durationSetting(fs, env, &c.ReadyTimeout, "ui-ready-timeout", "CASINO_UI_READY_TIMEOUT", 2*time.Second, "how long the frontend-admin's /api/ready waits for the backend")
 }
 
 func (c *uiConfig) validate(fs *flag.FlagSet) error {
