@@ -400,3 +400,29 @@ func TestAuditChanges(t *testing.T) {
 		})
 	}
 }
+
+// The console knows the login freeze by its error code, not by words in the
+// message: a signed-in admin refused with login_frozen goes to the login page
+// with the freeze note; another 503 that happens to say "freeze" does not.
+func TestFreezeRecognisedByCode(t *testing.T) {
+	t.Parallel()
+	fake := newFakeAPI()
+	srv := newTestUI(t, fake)
+	cookie := login(t, srv.URL, "ta@acme.test", "ta-pass")
+	for _, tt := range []struct {
+		code, msg string
+		frozen    bool
+	}{
+		{"login_frozen", "Admin logins are suspended for now.", true},
+		{"unavailable", "Maintenance: we freeze deploys and the admins are frozen out.", false},
+	} {
+		fake.mu.Lock()
+		fake.capsErr = [2]string{tt.code, tt.msg}
+		fake.mu.Unlock()
+		r := do(t, "GET", srv.URL+"/tenants", nil, nil, cookie)
+		toFrozen := r.StatusCode == http.StatusSeeOther && strings.Contains(r.Header.Get("Location"), "m=frozen")
+		if toFrozen != tt.frozen {
+			t.Errorf("503 %s %q: status %d, Location %q; sent to the freeze note = %v, want %v", tt.code, tt.msg, r.StatusCode, r.Header.Get("Location"), toFrozen, tt.frozen)
+		}
+	}
+}

@@ -77,10 +77,10 @@ func TestLoginFreeze(t *testing.T) {
 		if r.Status != 200 || r.Body["enabled"] != true || r.Body["updated_by"] != ownerEmail {
 			t.Fatalf("freeze on: %s", r)
 		}
-		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || !strings.Contains(string(r.Raw), "frozen") || !strings.Contains(string(r.Raw), "DR incident 42") {
+		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN || !strings.Contains(string(r.Raw), "DR incident 42") {
 			t.Errorf("tenant admin login while frozen: got %s", r)
 		}
-		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 {
+		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN {
 			t.Errorf("tenant admin token while frozen: got %s", r)
 		}
 		owner2 := e.login(ownerEmail, ownerPassword)
