@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -424,8 +425,8 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()})
-		if casino.ErrorCode(err) != casino.ECONFLICT {
-			t.Errorf("backup while locked: %v, want a conflict", err)
+		if casino.ErrorCode(err) != casino.ECONFLICT || !errors.Is(err, backup.ErrLocked) || !strings.Contains(casino.ErrorMessage(err), "wait for it to finish") {
+			t.Errorf("backup while locked: %v, want a conflict that is backup.ErrLocked", err)
 		}
 		l.Release()
 		if _, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()}); err != nil {
