@@ -125,7 +125,7 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.up
 }
 
 func carrySystemState(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, cs *casino.CarriedState) error {
-	rows, err := src.QueryContext(ctx, src.Rebind(`SELECT key, value, updated_at FROM system_state WHERE key IN (?, ?) OR key LIKE ?`), carriedStateKeys[0], carriedStateKeys[1], tokensValidAfterPrefix+"%")
+	rows, err := src.QueryContext(ctx, `SELECT key, value, updated_at FROM system_state WHERE key IN (?, ?) OR key LIKE ?`, carriedStateKeys[0], carriedStateKeys[1], tokensValidAfterPrefix+"%")
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func carryPasswords(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, snap
 }
 
 func carryRevocations(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, cs *casino.CarriedState) error {
-	rows, err := src.QueryContext(ctx, src.Rebind("SELECT jti, user_id, revoked_at, expires_at FROM revoked_tokens WHERE expires_at > ?"), sqlstore.Now())
+	rows, err := src.QueryContext(ctx, "SELECT jti, user_id, revoked_at, expires_at FROM revoked_tokens WHERE expires_at > ?", sqlstore.Now())
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func commonColumns(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table
 // copyRows inserts the rows of query (selecting cols) into table, each only
 // if exists (a query on the copy taking the row's values) finds nothing.
 func copyRows(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table string, cols []string, query string, args []any, unless func(vals []any) (string, []any)) (int, error) {
-	rows, err := src.QueryContext(ctx, src.Rebind(query), args...)
+	rows, err := src.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -411,6 +411,6 @@ func tableExists(ctx context.Context, db *sqlstore.DB, table string) bool {
 	if db.Dialect() == sqlstore.Postgres {
 		q = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?`
 	}
-	db.QueryRowContext(ctx, db.Rebind(q), table).Scan(&n)
+	db.QueryRowContext(ctx, q, table).Scan(&n)
 	return n > 0
 }

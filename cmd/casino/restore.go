@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
-
 	"casino"
 	"casino/backup"
 	"casino/sqlstore"
@@ -277,8 +275,7 @@ func printPlan(w io.Writer, p *backup.Plan) {
 // confirmOnTTY asks for the target's name on a terminal; elsewhere it
 // refuses, so a script without --yes never restores by accident.
 func confirmOnTTY(env *Env, p *backup.Plan) bool {
-	f, ok := env.Stdin.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+	if !isTerminal(env.Stdin) {
 		return false
 	}
 	want := p.Target
