@@ -320,10 +320,11 @@ func TestScenarioBVerbatim(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "scripts", name), script, 0o755)
 	}
 	chdir(t, dir)
-	env := map[string]string{"DATABASE_URL": url}
+	env := map[string]string{"DATABASE_URL": url, "CASINO_OWNER_PASSWORD": uiOwnerPassword}
 	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 
 	s := startServe(t, env, true, "--role", "backend")
+	owner := ownerToken(t, s.URL)
 	bkSeed(t, url, "good", 4)
 	bcmd := exec.Command("./scripts/backup_postgres.sh", "--json")
 	bcmd.Dir, bcmd.Env = dir, scriptEnv
@@ -347,6 +348,11 @@ func TestScenarioBVerbatim(t *testing.T) {
 	db.Exec(`UPDATE tenants SET name = 'corrupted'`)
 	db.Close()
 
+	// The containment the backend answered before the restore: a login
+	// freeze, written after the backup. It must survive the restore.
+	if code := apiCall(t, "POST", s.URL+"/api/v1/admin/login-freeze", owner, map[string]any{"enabled": true, "reason": "scenario B"}, nil); code != 200 {
+		t.Fatalf("freeze on: %d", code)
+	}
 	// With the backend still connected the restore refuses, naming it:
 	// its writes after the snapshot would be lost.
 	cmd := exec.Command("./scripts/restore_postgres.sh", "backups/"+name)
@@ -376,6 +382,10 @@ func TestScenarioBVerbatim(t *testing.T) {
 	s.Stop(t)
 	s = startServe(t, env, true, "--role", "backend")
 	waitStatus(t, s.URL+"/api/ready", 200, 30*time.Second)
+	var st casino.SystemStatus
+	if code := apiCall(t, "GET", s.URL+"/api/v1/admin/status", owner, nil, &st); code != 200 || !st.LoginFreeze.Enabled || st.LoginFreeze.Reason != "scenario B" {
+		t.Errorf("after the restore the freeze answered before the termination is lost: %d %+v", code, st)
+	}
 	if got := bkCore(t, url); got != want {
 		t.Errorf("after Scenario B the data does not match the backup:\n got %s\nwant %s", got, want)
 	}
