@@ -414,3 +414,33 @@ func tableExists(ctx context.Context, db *sqlstore.DB, table string) bool {
 	db.QueryRowContext(ctx, q, table).Scan(&n)
 	return n > 0
 }
+
+// mergeCarried adds a repeated carry (after sessions came back) to the
+// first: the switches are the last read, counts add up, lists join.
+func mergeCarried(a, b *casino.CarriedState) *casino.CarriedState {
+	if a == nil {
+		return b
+	}
+	a.LoginFreeze, a.Maintenance = b.LoginFreeze, b.Maintenance
+	a.RevokedTokens += b.RevokedTokens
+	a.TokensValidAfter += b.TokensValidAfter
+	a.AuditEvents += b.AuditEvents
+	a.Verifications = b.Verifications
+	a.Drills += b.Drills
+	a.PasswordHashes = joinUnique(a.PasswordHashes, b.PasswordHashes)
+	a.NotCarriedUsers = joinUnique(a.NotCarriedUsers, b.NotCarriedUsers)
+	a.Skipped = b.Skipped
+	return a
+}
+
+func joinUnique(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string(nil), a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

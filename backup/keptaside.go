@@ -27,8 +27,18 @@ import (
 //
 // A second restore or undo in the same second appends _2, _3, and so on.
 
-// keptTag joins the database name and the stamp of a kept-aside database.
-const keptTag = "_pre_restore_"
+// keptTag joins the database name and the stamp of a kept-aside
+// PostgreSQL database; sqliteKeptTag the file name and the stamp of a
+// kept-aside SQLite file.
+const (
+	keptTag       = "_pre_restore_"
+	sqliteKeptTag = ".pre_restore_"
+)
+
+// pgKeptPrefix and sqliteKeptPrefix are the names of kept-aside databases
+// up to the stamp.
+func pgKeptPrefix(dbname string) string   { return pgKeptBase(dbname) + keptTag }
+func sqliteKeptPrefix(live string) string { return filepath.Base(live) + sqliteKeptTag }
 
 // KeptAside is a database a restore or undo kept aside.
 type KeptAside struct {
@@ -50,10 +60,10 @@ func pgKeptBase(dbname string) string {
 	return dbname
 }
 
-// keptRE matches exactly the kept-aside names of base: base + tag + stamp +
+// keptRE matches exactly the kept-aside names of prefix: prefix + stamp +
 // optional _N.
-func keptRE(base string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(base+keptTag) + `(\d{8}_\d{6})(?:_(\d+))?$`)
+func keptRE(prefix string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `(\d{8}_\d{6})(?:_(\d+))?$`)
 }
 
 func parseKept(re *regexp.Regexp, name string) (time.Time, int, bool) {
@@ -73,11 +83,11 @@ func parseKept(re *regexp.Regexp, name string) (time.Time, int, bool) {
 }
 
 // keptName is the n-th candidate kept-aside name (n counts from 1).
-func keptName(base string, at time.Time, n int) string {
+func keptName(prefix string, at time.Time, n int) string {
 	if n <= 1 {
-		return base + keptTag + stamp(at)
+		return prefix + stamp(at)
 	}
-	return base + keptTag + stamp(at) + "_" + strconv.Itoa(n)
+	return prefix + stamp(at) + "_" + strconv.Itoa(n)
 }
 
 // sortKept orders newest first: by stamp, then by counter.
@@ -109,7 +119,7 @@ func ListKeptAside(ctx context.Context, t sqlstore.Target) ([]KeptAside, error) 
 }
 
 func listKeptSQLite(live string) ([]KeptAside, error) {
-	re := keptRE(filepath.Base(live))
+	re := keptRE(sqliteKeptPrefix(live))
 	entries, err := os.ReadDir(filepath.Dir(live))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -134,8 +144,8 @@ func listKeptSQLite(live string) ([]KeptAside, error) {
 }
 
 func (a *pgAdmin) keptAside(ctx context.Context) ([]KeptAside, error) {
-	re := keptRE(pgKeptBase(a.pg.dbname))
-	rows, err := a.db.QueryContext(ctx, `SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname LIKE $1`, pgKeptBase(a.pg.dbname)+"%")
+	re := keptRE(pgKeptPrefix(a.pg.dbname))
+	rows, err := a.db.QueryContext(ctx, `SELECT datname, pg_database_size(oid) FROM pg_database WHERE starts_with(datname, $1)`, pgKeptPrefix(a.pg.dbname))
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +169,10 @@ func (a *pgAdmin) keptAside(ctx context.Context) ([]KeptAside, error) {
 
 // newKeptName returns a kept-aside name for now that no database has.
 func (a *pgAdmin) newKeptName(ctx context.Context) (string, error) {
-	base := pgKeptBase(a.pg.dbname)
+	prefix := pgKeptPrefix(a.pg.dbname)
 	now := time.Now()
 	for n := 1; n < 1000; n++ {
-		name := keptName(base, now, n)
+		name := keptName(prefix, now, n)
 		ok, err := a.exists(ctx, name)
 		if err != nil {
 			return "", err
@@ -178,10 +188,10 @@ func (a *pgAdmin) newKeptName(ctx context.Context) (string, error) {
 // live name never goes missing, and link(2) never replaces an existing
 // name. It returns the kept-aside path.
 func linkKept(live string) (string, error) {
-	dir, base := filepath.Split(live)
+	dir := filepath.Dir(live)
 	now := time.Now()
 	for n := 1; n < 1000; n++ {
-		p := filepath.Join(dir, keptName(base, now, n))
+		p := filepath.Join(dir, keptName(sqliteKeptPrefix(live), now, n))
 		err := os.Link(live, p)
 		if err == nil {
 			return p, nil

@@ -83,7 +83,7 @@ func (r *pgRestore) steps(liveExists bool) []string {
 	if liveExists {
 		s = append(s,
 			"refuse if other sessions are connected to "+r.pg.dbname+" (--terminate-connections ends them), then carry its live state into the scratch database",
-			"swap in one transaction: ALTER DATABASE "+r.pg.dbname+" RENAME TO "+pgKeptBase(r.pg.dbname)+keptTag+"YYYYMMDD_HHMMSS (kept aside for casino restore --undo), scratch RENAME TO "+r.pg.dbname)
+			"swap in one transaction: ALTER DATABASE "+r.pg.dbname+" RENAME TO "+pgKeptPrefix(r.pg.dbname)+"YYYYMMDD_HHMMSS (kept aside for casino restore --undo), scratch RENAME TO "+r.pg.dbname)
 	} else {
 		s = append(s, "rename the scratch database to "+r.pg.dbname)
 	}
@@ -104,8 +104,18 @@ func (r *pgRestore) checkAlone(ctx context.Context, o *RestoreOptions) ([]Sessio
 	return ss, nil
 }
 
+// sessionsConflict is the refusal while other sessions are connected; a
+// *casino.Error (ECONFLICT) to errors.As.
+type sessionsConflict struct {
+	err      *casino.Error
+	sessions []Session
+}
+
+func (e *sessionsConflict) Error() string { return e.err.Error() }
+func (e *sessionsConflict) Unwrap() error { return e.err }
+
 func sessionsError(db string, ss []Session) error {
-	return errorf(casino.ECONFLICT, "other sessions are connected to %s: %s. Their writes after the restore's snapshot would be lost: stop or contain the backend first, or re-run with --terminate-connections to end them (the live state is carried over after they are gone); nothing was changed", db, sessionList(ss))
+	return &sessionsConflict{sessions: ss, err: casino.Errorf(casino.ECONFLICT, "other sessions are connected to %s: %s. Their writes after the restore's snapshot would be lost: stop or contain the backend first, or re-run with --terminate-connections to end them (the live state is carried over after they are gone); nothing was changed", db, sessionList(ss))}
 }
 
 func (r *pgRestore) keep() string { return "" }
@@ -145,45 +155,57 @@ func (r *pgRestore) restore(ctx context.Context, o *RestoreOptions, job *restore
 		return err
 	}
 	o.pause("scratch_ready")
-	liveURL := ""
-	if job.liveExists {
-		// Other sessions go first, so everything they wrote is committed
-		// in the live database when its state is read.
-		if o.TerminateConnections {
-			ss, err := admin.terminate(ctx, pg.dbname)
-			if err != nil {
-				return fmt.Errorf("terminate the sessions of %s, the live database was not touched: %w", pg.dbname, err)
-			}
-			if len(ss) > 0 {
-				res.Terminated = ss
-				o.logf("terminated %s", sessionList(ss))
-			}
-		} else if ss, err := admin.sessions(ctx, pg.dbname); err != nil {
-			return err
-		} else if len(ss) > 0 {
-			return sessionsError(pg.dbname, ss)
-		}
-		liveURL = ownURL(pg.url)
-	}
-	carried, err := carryLiveState(ctx, liveURL, ownURL(scratchURL), job.snapshotAt, job.restoreID)
-	if err != nil {
-		return err
-	}
-	res.Carried = carried
-	if res.RowCounts, err = rowCounts(ctx, ownURL(scratchURL)); err != nil {
-		return err
-	}
-	o.pause("carried")
+	// Other sessions go first, so everything they wrote is committed in
+	// the live database when its state is read. The swap transaction then
+	// refuses if any came back (a reconnecting backend may have written
+	// after the read): with --terminate-connections they are ended and
+	// the state carried again (each part is idempotent), a few times.
 	kept := ""
-	if job.liveExists {
-		if kept, err = admin.newKeptName(ctx); err != nil {
+	for attempt := 1; ; attempt++ {
+		liveURL := ""
+		if job.liveExists {
+			if o.TerminateConnections {
+				ss, err := admin.terminate(ctx, pg.dbname)
+				if err != nil {
+					return fmt.Errorf("terminate the sessions of %s, the live database was not touched: %w", pg.dbname, err)
+				}
+				if len(ss) > 0 {
+					res.Terminated = append(res.Terminated, ss...)
+					o.logf("terminated %s", sessionList(ss))
+				}
+			} else if ss, err := admin.sessions(ctx, pg.dbname); err != nil {
+				return err
+			} else if len(ss) > 0 {
+				return sessionsError(pg.dbname, ss)
+			}
+			liveURL = ownURL(pg.url)
+		}
+		carried, err := carryLiveState(ctx, liveURL, ownURL(scratchURL), job.snapshotAt, job.restoreID)
+		if err != nil {
 			return err
 		}
-	}
-	o.pause("before_swap")
-	o.logf("swapping %s into place as %s", scratch, pg.dbname)
-	if err := admin.swap(ctx, scratch, kept, job.liveExists, !o.TerminateConnections, o.pause, "during_swap"); err != nil {
-		return fmt.Errorf("swap failed, the live database is unchanged: %w", err)
+		res.Carried = mergeCarried(res.Carried, carried)
+		if res.RowCounts, err = rowCounts(ctx, ownURL(scratchURL)); err != nil {
+			return err
+		}
+		o.pause("carried")
+		if job.liveExists {
+			if kept, err = admin.newKeptName(ctx); err != nil {
+				return err
+			}
+		}
+		o.pause("before_swap")
+		o.logf("swapping %s into place as %s", scratch, pg.dbname)
+		err = admin.swap(ctx, scratch, kept, job.liveExists, true, o.pause, "during_swap")
+		var sc *sessionsConflict
+		if errors.As(err, &sc) && o.TerminateConnections && attempt < 3 {
+			o.logf("sessions came back to %s after they were terminated (%s): ending them and carrying the live state again", pg.dbname, sessionList(sc.sessions))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("swap failed, the live database is unchanged: %w", err)
+		}
+		break
 	}
 	swapped = true
 	res.KeptAside = kept

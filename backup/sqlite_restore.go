@@ -55,7 +55,7 @@ func (r *sqliteRestore) steps(liveExists bool) []string {
 	if liveExists {
 		s = append(s,
 			"checkpoint the live database (refused if another process has it open) and carry its live state into the new file",
-			"keep the live file aside: link(2) it to "+filepath.Base(r.target.Path)+keptTag+"YYYYMMDD_HHMMSS, then rename(2) the new file over it (casino restore --undo swaps back)")
+			"keep the live file aside: link(2) it to "+sqliteKeptPrefix(r.target.Path)+"YYYYMMDD_HHMMSS, then rename(2) the new file over it (casino restore --undo swaps back)")
 	} else {
 		s = append(s, "rename(2) the new file into place")
 	}

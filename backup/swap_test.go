@@ -363,9 +363,34 @@ func TestRestoreRefusesOtherSessions(t *testing.T) {
 	if err := live.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: target, BackupDir: dir, TerminateConnections: true})
+	// A backend that reconnects after the termination and writes after the
+	// live state was read: the swap sees it, ends it again and carries
+	// again, so that write is not lost either.
+	var late *sqlstore.DB
+	defer func() {
+		if late != nil {
+			late.Close()
+		}
+	}()
+	pause := func(point string) {
+		if point != "carried" || late != nil {
+			return
+		}
+		var err error
+		if late, err = sqlstore.Open(ctx, url+"&application_name=late-app"); err != nil {
+			t.Errorf("reconnect: %v", err)
+			return
+		}
+		if err := late.RevokeToken(ctx, "jti-late", 1, time.Now().Add(time.Hour)); err != nil {
+			t.Errorf("late write: %v", err)
+		}
+	}
+	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: target, BackupDir: dir, TerminateConnections: true, Pause: pause})
 	if err != nil {
 		t.Fatalf("restore --terminate-connections: %v", err)
+	}
+	if late == nil || len(rr.Terminated) < 2 || rr.Terminated[len(rr.Terminated)-1].ApplicationName != "late-app" {
+		t.Errorf("terminated %v, want other-app, then late-app after it came back", rr.Terminated)
 	}
 	if len(rr.Terminated) == 0 || rr.Terminated[0].ApplicationName != "other-app" {
 		t.Errorf("terminated %v, want other-app", rr.Terminated)
@@ -378,6 +403,9 @@ func TestRestoreRefusesOtherSessions(t *testing.T) {
 	st, err := db.SystemStatus(casino.NewBreakGlassContext(ctx))
 	if err != nil || !st.LoginFreeze.Enabled || st.LoginFreeze.Reason != "written before termination" {
 		t.Errorf("the freeze written before termination was lost: %+v %v", st, err)
+	}
+	if ss, err := db.SessionState(ctx, "jti-late", 1, 0); err != nil || !ss.Revoked {
+		t.Errorf("the revocation written by the reconnected session was lost: %+v %v", ss, err)
 	}
 	// Undo refuses beside a session too.
 	if err := live.Ping(ctx); err != nil {
