@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -133,6 +134,16 @@ func startWriter(t testing.TB, db *sqlstore.DB) *writer {
 	return w
 }
 
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, within)
+		}
+	}
+}
+
 func (w *writer) Stop(t testing.TB) {
 	close(w.stop)
 	<-w.done
@@ -142,23 +153,21 @@ func (w *writer) Stop(t testing.TB) {
 }
 
 func TestRoundTripWithConcurrentWriter(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		src := testdb.Open(t, engine)
 		seed(t, src, 20)
 		w := startWriter(t, src)
-		for w.n.Load() < 20 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitFor(t, 30*time.Second, "20 writes before the backup", func() bool { return w.n.Load() >= 20 })
 		dir := t.TempDir()
 		res, err := backup.Create(ctx, backup.CreateOptions{Target: src.Target, Dir: dir})
 		if err != nil {
 			w.Stop(t)
 			t.Fatalf("create: %v", err)
 		}
-		for n := w.n.Load(); w.n.Load() < n+20; {
-			time.Sleep(5 * time.Millisecond)
-		}
+		n := w.n.Load()
+		waitFor(t, 30*time.Second, "20 writes after the backup", func() bool { return w.n.Load() >= n+20 })
 		w.Stop(t)
 		m := res.Manifest
 
@@ -281,6 +290,7 @@ func editManifest(t testing.TB, path string, f func(m map[string]any)) {
 }
 
 func TestRestoreRefusesBadFiles(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -365,6 +375,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 }
 
 func TestSafetyBackupRestoresPreviousState(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -400,6 +411,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 }
 
 func TestSameSecondNamesDoNotCollide(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 1)
@@ -427,6 +439,7 @@ func TestSameSecondNamesDoNotCollide(t *testing.T) {
 }
 
 func TestLockRefusesSecondOperation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -436,8 +449,8 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()})
-		if casino.ErrorCode(err) != casino.ECONFLICT {
-			t.Errorf("backup while locked: %v, want a conflict", err)
+		if casino.ErrorCode(err) != casino.ECONFLICT || !errors.Is(err, backup.ErrLocked) || !strings.Contains(casino.ErrorMessage(err), "wait for it to finish") {
+			t.Errorf("backup while locked: %v, want a conflict that is backup.ErrLocked", err)
 		}
 		l.Release()
 		if _, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()}); err != nil {
@@ -447,6 +460,7 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 }
 
 func TestPruneKeepsLastAndDaily(t *testing.T) {
+	t.Parallel()
 	base := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	var es []backup.Entry
 	// newest first: 3 today, 2 yesterday, 1 each of the 3 days before
@@ -468,6 +482,7 @@ func TestPruneKeepsLastAndDaily(t *testing.T) {
 }
 
 func TestPostgresRefusesOlderPgDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	fake := t.TempDir()
@@ -479,6 +494,7 @@ func TestPostgresRefusesOlderPgDump(t *testing.T) {
 }
 
 func TestPostgresRefusesImplausibleDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	seed(t, live, 3)
@@ -496,6 +512,7 @@ func TestPostgresRefusesImplausibleDump(t *testing.T) {
 }
 
 func TestVerifyMarksManifest(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -538,6 +555,7 @@ func TestVerifyMarksManifest(t *testing.T) {
 // role with only CREATEDB that owns its database (not a superuser): the
 // privileges docs/ops/backup_restore.md says the swap needs.
 func TestPostgresRestoreAsApplicationRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	admin := testpg.ServerURL(t)
 	adb, err := sql.Open("pgx", admin)
@@ -619,6 +637,7 @@ func encodeJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 // holds open (casino serve) is not swapped: its writer would keep appending
 // to the -wal that SQLite would then replay onto the new file.
 func TestSQLiteRestoreRefusesOpenDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 2)
