@@ -142,9 +142,13 @@ func Stream(ctx context.Context, o StreamOptions) error {
 
 	backoff := time.Second
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := s.session(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		if time.Since(began) > 30*time.Second {
+			backoff = time.Second // it streamed a while: this is a new outage
 		}
 		s.log.Warn("wal stream interrupted; retrying", "error", err.Error(), "retry_in", backoff.String())
 		select {
