@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"casino/internal/testpg"
+	"casino/pitr"
+)
+
+// TestRestoreToTimePostgres drives `casino pitr stream`, `casino pitr status`
+// and `casino restore --to-time` end to end: tenants created before T are
+// back after a delete, tenants created after T are not, the facts name the
+// instant reached, and a time outside the window is refused naming it.
+func TestRestoreToTimePostgres(t *testing.T) {
+	c := testpg.NewCluster(t)
+	dbURL := c.NewDatabase()
+	bkSeed(t, dbURL, "before", 3)
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE ROLE casino_repl LOGIN REPLICATION"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dbURL)
+	u.User = url.User("casino_repl")
+	work := t.TempDir()
+	dir := filepath.Join(work, "pitr")
+	scratch, err := os.MkdirTemp("", "casino-pitr-cmdtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
+	t.Cleanup(func() { os.RemoveAll(scratch) })
+	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	streamDone := make(chan error, 1)
+	var streamOut, streamErr syncBuffer
+	go func() {
+		streamDone <- run(ctx, []string{"pitr", "stream"}, envFunc(env), strings.NewReader(""), &streamOut, &streamErr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-streamDone; err != nil {
+			t.Errorf("pitr stream: %v\n%s", err, streamErr.String())
+		}
+	}()
+	caughtUp := func(at time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			st, err := pitr.ReadStatus(dir, time.Now())
+			if err == nil && st.Window != nil && st.CaughtUpAt.After(at) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream did not catch up past %s:\n%s", at, streamOut.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	caughtUp(time.Now())
+
+	out, errOut, code := runCLI(t, env, "", "pitr", "status", "--json")
+	var st pitr.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Window == nil || st.NewestBase == nil {
+		t.Fatalf("pitr status --json: exit %d, %s %s", code, out, errOut)
+	}
+	if out, _, code := runCLI(t, env, "", "pitr", "status"); code != 0 || !strings.Contains(out, "window:") || !strings.Contains(out, st.NewestBase.Name) {
+		t.Errorf("pitr status: exit %d:\n%s", code, out)
+	}
+
+	bkSeed(t, dbURL, "before2", 2)
+	T := time.Now()
+	bkSeed(t, dbURL, "after", 2)
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(time.Now())
+
+	// Outside the window: refused, naming it, nothing changed.
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", "2001-01-01T00:00:00Z", "--yes", "--target", dbURL)
+	if code == 0 || !strings.Contains(errOut, "outside the recoverable window") || !strings.Contains(errOut, st.Window.Start.UTC().Format(time.RFC3339)) {
+		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window", code, errOut)
+	}
+
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		OK   bool `json:"ok"`
+		PITR struct {
+			Mode        string    `json:"mode"`
+			ReachedAt   time.Time `json:"reached_at"`
+			RecoveryEnd string    `json:"recovery_end"`
+		} `json:"pitr"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	if res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.RecoveryEnd == "" {
+		t.Errorf("pitr facts %+v: want target_time, reached_at <= %s, a recovery end line", res.PITR, T)
+	}
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	want := "before-0 before-1 before-2 before2-0 before2-1"
+	if got := strings.Join(slugs, " "); got != want {
+		t.Errorf("tenants after restore to T: %q, want %q", got, want)
+	}
+	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
+		t.Errorf("scratch folder not emptied: %v", ents)
+	}
+}
