@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"casino"
 	"casino/backup"
@@ -63,4 +64,37 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 		return nil, nil, err
 	}
 	return res, &rec.Facts, err
+}
+
+// RestoreSQLiteOver restores the Litestream replica as of target into a new
+// file in a scratch folder under scratchDir, backs that file up the way
+// casino backs up a live database (manifest, row counts; Litestream's tables
+// dropped), and restores the backup through backup.Restore: verify, safety
+// backup, new file, checks, migrate up, atomic rename. The scratch folder is
+// removed afterwards.
+func RestoreSQLiteOver(ctx context.Context, replica string, target *time.Time, scratchDir string, o backup.RestoreOptions) (*backup.RestoreResult, *casino.PITRFacts, error) {
+	if o.Target.Dialect != sqlstore.SQLite {
+		return nil, nil, errors.New("a Litestream replica restores a SQLite target")
+	}
+	if scratchDir == "" {
+		scratchDir = filepath.Dir(o.Target.Path)
+	}
+	removeDeadScratch(scratchDir)
+	scratch, err := os.MkdirTemp(scratchDir, fmt.Sprintf("casino-pitr-%d-", os.Getpid()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("scratch folder: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	out := filepath.Join(scratch, "restored.db")
+	facts, err := RestoreSQLite(ctx, replica, out, target, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	cr, err := backup.Create(ctx, backup.CreateOptions{Target: sqlstore.Target{Dialect: sqlstore.SQLite, Path: out}, Dir: filepath.Join(scratch, "dump"), NoLock: true})
+	if err != nil {
+		return nil, facts, fmt.Errorf("back up the restored file: %w", err)
+	}
+	o.File = cr.Path
+	res, err := backup.Restore(ctx, o)
+	return res, facts, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"casino"
 	"casino/backup"
 	"casino/logging"
 	"casino/pitr"
@@ -160,15 +161,20 @@ func runPITRStatus(ctx context.Context, env *Env, args []string) error {
 }
 
 // bindPITRRestoreFlags adds restore's point-in-time flags.
-func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime, dir *string) {
-	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir)")
-	dir = new(string)
-	stringSetting(fs, env, dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
-	return toTime, dir
+func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitrSource) {
+	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
+	src = new(pitrSource)
+	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
+	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path")
+	return toTime, src
 }
 
+// pitrSource is where restore --to-time reads: a stream folder (PostgreSQL)
+// or a Litestream replica (SQLite).
+type pitrSource struct{ dir, replica string }
+
 // restoreToTime is restore --to-time: pitr.Restore with the restore's options.
-func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime, dir string) error {
+func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime string, src *pitrSource) error {
 	var target *time.Time
 	if toTime != "latest" {
 		t, err := time.Parse(time.RFC3339Nano, toTime)
@@ -177,13 +183,23 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		}
 		target = &t
 	}
-	if b.cfg.target.Dialect != sqlstore.Postgres {
-		return usageErrorf("restore --to-time: only PostgreSQL targets are supported yet (SQLite with Litestream is not built)")
-	}
 	out := o.Log
-	ro := pitr.RecoverOptions{Dir: dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
-	res, facts, err := pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
-	if errors.Is(err, backup.ErrNotConfirmed) {
+	var res *backup.RestoreResult
+	var facts *casino.PITRFacts
+	var err error
+	if b.cfg.target.Dialect == sqlstore.SQLite {
+		if src.replica == "" {
+			return usageErrorf("restore --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
+		}
+		if err := pitr.CheckLitestreamReplica(src.replica, true, ""); err != nil {
+			return usageErrorf("restore: %v", err)
+		}
+		res, facts, err = pitr.RestoreSQLiteOver(ctx, src.replica, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
+	} else {
+		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
+		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
+	}
+	if errors.Is(err, backup.ErrNotConfirmed) && res != nil {
 		if b.jsonOut {
 			writeJSON(env.Stdout, map[string]any{"ok": false, "plan": res.Plan, "pitr": facts, "error": err.Error()})
 		}

@@ -131,3 +131,115 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		t.Errorf("scratch folder not emptied: %v", ents)
 	}
 }
+
+// TestRestoreToTimeSQLite: casino serve with CASINO_PITR=litestream
+// replicates to a folder; restore --to-time T brings back the tenants synced
+// by T, not those written after, through the ordinary restore steps; the
+// serve settings refuse what Litestream cannot do safely.
+func TestRestoreToTimeSQLite(t *testing.T) {
+	work := t.TempDir()
+	path := filepath.Join(work, "casino.db")
+	replica := "file://" + filepath.Join(work, "replica")
+	env := map[string]string{"DATABASE_URL": "sqlite:" + path, "CASINO_PITR": "litestream", "CASINO_PITR_REPLICA": replica,
+		"CASINO_BACKUP_DIR": filepath.Join(work, "backups"), "CASINO_PITR_SCRATCH_DIR": work}
+
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"CASINO_PITR": "litestream"}, "CASINO_PITR_REPLICA=file:///path"},
+		{map[string]string{"CASINO_PITR": "yes"}, "must be off or litestream"},
+		{map[string]string{"CASINO_PITR_REPLICA": "file://relative/x"}, "want file:///absolute/path"},
+		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db", "CASINO_S3_CA_FILE": "/etc/ca.pem"}, "cannot use a custom CA"},
+		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db?endpoint=http://127.0.0.1:9000"}, "plaintext endpoint"},
+		{map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1/db"}, "casino pitr stream"},
+	} {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range c.env {
+			e[k] = v
+		}
+		if c.env["CASINO_PITR"] == "litestream" {
+			delete(e, "CASINO_PITR_REPLICA")
+		}
+		_, errOut, code := runCLI(t, e, "", "serve", "--print-config")
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("serve with %v: exit %d, %q; want exit 2 naming %q", c.env, code, errOut, c.want)
+		}
+	}
+
+	srv := startServe(t, env, true)
+	bkSeed(t, "sqlite:"+path, "before", 3)
+	synced := func(at time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			w, err := pitr.LitestreamWindow(context.Background(), replica)
+			if err == nil && w.End.After(at) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica did not sync past %s: %v\n%s", at, err, srv.Stdout.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Litestream stamps changes when they sync: T is after "before" synced.
+	synced(time.Now())
+	T := time.Now()
+	bkSeed(t, "sqlite:"+path, "after", 2)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	synced(time.Now())
+	if err := srv.Stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	db.Close() // a restore refuses a database open elsewhere
+
+	out, errOut, code := runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		OK   bool `json:"ok"`
+		PITR struct {
+			Mode      string    `json:"mode"`
+			ReachedAt time.Time `json:"reached_at"`
+		} `json:"pitr"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2"; got != want {
+		t.Errorf("tenants after restore to T: %q, want %q", got, want)
+	}
+	var n int
+	db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_litestream%' ESCAPE '\\'").Scan(&n)
+	if n != 0 {
+		t.Errorf("the restored database holds %d _litestream tables", n)
+	}
+}

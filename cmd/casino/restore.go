@@ -33,7 +33,9 @@ exits 1 without changing anything. FILE must lie inside --dir.
 restore --to-time T|latest [--pitr-dir pitr] [--yes] ...
   PostgreSQL: recovers the WAL stream folder of 'casino pitr stream' to the
   RFC 3339 instant T (or its end) in a temporary server, dumps it, and
-  restores that dump through the same steps 1-4. See docs/ops/pitr.md.`
+  restores that dump through the same steps 1-4. SQLite: restores the
+  Litestream replica (--pitr-replica) as of T into a new file, then the same
+  steps. See docs/ops/pitr.md.`
 
 func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
@@ -44,7 +46,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
-	toTime, pitrDir := bindPITRRestoreFlags(fs, env)
+	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -89,7 +91,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		return confirmOnTTY(env, p)
 	}
 	if *toTime != "" {
-		return restoreToTime(ctx, env, &b, o, *toTime, *pitrDir)
+		return restoreToTime(ctx, env, &b, o, *toTime, pitrSrc)
 	}
 	res, err := backup.Restore(ctx, o)
 	if errors.Is(err, backup.ErrNotConfirmed) {
