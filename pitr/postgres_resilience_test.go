@@ -95,6 +95,10 @@ func TestStreamSurvivesKillAndRestart(t *testing.T) {
 		r := w.snapshot()
 		return r[len(r)-1].start.After(killedAt.Add(300 * time.Millisecond))
 	})
+	var retained int64
+	if err := db.QueryRow("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1", DefaultSlot).Scan(&retained); err != nil || retained <= 0 {
+		t.Errorf("the slot retains %d bytes while nobody reads it (err %v); want > 0", retained, err)
+	}
 	startStreamProcess(t, s, dir, &log)
 	waitCaughtUp(t, dir, time.Now())
 

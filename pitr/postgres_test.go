@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"casino/internal/testpg"
 )
 
@@ -269,6 +271,30 @@ func TestPostgresRecoverToTime(t *testing.T) {
 	}
 	if st.NewestBase == nil || st.LagSeconds < 0 || st.LagSeconds > 5 || !st.Receiving {
 		t.Errorf("status: newest base %v, lag %.1fs, receiving %v; want a base, lag under 5s, receiving", st.NewestBase, st.LagSeconds, st.Receiving)
+	}
+
+	// The metrics say what the status says.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(dir))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	if v := got["casino_pitr_window_start_timestamp_seconds"]; v != float64(st.Window.Start.UnixNano())/1e9 {
+		t.Errorf("window start metric %f, status %s", v, st.Window.Start)
+	}
+	if v := got["casino_pitr_last_base_backup_timestamp_seconds"]; v != float64(st.NewestBase.FinishedAt.UnixNano())/1e9 {
+		t.Errorf("last base backup metric %f, status %s", v, st.NewestBase.FinishedAt)
+	}
+	if v, ok := got["casino_pitr_wal_lag_seconds"]; !ok || v < 0 || v > 5 {
+		t.Errorf("lag metric %f (present %v), want 0-5s", v, ok)
+	}
+	if v, ok := got["casino_pitr_slot_retained_bytes"]; !ok || v != float64(st.RetainedBytes) || v > 16<<20 {
+		t.Errorf("slot retained bytes metric %f (present %v), status %d; want equal, under a segment while caught up", v, ok, st.RetainedBytes)
 	}
 
 	// Outside the window: refused, naming it.
