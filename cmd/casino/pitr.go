@@ -173,8 +173,10 @@ func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitr
 // or a Litestream replica (SQLite).
 type pitrSource struct{ dir, replica string }
 
-// restoreToTime is restore --to-time: pitr.Restore with the restore's options.
-func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime string, src *pitrSource) error {
+// restoreToTime is restore --to-time: pitr.Restore (PostgreSQL) or
+// pitr.RestoreSQLiteOver (SQLite) with the restore's options; the facts are
+// the restore's, with PITR set.
+func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime string, src *pitrSource, resultFile string) error {
 	var target *time.Time
 	if toTime != "latest" {
 		t, err := time.Parse(time.RFC3339Nano, toTime)
@@ -199,30 +201,41 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
 	}
-	if errors.Is(err, backup.ErrNotConfirmed) && res != nil {
-		if b.jsonOut {
-			writeJSON(env.Stdout, map[string]any{"ok": false, "plan": res.Plan, "pitr": facts, "error": err.Error()})
-		}
+	if errors.Is(err, backup.ErrNotConfirmed) {
 		return err
 	}
 	if err != nil {
-		if b.jsonOut {
-			writeJSON(env.Stdout, map[string]any{"ok": false, "error": redact.DatabaseURL(cliError(err).Error())})
-		}
 		return errors.New(redact.DatabaseURL(cliError(err).Error()))
 	}
-	if b.jsonOut {
-		return writeJSON(env.Stdout, map[string]any{"ok": true, "result": res, "pitr": facts})
+	res.Facts.PITR = facts
+	if err := writeFacts(env, b.jsonOut, resultFile, res.Facts); err != nil {
+		return err
+	}
+	if o.DryRun {
+		printPlan(out, res.Plan)
+		fmt.Fprintln(out, "dry run: nothing was changed")
+		return nil
 	}
 	fmt.Fprintf(out, "point-in-time restore complete: %s is now the data as of %s\n", res.Plan.Target, facts.ReachedAt.Format(time.RFC3339Nano))
+	fmt.Fprintf(out, "  restore_id:       %s\n", res.Facts.RestoreID)
 	if facts.TargetTime != nil {
 		fmt.Fprintf(out, "  target:           %s (%s)\n", facts.TargetTime.UTC().Format(time.RFC3339Nano), facts.Mode)
 	}
-	fmt.Fprintf(out, "  last recovered:   %s (transaction %d)\n", facts.ReachedAt.Format(time.RFC3339Nano), facts.LastXID)
-	fmt.Fprintf(out, "  base backup:      %s\n", facts.BaseBackup)
+	if facts.LastXID != 0 {
+		fmt.Fprintf(out, "  last recovered:   %s (transaction %d)\n", facts.ReachedAt.Format(time.RFC3339Nano), facts.LastXID)
+	} else {
+		fmt.Fprintf(out, "  last synced:      %s\n", facts.ReachedAt.Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(out, "  source:           %s %s\n", facts.Source, facts.BaseBackup)
 	fmt.Fprintf(out, "  rows:             %s\n", formatCounts(res.RowCounts))
+	if c := res.Carried; c != nil {
+		printCarried(out, c)
+	}
+	if res.KeptAside != "" {
+		fmt.Fprintf(out, "  kept aside:       %s (casino restore --undo swaps it back)\n", res.KeptAside)
+	}
 	if res.SafetyBackup != "" {
-		fmt.Fprintf(out, "  safety backup:    %s (restore it to undo)\n", res.SafetyBackup)
+		fmt.Fprintf(out, "  safety backup:    %s\n", res.SafetyBackup)
 	}
 	fmt.Fprintln(out, "next: restart the backend so every replica reconnects to the restored database")
 	return nil

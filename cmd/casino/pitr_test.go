@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"casino"
 	"casino/internal/testpg"
 	"casino/pitr"
 )
@@ -98,18 +99,11 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var res struct {
-		OK   bool `json:"ok"`
-		PITR struct {
-			Mode        string    `json:"mode"`
-			ReachedAt   time.Time `json:"reached_at"`
-			RecoveryEnd string    `json:"recovery_end"`
-		} `json:"pitr"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK {
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.RestoreID == "" {
 		t.Fatalf("restore --json: %v: %s", err, out)
 	}
-	if res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.RecoveryEnd == "" {
+	if res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.RecoveryEnd == "" || res.PITR.TargetTime == nil || !res.PITR.TargetTime.Equal(T) {
 		t.Errorf("pitr facts %+v: want target_time, reached_at <= %s, a recovery end line", res.PITR, T)
 	}
 	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
@@ -208,14 +202,8 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var res struct {
-		OK   bool `json:"ok"`
-		PITR struct {
-			Mode      string    `json:"mode"`
-			ReachedAt time.Time `json:"reached_at"`
-		} `json:"pitr"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) {
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) {
 		t.Fatalf("restore --json: %v: %s", err, out)
 	}
 	db, err = sql.Open("sqlite", path)
