@@ -34,6 +34,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	}
 	u, _ := url.Parse(dbURL)
 	u.User = url.User("casino_repl")
+	u.Path = "/postgres" // the heartbeat's connection stays off the casino database
 	work := t.TempDir()
 	dir := filepath.Join(work, "pitr")
 	scratch, err := os.MkdirTemp("", "casino-pitr-cmdtest-")
@@ -95,7 +96,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window", code, errOut)
 	}
 
-	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--json")
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections", "--json")
 	if code != 0 {
 		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
 	}
