@@ -50,6 +50,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 		// A socket URL has no host, which sqlstore.ParseURL refuses for
 		// the live database; here it is the point.
 		t := sqlstore.Target{Dialect: sqlstore.Postgres, URL: r.URL}
+		if o.Restore.Pause != nil {
+			o.Restore.Pause("pitr_recovered") // tests kill -9 here: the temporary server must die too
+		}
 		o.Recover.logf("pitr: dumping %s from the temporary instance", o.Recover.Database)
 		cr, err := backup.Create(ctx, backup.CreateOptions{Target: t, Dir: dumpDir, PGBinDir: o.Restore.PGBinDir, NoLock: true})
 		if err != nil {

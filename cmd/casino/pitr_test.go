@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,6 +98,55 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", "2001-01-01T00:00:00Z", "--yes", "--target", dbURL)
 	if code == 0 || !strings.Contains(errOut, "outside the recoverable window") || !strings.Contains(errOut, st.Window.Start.UTC().Format(time.RFC3339)) {
 		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window", code, errOut)
+	}
+
+	// kill -9 while the temporary server runs, and right before the swap:
+	// the live database stays wholly old and no temporary server survives.
+	tenants := func() string {
+		t.Helper()
+		rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var slugs []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			slugs = append(slugs, s)
+		}
+		return strings.Join(slugs, " ")
+	}
+	damaged := tenants()
+	for _, point := range []string{"pitr_recovered", "before_swap"} {
+		penv := map[string]string{"BK_DIR": work, "CASINO_TEST_PAUSE_AT": point}
+		for k, v := range env {
+			penv[k] = v
+		}
+		cmd, lines, pout := pitrSubprocess(t, penv, "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections")
+		paused := false
+		for l := range lines {
+			if l == "paused at "+point {
+				paused = true
+				break
+			}
+		}
+		if !paused {
+			cmd.Wait()
+			t.Fatalf("restore never paused at %s:\n%s", point, pout.String())
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		deadline := time.Now().Add(20 * time.Second)
+		for procsUnder(scratch) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("kill -9 at %s: a process under %s survived", point, scratch)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := tenants(); got != damaged {
+			t.Errorf("kill -9 at %s: live tenants %q, want the old state %q", point, got, damaged)
+		}
 	}
 
 	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections", "--json")
@@ -231,4 +284,69 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 	if n != 0 {
 		t.Errorf("the restored database holds %d _litestream tables", n)
 	}
+}
+
+// procsUnder counts processes whose command line names a path under dir.
+func procsUnder(dir string) int {
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	pitrBinOnce sync.Once
+	pitrBinPath string
+	pitrBinErr  error
+)
+
+// pitrSubprocess runs this worktree's casino binary, built once into a
+// private folder (the shared bkBinary path may hold another checkout's
+// build), and streams its stderr lines.
+func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
+	t.Helper()
+	pitrBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "casino-pitr-bin-")
+		if err != nil {
+			pitrBinErr = err
+			return
+		}
+		pitrBinPath = filepath.Join(dir, "casino")
+		build := exec.Command("go", "build", "-o", pitrBinPath, "./cmd/casino")
+		build.Dir = testpg.RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			pitrBinErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if pitrBinErr != nil {
+		t.Fatal(pitrBinErr)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(pitrBinPath)) })
+	cmd := exec.Command(pitrBinPath, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = env["BK_DIR"]
+	stderr, _ := cmd.StderrPipe()
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.Write([]byte(sc.Text() + "\n"))
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines, out
 }
