@@ -33,8 +33,9 @@ type RecoverOptions struct {
 	// Database is the database the caller will read from the recovered
 	// instance (its URL is handed to the use function).
 	Database string
-	// BinDir holds the server binaries (postgres, pg_waldump) of the base
-	// backup's major; /usr/lib/postgresql/<major>/bin when empty.
+	// BinDir, when set, is the only folder the server binaries (postgres,
+	// pg_waldump) of the base backup's major are taken from; otherwise
+	// /usr/lib/postgresql/<major>/bin, then PATH.
 	BinDir string
 	// ScratchDir is where the temporary instance lives; os.TempDir() when
 	// empty. Leftovers of killed recoveries there are removed first.
@@ -130,15 +131,11 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	if err != nil {
 		return nil, err
 	}
-	bin := o.BinDir
-	if bin == "" {
-		bin = filepath.Join("/usr/lib/postgresql", strconv.Itoa(base.ServerMajor), "bin")
-	}
-	postgres, err := findTool("postgres", bin, base.ServerMajor)
+	postgres, err := findTool("postgres", o.BinDir, base.ServerMajor)
 	if err != nil {
 		return nil, err
 	}
-	waldump, err := findTool("pg_waldump", bin, base.ServerMajor)
+	waldump, err := findTool("pg_waldump", o.BinDir, base.ServerMajor)
 	if err != nil {
 		return nil, err
 	}
