@@ -74,6 +74,7 @@ func slotActive(t *testing.T, db *sql.DB) bool {
 // after a PostgreSQL restart, and a lost slot is recreated with a new base
 // backup, saying so.
 func TestStreamSurvivesKillAndRestart(t *testing.T) {
+	t.Parallel()
 	s := newPGSetup(t)
 	dir := t.TempDir()
 	var log syncBuf
