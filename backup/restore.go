@@ -36,6 +36,9 @@ type RestoreOptions struct {
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
+	// Keys verify the backup's signature (and decrypt it), and sign the
+	// safety backup.
+	Keys *Keys
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
 	// (PostgreSQL, psql mid-stream), scratch_ready, before_swap, during_swap, after_swap.
@@ -67,6 +70,12 @@ type RestoreResult struct {
 	DurationMS   float64          `json:"duration_ms"`
 	RowCounts    map[string]int64 `json:"row_counts"`
 	Migrated     []int            `json:"migrated_to,omitempty"`
+	// KeyFingerprint is the key whose signature verified the backup ("" when
+	// --trust-unsigned let an unsigned one through); Overrides lists the
+	// verification overrides used (OverrideVerifyKey, OverrideTrustUnsigned),
+	// for casino.RestoreFacts.
+	KeyFingerprint string   `json:"key_fingerprint,omitempty"`
+	Overrides      []string `json:"overrides,omitempty"`
 }
 
 func (o *RestoreOptions) logf(format string, args ...any) {
@@ -110,7 +119,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	plan.Leftovers = left
 
 	engine := engineOf(o.Target.Dialect)
-	vo := VerifyOptions{Engine: engine, ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
+	vo := VerifyOptions{Engine: engine, ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys}
 	// SQLite: decompress and check straight into the file that will be
 	// swapped in. PostgreSQL: checksum now, decompress while restoring.
 	var newFile string
@@ -209,7 +218,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 	if o.DryRun {
 		removeNew()
-		return &RestoreResult{Plan: plan}, nil
+		return &RestoreResult{Plan: plan, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}, nil
 	}
 	if o.Confirm != nil && !o.Confirm(plan) {
 		removeNew()
@@ -238,11 +247,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	o.pause("verified")
-	res := &RestoreResult{Plan: plan}
+	res := &RestoreResult{Plan: plan, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}
 
 	if plan.SafetyBackup {
 		o.logf("taking safety backup of %s", plan.Target)
-		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause})
+		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause, Keys: o.Keys})
 		if err != nil {
 			return nil, fmt.Errorf("safety backup failed, nothing was changed (if the current database is too damaged to back up, re-run with --no-safety-backup): %w", err)
 		}
@@ -261,7 +270,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, err
 		}
 	default:
-		if err := restorePostgres(ctx, &o, pg, admin, psql, want, plan.TargetExists, res); err != nil {
+		if err := restorePostgres(ctx, &o, pg, admin, psql, vr, want, plan.TargetExists, res); err != nil {
 			return nil, err
 		}
 	}
@@ -374,7 +383,7 @@ func checkpointAlone(ctx context.Context, path string) error {
 	return nil
 }
 
-func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin *pgAdmin, psql string, want map[string]int64, liveExists bool, res *RestoreResult) error {
+func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin *pgAdmin, psql string, vr *VerifyResult, want map[string]int64, liveExists bool, res *RestoreResult) error {
 	scratch := pgSideName(pg.dbname, pgScratchTag)
 	old := pgSideName(pg.dbname, pgOldTag)
 	if err := admin.create(ctx, scratch); err != nil {
@@ -388,7 +397,7 @@ func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin
 	}()
 	scratchURL := withDatabase(pg.url, scratch)
 	o.logf("restoring into scratch database %s", scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, o.File, scratchURL, o.Progress, o.Pause)
+	counts, err := restoreIntoPostgres(ctx, psql, vr, scratchURL, o.Progress, o.Pause)
 	if err != nil {
 		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
 	}

@@ -37,6 +37,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
 	fs := newFlagSet(env, "restore", restoreUsage)
 	bindBackupCommon(fs, env, &b)
+	bindVerifyKeyFlags(fs, &b)
 	yes := fs.Bool("yes", false, "carry out the restore without asking")
 	dryRun := fs.Bool("dry-run", false, "verify the file and print the plan; change nothing")
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
@@ -63,6 +64,10 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := b.loadKeys(env, false)
+	if err != nil {
+		return err
+	}
 	out := env.Stdout
 	if b.jsonOut {
 		out = env.Stderr
@@ -71,7 +76,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
-		Pause: pauseHook(ctx, env),
+		Pause: pauseHook(ctx, env), Keys: keys,
 	}
 	o.Confirm = func(p *backup.Plan) bool {
 		printPlan(out, p)
@@ -110,6 +115,12 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "  data-loss window: %s (now - snapshot_at: changes after the snapshot are not in the restored data)\n", time.Duration(res.DataLossSec*float64(time.Second)).Round(time.Second))
 	} else {
 		fmt.Fprintln(out, "  snapshot_at:      unknown (no manifest)")
+	}
+	if res.KeyFingerprint != "" {
+		fmt.Fprintf(out, "  signed by:        %s\n", res.KeyFingerprint)
+	}
+	if len(res.Overrides) > 0 {
+		fmt.Fprintf(out, "  overrides used:   %s\n", strings.Join(res.Overrides, ", "))
 	}
 	fmt.Fprintf(out, "  duration:         %.1fs\n", res.DurationMS/1000)
 	fmt.Fprintf(out, "  rows:             %s\n", formatCounts(res.RowCounts))
