@@ -20,11 +20,11 @@ type BackupManifest struct {
 	AppCommit     string `json:"app_commit"`
 	// SnapshotAt is the UTC instant the data reflects: RPO is measured
 	// against it.
-	SnapshotAt  time.Time        `json:"snapshot_at"`
-	CreatedAt   time.Time        `json:"created_at"`
-	DurationMS  float64          `json:"duration_ms"`
-	File        string           `json:"file"` // base name of the backup file
-	Compression string           `json:"compression"`
+	SnapshotAt  time.Time `json:"snapshot_at"`
+	CreatedAt   time.Time `json:"created_at"`
+	DurationMS  float64   `json:"duration_ms"`
+	File        string    `json:"file"` // base name of the backup file
+	Compression string    `json:"compression"`
 	// SizeBytes and SHA256 describe the compressed stream: the file itself,
 	// or, when Encryption is set, what age decrypts it to.
 	SizeBytes int64  `json:"size_bytes"`

@@ -325,7 +325,9 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 				os.WriteFile(casino.SignaturePath(p), other.Sign(b), 0o600)
 			}, "not among the verify keys"},
 			{"snapshot_at in the future", func(p string) {
-				editManifest(t, p, func(m map[string]any) { m["snapshot_at"] = time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano) })
+				editManifest(t, p, func(m map[string]any) {
+					m["snapshot_at"] = time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)
+				})
 			}, "lies in the future"},
 			{"snapshot_at after the file was written", func(p string) {
 				old := time.Now().Add(-48 * time.Hour)
