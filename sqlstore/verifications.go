@@ -16,7 +16,7 @@ func (db *DB) RecordVerification(ctx context.Context, v casino.BackupVerificatio
 	if at.IsZero() {
 		at = Now()
 	}
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO backup_verifications (backup_name, sha256, kind, ok, detail, verified_at) VALUES (?, ?, ?, ?, ?, ?)`),
+	_, err := db.ExecContext(ctx, `INSERT INTO backup_verifications (backup_name, sha256, kind, ok, detail, verified_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		v.BackupName, v.SHA256, v.Kind, v.OK, v.Detail, at.UTC().Truncate(1000))
 	if err != nil {
 		return fmt.Errorf("record backup verification: %w", err)

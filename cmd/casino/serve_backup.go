@@ -24,7 +24,7 @@ type backupConfig struct {
 }
 
 func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
-	fs.StringVar(&c.Dir, "backup-dir", getenvDefault(env.Getenv, "CASINO_BACKUP_DIR", backup.DefaultDir), "backup folder whose newest backup /metrics reports (env CASINO_BACKUP_DIR)")
+	stringSetting(fs, env, &c.Dir, "backup-dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder whose newest backup /metrics reports")
 	c.keys.SigningKey = env.Getenv("CASINO_BACKUP_SIGNING_KEY")
 	c.keys.VerifyKeys = splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))
 }
