@@ -39,3 +39,6 @@ func testSign(b []byte) []byte {
 	}
 	return p.Sign(b)
 }
+
+// parseTestKey returns testBackupKey parsed.
+func parseTestKey() (keys.Private, error) { return keys.ParsePrivate([]byte(testBackupKey)) }

@@ -61,7 +61,9 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := b.loadKeys(env, false)
+	// The safety backup is signed too: on embedded SQLite the zero-config
+	// key pair is created for it when there is none.
+	keys, err := b.loadKeys(env, b.cfg.target.Dialect == sqlstore.SQLite)
 	if err != nil {
 		return err
 	}
