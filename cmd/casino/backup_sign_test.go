@@ -151,17 +151,11 @@ func TestRestoreSignatureOverrides(t *testing.T) {
 	restore := func(args ...string) casino.RestoreFacts {
 		t.Helper()
 		stdout, stderr, code := runCLI(t, host, "", append([]string{"restore", path, "--yes", "--json"}, args...)...)
-		var res struct {
-			OK     bool
-			Result struct {
-				KeyFingerprint string   `json:"key_fingerprint"`
-				Overrides      []string `json:"overrides"`
-			}
-		}
-		if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || !res.OK {
+		var f casino.RestoreFacts
+		if err := json.Unmarshal([]byte(stdout), &f); err != nil || code != 0 || f.RestoreID == "" {
 			t.Fatalf("restore %v: exit %d %v\n%s%s", args, code, err, stdout, stderr)
 		}
-		return casino.RestoreFacts{Overrides: res.Result.Overrides, Backup: casino.RestoredBackup{KeyFingerprint: res.Result.KeyFingerprint}}
+		return f
 	}
 	if f := restore("--verify-key", pub); strings.Join(f.Overrides, ",") != "verify_key" || f.Backup.KeyFingerprint != m.KeyFingerprint {
 		t.Errorf("--verify-key: overrides %v key %s", f.Overrides, f.Backup.KeyFingerprint)
