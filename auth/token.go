@@ -41,7 +41,7 @@ type Claims struct {
 type Tokens struct {
 	keys func() (keySet, bool, error)
 	ttl  time.Duration
-	now func() time.Time
+	now  func() time.Time
 
 	// verified remembers the claims of tokens whose signature and claims
 	// already checked out, so a token used for many requests pays for the
