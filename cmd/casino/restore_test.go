@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -37,10 +37,11 @@ func bkBinary(t testing.TB) string {
 	t.Helper()
 	bkBinOnce.Do(func() {
 		// One fixed folder per user and checkout, so repeated runs do not
-		// pile up binaries in /tmp and two checkouts never run each other's
-		// build; built under a private name, then renamed in (a concurrent
-		// run may be executing the previous one).
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d-%x", os.Getuid(), crc32.ChecksumIEEE([]byte(testpg.RepoRoot()))))
+		// pile up binaries in /tmp, and two checkouts tested at once never
+		// run each other's build; built under a private name, then renamed
+		// in (a concurrent run may be executing the previous one).
+		sum := sha256.Sum256([]byte(testpg.RepoRoot()))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d-%x", os.Getuid(), sum[:4]))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			bkBinErr = err
 			return
@@ -169,7 +170,7 @@ func bkIntegrity(t testing.TB, url string) {
 func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bkBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
 	if _, ok := env["CASINO_BACKUP_SIGNING_KEY"]; !ok {
 		cmd.Env = append(cmd.Env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
 	}
