@@ -50,11 +50,7 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := db.SigningKey(context.Background(), auth.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewTokens(key, 30*time.Minute)
+	tokens, err := auth.NewTokens(auth.NewKey(), 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
