@@ -277,3 +277,16 @@ func TestRenderRebuildsALostProof(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTornPrivateKeyIsMasked: output capped mid-key still hides the key.
+func TestTornPrivateKeyIsMasked(t *testing.T) {
+	in := "before\n-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHtornkeybodyline0123456789abcdef\n"
+	got := scrub(&Redactor{}, in)
+	if strings.Contains(got, "tornkeybody") || !strings.HasPrefix(got, "before\n") {
+		t.Errorf("scrub(torn PEM) = %q", got)
+	}
+	whole := "x -----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEApublic\n-----END PUBLIC KEY-----\n"
+	if got := scrub(&Redactor{}, whole); got != whole {
+		t.Errorf("a public key was masked: %q", got)
+	}
+}

@@ -35,7 +35,7 @@ func (in *Incident) Render() error {
 	b.WriteString("\n\n" + Marker + "\n\n")
 	in.renderBody(&b)
 	// Everything that reaches the proof passes the redactor once more.
-	out := in.Red.String(b.String())
+	out := scrub(in.Red, b.String())
 	// A unique temp file and a rename: a concurrent status never sees, nor
 	// interleaves with, a half-written proof.
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")

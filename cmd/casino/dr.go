@@ -100,7 +100,8 @@ func positionalsLast(args []string) []string {
 
 // secretEnvNames are read through getenv as well as from the process
 // environment, so an in-process caller's settings are redacted too.
-var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_JWT_SECRET", "CASINO_TOKEN_SECRET"}
+var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "POSTGRES_PASSWORD",
+	"CASINO_JWT_KEY", "CASINO_JWT_SECRET", "CASINO_TOKEN_SECRET", "CASINO_DR_SIGNING_KEY", "CASINO_BACKUP_SIGNING_KEY", "AWS_SECRET_ACCESS_KEY"}
 
 // newRedactor collects the secrets that must never reach a proof: every
 // value of a variable named like a secret, passwords in URLs, plus extra

@@ -13,6 +13,7 @@ import (
 	"casino"
 	"casino/api"
 	"casino/auth"
+	"casino/redact"
 	"casino/sqlstore"
 )
 
@@ -202,5 +203,7 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 // printPasswordBanner shows a generated password once, on stderr.
 func printPasswordBanner(env *Env, title, email, password string) {
 	line := "================================================================"
-	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  password: %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, password, email, line)
+	// redact.Generated marks the line, so 'casino dr run' journals that a
+	// password was printed, never the password.
+	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, redact.Generated("password", password), email, line)
 }
