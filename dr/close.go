@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
-
-	"casino"
 )
 
 // DefaultTargets is the file of RTO/RPO targets per scenario.
@@ -80,47 +76,6 @@ type Measure struct {
 	NotKnown string    `json:"not_known,omitempty"`
 }
 
-var backupName = regexp.MustCompile(`casino_db_\d{8}_\d{6}\.(?:sql|sqlite)(?:\.gz|\.zst)?`)
-
-// RestoredBackup returns the backup file that the journal shows was restored:
-// the last successful run step whose command line names a backup file,
-// preferring commands that restore (restore_postgres.sh, casino restore)
-// over ones that only name it (casino backup verify).
-func (st *State) RestoredBackup() (path string, step *Step) {
-	var anyPath string
-	var anyStep *Step
-	for _, k := range st.Order {
-		s := st.Steps[k]
-		if s.Kind != "run" || !s.Done() {
-			continue
-		}
-		for _, argv := range s.Commands {
-			file, restores := "", false
-			for _, a := range argv {
-				if backupName.MatchString(a) {
-					file = a
-				} else if strings.Contains(a, "restore") {
-					restores = true
-				}
-			}
-			if file == "" {
-				continue
-			}
-			if !filepath.IsAbs(file) && s.Dir != "" {
-				file = filepath.Join(s.Dir, file)
-			}
-			anyPath, anyStep = file, s
-			if restores {
-				path, step = file, s
-			}
-		}
-	}
-	if path == "" {
-		return anyPath, anyStep
-	}
-	return path, step
-}
-
 // FirstPassedValidation returns the first complete validation that passed.
 func (st *State) FirstPassedValidation() *Validation {
 	for i := range st.Validations {
@@ -167,32 +122,28 @@ func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport
 	}
 	rep.RTO = rto
 	// RPO
-	rpo := &Measure{Basis: "impact_start_utc minus snapshot_at of the restored backup's manifest"}
+	rpo := &Measure{Basis: "impact_start_utc minus snapshot_at of the restored backup (typed restore facts)"}
 	if tg.RPO != nil {
 		rpo.Target = *tg.RPO
 	}
-	file, _ := st.RestoredBackup()
+	r := st.Restored()
 	switch {
-	case file == "" && tg.RPO == nil:
+	case r == nil && tg.RPO == nil:
 		rpo.NotKnown = "no data restored (scenario " + rep.Scenario + " has no RPO target)"
-	case file == "":
-		rpo.NotKnown = "the journal shows no successful 'dr run' restoring a backup file"
+	case r == nil:
+		rpo.NotKnown = "the journal holds no restore facts of a restore that exited 0 and was not a dry run ('casino dr run -- casino restore --json ...' records them)"
 		rpo.Met = met(false)
 	default:
-		mpath := casino.ManifestPath(file)
-		b, err := os.ReadFile(mpath)
-		var m casino.BackupManifest
-		if err == nil {
-			err = json.Unmarshal(b, &m)
+		from, what := r.Facts.Backup.SnapshotAt, "snapshot_at"
+		if r.Facts.PITR != nil && !r.Facts.PITR.ReachedAt.IsZero() {
+			from, what = r.Facts.PITR.ReachedAt, "pitr.reached_at"
 		}
-		if err != nil || m.SnapshotAt.IsZero() {
-			rpo.NotKnown = fmt.Sprintf("restored %s, but its manifest %s gives no snapshot_at: %v", file, mpath, err)
-			rpo.Met = met(false)
-			break
+		d := st.ImpactStart.Sub(from)
+		if d < 0 {
+			d = 0 // the restored data reaches past the impact start: nothing lost
 		}
-		d := st.ImpactStart.Sub(m.SnapshotAt)
-		rpo.From, rpo.To, rpo.Value, rpo.Seconds = m.SnapshotAt, st.ImpactStart, d.Round(time.Second).String(), d.Seconds()
-		rpo.Basis += " (" + filepath.Base(file) + ")"
+		rpo.From, rpo.To, rpo.Value, rpo.Seconds = from, st.ImpactStart, d.Round(time.Second).String(), d.Seconds()
+		rpo.Basis = fmt.Sprintf("impact_start_utc minus %s of the restored backup %s (restore_id %s)", what, r.Facts.Backup.Name, r.Facts.RestoreID)
 		if tg.RPO != nil {
 			target, _ := time.ParseDuration(*tg.RPO)
 			rpo.Met = met(d <= target)

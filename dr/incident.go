@@ -62,6 +62,26 @@ type Declaration struct {
 	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
 }
 
+// ClockSkew is how far in the future a declared time may lie: the clocks of
+// the operator's laptop and of the service disagree by seconds, not hours.
+const ClockSkew = time.Minute
+
+// CheckTimes refuses a declaration whose incident or impact start lies in
+// the future (an impact start a year ahead once gave a 27,022-hour RPO), or
+// whose impact start is zero.
+func (d Declaration) CheckTimes(now time.Time) error {
+	if d.ImpactStart.IsZero() || d.IncidentStart.IsZero() {
+		return errors.New("incident and impact start must be set")
+	}
+	if d.IncidentStart.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("--incident-start %s is in the future (now %s)", d.IncidentStart.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if d.ImpactStart.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("--impact-start %s is in the future (now %s): RPO is measured back from it", d.ImpactStart.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // StepStart is the data of a step_start entry: written (and synced) before a
 // step changes anything, so an interrupted step is visible.
 type StepStart struct {
@@ -140,6 +160,8 @@ type State struct {
 	Order       []string // step keys in first-start order
 	Validations []Validation
 	LoginFrozen string // "on", "off" or ""
+	// Restores are the typed restore facts dr run captured, in order.
+	Restores []RestoreRecord
 }
 
 // Fold rebuilds the state of an incident from its entries.
@@ -202,6 +224,12 @@ func Fold(entries []Entry) (*State, error) {
 				return nil, err
 			}
 			st.Validations = append(st.Validations, v)
+		case TypeRestore:
+			var r RestoreRecord
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				return nil, err
+			}
+			st.Restores = append(st.Restores, r)
 		case TypeClose:
 			var c CloseReport
 			if err := json.Unmarshal(e.Data, &c); err != nil {
@@ -314,6 +342,9 @@ func (in *Incident) now() time.Time {
 // Declare creates a new incident in dir: the proof from the template,
 // marked INCIDENT PROOF, and the journal's first entry, stamped now.
 func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	if err := d.CheckTimes(now); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(template); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("proof template %s does not exist: it is the canonical template the checklist copies (pass --template FILE)", template)

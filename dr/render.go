@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -216,6 +217,37 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		head("validation of " + v.URL + ": " + verdict)
 		b.WriteString(ValidationTable(v))
 		b.WriteString("\n")
+	case TypeRestore:
+		var r RestoreRecord
+		json.Unmarshal(e.Data, &r)
+		f := r.Facts
+		verdict := "restored"
+		switch {
+		case f.DryRun:
+			verdict = "dry run of a restore (does not count)"
+		case r.ExitCode != 0:
+			verdict = fmt.Sprintf("restore FAILED (exit %d, does not count)", r.ExitCode)
+		}
+		head(fmt.Sprintf("%s `%s` (facts from %s)", verdict, f.Backup.Name, r.Source))
+		row := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(b, "- %s: %s\n", k, v)
+			}
+		}
+		row("restore_id", "`"+f.RestoreID+"`")
+		row("backup sha256", f.Backup.SHA256)
+		row("snapshot_at", ts(f.Backup.SnapshotAt))
+		row("signing key", f.Backup.KeyFingerprint)
+		row("target", strings.TrimSpace(f.Target.Engine+" "+f.Target.Database+" "+f.Target.SystemIdentifier+" "+f.Target.Path))
+		row("overrides", strings.Join(f.Overrides, ", "))
+		row("kept aside", f.KeptAside)
+		if f.PITR != nil {
+			row("point in time reached", ts(f.PITR.ReachedAt))
+		}
+		if len(f.RowCounts) > 0 {
+			row("row counts", formatCounts(f.RowCounts))
+		}
+		b.WriteString("\n")
 	case TypeClose:
 		head("closed")
 	default:
@@ -315,8 +347,29 @@ func timelineLine(e Entry) string {
 			return "validation passed"
 		}
 		return "validation failed: " + strings.Join(v.Failed, ", ")
+	case TypeRestore:
+		var r RestoreRecord
+		json.Unmarshal(e.Data, &r)
+		if !r.Counts() {
+			return "restore facts of " + r.Facts.Backup.Name + " (dry run or failed: does not count)"
+		}
+		return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
 	case TypeClose:
 		return "closed"
 	}
 	return e.Type
+}
+
+// formatCounts renders row counts sorted by table: "tenants=2 users=5".
+func formatCounts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }

@@ -64,6 +64,9 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 		}
 		d.ImpactStart = t.UTC()
 	}
+	if err := d.CheckTimes(now); err != nil {
+		return usageErrorf("dr declare: %v", err)
+	}
 	if *url != "" {
 		d.VersionBefore, d.VersionError = fetchVersion(ctx, *url)
 	}
