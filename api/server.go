@@ -32,6 +32,9 @@ type Config struct {
 	Settings casino.SettingService
 	Audit    casino.AuditService
 	System   casino.SystemService
+	// Data answers GET /api/v1/admin/data-summary (dr validate's data
+	// check); nil answers 503.
+	Data casino.DataSummaryService
 	// Registry receives the HTTP metrics; /metrics serves Gatherer. Either
 	// may be nil, in which case a private registry is used.
 	Registry *prometheus.Registry

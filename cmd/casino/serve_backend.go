@@ -164,6 +164,7 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 		Settings:       db,
 		Audit:          db,
 		System:         db,
+		Data:           db,
 	}), nil
 }
 
