@@ -45,7 +45,7 @@ func TestDataSummaryOwnerOnly(t *testing.T) {
 
 		// what a restore writes into the copy it restores
 		mark := `{"restore_id":"0123456789abcdef0123456789abcdef","backup":"casino_db_20261129_020000.sql.gz","restored_at":"2026-11-29T03:10:00Z"}`
-		if _, err := e.db.ExecContext(context.Background(), e.db.Rebind("INSERT INTO system_state (key, value, updated_at) VALUES ('restore_id', ?, ?)"), mark, sqlstore.Now()); err != nil {
+		if _, err := e.db.ExecContext(context.Background(), "INSERT INTO system_state (key, value, updated_at) VALUES ('restore_id', ?, ?)", mark, sqlstore.Now()); err != nil {
 			t.Fatal(err)
 		}
 		r = e.call("GET", "/api/v1/admin/data-summary", owner, nil)

@@ -76,6 +76,9 @@ type Validator struct {
 	// Window is how much of the newest logs counts as "now".
 	Window      time.Duration
 	ImpactStart time.Time
+	// Data is what the data check expects (State.ExpectedData); nil makes
+	// it skip.
+	Data *DataExpectation
 	// Logs, when set, is read once by the first log check.
 	Logs         io.Reader
 	LogsName     string
@@ -97,6 +100,7 @@ var Registry = []Check{
 	{Name: "version", Title: "/api/version matches the expected version", MustPass: true, Run: checkVersion},
 	{Name: "login", Title: "owner login returns a token", MustPass: true, Run: checkLogin},
 	{Name: "is_owner", Title: "capabilities answer is_owner=true", MustPass: true, Run: checkIsOwner},
+	{Name: "data", Title: "the service runs on the restored data: restore_id, durable tables' row counts", MustPass: true, Run: checkData},
 	{Name: "ui", Title: "UI smoke over HTTP: login, tenants, Settings → Versions, logout", MustPass: true, Run: checkUI},
 	{Name: "browser", Title: "UI smoke in headless Chromium (--browser)", MustPass: true, Run: checkBrowser},
 	{Name: "logs_5xx", Title: "5xx rate per minute is dropping", MustPass: true, Run: checkLogs5xx},

@@ -86,11 +86,24 @@ func (st *State) FirstPassedValidation() *Validation {
 	return nil
 }
 
+// ErrDataNotRestored: the newest validation failed the data check, so the
+// service does not run on the restored data and no RTO can be measured.
+var ErrDataNotRestored = errors.New("the service does not run on the restored data")
+
 // ComputeClose measures RTO and RPO and compares them with the scenario's
-// targets.
-func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport, error) {
+// targets. It refuses (ErrDataNotRestored) when the newest validation failed
+// the data check, unless unrecovered is set: then the RTO is recorded as not
+// known, and the incident as not recovered.
+func ComputeClose(st *State, targets *Targets, targetsFile string, unrecovered bool) (*CloseReport, error) {
 	if st.Scenario == nil {
 		return nil, errors.New("no scenario decided: run 'casino dr scenario A|B|C --reason ...' first")
+	}
+	if n := len(st.Validations); n > 0 && !unrecovered {
+		last := st.Validations[n-1]
+		if last.CheckStatus("data") == Fail {
+			return nil, fmt.Errorf("%w: the newest validation (%s) failed data: %s. Point the service at the restored database and validate again, or close with --unrecovered to record that it was not recovered",
+				ErrDataNotRestored, last.End.Format(time.RFC3339), last.CheckDetail("data"))
+		}
 	}
 	tg, ok := targets.Scenarios[st.Scenario.Scenario]
 	if !ok {
@@ -103,21 +116,29 @@ func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport
 	v := st.FirstPassedValidation()
 	if v == nil {
 		// Fall back to a validation that passed what it ran, and say what
-		// it left out: a number with a caveat beats none at 03:00.
+		// it left out: a number with a caveat beats none at 03:00. Never
+		// one that did not check the data: that is how an empty database
+		// once passed.
 		for i := range st.Validations {
-			if st.Validations[i].Passed {
+			if st.Validations[i].Passed && st.Validations[i].CheckStatus("data") == Pass {
 				v = &st.Validations[i]
 				rto.Basis += fmt.Sprintf("; CAVEAT: no complete validation passed, this one skipped %s", strings.Join(v.Skipped, ", "))
 				break
 			}
 		}
 	}
+	if unrecovered {
+		v = nil
+	}
 	if v != nil {
 		d := v.End.Sub(st.IncidentStart)
 		target, _ := time.ParseDuration(tg.RTO)
 		rto.To, rto.Value, rto.Seconds, rto.Met = v.End, d.Round(time.Second).String(), d.Seconds(), met(d <= target)
 	} else {
-		rto.NotKnown = "no validation passed: service not shown restored"
+		rto.NotKnown = "no validation passed with its data checked: service not shown restored"
+		if unrecovered {
+			rto.NotKnown = "closed --unrecovered: the service was not shown running on the restored data"
+		}
 		rto.Met = met(false)
 	}
 	rep.RTO = rto
@@ -157,4 +178,25 @@ func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport
 		rep.Unmet = append(rep.Unmet, "RPO")
 	}
 	return rep, nil
+}
+
+// CheckStatus returns the named check's status in the validation, "" when
+// it did not run.
+func (v *Validation) CheckStatus(name string) string {
+	for _, c := range v.Checks {
+		if c.Name == name {
+			return c.Status
+		}
+	}
+	return ""
+}
+
+// CheckDetail returns the named check's detail.
+func (v *Validation) CheckDetail(name string) string {
+	for _, c := range v.Checks {
+		if c.Name == name {
+			return c.Detail
+		}
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package dr
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,11 @@ func TestComputeClose(t *testing.T) {
 		return &State{Declaration: Declaration{IncidentStart: start, ImpactStart: impact}, Scenario: &ScenarioDecision{Scenario: scenario}, Steps: map[string]*Step{}, Validations: vals, Restores: restores}
 	}
 	v := func(min int, passed, complete bool) Validation {
-		return Validation{End: start.Add(time.Duration(min) * time.Minute), Passed: passed, Complete: complete, Skipped: []string{"logs_5xx"}}
+		return Validation{End: start.Add(time.Duration(min) * time.Minute), Passed: passed, Complete: complete, Skipped: []string{"logs_5xx"},
+			Checks: []CheckResult{{Name: "data", Status: Pass}}}
 	}
+	noData := v(20, true, false)
+	noData.Checks, noData.Skipped = nil, []string{"data"}
 	cases := []struct {
 		name            string
 		st              *State
@@ -34,10 +38,11 @@ func TestComputeClose(t *testing.T) {
 		{"B without a restore", state("B", []Validation{v(20, true, true)}), "20m0s", "", "true", "false", "RPO", ""},
 		{"A rolls back, no RPO", state("A", []Validation{v(10, true, true)}), "10m0s", "", "true", "nil", "", ""},
 		{"never validated", state("A", nil), "", "", "false", "nil", "RTO", ""},
+		{"passed without checking the data", state("B", []Validation{noData}, restored), "", "40m0s", "false", "true", "RTO", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := ComputeClose(c.st, targets, "targets.json")
+			rep, err := ComputeClose(c.st, targets, "targets.json", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,8 +64,19 @@ func TestComputeClose(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ComputeClose(&State{}, targets, "t"); err == nil {
+	if _, err := ComputeClose(&State{}, targets, "t", false); err == nil {
 		t.Error("close without a scenario should fail")
+	}
+	// The newest validation found the service on other data: no RTO.
+	bad := v(50, false, true)
+	bad.Checks = []CheckResult{{Name: "data", Status: Fail, Detail: "restore_id is none, expected abab"}}
+	st := state("B", []Validation{v(30, true, true), bad}, restored)
+	if _, err := ComputeClose(st, targets, "t", false); !errors.Is(err, ErrDataNotRestored) || !strings.Contains(err.Error(), "restore_id is none") {
+		t.Errorf("close after a failed data check: %v, want ErrDataNotRestored naming the mismatch", err)
+	}
+	rep, err := ComputeClose(st, targets, "t", true)
+	if err != nil || rep.RTO.Value != "" || !strings.Contains(rep.RTO.NotKnown, "--unrecovered") {
+		t.Errorf("close --unrecovered: %+v, %v", rep.RTO, err)
 	}
 }
 
@@ -92,7 +108,7 @@ func TestRPOFromTypedRestoreFacts(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			st := &State{Declaration: Declaration{IncidentStart: start, ImpactStart: start}, Scenario: &ScenarioDecision{Scenario: "B"}, Steps: map[string]*Step{}, Restores: c.restores}
-			rep, err := ComputeClose(st, targets, "t")
+			rep, err := ComputeClose(st, targets, "t", false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -88,7 +88,7 @@ func TestDeclareSuffixes(t *testing.T) {
 	tpl := filepath.Join(in.Dir, "template.md")
 	var ids []string
 	for range 2 {
-		n, err := Declare(in.Dir, tpl, Declaration{Severity: "SEV-2", IncidentStart: in.State.IncidentStart}, &Redactor{}, time.Now())
+		n, err := Declare(in.Dir, tpl, Declaration{Severity: "SEV-2", IncidentStart: in.State.IncidentStart, ImpactStart: in.State.IncidentStart}, &Redactor{}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

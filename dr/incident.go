@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"casino"
 )
 
 // DefaultProofDir is where proofs and journals live unless --proof-dir says
@@ -60,6 +62,11 @@ type Declaration struct {
 	VersionError  string `json:"version_error,omitempty"`
 	// BaselineP95MS is the latency baseline validate compares with.
 	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
+	// DataBefore is the service's data summary at declare (--url with the
+	// owner's password): the data check's expectation when no restore is
+	// journaled.
+	DataBefore      *casino.DataSummary `json:"data_before,omitempty"`
+	DataBeforeError string              `json:"data_before_error,omitempty"`
 }
 
 // ClockSkew is how far in the future a declared time may lie: the clocks of
@@ -68,10 +75,10 @@ const ClockSkew = time.Minute
 
 // CheckTimes refuses a declaration whose incident or impact start lies in
 // the future (an impact start a year ahead once gave a 27,022-hour RPO), or
-// whose impact start is zero.
+// whose incident start is zero.
 func (d Declaration) CheckTimes(now time.Time) error {
-	if d.ImpactStart.IsZero() || d.IncidentStart.IsZero() {
-		return errors.New("incident and impact start must be set")
+	if d.IncidentStart.IsZero() {
+		return errors.New("the incident start must be set")
 	}
 	if d.IncidentStart.After(now.Add(ClockSkew)) {
 		return fmt.Errorf("--incident-start %s is in the future (now %s)", d.IncidentStart.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
@@ -342,6 +349,9 @@ func (in *Incident) now() time.Time {
 // Declare creates a new incident in dir: the proof from the template,
 // marked INCIDENT PROOF, and the journal's first entry, stamped now.
 func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	if d.ImpactStart.IsZero() {
+		d.ImpactStart = d.IncidentStart
+	}
 	if err := d.CheckTimes(now); err != nil {
 		return nil, err
 	}

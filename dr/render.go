@@ -138,6 +138,11 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		if d.BaselineP95MS > 0 {
 			fmt.Fprintf(b, " Baseline p95 %.3f ms.", d.BaselineP95MS)
 		}
+		if d.DataBefore != nil {
+			fmt.Fprintf(b, " Data before: restore_id %q, %s.", d.DataBefore.RestoreID, formatCounts(d.DataBefore.RowCounts))
+		} else if d.DataBeforeError != "" {
+			fmt.Fprintf(b, " Data before not recorded: %s.", d.DataBeforeError)
+		}
 		b.WriteString("\n\n")
 	case TypeState:
 		var ps PlatformState

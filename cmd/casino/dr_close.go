@@ -9,11 +9,11 @@ import (
 	"casino/dr"
 )
 
-const drCloseUsage = `dr close [--targets FILE] [--summary TEXT]
+const drCloseUsage = `dr close [--targets FILE] [--summary TEXT] [--unrecovered]
 
 Computes RTO (incident_start_utc to the first complete validation that
-passed) and RPO (impact_start_utc minus snapshot_at of the backup the journal
-shows restored, from its manifest), compares both with the scenario's
+passed, data check included) and RPO (impact_start_utc minus snapshot_at of
+the restore journaled by dr run as typed facts), compares both with the scenario's
 targets, writes the postmortem skeleton into the proof, and makes the
 incident read-only.`
 
@@ -23,6 +23,7 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 	bindDRFlags(fs, env, &f)
 	targets := fs.String("targets", dr.DefaultTargets, "RTO/RPO targets per scenario (JSON)")
 	summary := fs.String("summary", "", "one-paragraph summary for the postmortem")
+	unrecovered := fs.Bool("unrecovered", false, "close although the newest validation failed the data check: RTO not known, recorded as not recovered")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -41,7 +42,7 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := dr.ComputeClose(in.State, t, *targets)
+	rep, err := dr.ComputeClose(in.State, t, *targets, *unrecovered)
 	if err != nil {
 		return fmt.Errorf("dr close: %w", err)
 	}

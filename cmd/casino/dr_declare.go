@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +34,9 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	impact := fs.String("impact-start", "", "when the impact started, RFC 3339 (default: incident start)")
 	start := fs.String("incident-start", "", "incident start, RFC 3339 (default: now; for drills and late declarations)")
 	tpl := fs.String("template", "", "proof template (default DIR/template.md)")
-	url := fs.String("url", "", "base URL of the service: records /api/version before the incident")
+	url := fs.String("url", "", "base URL of the service: records /api/version and, with the owner's password, the data summary before the incident")
+	email := fs.String("email", "admin@casino.com", "owner email (for the data summary, with --url)")
+	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password (for the data summary, with --url)")
 	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
@@ -47,6 +50,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	if *ic == "" || *comms == "" {
 		return usageErrorf("dr declare: --ic and --comms name who commands and who communicates")
 	}
+	var err error
 	now := time.Now().UTC()
 	d := dr.Declaration{Severity: *sev, IC: *ic, Comms: *comms, IncidentStart: now, URL: *url, BaselineP95MS: float64(baseline.Microseconds()) / 1000}
 	if *start != "" {
@@ -67,13 +71,25 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	if err := d.CheckTimes(now); err != nil {
 		return usageErrorf("dr declare: %v", err)
 	}
+	password := env.Getenv(*pwEnv)
+	if password == "" {
+		password = os.Getenv(*pwEnv)
+	}
 	if *url != "" {
 		d.VersionBefore, d.VersionError = fetchVersion(ctx, *url)
+		if password != "" {
+			d.DataBefore, err = dr.OwnerDataSummary(ctx, *url, *email, password)
+			if err != nil {
+				d.DataBeforeError = err.Error()
+			}
+		} else {
+			d.DataBeforeError = "no owner password in $" + *pwEnv
+		}
 	}
 	if *tpl == "" {
 		*tpl = filepath.Join(f.proofDir, "template.md")
 	}
-	red := newRedactor(env)
+	red := newRedactor(env, password)
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
 		fmt.Fprintf(env.Stderr, "note: incident %s is still open in %s; later commands will need --incident\n", prev.ID, f.proofDir)
 	}
@@ -83,6 +99,11 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "declared %s incident %s\n  proof:   %s\n  journal: %s\n  incident_start_utc: %s\n  impact_start_utc:   %s\n",
 		d.Severity, in.ID, in.ProofPath(), in.JournalPath(), d.IncidentStart.Format(time.RFC3339), d.ImpactStart.Format(time.RFC3339))
+	if d.DataBefore != nil {
+		fmt.Fprintf(env.Stdout, "  data before: restore_id %q, tenants %d, users %d\n", d.DataBefore.RestoreID, d.DataBefore.RowCounts["tenants"], d.DataBefore.RowCounts["users"])
+	} else if *url != "" {
+		fmt.Fprintf(env.Stdout, "  data before: not recorded (%s)\n", red.String(d.DataBeforeError))
+	}
 	if d.VersionBefore != "" {
 		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {

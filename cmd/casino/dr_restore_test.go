@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"casino"
+	"casino/internal/testpg"
+	"casino/sqlstore"
 )
 
 // writeFacts writes restore facts as casino restore --json prints them.
@@ -92,5 +95,81 @@ func TestDRDeclareRefusesFutureTimes(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(f.ProofDir, "*.jsonl")); len(m) != 0 {
 		t.Errorf("a refused declare left %v", m)
+	}
+}
+
+// TestDRFalseRecoveryFailsData is issue 12's false recovery: after a
+// restore, the operator starts the backend by hand on an empty database.
+// Every probe passes there, but validate fails data naming the mismatch,
+// and close refuses to compute an RTO from it. The backend on the restored
+// copy then passes, and close measures. On both engines.
+func TestDRFalseRecoveryFailsData(t *testing.T) {
+	for _, engine := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres} {
+		t.Run(string(engine), func(t *testing.T) {
+			f := newDRFixture(t)
+			newURL := func() string {
+				if engine == sqlstore.Postgres {
+					return testpg.NewDatabase(t)
+				}
+				return "sqlite:" + filepath.Join(t.TempDir(), "casino.db")
+			}
+			env := func(u string) map[string]string {
+				return map[string]string{"DATABASE_URL": u, "CASINO_OWNER_PASSWORD": testOwnerPassword}
+			}
+			f.Env["CASINO_OWNER_PASSWORD"] = testOwnerPassword
+			restored := newURL()
+			srv := startServe(t, env(restored), true)
+			tok := apiLogin(t, srv.URL, "admin@casino.com", testOwnerPassword)
+			apiPost(t, srv.URL+"/api/v1/tenants", tok, map[string]string{"name": "Acme", "slug": "acme"}, nil)
+			apiPost(t, srv.URL+"/api/v1/tenants", tok, map[string]string{"name": "Bell", "slug": "bell"}, nil)
+			srv.Stop(t)
+			// What the restore wrote into the copy, and what it printed.
+			restoreID := "00112233445566778899aabbccddeeff"
+			db, err := sqlstore.Open(context.Background(), restored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mark := `{"restore_id":"` + restoreID + `","backup":"casino_db_20261129_020000.sql.gz","restored_at":"2026-11-29T03:10:00Z"}`
+			if _, err := db.ExecContext(context.Background(), "INSERT INTO system_state (key, value, updated_at) VALUES ('restore_id', ?, ?)", mark, sqlstore.Now()); err != nil {
+				t.Fatal(err)
+			}
+			counts, _ := db.RowCounts(context.Background())
+			db.Close()
+			facts, _ := json.Marshal(casino.RestoreFacts{FormatVersion: 1, RestoreID: restoreID, RowCounts: counts,
+				Backup: casino.RestoredBackup{Name: "casino_db_20261129_020000.sql.gz", SnapshotAt: time.Now().UTC().Add(-time.Hour)},
+				Target: casino.RestoreTarget{Engine: string(engine)}})
+			os.WriteFile(filepath.Join(f.Dir, "facts.json"), facts, 0o644)
+
+			f.mustDR(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b")
+			f.mustDR(t, "scenario", "B", "--reason", "tenants gone", "--runbook", filepath.Join(f.Repo, "docs/ops/dr_runbook.md"))
+			f.mustDR(t, "run", "--", "cat", "facts.json")
+
+			// The mistake: a backend on a new, empty database.
+			wrong := startServe(t, env(newURL()), true)
+			checks := "health,ready,login,is_owner,data"
+			out, _, code := f.dr(t, "validate", "--url", wrong.URL, "--checks", checks)
+			if code == 0 || !strings.Contains(out, "FAIL: data") {
+				t.Fatalf("validate on an empty database: exit %d, want data to fail:\n%s", code, out)
+			}
+			proof, _ := os.ReadFile(filepath.Join(f.ProofDir, listProof(t, f.ProofDir)))
+			for _, want := range []string{"restore_id is none, expected " + restoreID, "tenants is empty, expected 2 rows"} {
+				if !strings.Contains(string(proof), want) {
+					t.Errorf("the data check does not name the mismatch %q", want)
+				}
+			}
+			targets := filepath.Join(f.Repo, "docs/ops/dr_targets.json")
+			if _, errOut, code := f.dr(t, "close", "--targets", targets); code != 1 || !strings.Contains(errOut, "does not run on the restored data") {
+				t.Fatalf("close after the false recovery: exit %d, want a refusal:\n%s", code, errOut)
+			}
+			wrong.Stop(t)
+
+			// The backend on the restored copy passes, and close measures.
+			right := startServe(t, env(restored), true)
+			f.mustDR(t, "validate", "--url", right.URL, "--checks", checks)
+			closeOut := f.mustDR(t, "close", "--targets", targets)
+			if !strings.Contains(closeOut, "RTO ") || strings.Contains(closeOut, "RTO not known") {
+				t.Errorf("close after the real recovery:\n%s", closeOut)
+			}
+		})
 	}
 }
