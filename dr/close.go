@@ -34,6 +34,11 @@ func LoadTargets(path string) (*Targets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("RTO/RPO targets: %w (pass --targets FILE)", err)
 	}
+	return ParseTargets(b, path)
+}
+
+// ParseTargets parses and checks targets; path names them in errors.
+func ParseTargets(b []byte, path string) (*Targets, error) {
 	var t Targets
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, fmt.Errorf("RTO/RPO targets %s: %w", path, err)
@@ -56,9 +61,11 @@ type CloseReport struct {
 	Scenario string `json:"scenario"`
 	// RTO: incident_start_utc to the end of the first complete validation
 	// that passed.
-	RTO          *Measure `json:"rto"`
-	RPO          *Measure `json:"rpo"`
-	TargetsFile  string   `json:"targets_file"`
+	RTO         *Measure `json:"rto"`
+	RPO         *Measure `json:"rpo"`
+	TargetsFile string   `json:"targets_file"`
+	// TargetsText is the exact bytes of the targets used.
+	TargetsText  string   `json:"targets_text,omitempty"`
 	Summary      string   `json:"summary,omitempty"`
 	Unmet        []string `json:"unmet,omitempty"`
 	ClosedByNote string   `json:"note,omitempty"`

@@ -127,12 +127,24 @@ func checkData(ctx context.Context, v *Validator) (string, string) {
 }
 
 // OwnerDataSummary logs in as the owner and reads the data summary: what
-// declare records when no restore will tell what the data should be.
-func OwnerDataSummary(ctx context.Context, base, email, password string) (*casino.DataSummary, error) {
+// declare records when no restore will tell what the data should be. It
+// also returns the request ids of the requests it sent.
+func OwnerDataSummary(ctx context.Context, base, email, password string) (*casino.DataSummary, []string, error) {
 	v := &Validator{URL: base, Email: email, Password: password, HTTP: &http.Client{Timeout: 10 * time.Second}, Red: &Redactor{}}
 	v.Red.Add(password)
 	if st, detail := checkLogin(ctx, v); st != Pass {
-		return nil, errors.New(v.Red.String(detail))
+		return nil, v.sent, errors.New(v.Red.String(detail))
 	}
-	return v.dataSummary(ctx, v.token)
+	s, err := v.dataSummary(ctx, v.token)
+	return s, v.sent, err
+}
+
+// SentRequestIDs returns every request id dr sent before now, as journaled
+// by declare and by earlier validations.
+func (st *State) SentRequestIDs() []string {
+	ids := append([]string{}, st.Declaration.SentRequestIDs...)
+	for _, v := range st.Validations {
+		ids = append(ids, v.SentRequestIDs...)
+	}
+	return ids
 }

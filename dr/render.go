@@ -11,32 +11,52 @@ import (
 	"time"
 )
 
-// Marker separates the proof's head (the template, which people may edit)
-// from the part re-rendered from the journal.
+// Marker separates the proof's head (the journaled template, filled in)
+// from the record of the incident.
 const Marker = "<!-- casino dr: everything below this line is generated from the journal; edits are overwritten -->"
 
-// Render rewrites the generated part of the proof from the journal. The head
-// (template) is kept as it is on disk.
-func (in *Incident) Render() error {
-	path := in.ProofPath()
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	head := old
-	if i := bytes.Index(old, []byte(Marker)); i >= 0 {
-		head = old[:i]
-	} else if len(old) == 0 && in.State != nil {
-		// The proof is gone (only the journal survived): rebuild its head
-		// from the template the declaration names, as declare wrote it.
-		head = []byte(in.proofHead(in.State.Template))
+// RendererVersion is the version of the proof's layout. A journal records
+// the version that rendered it; verify-proof refuses to compare across
+// versions rather than report a difference the operator did not make.
+const RendererVersion = 2
+
+// RenderBytes returns the proof as the journal alone determines it: the
+// journaled template, filled in, then the record of every entry. Only
+// pattern redaction (a function of the text alone) runs here: every entry
+// was redacted by value when it was journaled. ok is false for a journal
+// from before the template was journaled (renderer version 0), whose head
+// only the file on disk holds.
+func (in *Incident) RenderBytes() (proof []byte, ok bool) {
+	if in.State.RendererVersion == 0 {
+		return nil, false
 	}
 	var b strings.Builder
-	b.Write(bytes.TrimRight(head, "\n"))
+	b.WriteString(strings.TrimRight(in.proofHead(), "\n"))
 	b.WriteString("\n\n" + Marker + "\n\n")
 	in.renderBody(&b)
-	// Everything that reaches the proof passes the redactor once more.
-	out := scrub(in.Red, b.String())
+	return []byte(scrub(nil, b.String())), true
+}
+
+// Render rewrites the proof from the journal. A legacy proof (whose
+// template the journal lacks) keeps its head as it is on disk.
+func (in *Incident) Render() error {
+	path := in.ProofPath()
+	out, ok := in.RenderBytes()
+	if !ok {
+		old, err := os.ReadFile(path)
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		head := old
+		if i := bytes.Index(old, []byte(Marker)); i >= 0 {
+			head = old[:i]
+		}
+		var b strings.Builder
+		b.Write(bytes.TrimRight(head, "\n"))
+		b.WriteString("\n\n" + Marker + "\n\n")
+		in.renderBody(&b)
+		out = []byte(scrub(in.Red, b.String()))
+	}
 	// A unique temp file and a rename: a concurrent status never sees, nor
 	// interleaves with, a half-written proof.
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -44,7 +64,7 @@ func (in *Incident) Render() error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(out); err != nil {
+	if _, err := tmp.Write(out); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -121,6 +141,14 @@ func (in *Incident) renderBody(b *strings.Builder) {
 	}
 	if st.Closed && st.Close != nil {
 		renderClose(b, st, in)
+	}
+	for _, e := range in.Entries {
+		if e.Type != TypeAddendum {
+			continue
+		}
+		var a Addendum
+		json.Unmarshal(e.Data, &a)
+		fmt.Fprintf(b, "\n## Addendum %d: %s (after close, journal entry %d)\n\n%s\n", e.Seq, a.Section, e.Seq, strings.TrimRight(a.Text, "\n"))
 	}
 }
 
@@ -253,6 +281,19 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 			row("row counts", formatCounts(f.RowCounts))
 		}
 		b.WriteString("\n")
+	case TypeNote:
+		var n Note
+		json.Unmarshal(e.Data, &n)
+		head("note")
+		b.WriteString(strings.TrimRight(n.Text, "\n") + "\n\n")
+	case TypeAddendum:
+		var a Addendum
+		json.Unmarshal(e.Data, &a)
+		head(fmt.Sprintf("addendum: %s from `%s` (sha256 %s), below", a.Section, a.File, a.SHA256))
+	case TypeSignature:
+		var sg Signature
+		json.Unmarshal(e.Data, &sg)
+		head(fmt.Sprintf("signed entry %d (sha256 `%s`) with key %s", sg.Seq, sg.Hash, sg.KeyFingerprint))
 	case TypeClose:
 		head("closed")
 	default:
@@ -359,6 +400,11 @@ func timelineLine(e Entry) string {
 			return "restore facts of " + r.Facts.Backup.Name + " (dry run or failed: does not count)"
 		}
 		return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
+	case TypeNote:
+		var n Note
+		json.Unmarshal(e.Data, &n)
+		first, _, _ := strings.Cut(n.Text, "\n")
+		return "note: " + first
 	case TypeClose:
 		return "closed"
 	}

@@ -34,8 +34,10 @@ var drCommands = []drCommand{
 	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
 	{"checks", "list the validation checks", runDRChecks},
 	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},
-	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only", runDRClose},
-	{"verify-proof", "check a journal's hash chain and name the first entry that breaks it", runDRVerifyProof},
+	{"note", "journal operator prose: dr note \"...\"", runDRNote},
+	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only, sign", runDRClose},
+	{"addendum", "after close: add the postmortem or sign-off as a chained, signed addendum", runDRAddendum},
+	{"verify-proof", "re-render the proof from its journal, byte-compare, check the chain and signatures", runDRVerifyProof},
 }
 
 const drUsage = `Usage: casino dr COMMAND [flags]

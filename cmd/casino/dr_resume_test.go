@@ -97,7 +97,11 @@ func TestDRResumeAfterKill9(t *testing.T) {
 	// dr run killed mid-command: interrupted, and may run again.
 	marker := filepath.Join(f.Dir, "ran")
 	cmd = startKillable(t, "dr", "run", "--proof-dir", f.ProofDir, "--", "sh", "-c", "echo x >> "+marker+"; sleep 30")
-	waitFor(t, "dr run to start its command", func() bool { return fileContains(marker, "x") })
+	// The command runs before its pid is journaled: wait for both, or the
+	// kill may land between them (the step then looks merely interrupted).
+	waitFor(t, "dr run to start its command and journal its pid", func() bool {
+		return fileContains(marker, "x") && strings.Count(readFile(journal), `"type":"step_child"`) >= 1
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	// The CLI is gone; the command it started (sleep 30) is not.
@@ -127,4 +131,9 @@ func TestDRResumeAfterKill9(t *testing.T) {
 	if _, errOut, code := f.dr(t, "verify-proof", filepath.Join(f.ProofDir, time.Now().UTC().Format("2006-01-02")+".md")); code != 0 {
 		t.Fatalf("verify-proof after kill -9: %d %s", code, errOut)
 	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"casino/docs/ops"
 	"casino/dr"
 )
 
@@ -22,7 +23,7 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr scenario", drScenarioUsage)
 	bindDRFlags(fs, env, &f)
 	reason := fs.String("reason", "", "why this scenario (recorded)")
-	runbook := fs.String("runbook", "docs/ops/dr_runbook.md", "the runbook whose section is printed")
+	runbook := fs.String("runbook", "", "the runbook whose section is printed (default docs/ops/dr_runbook.md when it exists, else the one built into casino)")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -36,7 +37,11 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	if strings.TrimSpace(*reason) == "" {
 		return usageErrorf("dr scenario: --reason is required: the proof records why")
 	}
-	section, err := runbookSection(*runbook, sc)
+	rb, err := dr.LoadSource(*runbook, "docs/ops/dr_runbook.md", "dr_runbook.md", ops.Runbook)
+	if err != nil {
+		return fmt.Errorf("dr scenario: runbook: %w", err)
+	}
+	section, err := runbookSection(rb, sc)
 	if err != nil {
 		return err
 	}
@@ -61,11 +66,8 @@ var headingRe = regexp.MustCompile(`^(#{1,6})\s+(.*)$`)
 // runbookSection returns the section of the runbook whose heading names the
 // scenario ("Scenario B", "B)", "B:" ...), up to the next heading of the
 // same or a higher level.
-func runbookSection(path, sc string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("dr scenario: runbook: %w (pass --runbook FILE)", err)
-	}
+func runbookSection(src dr.Source, sc string) (string, error) {
+	b, path := src.Text, src.Name
 	named := regexp.MustCompile(`(?i)\bscenario\s+` + sc + `\b`)
 	var out []string
 	level := 0

@@ -73,6 +73,7 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 		}
 		v.ImpactStart = st.ImpactStart
 		v.Data = st.ExpectedData()
+		v.ExcludeIDs = st.SentRequestIDs()
 	}
 	switch *logs {
 	case "":
