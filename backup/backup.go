@@ -12,10 +12,14 @@
 // place (link fails rather than clobbering an existing name), then the
 // folder is fsynced: a crash never leaves a file that looks complete.
 //
-// A restore verifies first, takes a pre_restore_ safety backup, restores into
-// a separate target (a new file, or a scratch database), checks it against
-// the manifest, migrates it up, and only then swaps it in with one atomic
-// step (rename(2), or two ALTER DATABASE RENAMEs in one transaction). See
+// A restore verifies first, takes a pre_restore_ safety backup (a failure to
+// dump a damaged database does not stop it), restores into a separate target
+// (a new file, or a scratch database), checks it against the manifest,
+// migrates it up, carries the live database's state into it (switches,
+// revocations, later password changes and audit events), and only then
+// swaps it in with one atomic step (link(2) + rename(2), or two ALTER
+// DATABASE RENAMEs in one transaction), keeping the replaced database aside
+// for Undo. See
 // docs/ops/backup_restore.md.
 package backup
 
@@ -27,7 +31,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,10 +68,11 @@ const (
 // checklist's backups/casino_db_... paths expect.
 const DefaultDir = "backups"
 
-// Sentinel errors. Each wraps into a *casino.Error with a message that says
-// what to do.
+// Sentinel errors, matched with errors.Is.
 var (
 	// ErrLocked: another backup or restore runs against the same database.
+	// AcquireLock's error matches it and is also a *casino.Error (ECONFLICT)
+	// whose message names the database and says to wait.
 	ErrLocked = errors.New("another backup or restore is running against this database")
 	// ErrNotConfirmed: a restore without --yes only prints its plan.
 	ErrNotConfirmed = errors.New("restore not confirmed: re-run with --yes to carry out the plan above")
@@ -190,9 +194,6 @@ func writeFileAtomic(path string, data []byte) error {
 
 // stamp is the UTC name stamp of t: YYYYMMDD_HHMMSS.
 func stamp(t time.Time) string { return t.UTC().Format("20060102_150405") }
-
-// nameRE parses backup names: prefix, stamp, optional collision counter.
-var nameRE = regexp.MustCompile(`^(pre_restore_casino_db_|casino_db_)(\d{8}_\d{6})(?:_(\d+))?\.`)
 
 // candidateName is the n-th name for a backup at t: n=0 is the plain name,
 // later ones append _2, _3 so two backups in one second never collide.

@@ -14,8 +14,8 @@ import (
 	"casino/sqlstore"
 )
 
-// writeFacts writes restore facts as casino restore --json prints them.
-func writeFacts(t *testing.T, path, name string, snap time.Time, dry bool) {
+// writeTestFacts writes restore facts as casino restore --json prints them.
+func writeTestFacts(t *testing.T, path, name string, snap time.Time, dry bool) {
 	t.Helper()
 	f := casino.RestoreFacts{FormatVersion: 1, RestoreID: strings.Repeat("5e", 16), DryRun: dry,
 		Backup:    casino.RestoredBackup{Name: name, SHA256: strings.Repeat("ab", 32), SnapshotAt: snap},
@@ -38,11 +38,11 @@ func TestDRRunJournalsRestoreFactsAndCloseUsesThem(t *testing.T) {
 	f.mustDR(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b", "--impact-start", impact.Format(time.RFC3339))
 	f.mustDR(t, "scenario", "B", "--reason", "rows gone", "--runbook", filepath.Join(f.Repo, "docs/ops/dr_runbook.md"))
 	real := filepath.Join(f.Dir, "real.json")
-	writeFacts(t, real, "casino_db_20261129_020000_2.sql.gz", impact.Add(-90*time.Minute), false)
+	writeTestFacts(t, real, "casino_db_20261129_020000_2.sql.gz", impact.Add(-90*time.Minute), false)
 	// The command line names the backup bare, inside --dir: nothing is read from it.
 	f.mustDR(t, "run", "--", "sh", "-c", "cat real.json", "restore", "--dir", "backups", "casino_db_20261129_020000_2.sql.gz", "--json")
 	dry := filepath.Join(f.Dir, "dry.json")
-	writeFacts(t, dry, "casino_db_20261129_030000.sql.gz", impact.Add(-10*time.Minute), true)
+	writeTestFacts(t, dry, "casino_db_20261129_030000.sql.gz", impact.Add(-10*time.Minute), true)
 	out := filepath.Join(f.Dir, "result.json")
 	_, errOut, code := f.dr(t, "run", "--result-file", out, "--", "cp", "dry.json", out)
 	if code != 0 || !strings.Contains(errOut, "dry run (does not count for RPO)") {
