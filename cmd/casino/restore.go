@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{Name: "restore", Summary: "restore a backup: verify, safety backup, restore aside, check, swap", Run: runRestore})
+	register(command{Name: "restore", Summary: "restore a backup (verify, restore aside, carry live state, swap; the old database is kept aside) or --undo one", Run: runRestore})
 }
 
 const restoreUsage = `restore FILE [--yes] [--dry-run] [--target DATABASE_URL] [flags]
