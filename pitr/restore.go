@@ -58,6 +58,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 		if err != nil {
 			return fmt.Errorf("dump the recovered database: %w", err)
 		}
+		if err := stampRecoveryPoint(cr, &r.Facts); err != nil {
+			return err
+		}
 		ro := o.Restore
 		ro.File = cr.Path
 		res, err = backup.Restore(ctx, ro)
@@ -97,7 +100,26 @@ func RestoreSQLiteOver(ctx context.Context, replica string, target *time.Time, s
 	if err != nil {
 		return nil, facts, fmt.Errorf("back up the restored file: %w", err)
 	}
+	if err := stampRecoveryPoint(cr, facts); err != nil {
+		return nil, facts, err
+	}
 	o.File = cr.Path
 	res, err := backup.Restore(ctx, o)
 	return res, facts, err
+}
+
+// stampRecoveryPoint sets the dump's snapshot_at to the instant the recovered
+// data describes, not the time of the dump: the restore carries over what
+// the live database recorded after snapshot_at (the append-only audit log,
+// password changes), so the incident's audit trail survives the restore.
+func stampRecoveryPoint(cr *backup.CreateResult, f *casino.PITRFacts) error {
+	at := f.ReachedAt
+	if f.Mode == "target_time" && f.TargetTime != nil {
+		at = f.TargetTime.UTC() // every commit up to T is in the data
+	}
+	cr.Manifest.SnapshotAt = at
+	if err := backup.WriteManifest(cr.Path, cr.Manifest); err != nil {
+		return fmt.Errorf("stamp the recovery point into the dump's manifest: %w", err)
+	}
+	return nil
 }
