@@ -32,7 +32,13 @@ func withMeta(r *http.Request) *http.Request {
 
 // public wraps a handler that needs no token.
 func (s *Server) public(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { h(w, withMeta(r)) }
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r); err != nil {
+			Error(w, r, err)
+			return
+		}
+		h(w, withMeta(r))
+	}
 }
 
 // bearer returns the token of an "Authorization: Bearer ..." header.
@@ -56,6 +62,10 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = withMeta(r)
+		if err := checkQuery(r); err != nil {
+			Error(w, r, err)
+			return
+		}
 		tok, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="casino"`)

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"casino"
 )
@@ -85,15 +89,117 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // unknown fields refused, nothing after the value. Every failure is a
 // casino.Error with code invalid or too_large, naming what was wrong.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONType(ct) {
 		return casino.Errorf(casino.EINVALID, "Content-Type must be application/json, not %q.", ct)
 	}
 	return DecodeReader(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v)
 }
 
-// DecodeReader is Decode's core, shared with the fuzz target.
+// isJSONType reports whether a Content-Type is exactly application/json,
+// optionally with charset=utf-8: "application/jsonx" or
+// "application/json-patch+json" are other types.
+func isJSONType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeReader is Decode's core, shared with the fuzz target. After the
+// JSON decodes, every text in it is checked (casino.TextProblem): invalid
+// UTF-8, which encoding/json would silently replace, and control
+// characters are refused with the top-level field named.
 func DecodeReader(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := decodeJSON(data, v); err != nil {
+		return err
+	}
+	return checkText(data)
+}
+
+// checkText answers EINVALID naming the first top-level field of a JSON
+// object whose value is not valid UTF-8 or holds a control character other
+// than tab, newline and carriage return, in any string or key inside it.
+// Fields with stricter rules (emails, passwords, names) are checked again
+// by their own validators.
+func checkText(data []byte) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		if !utf8.Valid(data) {
+			return casino.Errorf(casino.EINVALID, "Request body must be valid UTF-8.")
+		}
+		return nil
+	}
+	names := make([]string, 0, len(obj))
+	for k := range obj {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		raw := obj[name]
+		msg := ""
+		if !utf8.Valid(raw) {
+			msg = "must be valid UTF-8"
+		} else {
+			var val any
+			json.Unmarshal(raw, &val)
+			msg = textProblemIn(val)
+		}
+		if msg != "" {
+			return &casino.Error{Code: casino.EINVALID, Message: fmt.Sprintf("Field %q %s.", name, msg), Fields: map[string]string{name: msg}}
+		}
+	}
+	return nil
+}
+
+// textProblemIn checks every string and key of a decoded JSON value.
+func textProblemIn(v any) string {
+	switch x := v.(type) {
+	case string:
+		return casino.TextProblem(x, true)
+	case []any:
+		for _, e := range x {
+			if msg := textProblemIn(e); msg != "" {
+				return msg
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if msg := casino.TextProblem(k, true); msg != "" {
+				return msg
+			}
+			if msg := textProblemIn(e); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}
+
+// checkQuery answers EINVALID naming the first query parameter whose name
+// or value is not valid UTF-8 or holds a control character.
+func checkQuery(r *http.Request) error {
+	for k, vs := range r.URL.Query() {
+		for _, s := range append([]string{k}, vs...) {
+			if msg := casino.TextProblem(s, false); msg != "" {
+				return &casino.Error{Code: casino.EINVALID, Message: fmt.Sprintf("Query parameter %q %s.", strings.ToValidUTF8(k, "?"), msg), Fields: map[string]string{strings.ToValidUTF8(k, "?"): msg}}
+			}
+		}
+	}
+	return nil
+}
+
+func decodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)

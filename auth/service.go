@@ -73,6 +73,8 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 	fields := map[string]string{}
 	if email == "" {
 		fields["email"] = "is required"
+	} else if msg := casino.TextProblem(email, false); msg != "" {
+		fields["email"] = msg
 	} else if len(email) > 254 {
 		fields["email"] = "must be at most 254 characters"
 	}

@@ -51,8 +51,10 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	if msg := casinoEmailError(c.OwnerEmail); msg != "" {
 		return usageErrorf("invalid %s %q: %s", settingName(fs, "owner-email", "CASINO_OWNER_EMAIL"), c.OwnerEmail, msg)
 	}
-	if c.ownerPassword != "" && len(c.ownerPassword) < casino.MinPasswordLen {
-		return usageErrorf("invalid CASINO_OWNER_PASSWORD: must be at least %d characters", casino.MinPasswordLen)
+	if c.ownerPassword != "" {
+		if msg := casino.ValidatePassword(c.ownerPassword); msg != "" {
+			return usageErrorf("invalid CASINO_OWNER_PASSWORD: %s", msg)
+		}
 	}
 	if c.jwtKey != "" && len(c.jwtKey) < auth.MinKeyLen {
 		return usageErrorf("invalid CASINO_JWT_KEY: must be at least %d bytes (256 bits)", auth.MinKeyLen)
@@ -90,14 +92,7 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	return nil
 }
 
-func casinoEmailError(email string) string {
-	if err := casino.ValidateNewAdmin(email, "xxxxxxxxxxxxxxxx"); err != nil {
-		if e, ok := err.(*casino.Error); ok {
-			return e.Fields["email"]
-		}
-	}
-	return ""
-}
+func casinoEmailError(email string) string { return casino.ValidateEmail(email) }
 
 // redacted returns the settings for --print-config, secrets masked.
 func (c *authConfig) redacted() map[string]any {
