@@ -21,6 +21,7 @@ const (
 	ActionOwnerBootstrap = "user.owner_bootstrap"
 	ActionPasswordReset  = "user.password_reset"
 	ActionPasswordRehash = "user.password_rehash"
+	ActionLoginUnlock    = "user.login_unlock"
 )
 
 // AuditEvent is one append-only record of who did what. ActorID, ActorEmail,

@@ -228,7 +228,7 @@ func TestNoEnumerationTiming(t *testing.T) {
 	}
 	e := newAPIEnv(t, sqlstore.SQLite, func(hc *auth.HasherConfig, th *auth.ThrottleConfig) {
 		*hc = auth.HasherConfig{Params: auth.DefaultParams, MaxConcurrent: 1}
-		th.MaxAccount, th.MaxIP = 100, 100
+		th.MaxPair, th.MaxAccount, th.MaxIP = 100, 100, 100
 	})
 	// Interleaved, so load drift on a shared machine hits both alike.
 	var knownDs, unknownDs []time.Duration

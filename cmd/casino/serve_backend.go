@@ -24,7 +24,7 @@ type authConfig struct {
 	ownerPassword string // CASINO_OWNER_PASSWORD, secret
 	jwtKey        string // CASINO_JWT_KEY, secret
 
-	tokenTTL, window, maxAccount, maxIP, maxHashes string
+	tokenTTL, window, maxPair, maxAccount, maxIP, maxHashes string
 
 	TokenTTL      time.Duration
 	Throttle      auth.ThrottleConfig
@@ -42,7 +42,8 @@ func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {
 	fs.StringVar(&c.OwnerEmail, "owner-email", getenvDefault(env.Getenv, "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail), "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
 	fs.StringVar(&c.tokenTTL, "token-ttl", getenvDefault(env.Getenv, "CASINO_TOKEN_TTL", "30m"), "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else generated once and stored in the database)")
 	fs.StringVar(&c.window, "login-window", getenvDefault(env.Getenv, "CASINO_LOGIN_WINDOW", "15m"), "login throttle window (env CASINO_LOGIN_WINDOW)")
-	fs.StringVar(&c.maxAccount, "login-max-account-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5"), "failed logins per account within the window before 429 (env CASINO_LOGIN_MAX_ACCOUNT_FAILURES)")
+	fs.StringVar(&c.maxPair, "login-max-address-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_ADDRESS_FAILURES", "5"), "failed logins per account from one client address within the window before 429 (env CASINO_LOGIN_MAX_ADDRESS_FAILURES)")
+	fs.StringVar(&c.maxAccount, "login-max-account-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "50"), "failed logins per account from all addresses within the window before each attempt waits up to 60 s (env CASINO_LOGIN_MAX_ACCOUNT_FAILURES)")
 	fs.StringVar(&c.maxIP, "login-max-ip-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_IP_FAILURES", "20"), "failed logins per client IP within the window before 429 (env CASINO_LOGIN_MAX_IP_FAILURES)")
 	fs.StringVar(&c.maxHashes, "max-concurrent-hashes", getenvDefault(env.Getenv, "CASINO_MAX_CONCURRENT_HASHES", "0"), "password hashes running at once, 19 MiB each; 0 = number of CPUs (env CASINO_MAX_CONCURRENT_HASHES)")
 }
@@ -80,6 +81,9 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	if c.Throttle.Window, err = dur(c.window, "login-window", "CASINO_LOGIN_WINDOW"); err != nil {
 		return err
 	}
+	if c.Throttle.MaxPair, err = num(c.maxPair, "login-max-address-failures", "CASINO_LOGIN_MAX_ADDRESS_FAILURES", 1); err != nil {
+		return err
+	}
 	if c.Throttle.MaxAccount, err = num(c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", 1); err != nil {
 		return err
 	}
@@ -109,6 +113,7 @@ func (c *authConfig) redacted() map[string]any {
 		"token_ttl":                  c.TokenTTL.String(),
 		"login_window":               c.Throttle.Window.String(),
 		"login_max_account_failures": c.Throttle.MaxAccount,
+		"login_max_address_failures": c.Throttle.MaxPair,
 		"login_max_ip_failures":      c.Throttle.MaxIP,
 		"max_concurrent_hashes":      c.MaxConcurrent,
 	}

@@ -294,3 +294,25 @@ func TestResetPasswordCLI(t *testing.T) {
 		t.Errorf("admin login-freeze maybe: exit %d, want 2", code)
 	}
 }
+
+// TestUserUnlockCLI: casino user unlock clears an account's throttle
+// counters, so a throttled address is let in at once.
+func TestUserUnlockCLI(t *testing.T) {
+	cheapHashes(t)
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "c.db"), "CASINO_OWNER_PASSWORD": "first-owner-password-1"}
+	s := startServe(t, env, true)
+	for i := 0; i < 5; i++ {
+		apiDo(t, "POST", s.URL+"/api/v1/auth/login", "", map[string]string{"email": "admin@casino.com", "password": "wrong"}, "")
+	}
+	if a := apiDo(t, "POST", s.URL+"/api/v1/auth/login", "", map[string]string{"email": "admin@casino.com", "password": "first-owner-password-1"}, ""); a.Status != 429 {
+		t.Fatalf("after 5 failures from one address: %d %s", a.Status, a.Raw)
+	}
+	out, errOut, code := runCLI(t, env, "", "user", "unlock", "ADMIN@casino.com")
+	if code != 0 || !strings.Contains(out, "cleared (5)") {
+		t.Fatalf("unlock: %d %q %q", code, out, errOut)
+	}
+	loginToken(t, s.URL, "admin@casino.com", "first-owner-password-1")
+	if _, _, code := runCLI(t, env, "", "user", "unlock", "a\x00b@casino.com"); code != 2 {
+		t.Errorf("unlock with a NUL in the email: exit %d, want 2", code)
+	}
+}
