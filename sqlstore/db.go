@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"casino"
+	"casino/redact"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -85,38 +86,9 @@ func ParseURL(s string) (Target, error) {
 	}
 }
 
-// Redact returns the URL with any password replaced by "xxxxx". Strings that
-// do not parse as URLs are returned with everything after "://" up to "@"
-// masked, so a malformed URL cannot leak a password either.
-func Redact(s string) string {
-	u, err := url.Parse(s)
-	if err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	if err == nil {
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-		return s
-	}
-	if i := strings.Index(s, "://"); i >= 0 {
-		if j := strings.LastIndex(s, "@"); j > i {
-			return s[:i+3] + "xxxxx" + s[j:]
-		}
-	}
-	return s
-}
+// Redact returns a database URL or libpq connection string with its
+// password masked as "***", in every form redact.DatabaseURL knows.
+func Redact(s string) string { return redact.DatabaseURL(s) }
 
 // Redacted returns the URL without credentials, safe for logs and manifests.
 func (t Target) Redacted() string { return Redact(t.URL) }

@@ -139,10 +139,10 @@ func TestParseURLAndRedact(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"postgres://casino:hunter2@db:5432/casino_db": "postgres://casino:xxxxx@db:5432/casino_db",
-		"postgres://db/casino_db?password=hunter2":    "postgres://db/casino_db?password=xxxxx",
+		"postgres://casino:hunter2@db:5432/casino_db": "postgres://casino:***@db:5432/casino_db",
+		"postgres://db/casino_db?password=hunter2":    "postgres://db/casino_db?password=***",
 		"postgres://casino@db/casino_db":              "postgres://casino@db/casino_db",
-		"postgres://u:hunter2@bad host/x":             "postgres://xxxxx@bad host/x",
+		"postgres://u:hunter2@bad host/x":             "postgres://***@bad host/x",
 	} {
 		if got := sqlstore.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -237,7 +237,7 @@ func TestPrintConfigRedacts(t *testing.T) {
 		t.Errorf("password printed: %s", out)
 	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(out), &m); err != nil || !strings.Contains(m["database_url"].(string), "xxxxx") {
+	if err := json.Unmarshal([]byte(out), &m); err != nil || !strings.Contains(m["database_url"].(string), "casino:***@db") {
 		t.Errorf("print-config: %v %s", err, out)
 	}
 	if entries, _ := os.ReadDir("."); len(entries) != 0 {
