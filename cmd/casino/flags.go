@@ -6,18 +6,24 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"casino/redact"
 )
 
 // newFlagSet returns a flag set that reports a bad flag as a one-line usage
-// error and prints its usage (to stdout) only for -h.
+// error and prints its usage (to stdout) only for -h. Defaults come from the
+// environment, so the usage is redacted: a DATABASE_URL default must not
+// show its password.
 func newFlagSet(env *Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "Usage: casino %s\n\n", usage)
-		fs.SetOutput(env.Stdout)
+		var b strings.Builder
+		fmt.Fprintf(&b, "Usage: casino %s\n\n", usage)
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+		io.WriteString(env.Stdout, redact.String(b.String()))
 	}
 	return fs
 }
