@@ -2,15 +2,20 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"casino"
@@ -56,8 +61,17 @@ type ErrorDetail struct {
 
 // Error writes err as a JSON error body. Internal errors are logged with the
 // request id and answered with a generic message.
+//
+// An unexpected error that says the database cannot be reached (see
+// databaseUnreachable) is answered 503 unavailable with Retry-After: the
+// client may retry, and monitoring tells an outage from a bug.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := casino.ErrorCode(err), casino.ErrorMessage(err)
+	internal := code == casino.EINTERNAL
+	if internal && databaseUnreachable(err) {
+		code, msg = casino.EUNAVAILABLE, "The database is unreachable. Try again shortly."
+		w.Header().Set("Retry-After", strconv.Itoa(unreachableRetryAfter))
+	}
 	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg}, RequestID: RequestID(r.Context())}
 	var e *casino.Error
 	if errors.As(err, &e) {
@@ -66,10 +80,29 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 		}
 	}
-	if info := infoFrom(r.Context()); info != nil && code == casino.EINTERNAL {
+	if info := infoFrom(r.Context()); info != nil && internal {
 		info.Err = err
 	}
 	JSON(w, StatusOf(code), body)
+}
+
+// unreachableRetryAfter is the Retry-After, in seconds, of a 503 for an
+// unreachable database.
+const unreachableRetryAfter = 5
+
+// databaseUnreachable reports whether err says the database could not be
+// reached or the connection broke: a network error (refused, reset, timed
+// out, unknown host), a bad or closed connection, a deadline that ran out,
+// or an error that says it is safe to retry because it happened before the
+// database saw the statement (pgconn's SafeToRetry, such as "conn closed").
+// Both drivers wrap these so that errors.As and errors.Is find them.
+func databaseUnreachable(err error) bool {
+	var ne net.Error
+	var retry interface{ SafeToRetry() bool }
+	return errors.As(err, &ne) || (errors.As(err, &retry) && retry.SafeToRetry()) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // JSON writes v as JSON with the given status.

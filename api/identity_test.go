@@ -34,6 +34,8 @@ type apiEnv struct {
 	db   *sqlstore.DB
 	srv  *httptest.Server
 	logs *bytes.Buffer
+	// lockedLogs replaces logs where the test reads them while serving.
+	lockedLogs *lockedBuffer
 }
 
 type envOpt func(*auth.HasherConfig, *auth.ThrottleConfig)
