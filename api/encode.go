@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"casino"
+	"casino/observe"
 )
 
 // MaxBodyBytes is the largest request body the API reads.
@@ -72,7 +73,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = casino.EUNAVAILABLE, "The database is unreachable. Try again shortly."
 		w.Header().Set("Retry-After", strconv.Itoa(unreachableRetryAfter))
 	}
-	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg}, RequestID: RequestID(r.Context())}
+	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg}, RequestID: observe.RequestID(r.Context())}
 	var e *casino.Error
 	if errors.As(err, &e) {
 		body.Error.Fields = e.Fields
@@ -80,8 +81,8 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 		}
 	}
-	if info := infoFrom(r.Context()); info != nil && internal {
-		info.Err = err
+	if internal {
+		observe.SetError(r.Context(), err)
 	}
 	JSON(w, StatusOf(code), body)
 }
