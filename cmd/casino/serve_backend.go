@@ -175,7 +175,7 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 		return fmt.Errorf("owner bootstrap: %w", err)
 	}
 	if owners > 0 {
-		return nil
+		return warnOwnerDrift(ctx, env, c, db, hasher, logger)
 	}
 	password, generated := c.ownerPassword, false
 	if password == "" {
@@ -195,6 +195,30 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 	logger.Info("owner_created", slog.String("email", casino.NormalizeEmail(c.OwnerEmail)), slog.Bool("password_generated", generated))
 	if generated {
 		printPasswordBanner(env, "OWNER ACCOUNT CREATED", casino.NormalizeEmail(c.OwnerEmail), password)
+	}
+	return nil
+}
+
+// warnOwnerDrift logs owner_env_differs, naming the setting and never its
+// value, for each owner setting given that the database's owner does not
+// match: a changed CASINO_OWNER_EMAIL or CASINO_OWNER_PASSWORD is not applied
+// on restart.
+func warnOwnerDrift(ctx context.Context, env *Env, c *authConfig, db *sqlstore.DB, hasher *auth.Hasher, logger *slog.Logger) error {
+	email := c.OwnerEmail
+	if env.Getenv("CASINO_OWNER_EMAIL") == "" && email == casino.DefaultOwnerEmail {
+		email = "" // not set: nothing to compare
+	}
+	owner, err := db.FindOwner(ctx)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	differing, err := auth.OwnerSettingsDiffering(ctx, hasher, owner, email, c.ownerPassword)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	for _, name := range differing {
+		logger.Warn("owner_env_differs", slog.String("setting", name),
+			slog.String("hint", "the database's owner is kept; "+name+" only applies when the database has no owner. Run 'casino user reset-password EMAIL' to change the password, or unset the setting"))
 	}
 	return nil
 }

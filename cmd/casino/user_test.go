@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"casino/auth"
+	"casino/internal/logcheck"
 	"casino/internal/testdb"
 	"casino/sqlstore"
 )
@@ -315,4 +316,46 @@ func TestUserUnlockCLI(t *testing.T) {
 	if _, _, code := runCLI(t, env, "", "user", "unlock", "a\x00b@casino.com"); code != 2 {
 		t.Errorf("unlock with a NUL in the email: exit %d, want 2", code)
 	}
+}
+
+// TestOwnerEnvDriftWarned (issue 14, finding 7): a changed
+// CASINO_OWNER_EMAIL or CASINO_OWNER_PASSWORD on restart is not applied but
+// is no longer silent: serve logs owner_env_differs naming each setting,
+// never its value.
+func TestOwnerEnvDriftWarned(t *testing.T) {
+	cheapHashes(t)
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	first := map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "first-owner-password-1"}
+	s := startServe(t, first, true)
+	s.Stop(t)
+	drifted := func(env map[string]string) []string {
+		t.Helper()
+		s := startServe(t, env, true)
+		s.Stop(t)
+		out := s.Stdout.String()
+		for _, v := range []string{"second-owner-password-2", "boss@casino.com"} {
+			if strings.Contains(out, v) {
+				t.Errorf("the log shows the value %q", v)
+			}
+		}
+		var got []string
+		for _, l := range logcheck.Lines(t, out) {
+			if l["event"] == "owner_env_differs" && l["level"] == "warn" {
+				got = append(got, l["setting"].(string))
+			}
+		}
+		return got
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "second-owner-password-2", "CASINO_OWNER_EMAIL": "boss@casino.com"}); fmt.Sprint(got) != "[CASINO_OWNER_EMAIL CASINO_OWNER_PASSWORD]" {
+		t.Errorf("changed email and password: warned about %v", got)
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "first-owner-password-1", "CASINO_OWNER_EMAIL": "ADMIN@casino.com"}); len(got) != 0 {
+		t.Errorf("unchanged settings: warned about %v", got)
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL}); len(got) != 0 {
+		t.Errorf("no owner settings: warned about %v", got)
+	}
+	// The database's owner is kept.
+	s = startServe(t, first, true)
+	loginToken(t, s.URL, "admin@casino.com", "first-owner-password-1")
 }
