@@ -63,8 +63,9 @@ func IsBreakGlass(ctx context.Context) bool {
 
 // RequestMeta is what the audit log records of the request behind a change.
 type RequestMeta struct {
-	RequestID string
-	RemoteIP  string
+	RequestID       string // the server's id of the request
+	ClientRequestID string // the client's X-Request-ID, when it sent a valid one
+	RemoteIP        string
 }
 
 type metaKey struct{}

@@ -60,6 +60,10 @@ type Client struct {
 // maxResponse bounds what the client reads of one backend answer.
 const maxResponse = 8 << 20
 
+// ErrResponseTooLarge is returned (wrapped) for a backend answer over the
+// client's limit. List calls answer it by asking for fewer rows.
+var ErrResponseTooLarge = errors.New("backend answer too large")
+
 // NewClient returns a client of the API at baseURL (scheme and host, an
 // optional path prefix). A nil transport means http.DefaultTransport.
 func NewClient(baseURL string, transport http.RoundTripper) (*Client, error) {
@@ -131,9 +135,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%w: %s %s: %s", ErrUnavailable, method, path, transportReason(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: reading the answer: %s", ErrUnavailable, method, path, transportReason(err))
+	}
+	if len(data) > maxResponse {
+		return fmt.Errorf("%w: %s %s: more than %d bytes", ErrResponseTooLarge, method, path, maxResponse)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || len(bytes.TrimSpace(data)) == 0 {
@@ -301,6 +308,11 @@ type AuditEvent struct {
 	Before    json.RawMessage `json:"before"`
 	After     json.RawMessage `json:"after"`
 	RequestID string          `json:"request_id"`
+	// ClientRequestID is the X-Request-ID the backend's caller sent.
+	ClientRequestID string `json:"client_request_id"`
+	// Truncated: Before or After is cut in this list; AuditEvent has
+	// the whole event.
+	Truncated bool `json:"truncated"`
 }
 
 // Switch is one of the platform's emergency switches.
@@ -540,13 +552,29 @@ func (c *Client) Audit(ctx context.Context, token string, f AuditFilter) (Page[A
 	if f.Offset > 0 {
 		q.Set("offset", strconv.Itoa(f.Offset))
 	}
+	// An answer over the client's limit never fails the page: ask for
+	// half as many rows until it fits, and show those with "next".
 	var raw json.RawMessage
-	if err := c.do(ctx, http.MethodGet, "/api/v1/audit", q, token, nil, &raw); err != nil {
-		return Page[AuditEvent]{}, err
+	for limit := PageSize; ; limit /= 2 {
+		q.Set("limit", strconv.Itoa(limit))
+		err := c.do(ctx, http.MethodGet, "/api/v1/audit", q, token, nil, &raw)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrResponseTooLarge) || limit == 1 {
+			return Page[AuditEvent]{}, err
+		}
 	}
 	p, err := decodeList[AuditEvent](raw)
 	p.setNext(f.Offset)
 	return p, err
+}
+
+// AuditEvent reads one whole audit event.
+func (c *Client) AuditEvent(ctx context.Context, token string, id ID) (AuditEvent, error) {
+	var ev AuditEvent
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/"+url.PathEscape(string(id)), nil, token, nil, &ev)
+	return ev, err
 }
 
 // Status reads the login freeze and maintenance switches (capability

@@ -31,6 +31,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/versions", s.authed(s.handleListVersions))
 	s.handle("GET /api/v1/audit", s.authed(s.handleListAudit))
+	s.handle("GET /api/v1/audit/{id}", s.authed(s.handleGetAudit))
 
 	s.handle("GET /api/v1/admin/status", s.authed(s.handleAdminStatus))
 	s.handle("GET /api/v1/admin/ready", s.authed(s.handleAdminReady))
