@@ -27,7 +27,7 @@ const (
 // withMeta puts the request id and client IP where the services (audit)
 // read them.
 func withMeta(r *http.Request) *http.Request {
-	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
+	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), ClientRequestID: observe.ClientRequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
 	return r.WithContext(ctx)
 }
 
