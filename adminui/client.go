@@ -266,6 +266,8 @@ type Setting struct {
 	Type      string          `json:"type"`
 	TenantID  ID              `json:"tenant_id"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	// Truncated: Value is cut in this list; Setting has the whole.
+	Truncated bool `json:"truncated"`
 }
 
 // ValueText is the setting's value for display and for the edit field:
@@ -492,6 +494,17 @@ func (c *Client) Settings(ctx context.Context, token string, tenantID ID) ([]Set
 	}
 	p, err := decodeList[Setting](raw)
 	return p.Items, err
+}
+
+// Setting reads one whole setting; tenantID as for Settings.
+func (c *Client) Setting(ctx context.Context, token string, tenantID ID, key string) (Setting, error) {
+	q := url.Values{}
+	if tenantID != "" {
+		q.Set("tenant_id", string(tenantID))
+	}
+	var s Setting
+	err := c.do(ctx, http.MethodGet, "/api/v1/settings/"+url.PathEscape(key), q, token, nil, &s)
+	return s, err
 }
 
 // PutSetting sets one setting of type typ (string, int, bool or json) to

@@ -43,6 +43,7 @@ func (u *UI) routes() {
 	u.handle("POST /settings", u.authed(u.handlePlatformSetting))
 	u.handle("POST /settings/switches/{name}", u.authed(u.handleSwitch))
 	u.handle("GET /settings/versions", u.authed(u.handleVersions))
+	u.handle("GET /settings/value", u.authed(u.handleSettingValue))
 	u.handle("GET /audit", u.authed(u.handleAudit))
 	u.handle("GET /audit/{id}", u.authed(u.handleAuditEvent))
 	u.handle("/", func(w http.ResponseWriter, r *http.Request) {
@@ -633,6 +634,24 @@ func (u *UI) handleAudit(w http.ResponseWriter, r *http.Request, s *session) {
 
 // Last is the 1-based index of the last row shown, for the pager.
 func (d tenantsData) Last() int { return d.From + len(d.Tenants) - 1 }
+
+// settingData is the page of one whole setting.
+type settingData struct {
+	Setting Setting
+	Tenant  ID
+	Value   string
+}
+
+func (u *UI) handleSettingValue(w http.ResponseWriter, r *http.Request, s *session) {
+	d := settingData{Tenant: ID(r.URL.Query().Get("tenant"))}
+	var err error
+	if d.Setting, err = u.c.Setting(r.Context(), s.token, d.Tenant, r.URL.Query().Get("key")); err != nil {
+		u.fail(w, r, s, err)
+		return
+	}
+	d.Value = indentJSON(d.Setting.Value)
+	u.render(w, r, http.StatusOK, "setting", &view{Title: "Setting " + d.Setting.Key, Nav: "settings", S: s, Data: d})
+}
 
 // auditEventData is the page of one whole audit event.
 type auditEventData struct {

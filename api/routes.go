@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/tenants/{id}/admins", s.authed(s.handleCreateAdmin))
 
 	s.handle("GET /api/v1/settings", s.authed(s.handleListSettings))
+	s.handle("GET /api/v1/settings/{key}", s.authed(s.handleGetSetting))
 	s.handle("PUT /api/v1/settings/{key}", s.authed(s.handlePutSetting))
 
 	s.handle("GET /api/v1/versions", s.authed(s.handleListVersions))

@@ -120,8 +120,8 @@ FROM audit_events`, casino.AuditListValueMax+1)+cond+` ORDER BY id DESC LIMIT ? 
 		if err != nil {
 			return nil, 0, err
 		}
-		ev.Before, ev.Truncated = truncateAuditValue(ev.Before, ev.Truncated)
-		ev.After, ev.Truncated = truncateAuditValue(ev.After, ev.Truncated)
+		ev.Before, ev.Truncated = truncateListValue(ev.Before, ev.Truncated)
+		ev.After, ev.Truncated = truncateListValue(ev.After, ev.Truncated)
 		events = append(events, ev)
 	}
 	return events, total, rows.Err()
@@ -145,10 +145,10 @@ func scanAuditEvent(r scanner) (*casino.AuditEvent, error) {
 	return &ev, nil
 }
 
-// truncateAuditValue cuts a value longer than casino.AuditListValueMax
+// truncateListValue cuts a list's value longer than casino.AuditListValueMax
 // characters to a JSON string of its start followed by "…", and reports
 // whether the event is truncated.
-func truncateAuditValue(v json.RawMessage, truncated bool) (json.RawMessage, bool) {
+func truncateListValue(v json.RawMessage, truncated bool) (json.RawMessage, bool) {
 	if utf8.RuneCount(v) <= casino.AuditListValueMax {
 		return v, truncated
 	}

@@ -76,6 +76,17 @@ func TestAuditPageSurvivesLargeSettings(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || strings.Count(body, "&lt;")+strings.Count(body, "&gt;") < 65000 {
 			t.Errorf("audit event page %s: %d, want 200 with the whole value", m[1], resp.StatusCode)
 		}
+		// Settings lists are bounded the same way: the tenant admin's
+		// settings page shows the start of a long value and links to it.
+		adminCookie := uiLogin(t, srv.URL, uiAdminEmail, uiAdminPassword)
+		resp, body = uiGet(t, srv.URL+"/settings", adminCookie)
+		if resp.StatusCode != http.StatusOK || len(body) > 64<<10 || !strings.Contains(body, `href="/settings/value?key=banner"`) {
+			t.Fatalf("tenant admin's settings page: %d, %d bytes, want 200, small, with a link to the whole value", resp.StatusCode, len(body))
+		}
+		resp, body = uiGet(t, srv.URL+"/settings/value?key=banner", adminCookie)
+		if resp.StatusCode != http.StatusOK || strings.Count(body, "&gt;")+strings.Count(body, "&lt;") < 65000 {
+			t.Errorf("setting value page: %d, want 200 with the whole value", resp.StatusCode)
+		}
 		// Another tenant's admin cannot read the event.
 		if a := apiDo(t, "GET", srv.URL+"/api/v1/audit/1", admin, nil, ""); a.Status != 404 {
 			t.Errorf("tenant admin reading the owner's first event: %d, want 404", a.Status)
