@@ -45,6 +45,7 @@ func retryAfter(t *testing.T, r *response) time.Duration {
 // TestThrottle: failures count per (account, address) and per address, each
 // answering 429 with Retry-After past its limit, to that address only.
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		t.Parallel()
 		e := newAPIEnv(t, engine)
@@ -186,6 +187,7 @@ func TestThrottleConfigurable(t *testing.T) {
 }
 
 func TestLoginFreeze(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -195,10 +197,10 @@ func TestLoginFreeze(t *testing.T) {
 		if r.Status != 200 || r.Body["enabled"] != true || r.Body["updated_by"] != ownerEmail {
 			t.Fatalf("freeze on: %s", r)
 		}
-		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || !strings.Contains(string(r.Raw), "frozen") || !strings.Contains(string(r.Raw), "DR incident 42") {
+		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN || !strings.Contains(string(r.Raw), "DR incident 42") {
 			t.Errorf("tenant admin login while frozen: got %s", r)
 		}
-		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 {
+		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN {
 			t.Errorf("tenant admin token while frozen: got %s", r)
 		}
 		owner2 := e.login(ownerEmail, ownerPassword)
@@ -221,6 +223,7 @@ func TestLoginFreeze(t *testing.T) {
 }
 
 func TestMaintenance(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -253,6 +256,7 @@ func TestMaintenance(t *testing.T) {
 }
 
 func TestTenantsAndSuspension(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -316,6 +320,7 @@ func TestTenantsAndSuspension(t *testing.T) {
 }
 
 func TestSettingsTypedAndAudited(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -367,6 +372,7 @@ func TestSettingsTypedAndAudited(t *testing.T) {
 // TestRehashOnLogin: a hash made with other parameters is replaced at the
 // next successful login.
 func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		other, _ := auth.NewHasher(auth.HasherConfig{Params: auth.Params{Memory: 128, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, AllowWeakForTests: true})
@@ -393,6 +399,7 @@ func TestRehashOnLogin(t *testing.T) {
 // exactly MaxPair guesses are tried from one address, and exactly
 // MaxAccount from many addresses while the clock stands still.
 func TestThrottleConcurrentGuesses(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		t.Parallel()
 		clock := &fakeClock{now: time.Now().UTC()}
