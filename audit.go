@@ -22,6 +22,9 @@ const (
 	ActionPasswordReset  = "user.password_reset"
 	ActionPasswordRehash = "user.password_rehash"
 	ActionLoginUnlock    = "user.login_unlock"
+	// ActionRestore is written into a restored database by the restore
+	// itself (target "backup:NAME", after: its restore_id).
+	ActionRestore = "system.restore"
 )
 
 // AuditEvent is one append-only record of who did what. ActorID, ActorEmail,

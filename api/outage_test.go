@@ -90,8 +90,7 @@ func outageEnv(t *testing.T) (*apiEnv, *tcpProxy, *url.URL) {
 		t.Fatal(err)
 	}
 	hasher, _ := auth.NewHasher(auth.HasherConfig{Params: testParams, MaxConcurrent: 2, AllowWeakForTests: true})
-	key, _ := db.SigningKey(context.Background(), auth.NewKey())
-	tokens, _ := auth.NewTokens(key, 30*time.Minute)
+	tokens, _ := auth.NewTokens(auth.NewKey(), 30*time.Minute)
 	hash, _ := hasher.Hash(context.Background(), ownerPassword)
 	if _, err := db.EnsureOwner(context.Background(), ownerEmail, hash); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{Name: "restore", Summary: "restore a backup: verify, safety backup, restore aside, check, swap", Run: runRestore})
+	register(command{Name: "restore", Summary: "restore a backup (verify, restore aside, carry live state, swap; the old database is kept aside) or --undo one", Run: runRestore})
 }
 
 const restoreUsage = `restore FILE [--yes] [--dry-run] [--target DATABASE_URL] [flags]
@@ -44,12 +44,20 @@ that holds tables but no casino schema (unless --force-foreign-target).
 Without --yes (or a typed confirmation on a terminal) it prints the plan and
 exits 1 without changing anything. FILE must lie inside --dir.
 --json prints one casino.RestoreFacts object on stdout (text goes to stderr);
---result-file F writes the same object to F.`
+--result-file F writes the same object to F.
+
+restore --to-time T|latest [--pitr-dir pitr] [--yes] ...
+  PostgreSQL: recovers the WAL stream folder of 'casino pitr stream' to the
+  RFC 3339 instant T (or its end) in a temporary server, dumps it, and
+  restores that dump through the same steps 1-5. SQLite: restores the
+  Litestream replica (--pitr-replica) as of T into a new file, then the same
+  steps. The facts gain "pitr". See docs/ops/pitr.md.`
 
 func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
 	fs := newFlagSet(env, "restore", restoreUsage)
 	bindBackupCommon(fs, env, &b)
+	bindVerifyKeyFlags(fs, &b)
 	yes := fs.Bool("yes", false, "carry out the restore without asking")
 	dryRun := fs.Bool("dry-run", false, "verify the file and print the plan; change nothing")
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
@@ -59,6 +67,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	foreign := fs.Bool("force-foreign-target", false, "replace a database that holds tables but no casino schema (it is kept aside)")
 	terminate := fs.Bool("terminate-connections", false, "PostgreSQL: terminate the other sessions of the database before carrying its live state over and swapping")
 	resultFile := fs.String("result-file", "", "write the restore's facts (JSON) to this file")
+	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -68,8 +77,10 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		if file != "" {
 			return usageErrorf("restore --undo takes no FILE: it swaps back the newest kept-aside database")
 		}
-	} else if file == "" {
-		return usageErrorf("restore: want a backup FILE (see 'casino restore -h')")
+	} else if file == "" && *toTime == "" {
+		return usageErrorf("restore: want a backup FILE or --to-time (see 'casino restore -h')")
+	} else if file != "" && *toTime != "" {
+		return usageErrorf("restore: give a backup FILE or --to-time, not both")
 	}
 	if *target != "" {
 		b.cfg.DatabaseURL = *target
@@ -80,6 +91,12 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
+	// The safety backup is signed too: on embedded SQLite the zero-config
+	// key pair is created for it when there is none.
+	keys, err := b.loadKeys(env, b.cfg.target.Dialect == sqlstore.SQLite)
+	if err != nil {
+		return err
+	}
 	out := env.Stdout
 	if b.jsonOut {
 		out = env.Stderr
@@ -87,16 +104,18 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if *undo {
 		return runUndo(ctx, env, &b, out, *yes, *terminate)
 	}
-	path, err := resolveBackupPath(b.dir, file)
-	if err != nil {
-		return err
+	path := ""
+	if file != "" {
+		if path, err = resolveBackupPath(b.dir, file); err != nil {
+			return err
+		}
 	}
 	o := backup.RestoreOptions{
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
 		ForceForeignTarget: *foreign, TerminateConnections: *terminate,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
-		Pause: pauseHook(ctx, env),
+		Pause: pauseHook(ctx, env), Keys: keys,
 	}
 	o.Confirm = func(p *backup.Plan) bool {
 		printPlan(out, p)
@@ -104,6 +123,9 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 			return true
 		}
 		return confirmOnTTY(env, p)
+	}
+	if *toTime != "" {
+		return restoreToTime(ctx, env, &b, o, *toTime, pitrSrc, *resultFile)
 	}
 	res, err := backup.Restore(ctx, o)
 	if errors.Is(err, backup.ErrNotConfirmed) {
@@ -127,6 +149,12 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "  data-loss window: %s (now - snapshot_at: changes after the snapshot are not in the restored data)\n", time.Duration(res.DataLossSec*float64(time.Second)).Round(time.Second))
 	} else {
 		fmt.Fprintln(out, "  snapshot_at:      unknown (no manifest)")
+	}
+	if res.KeyFingerprint != "" {
+		fmt.Fprintf(out, "  signed by:        %s\n", res.KeyFingerprint)
+	}
+	if len(res.Overrides) > 0 {
+		fmt.Fprintf(out, "  overrides used:   %s\n", strings.Join(res.Overrides, ", "))
 	}
 	fmt.Fprintf(out, "  duration:         %.1fs\n", res.DurationMS/1000)
 	fmt.Fprintf(out, "  rows:             %s\n", formatCounts(res.RowCounts))
