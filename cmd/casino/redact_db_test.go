@@ -29,6 +29,7 @@ func TestNoDatabasePasswordInErrors(t *testing.T) {
 		{"restore", "--latest", "--yes"}, {"user", "reset-password", "--generate", "a@casino.com"}, {"user", "unlock", "a@casino.com"},
 		{"admin", "status"}, {"admin", "login-freeze", "on"}, {"admin", "maintenance", "off"},
 		{"dr", "validate"}, {"dr", "status"}, {"dr", "checks"}, {"dev", "seed"}, {"version"},
+		{"pitr", "status"}, {"pitr", "stream"}, {"restore", "--to-time", "2026-12-01T00:00:00Z", "--yes"},
 	}
 	seen := map[string]bool{}
 	for _, u := range urls {
