@@ -21,6 +21,7 @@ const (
 	ActionOwnerBootstrap = "user.owner_bootstrap"
 	ActionPasswordReset  = "user.password_reset"
 	ActionPasswordRehash = "user.password_rehash"
+	ActionLoginUnlock    = "user.login_unlock"
 	// ActionRestore is written into a restored database by the restore
 	// itself (target "backup:NAME", after: its restore_id).
 	ActionRestore = "system.restore"
@@ -39,8 +40,20 @@ type AuditEvent struct {
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`
 	RequestID  string          `json:"request_id"`
-	RemoteIP   string          `json:"remote_ip"`
+	// ClientRequestID is the X-Request-ID the client sent, kept apart
+	// from RequestID, which is always the server's own.
+	ClientRequestID string `json:"client_request_id"`
+	RemoteIP        string `json:"remote_ip"`
+	// Truncated marks an event of a list whose Before or After was longer
+	// than AuditListValueMax characters: the list carries a JSON string of
+	// its start; FindAuditEvent returns the whole.
+	Truncated bool `json:"truncated,omitempty"`
 }
+
+// AuditListValueMax is how many characters of an event's Before and After a
+// list carries, so that a page of the audit log stays small whatever was
+// written (a setting value may be 64 KiB).
+const AuditListValueMax = 512
 
 // AuditFilter selects audit events. Zero fields do not filter.
 type AuditFilter struct {
@@ -58,7 +71,11 @@ type AuditService interface {
 	// FindAuditEvents returns the events visible to the caller, newest
 	// first, and how many match in all. The owner sees all; a tenant admin
 	// their tenant's.
+	// Long Before and After values are truncated (see Truncated).
 	FindAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, int, error)
+	// FindAuditEvent returns one whole event, scoped like the list:
+	// ENOTFOUND when it does not exist or is not visible to the caller.
+	FindAuditEvent(ctx context.Context, id int64) (*AuditEvent, error)
 }
 
 // AuditJSON marshals v for AuditEvent.Before/After; nil stays nil.

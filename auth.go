@@ -63,8 +63,9 @@ func IsBreakGlass(ctx context.Context) bool {
 
 // RequestMeta is what the audit log records of the request behind a change.
 type RequestMeta struct {
-	RequestID string
-	RemoteIP  string
+	RequestID       string // the server's id of the request
+	ClientRequestID string // the client's X-Request-ID, when it sent a valid one
+	RemoteIP        string
 }
 
 type metaKey struct{}
@@ -146,14 +147,17 @@ type AuthStore interface {
 	FindCredentials(ctx context.Context, email string) (*Credentials, error)
 	// UpdatePasswordHash replaces a user's hash (rehash on login).
 	UpdatePasswordHash(ctx context.Context, userID int64, hash string) error
-	// RecordLoginFailure adds one failure for the account and one for the
-	// client IP.
-	RecordLoginFailure(ctx context.Context, email, ip string, at time.Time) error
-	// LoginFailures counts failures since the given instant for the account
-	// and the IP, with the oldest of each inside the window.
+	// RecordLoginFailure adds one failure for the account from the client
+	// address, marked fresh when that address had no failure for the
+	// account inside the window, and one for the address.
+	RecordLoginFailure(ctx context.Context, email, ip string, at time.Time, fresh bool) error
+	// LoginFailures counts failures since the given instant for the
+	// account, for the (account, address) pair and for the address.
 	LoginFailures(ctx context.Context, email, ip string, since time.Time) (FailureCounts, error)
-	// ClearLoginFailures forgets the account's failures after a success.
-	ClearLoginFailures(ctx context.Context, email string) error
+	// ClearLoginFailures forgets the account's failures from the address
+	// after a success there; with ip "" all of the account's failures (the
+	// unlock and reset commands).
+	ClearLoginFailures(ctx context.Context, email, ip string) error
 	// RevokeToken records a token id as revoked until it expires.
 	RevokeToken(ctx context.Context, jti string, userID int64, expiresAt time.Time) error
 	// SessionState reads revocation, user, tenant and platform switches.
@@ -164,10 +168,18 @@ type AuthStore interface {
 
 // FailureCounts are failed logins inside the throttle window.
 type FailureCounts struct {
-	Account       int
-	IP            int
-	OldestAccount time.Time
-	OldestIP      time.Time
+	Account int // for the account, from every address
+	Pair    int // for the account, from this address
+	IP      int // from this address, for every account
+	// Oldest of each inside the window: the throttle lifts when it leaves.
+	OldestPair time.Time
+	OldestIP   time.Time
+	// LastAccount is the account's newest failure from any address;
+	// LastFresh its newest from an address that had failed for it before
+	// none. Past the per-account ceiling, an address with failures waits
+	// from LastAccount, an address without from LastFresh.
+	LastAccount time.Time
+	LastFresh   time.Time
 }
 
 // PasswordHasher turns a password into a stored hash. auth.Hasher

@@ -24,7 +24,16 @@ type Setting struct {
 	TenantID  *int64          `json:"tenant_id"`
 	UpdatedAt time.Time       `json:"updated_at"`
 	UpdatedBy *int64          `json:"updated_by"`
+	// Truncated marks a setting of a list whose value was longer than
+	// AuditListValueMax characters: the list carries a JSON string of its
+	// start; FindSetting returns the whole.
+	Truncated bool `json:"truncated,omitempty"`
 }
+
+// MaxSettingsPerScope bounds how many settings the platform or one tenant
+// holds, so that a settings list stays small: a tenant admin writes their
+// tenant's settings.
+const MaxSettingsPerScope = 500
 
 // SettingScope names where settings live: the platform (TenantID 0) or one
 // tenant.
@@ -36,11 +45,16 @@ type SettingScope struct {
 // owner's; a tenant's settings are the owner's and that tenant's admins'.
 // Every change is audited with its before and after.
 type SettingService interface {
-	// FindSettings lists the settings of a scope, by key. Errors:
+	// FindSettings lists the settings of a scope, by key, long values
+	// truncated (see Truncated); at most MaxSettingsPerScope. Errors:
 	// EFORBIDDEN, ENOTFOUND (tenant not visible).
 	FindSettings(ctx context.Context, scope SettingScope) ([]*Setting, error)
+	// FindSetting returns one whole setting. Errors: EFORBIDDEN,
+	// ENOTFOUND (no such setting, or tenant not visible).
+	FindSetting(ctx context.Context, scope SettingScope, key string) (*Setting, error)
 	// PutSetting creates or replaces a setting. Errors: EFORBIDDEN,
-	// ENOTFOUND, EINVALID.
+	// ENOTFOUND, EINVALID (also when a new key would pass
+	// MaxSettingsPerScope).
 	PutSetting(ctx context.Context, scope SettingScope, s *Setting) (*Setting, error)
 }
 

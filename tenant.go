@@ -87,8 +87,8 @@ func (u *TenantUpdate) Validate() error {
 func validateTenantName(name string) string {
 	n := utf8.RuneCountInString(name)
 	switch {
-	case !utf8.ValidString(name):
-		return "must be valid UTF-8"
+	case TextProblem(name, false) != "":
+		return TextProblem(name, false)
 	case n < 1:
 		return "is required"
 	case n > 100:

@@ -60,6 +60,10 @@ type Client struct {
 // maxResponse bounds what the client reads of one backend answer.
 const maxResponse = 8 << 20
 
+// ErrResponseTooLarge is returned (wrapped) for a backend answer over the
+// client's limit. List calls answer it by asking for fewer rows.
+var ErrResponseTooLarge = errors.New("backend answer too large")
+
 // NewClient returns a client of the API at baseURL (scheme and host, an
 // optional path prefix). A nil transport means http.DefaultTransport.
 func NewClient(baseURL string, transport http.RoundTripper) (*Client, error) {
@@ -131,9 +135,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%w: %s %s: %s", ErrUnavailable, method, path, transportReason(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: reading the answer: %s", ErrUnavailable, method, path, transportReason(err))
+	}
+	if len(data) > maxResponse {
+		return fmt.Errorf("%w: %s %s: more than %d bytes", ErrResponseTooLarge, method, path, maxResponse)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || len(bytes.TrimSpace(data)) == 0 {
@@ -259,6 +266,8 @@ type Setting struct {
 	Type      string          `json:"type"`
 	TenantID  ID              `json:"tenant_id"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	// Truncated: Value is cut in this list; Setting has the whole.
+	Truncated bool `json:"truncated"`
 }
 
 // ValueText is the setting's value for display and for the edit field:
@@ -301,6 +310,11 @@ type AuditEvent struct {
 	Before    json.RawMessage `json:"before"`
 	After     json.RawMessage `json:"after"`
 	RequestID string          `json:"request_id"`
+	// ClientRequestID is the X-Request-ID the backend's caller sent.
+	ClientRequestID string `json:"client_request_id"`
+	// Truncated: Before or After is cut in this list; AuditEvent has
+	// the whole event.
+	Truncated bool `json:"truncated"`
 }
 
 // Switch is one of the platform's emergency switches.
@@ -482,6 +496,17 @@ func (c *Client) Settings(ctx context.Context, token string, tenantID ID) ([]Set
 	return p.Items, err
 }
 
+// Setting reads one whole setting; tenantID as for Settings.
+func (c *Client) Setting(ctx context.Context, token string, tenantID ID, key string) (Setting, error) {
+	q := url.Values{}
+	if tenantID != "" {
+		q.Set("tenant_id", string(tenantID))
+	}
+	var s Setting
+	err := c.do(ctx, http.MethodGet, "/api/v1/settings/"+url.PathEscape(key), q, token, nil, &s)
+	return s, err
+}
+
 // PutSetting sets one setting of type typ (string, int, bool or json) to
 // value, already typed JSON; tenantID as for Settings.
 func (c *Client) PutSetting(ctx context.Context, token string, tenantID ID, key, typ string, value json.RawMessage) error {
@@ -540,13 +565,29 @@ func (c *Client) Audit(ctx context.Context, token string, f AuditFilter) (Page[A
 	if f.Offset > 0 {
 		q.Set("offset", strconv.Itoa(f.Offset))
 	}
+	// An answer over the client's limit never fails the page: ask for
+	// half as many rows until it fits, and show those with "next".
 	var raw json.RawMessage
-	if err := c.do(ctx, http.MethodGet, "/api/v1/audit", q, token, nil, &raw); err != nil {
-		return Page[AuditEvent]{}, err
+	for limit := PageSize; ; limit /= 2 {
+		q.Set("limit", strconv.Itoa(limit))
+		err := c.do(ctx, http.MethodGet, "/api/v1/audit", q, token, nil, &raw)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrResponseTooLarge) || limit == 1 {
+			return Page[AuditEvent]{}, err
+		}
 	}
 	p, err := decodeList[AuditEvent](raw)
 	p.setNext(f.Offset)
 	return p, err
+}
+
+// AuditEvent reads one whole audit event.
+func (c *Client) AuditEvent(ctx context.Context, token string, id ID) (AuditEvent, error) {
+	var ev AuditEvent
+	err := c.do(ctx, http.MethodGet, "/api/v1/audit/"+url.PathEscape(string(id)), nil, token, nil, &ev)
+	return ev, err
 }
 
 // Status reads the login freeze and maintenance switches (capability

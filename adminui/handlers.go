@@ -1,6 +1,7 @@
 package adminui
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -43,7 +44,9 @@ func (u *UI) routes() {
 	u.handle("POST /settings", u.authed(u.handlePlatformSetting))
 	u.handle("POST /settings/switches/{name}", u.authed(u.handleSwitch))
 	u.handle("GET /settings/versions", u.authed(u.handleVersions))
+	u.handle("GET /settings/value", u.authed(u.handleSettingValue))
 	u.handle("GET /audit", u.authed(u.handleAudit))
+	u.handle("GET /audit/{id}", u.authed(u.handleAuditEvent))
 	u.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		u.route(r, "unmatched")
 		u.renderError(w, r, nil, http.StatusNotFound, "Not found", "There is no such page.")
@@ -626,6 +629,63 @@ func (u *UI) handleAudit(w http.ResponseWriter, r *http.Request, s *session) {
 
 // Last is the 1-based index of the last row shown, for the pager.
 func (d tenantsData) Last() int { return d.From + len(d.Tenants) - 1 }
+
+// settingData is the page of one whole setting.
+type settingData struct {
+	Setting Setting
+	Tenant  ID
+	Value   string
+}
+
+func (u *UI) handleSettingValue(w http.ResponseWriter, r *http.Request, s *session) {
+	d := settingData{Tenant: ID(r.URL.Query().Get("tenant"))}
+	var err error
+	if d.Setting, err = u.c.Setting(r.Context(), s.token, d.Tenant, r.URL.Query().Get("key")); err != nil {
+		u.fail(w, r, s, err)
+		return
+	}
+	d.Value = indentJSON(d.Setting.Value)
+	u.render(w, r, http.StatusOK, "setting", &view{Title: "Setting " + d.Setting.Key, Nav: "settings", S: s, Data: d})
+}
+
+// auditEventData is the page of one whole audit event.
+type auditEventData struct {
+	Event  AuditEvent
+	Before string
+	After  string
+}
+
+func (u *UI) handleAuditEvent(w http.ResponseWriter, r *http.Request, s *session) {
+	ev, err := u.c.AuditEvent(r.Context(), s.token, ID(r.PathValue("id")))
+	if err != nil {
+		u.fail(w, r, s, err)
+		return
+	}
+	d := auditEventData{Event: ev, Before: indentJSON(ev.Before), After: indentJSON(ev.After)}
+	u.render(w, r, http.StatusOK, "audit_event", &view{Title: "Audit event " + string(ev.ID), Nav: "audit", S: s, Data: d})
+}
+
+// indentJSON shows a JSON value indented, with \u003c and the like as the
+// characters they stand for (the template escapes them), "" for none.
+func indentJSON(b json.RawMessage) string {
+	if len(bytes.TrimSpace(b)) == 0 || string(b) == "null" {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return string(b)
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if enc.Encode(v) != nil {
+		return string(b)
+	}
+	return strings.TrimSuffix(out.String(), "\n")
+}
 
 // Last is the 1-based index of the last row shown, for the pager.
 func (d auditData) Last() int { return d.From + len(d.Events) - 1 }

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "tenants", "tenant", "settings", "versions", "audit", "error"}
+var pageNames = []string{"login", "tenants", "tenant", "settings", "versions", "audit", "audit_event", "setting", "error"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {

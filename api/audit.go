@@ -60,3 +60,17 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	JSON(w, http.StatusOK, AuditList{Events: events, Total: total, Limit: f.Limit, Offset: f.Offset})
 }
+
+func (s *Server) handleGetAudit(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		Error(w, r, casino.Errorf(casino.ENOTFOUND, "Audit event %q not found.", r.PathValue("id")))
+		return
+	}
+	ev, err := s.cfg.Audit.FindAuditEvent(r.Context(), id)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, ev)
+}

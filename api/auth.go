@@ -27,13 +27,19 @@ const (
 // withMeta puts the request id and client IP where the services (audit)
 // read them.
 func withMeta(r *http.Request) *http.Request {
-	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
+	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), ClientRequestID: observe.ClientRequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
 	return r.WithContext(ctx)
 }
 
 // public wraps a handler that needs no token.
 func (s *Server) public(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { h(w, withMeta(r)) }
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r); err != nil {
+			Error(w, r, err)
+			return
+		}
+		h(w, withMeta(r))
+	}
 }
 
 // bearer returns the token of an "Authorization: Bearer ..." header.
@@ -57,6 +63,10 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = withMeta(r)
+		if err := checkQuery(r); err != nil {
+			Error(w, r, err)
+			return
+		}
 		tok, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="casino"`)

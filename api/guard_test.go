@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"casino"
 	"casino/auth"
@@ -14,40 +15,69 @@ import (
 	"casino/sqlstore"
 )
 
+// fakeClock is a settable clock for the throttle.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// withClock makes the throttle read time from a fake clock.
+func withClock(c *fakeClock) envOpt {
+	return func(_ *auth.HasherConfig, th *auth.ThrottleConfig) { th.Clock = c.Now }
+}
+
+func retryAfter(t *testing.T, r *response) time.Duration {
+	t.Helper()
+	n, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if r.Status != 429 || r.errCode() != casino.ETHROTTLED || err != nil || n < 1 {
+		t.Fatalf("want 429 with Retry-After, got %s (Retry-After %q)", r, r.Header.Get("Retry-After"))
+	}
+	return time.Duration(n) * time.Second
+}
+
+// TestThrottle: failures count per (account, address) and per address, each
+// answering 429 with Retry-After past its limit, to that address only.
 func TestThrottle(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		t.Parallel()
 		e := newAPIEnv(t, engine)
 		login := func(email, pw, ip string) *response {
 			return e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": pw}, ip)
 		}
-		// Per account: 5 failures (from different IPs), then 429 even with
+		// Per (account, address): 5 failures, then 429 there, even with
 		// the right password.
 		for i := 0; i < 5; i++ {
-			if r := login(ownerEmail, "wrong", fmt.Sprintf("10.1.0.%d", i)); r.Status != 401 {
+			if r := login(ownerEmail, "wrong", "10.1.0.1"); r.Status != 401 {
 				t.Fatalf("failure %d: got %s", i+1, r)
 			}
 		}
-		r := login(ownerEmail, ownerPassword, "10.1.1.1")
-		if r.Status != 429 || r.errCode() != casino.ETHROTTLED {
-			t.Fatalf("6th attempt, right password: got %s, want 429", r)
+		r := login(ownerEmail, ownerPassword, "10.1.0.1")
+		if ra := retryAfter(t, r); ra < 800*time.Second || ra > 900*time.Second {
+			t.Errorf("Retry-After: got %v, want about 900 s", ra)
 		}
-		if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 800 || ra > 900 {
-			t.Errorf("Retry-After: got %q, want about 900", r.Header.Get("Retry-After"))
-		}
-		// Per IP: 20 failures for different accounts, then 429 for anyone.
+		// Per address: 20 failures for different accounts, then 429 for anyone.
 		for i := 0; i < 20; i++ {
 			if r := login(fmt.Sprintf("user%d@casino.com", i), "wrong", "10.2.0.1"); r.Status != 401 {
 				t.Fatalf("ip failure %d: got %s", i+1, r)
 			}
 		}
 		login("someone-else@casino.com", "wrong", "10.2.0.1")
-		login(ownerEmail, ownerPassword, "10.1.1.2") // throttled again: not audited again
-		if r := login("someone-else@casino.com", "wrong", "10.2.0.1"); r.Status != 429 || r.Header.Get("Retry-After") == "" {
-			t.Errorf("21st from one IP: got %s, want 429", r)
-		}
+		login(ownerEmail, ownerPassword, "10.1.0.1") // throttled again: not audited again
+		retryAfter(t, login("someone-else@casino.com", "wrong", "10.2.0.1"))
 		if r := login("someone-else@casino.com", "wrong", "10.2.0.2"); r.Status != 401 {
 			t.Errorf("other IP: got %s, want 401", r)
+		}
+		// The owner, from an address of their own, is not locked out.
+		if r := login(ownerEmail, ownerPassword, "10.9.9.9"); r.Status != 200 {
+			t.Errorf("owner from a clean address: got %s, want 200", r)
 		}
 		// Throttles are audited once per key and window, not per refused attempt.
 		var n int
@@ -58,14 +88,101 @@ func TestThrottle(t *testing.T) {
 	})
 }
 
+// TestNoLockoutByStranger (issue 14, finding 4): five wrong passwords from
+// any addresses no longer lock the owner out; the right password from the
+// owner's address is answered at once.
+func TestNoLockoutByStranger(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		t.Parallel()
+		e := newAPIEnv(t, engine)
+		for i := 0; i < 20; i++ {
+			e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": "wrong"}, fmt.Sprintf("10.6.0.%d", i%5))
+		}
+		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": ownerPassword}, "10.7.0.1"); r.Status != 200 {
+			t.Fatalf("owner after a stranger's 20 failures: got %s, want 200", r)
+		}
+	})
+}
+
+// TestThrottleAccountCeiling: past the per-account ceiling across all
+// addresses, attempts wait a doubling delay capped at MaxDelay, told by 429
+// and Retry-After without holding the request; the right password from a
+// clean address is never refused for longer than the cap, however long the
+// attack goes on.
+func TestThrottleAccountCeiling(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
+		t.Parallel()
+		clock := &fakeClock{now: time.Now().UTC()}
+		e := newAPIEnv(t, engine, withClock(clock), func(_ *auth.HasherConfig, th *auth.ThrottleConfig) {
+			th.MaxPair, th.MaxAccount, th.MaxDelay = 3, 9, 8*time.Second
+		})
+		login := func(pw, ip string) *response {
+			return e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": pw}, ip)
+		}
+		// Three addresses, three failures each: the ceiling.
+		for a := 0; a < 3; a++ {
+			for i := 0; i < 3; i++ {
+				if r := login("wrong", fmt.Sprintf("10.4.0.%d", a)); r.Status != 401 {
+					t.Fatalf("failure %d from address %d: got %s", i+1, a, r)
+				}
+			}
+		}
+		// Now every attempt waits 1 s, from a new address too.
+		start := time.Now()
+		if ra := retryAfter(t, login("wrong", "10.4.1.0")); ra != time.Second {
+			t.Errorf("at the ceiling: Retry-After %v, want 1 s", ra)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("a throttled answer took %v: the handler must not sleep", d)
+		}
+		// The attacker waits out each delay from a fresh address; the delay
+		// doubles up to the cap and never beyond.
+		var seen []time.Duration
+		for i := 0; i < 8; i++ {
+			ip := fmt.Sprintf("10.4.2.%d", i)
+			r := login("wrong", ip)
+			if r.Status == 429 {
+				ra := retryAfter(t, r)
+				seen = append(seen, ra)
+				clock.Add(ra)
+				r = login("wrong", ip)
+			}
+			if r.Status != 401 {
+				t.Fatalf("attack %d after waiting: got %s", i, r)
+			}
+		}
+		want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("delays: got %v, want %v", seen, want)
+		}
+		// The owner from a clean address: refused for at most the cap,
+		// then let in, while the attacker's addresses stay throttled.
+		r := login(ownerPassword, "10.8.0.1")
+		if r.Status == 429 {
+			ra := retryAfter(t, r)
+			if ra > 8*time.Second {
+				t.Fatalf("owner refused for %v, more than the 8 s cap", ra)
+			}
+			clock.Add(ra)
+			r = login(ownerPassword, "10.8.0.1")
+		}
+		if r.Status != 200 {
+			t.Fatalf("owner after waiting: got %s, want 200", r)
+		}
+		// An attacker address that already failed waits from the
+		// account's last failure, whatever it is.
+		retryAfter(t, login("wrong", "10.4.0.0"))
+	})
+}
+
 func TestThrottleConfigurable(t *testing.T) {
 	t.Parallel()
-	e := newAPIEnv(t, sqlstore.SQLite, func(_ *auth.HasherConfig, th *auth.ThrottleConfig) { th.MaxAccount = 2 })
+	e := newAPIEnv(t, sqlstore.SQLite, func(_ *auth.HasherConfig, th *auth.ThrottleConfig) { th.MaxPair = 2 })
 	for i := 0; i < 2; i++ {
 		e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": "wrong"})
 	}
 	if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": ownerPassword}); r.Status != 429 {
-		t.Errorf("3rd attempt with limit 2: got %s", r)
+		t.Errorf("3rd attempt from one address with limit 2: got %s", r)
 	}
 }
 
@@ -278,28 +395,40 @@ func TestRehashOnLogin(t *testing.T) {
 }
 
 // TestThrottleConcurrentGuesses: a burst of parallel guesses cannot all
-// slip past the check before failures are recorded; with one hashing slot
-// exactly MaxAccount guesses are tried.
+// slip past the check before failures are recorded. With one hashing slot,
+// exactly MaxPair guesses are tried from one address, and exactly
+// MaxAccount from many addresses while the clock stands still.
 func TestThrottleConcurrentGuesses(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
-		e := newAPIEnv(t, engine, func(hc *auth.HasherConfig, _ *auth.ThrottleConfig) { hc.MaxConcurrent = 1 })
-		var mu sync.Mutex
-		got := map[int]int{}
-		var wg sync.WaitGroup
-		for i := 0; i < 30; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": "guess"}, fmt.Sprintf("10.3.0.%d", i))
-				mu.Lock()
-				got[r.Status]++
-				mu.Unlock()
-			}()
+		t.Parallel()
+		clock := &fakeClock{now: time.Now().UTC()}
+		e := newAPIEnv(t, engine, withClock(clock), func(hc *auth.HasherConfig, th *auth.ThrottleConfig) {
+			hc.MaxConcurrent = 1
+			th.MaxAccount = 12
+		})
+		burst := func(email string, ip func(i int) string) map[int]int {
+			var mu sync.Mutex
+			got := map[int]int{}
+			var wg sync.WaitGroup
+			for i := 0; i < 30; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "guess"}, ip(i))
+					mu.Lock()
+					got[r.Status]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			return got
 		}
-		wg.Wait()
-		if got[401] != 5 || got[429] != 25 {
-			t.Errorf("30 parallel guesses: got statuses %v, want 5x401 and 25x429", got)
+		if got := burst("one@casino.com", func(int) string { return "10.3.0.1" }); got[401] != 5 || got[429] != 25 {
+			t.Errorf("30 parallel guesses from one address: got statuses %v, want 5x401 and 25x429", got)
+		}
+		if got := burst(ownerEmail, func(i int) string { return fmt.Sprintf("10.3.1.%d", i) }); got[401] != 12 || got[429] != 18 {
+			t.Errorf("30 parallel guesses from 30 addresses: got statuses %v, want 12x401 and 18x429", got)
 		}
 	})
 }

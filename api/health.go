@@ -3,10 +3,15 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"casino"
+	"casino/logging"
+	"casino/redact"
 )
 
 // handleHealth is liveness: the process serves HTTP. It never touches the
@@ -26,10 +31,12 @@ var (
 	noStore           = []string{"no-store"}
 )
 
-// CheckResult is one named check of /api/ready.
+// CheckResult is one named check of /api/ready. Unauthenticated callers
+// get Status only; the owner's GET /api/v1/admin/ready and the log get the
+// rest, which may name the database's user, host and port.
 type CheckResult struct {
 	Status     string  `json:"status"`
-	DurationMS float64 `json:"duration_ms"`
+	DurationMS float64 `json:"duration_ms,omitempty"`
 	Message    string  `json:"message,omitempty"`
 	Current    *int    `json:"current,omitempty"`
 	Expected   *int    `json:"expected,omitempty"`
@@ -43,8 +50,45 @@ type ReadyBody struct {
 
 // handleReady is readiness: 200 only while the database answers a ping
 // within the ready timeout and its schema is the one this binary expects,
-// and the server is not draining for shutdown.
+// and the server is not draining for shutdown. Anyone may ask, so it
+// answers each check's name and pass/fail only; a failing check's details
+// go to the log (event ready_check_failed) and to GET /api/v1/admin/ready.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	body := s.readiness(r)
+	status := http.StatusOK
+	if body.Status != "pass" {
+		status = http.StatusServiceUnavailable
+		s.logReadyFailures(r, body)
+	}
+	public := ReadyBody{Status: body.Status, Checks: make(map[string]CheckResult, len(body.Checks))}
+	for name, c := range body.Checks {
+		public.Checks[name] = CheckResult{Status: c.Status}
+	}
+	JSON(w, status, public)
+}
+
+// handleAdminReady is the owner's view of readiness, with every detail.
+// It answers 200 with the checks whatever their verdict: the call itself
+// succeeded.
+func (s *Server) handleAdminReady(w http.ResponseWriter, r *http.Request) {
+	if err := require(r.Context(), casino.CapAdminStatus); err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, s.readiness(r))
+}
+
+// logReadyFailures writes one warning per failing check with its detail.
+func (s *Server) logReadyFailures(r *http.Request, body ReadyBody) {
+	for name, c := range body.Checks {
+		if c.Status == "fail" {
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "ready_check_failed", slog.String("check", name), slog.String(logging.FieldError, redact.String(c.Message)))
+		}
+	}
+}
+
+// readiness runs the checks of /api/ready.
+func (s *Server) readiness(r *http.Request) ReadyBody {
 	body := ReadyBody{Status: "pass", Checks: map[string]CheckResult{}}
 	fail := func(name string, c CheckResult) {
 		c.Status = "fail"
@@ -83,11 +127,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	status := http.StatusOK
-	if body.Status != "pass" {
-		status = http.StatusServiceUnavailable
-	}
-	JSON(w, status, body)
+	return body
 }
 
 // pingReason is a short, credential-free reason for a failed check.

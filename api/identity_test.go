@@ -34,6 +34,8 @@ type apiEnv struct {
 	db   *sqlstore.DB
 	srv  *httptest.Server
 	logs *bytes.Buffer
+	// lockedLogs replaces logs where the test reads them while serving.
+	lockedLogs *lockedBuffer
 }
 
 type envOpt func(*auth.HasherConfig, *auth.ThrottleConfig)
@@ -226,7 +228,7 @@ func TestNoEnumerationTiming(t *testing.T) {
 	}
 	e := newAPIEnv(t, sqlstore.SQLite, func(hc *auth.HasherConfig, th *auth.ThrottleConfig) {
 		*hc = auth.HasherConfig{Params: auth.DefaultParams, MaxConcurrent: 1}
-		th.MaxAccount, th.MaxIP = 100, 100
+		th.MaxPair, th.MaxAccount, th.MaxIP = 100, 100, 100
 	})
 	// Paired and interleaved: each unknown-email login is compared with the
 	// wrong-password login right next to it (the order alternating), and the

@@ -114,8 +114,10 @@ func TestLogLinesFollowSchema(t *testing.T) {
 		if got := reqLines[4]["route"]; got != "unmatched" {
 			t.Errorf("404 route: got %v, want unmatched", got)
 		}
-		if got := reqLines[6]["request_id"]; got != "ops-check.1_a" {
-			t.Errorf("valid X-Request-ID not honoured: got %v", got)
+		// From a client that is not a trusted proxy, a valid X-Request-ID
+		// is logged apart from the server's own id.
+		if id, cid := reqLines[6]["request_id"].(string), reqLines[6]["client_request_id"]; len(id) != 32 || cid != "ops-check.1_a" {
+			t.Errorf("client's X-Request-ID: request_id %q, client_request_id %v; want the server's id and the client's apart", id, cid)
 		}
 		for _, i := range []int{7, 8} {
 			if id := reqLines[i]["request_id"].(string); len(id) != 32 {

@@ -27,12 +27,15 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/tenants/{id}/admins", s.authed(s.handleCreateAdmin))
 
 	s.handle("GET /api/v1/settings", s.authed(s.handleListSettings))
+	s.handle("GET /api/v1/settings/{key}", s.authed(s.handleGetSetting))
 	s.handle("PUT /api/v1/settings/{key}", s.authed(s.handlePutSetting))
 
 	s.handle("GET /api/v1/versions", s.authed(s.handleListVersions))
 	s.handle("GET /api/v1/audit", s.authed(s.handleListAudit))
+	s.handle("GET /api/v1/audit/{id}", s.authed(s.handleGetAudit))
 
 	s.handle("GET /api/v1/admin/status", s.authed(s.handleAdminStatus))
+	s.handle("GET /api/v1/admin/ready", s.authed(s.handleAdminReady))
 	s.handle("GET /api/v1/admin/data-summary", s.authed(s.handleDataSummary))
 	s.handle("POST /api/v1/admin/login-freeze", s.authed(s.handleSwitch(casino.CapAdminLoginFreeze, s.setLoginFreeze), duringMaintenance))
 	s.handle("POST /api/v1/admin/maintenance", s.authed(s.handleSwitch(casino.CapAdminMaintenance, s.setMaintenance), duringMaintenance))

@@ -59,6 +59,20 @@ func (s *Server) handleListSettings(w http.ResponseWriter, r *http.Request) {
 	JSON(w, http.StatusOK, out)
 }
 
+func (s *Server) handleGetSetting(w http.ResponseWriter, r *http.Request) {
+	scope, err := settingScope(r)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	set, err := s.cfg.Settings.FindSetting(r.Context(), scope, r.PathValue("key"))
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, set)
+}
+
 func (s *Server) handlePutSetting(w http.ResponseWriter, r *http.Request) {
 	scope, err := settingScope(r)
 	if err != nil {

@@ -13,16 +13,33 @@ import (
 	"casino"
 )
 
-// ThrottleConfig bounds failed logins inside a sliding window.
+// ThrottleConfig bounds failed logins inside a sliding window. The model
+// (docs/api.md, "Login throttling") protects without letting a stranger lock
+// an account out:
+//
+//   - MaxPair failures for one account from one client address, or MaxIP
+//     from one address for any accounts, answer 429 to that address until
+//     its oldest failure leaves the window;
+//   - past MaxAccount failures for one account from all addresses together,
+//     every attempt waits a delay that doubles with each further failure,
+//     from 1 s up to MaxDelay, answered as 429 with Retry-After, never by
+//     holding the request. An address with no failures for the account
+//     waits only from the account's last failure from such an address, so
+//     the right password from a clean address is never refused for longer
+//     than MaxDelay at a time.
 type ThrottleConfig struct {
 	Window     time.Duration // default 15 min
-	MaxAccount int           // failures per account, default 5
-	MaxIP      int           // failures per client IP, default 20
+	MaxPair    int           // failures per (account, address), default 5
+	MaxIP      int           // failures per client address, default 20
+	MaxAccount int           // the account's ceiling across addresses, default 50
+	MaxDelay   time.Duration // longest delay past the ceiling, default 60 s
+	// Clock replaces time.Now; only tests set it.
+	Clock func() time.Time
 }
 
-// DefaultThrottle is the issue's policy: 5 per account or 20 per IP in 15
-// minutes.
-var DefaultThrottle = ThrottleConfig{Window: 15 * time.Minute, MaxAccount: 5, MaxIP: 20}
+// DefaultThrottle is issue 14's policy: 5 per (account, address) or 20 per
+// address in 15 minutes; past 50 for an account, delays up to 60 s.
+var DefaultThrottle = ThrottleConfig{Window: 15 * time.Minute, MaxPair: 5, MaxIP: 20, MaxAccount: 50, MaxDelay: time.Minute}
 
 // Service implements casino.AuthService.
 type Service struct {
@@ -48,16 +65,25 @@ func NewService(store casino.AuthStore, hasher *Hasher, tokens *Tokens, throttle
 	if throttle.Window <= 0 {
 		throttle.Window = DefaultThrottle.Window
 	}
+	if throttle.MaxPair <= 0 {
+		throttle.MaxPair = DefaultThrottle.MaxPair
+	}
 	if throttle.MaxAccount <= 0 {
 		throttle.MaxAccount = DefaultThrottle.MaxAccount
 	}
 	if throttle.MaxIP <= 0 {
 		throttle.MaxIP = DefaultThrottle.MaxIP
 	}
+	if throttle.MaxDelay <= 0 {
+		throttle.MaxDelay = DefaultThrottle.MaxDelay
+	}
+	if throttle.Clock == nil {
+		throttle.Clock = time.Now
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, hasher: hasher, tokens: tokens, throttle: throttle, log: logger, now: time.Now, throttleAudited: map[string]time.Time{}}
+	return &Service{store: store, hasher: hasher, tokens: tokens, throttle: throttle, log: logger, now: throttle.Clock, throttleAudited: map[string]time.Time{}}
 }
 
 // Hasher returns the service's password hasher.
@@ -73,6 +99,8 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 	fields := map[string]string{}
 	if email == "" {
 		fields["email"] = "is required"
+	} else if msg := casino.TextProblem(email, false); msg != "" {
+		fields["email"] = msg
 	} else if len(email) > 254 {
 		fields["email"] = "must be at most 254 characters"
 	}
@@ -109,7 +137,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 		}
 		if cred == nil {
 			s.hasher.verifyDummyInSlot(password)
-			return s.fail(ctx, email, ip, nil, "unknown_email")
+			return s.fail(ctx, email, ip, fc.Pair == 0, nil, "unknown_email")
 		}
 		var verr error
 		ok, rehash, verr = s.hasher.verifyInSlot(password, cred.PasswordHash)
@@ -117,7 +145,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 			return fmt.Errorf("login: %w", verr)
 		}
 		if !ok {
-			return s.fail(ctx, email, ip, cred, "wrong_password")
+			return s.fail(ctx, email, ip, fc.Pair == 0, cred, "wrong_password")
 		}
 		return nil
 	})
@@ -152,8 +180,8 @@ func (s *Service) Login(ctx context.Context, email, password string) (*casino.To
 			}
 		}
 	}
-	if fc.Account > 0 {
-		if err := s.store.ClearLoginFailures(ctx, email); err != nil {
+	if fc.Pair > 0 {
+		if err := s.store.ClearLoginFailures(ctx, email, ip); err != nil {
 			return nil, fmt.Errorf("login: %w", err)
 		}
 	}
@@ -188,28 +216,57 @@ func (s *Service) firstThrottle(key string, now, until time.Time) bool {
 }
 
 // checkThrottle answers ETHROTTLED (audited once per key and window) when
-// the account or the client IP has too many failures inside the window.
+// the (account, address) pair or the address has too many failures inside
+// the window, or when the account is past its ceiling and its delay has not
+// passed (see ThrottleConfig).
 func (s *Service) checkThrottle(ctx context.Context, email, ip string) (casino.FailureCounts, error) {
 	now := s.now().UTC()
-	fc, err := s.store.LoginFailures(ctx, email, ip, now.Add(-s.throttle.Window))
+	th := s.throttle
+	fc, err := s.store.LoginFailures(ctx, email, ip, now.Add(-th.Window))
 	if err != nil {
 		return fc, fmt.Errorf("login: %w", err)
 	}
-	if fc.Account < s.throttle.MaxAccount && (ip == "" || fc.IP < s.throttle.MaxIP) {
+	var until, auditUntil time.Time
+	var scope, key string
+	switch {
+	case fc.Pair >= th.MaxPair:
+		until, scope, key = fc.OldestPair.Add(th.Window), "account_ip", "pair:"+email+" "+ip
+	case ip != "" && fc.IP >= th.MaxIP:
+		until, scope, key = fc.OldestIP.Add(th.Window), "ip", "ip:"+ip
+	case fc.Account >= th.MaxAccount:
+		from := fc.LastFresh
+		if fc.Pair > 0 {
+			from = fc.LastAccount
+		}
+		until, scope, key = from.Add(s.accountDelay(fc.Account)), "account", "account:"+email
+		if !now.Before(until) {
+			return fc, nil
+		}
+		auditUntil = now.Add(th.Window) // one audit row per window, not per delay
+	default:
 		return fc, nil
 	}
-	oldest, scope, key := fc.OldestAccount, "account", "account:"+email
-	if fc.Account < s.throttle.MaxAccount {
-		oldest, scope, key = fc.OldestIP, "ip", "ip:"+ip
-	}
-	retry := int(math.Ceil(oldest.Add(s.throttle.Window).Sub(now).Seconds()))
+	retry := int(math.Ceil(until.Sub(now).Seconds()))
 	if retry < 1 {
 		retry = 1
 	}
-	if s.firstThrottle(key, now, oldest.Add(s.throttle.Window)) {
+	if auditUntil.IsZero() {
+		auditUntil = until
+	}
+	if s.firstThrottle(key, now, auditUntil) {
 		s.audit(ctx, &casino.AuditEvent{Action: casino.ActionLoginThrottled, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"scope": scope, "retry_after": retry})})
 	}
 	return fc, &casino.Error{Code: casino.ETHROTTLED, Message: fmt.Sprintf("Too many failed logins. Try again in %d seconds.", retry), RetryAfter: retry}
+}
+
+// accountDelay is the wait past the account ceiling after n failures: 1 s
+// at the ceiling, doubling with each failure beyond it, at most MaxDelay.
+func (s *Service) accountDelay(n int) time.Duration {
+	over := n - s.throttle.MaxAccount
+	if over >= 30 {
+		return s.throttle.MaxDelay
+	}
+	return min(time.Second<<over, s.throttle.MaxDelay)
 }
 
 func freezeError(reason string) error {
@@ -221,8 +278,9 @@ func freezeError(reason string) error {
 }
 
 // fail records a failed login and answers the one bad-credentials error.
-func (s *Service) fail(ctx context.Context, email, ip string, cred *casino.Credentials, reason string) error {
-	if err := s.store.RecordLoginFailure(ctx, email, ip, s.now().UTC()); err != nil {
+// fresh says the address had no failure for the account in the window.
+func (s *Service) fail(ctx context.Context, email, ip string, fresh bool, cred *casino.Credentials, reason string) error {
+	if err := s.store.RecordLoginFailure(ctx, email, ip, s.now().UTC(), fresh); err != nil {
 		return fmt.Errorf("login: record failure: %w", err)
 	}
 	ev := &casino.AuditEvent{Action: casino.ActionLoginFailure, ActorEmail: email, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"reason": reason})}

@@ -15,21 +15,24 @@ import (
 
 // Envelope and request field names, as documented in docs/ops/log_schema.md.
 const (
-	FieldTS         = "ts"
-	FieldLevel      = "level"
-	FieldEvent      = "event"
-	FieldRequestID  = "request_id"
-	FieldMethod     = "method"
-	FieldRoute      = "route"
-	FieldPath       = "path"
-	FieldStatusCode = "status_code"
-	FieldDurationMS = "duration_ms"
-	FieldBytes      = "bytes"
-	FieldRemoteIP   = "remote_ip"
-	FieldUserAgent  = "user_agent"
-	FieldTenantID   = "tenant_id"
-	FieldUserID     = "user_id"
-	FieldError      = "error"
+	FieldTS        = "ts"
+	FieldLevel     = "level"
+	FieldEvent     = "event"
+	FieldRequestID = "request_id"
+	// FieldClientRequestID is the X-Request-ID a client sent that was not
+	// taken as the request's id (see observe.Middleware).
+	FieldClientRequestID = "client_request_id"
+	FieldMethod          = "method"
+	FieldRoute           = "route"
+	FieldPath            = "path"
+	FieldStatusCode      = "status_code"
+	FieldDurationMS      = "duration_ms"
+	FieldBytes           = "bytes"
+	FieldRemoteIP        = "remote_ip"
+	FieldUserAgent       = "user_agent"
+	FieldTenantID        = "tenant_id"
+	FieldUserID          = "user_id"
+	FieldError           = "error"
 )
 
 // Events.

@@ -44,6 +44,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // Request is one request log line (event=request).
 type Request struct {
 	ID         string
+	ClientID   string // the client's own X-Request-ID, when not ID
 	Method     string
 	Route      string
 	Path       string
@@ -79,6 +80,10 @@ func (h *Handler) WriteRequest(ctx context.Context, r *Request) {
 		b = append(b, `","level":"info","event":"request","request_id":`...)
 	}
 	b = appendString(b, r.ID)
+	if r.ClientID != "" {
+		b = append(b, `,"client_request_id":`...)
+		b = appendString(b, r.ClientID)
+	}
 	b = append(b, `,"method":`...)
 	b = appendString(b, r.Method)
 	b = append(b, `,"route":`...)

@@ -16,8 +16,8 @@ import (
 // replaces the slice), so one slice serves every request.
 var nosniff = []string{"nosniff"}
 
-// Middleware wraps next with what every answer gets: a request id
-// (X-Request-ID honoured when valid, echoed back as X-Request-Id),
+// Middleware wraps next with what every answer gets: a request id, echoed
+// back as X-Request-Id,
 // X-Content-Type-Options: nosniff, panic recovery (a JSON 500 naming the
 // request id), one request log line and the request metrics. trusted lists
 // the proxies whose X-Forwarded-For decides the client address. m may be nil
@@ -28,8 +28,20 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &Info{ID: r.Header.Get("X-Request-ID"), RemoteIP: clientIP(r, trusted)} // one allocation for all per-request state
-		if !validRequestID(info.ID) {
+		info := &Info{RemoteIP: clientIP(r, trusted)} // one allocation for all per-request state
+		// A valid X-Request-ID becomes the request's id only from a party
+		// casino trusts: the console calling in-process (its request is
+		// in the context) or a trusted proxy (the console in split mode, a
+		// load balancer). A client's own id is kept apart, in the log line
+		// and in audit rows as client_request_id.
+		if in := r.Header.Get("X-Request-ID"); validRequestID(in) {
+			if From(r.Context()) != nil || trustedPeer(r, trusted) {
+				info.ID = in
+			} else {
+				info.ClientRequestID = in
+			}
+		}
+		if info.ID == "" {
 			newRequestID(&info.idBuf)
 			// The string shares info's bytes, which are never written again.
 			info.ID = unsafe.String(&info.idBuf[0], len(info.idBuf))
@@ -67,6 +79,7 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 			}
 			rec := logging.Request{
 				ID:         info.ID,
+				ClientID:   info.ClientRequestID,
 				Method:     r.Method,
 				Route:      route,
 				Path:       r.URL.Path,
@@ -121,6 +134,9 @@ func logRequestSlog(ctx context.Context, logger *slog.Logger, r *logging.Request
 	}
 	if r.TenantID != 0 {
 		attrs = append(attrs, slog.Int64(logging.FieldTenantID, r.TenantID))
+	}
+	if r.ClientID != "" {
+		attrs = append(attrs, slog.String(logging.FieldClientRequestID, r.ClientID))
 	}
 	if r.UserID != 0 {
 		attrs = append(attrs, slog.Int64(logging.FieldUserID, r.UserID))

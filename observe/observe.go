@@ -24,12 +24,15 @@ import (
 // request log line and the metrics are written from it. Middleware allocates
 // it once per request, with the response writer wrappers inside.
 type Info struct {
-	ID       string
-	Route    string // the route pattern; "" until a route claims the request
-	RemoteIP string
-	TenantID int64 // 0 when unknown
-	UserID   int64 // 0 when unknown
-	Err      error // internal error, logged but never sent
+	ID string
+	// ClientRequestID is a valid X-Request-ID the client sent that was
+	// not taken as ID: the client chose it, so it is kept apart.
+	ClientRequestID string
+	Route           string // the route pattern; "" until a route claims the request
+	RemoteIP        string
+	TenantID        int64 // 0 when unknown
+	UserID          int64 // 0 when unknown
+	Err             error // internal error, logged but never sent
 
 	// Per-request scratch that would otherwise be allocated separately on
 	// the hot path: the context that carries Info, the response writer
@@ -68,6 +71,15 @@ func From(ctx context.Context) *Info {
 func RequestID(ctx context.Context) string {
 	if info := From(ctx); info != nil {
 		return info.ID
+	}
+	return ""
+}
+
+// ClientRequestID returns the X-Request-ID the client of the request sent,
+// when valid and not taken as the request's id; "" otherwise.
+func ClientRequestID(ctx context.Context) string {
+	if info := From(ctx); info != nil {
+		return info.ClientRequestID
 	}
 	return ""
 }
@@ -171,4 +183,23 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		}
 	}
 	return host
+}
+
+// trustedPeer reports whether the request's peer is one of the trusted
+// proxies.
+func trustedPeer(r *http.Request, trusted []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	for _, p := range trusted {
+		if p.Contains(peer.Unmap()) {
+			return true
+		}
+	}
+	return false
 }

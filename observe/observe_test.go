@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -18,6 +19,12 @@ import (
 // mux records its pattern as the code's routes do.
 func newServer(t *testing.T, reg prometheus.Registerer) *httptest.Server {
 	t.Helper()
+	return newServerTrusting(t, reg, nil)
+}
+
+// newServerTrusting is newServer behind the given trusted proxies.
+func newServerTrusting(t *testing.T, reg prometheus.Registerer, trusted []netip.Prefix) *httptest.Server {
+	t.Helper()
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +35,8 @@ func newServer(t *testing.T, reg prometheus.Registerer) *httptest.Server {
 	route("GET /ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	route("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
 	route("GET /id", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, observe.RequestID(r.Context())) })
-	ts := httptest.NewServer(observe.Middleware(nil, observe.NewMetrics(reg), nil, mux))
+	route("GET /client-id", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, observe.ClientRequestID(r.Context())) })
+	ts := httptest.NewServer(observe.Middleware(nil, observe.NewMetrics(reg), trusted, mux))
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -100,7 +108,7 @@ func TestMetricsLabelsAreBounded(t *testing.T) {
 // error shape.
 func TestEveryAnswerIsMarked(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, nil)
+	ts := newServerTrusting(t, nil, localProxy)
 	for _, tt := range []struct {
 		method, path string
 		status       int
@@ -132,11 +140,14 @@ func TestEveryAnswerIsMarked(t *testing.T) {
 	}
 }
 
+// localProxy trusts the test's own address as a proxy.
+var localProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+
 // An X-Request-ID that is not [A-Za-z0-9._-]{1,128} is replaced, never
-// echoed.
+// echoed, even from a trusted proxy.
 func TestRequestIDHonouredOnlyWhenValid(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, nil)
+	ts := newServerTrusting(t, nil, localProxy)
 	for in, keep := range map[string]bool{
 		"abc-123_x.y":            true,
 		strings.Repeat("a", 128): true,
@@ -155,5 +166,24 @@ func TestRequestIDHonouredOnlyWhenValid(t *testing.T) {
 		if !keep && len(got) != 32 {
 			t.Errorf("X-Request-ID %q replaced by %q, want 32 hex digits", in, got)
 		}
+	}
+}
+
+// TestClientRequestIDKeptApart (issue 14, finding 8): a client that is not
+// a trusted proxy cannot choose the request's id; its valid X-Request-ID is
+// kept apart as the client request id (logged and audited as
+// client_request_id).
+func TestClientRequestIDKeptApart(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, nil)
+	resp, body := send(t, "GET", ts.URL+"/id", map[string]string{"X-Request-ID": "chosen-by-client"})
+	if got := resp.Header.Get("X-Request-Id"); got != body || len(got) != 32 || got == "chosen-by-client" {
+		t.Errorf("untrusted client's X-Request-ID: request id %q (handler saw %q), want 32 hex digits of the server's", got, body)
+	}
+	if _, got := send(t, "GET", ts.URL+"/client-id", map[string]string{"X-Request-ID": "chosen-by-client"}); got != "chosen-by-client" {
+		t.Errorf("client request id: got %q", got)
+	}
+	if _, got := send(t, "GET", ts.URL+"/client-id", map[string]string{"X-Request-ID": "bad id"}); got != "" {
+		t.Errorf("invalid client request id kept: %q", got)
 	}
 }

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"casino"
 )
@@ -28,6 +31,9 @@ func insertAudit(ctx context.Context, tx *Tx, ev *casino.AuditEvent) error {
 	if ev.RequestID == "" {
 		ev.RequestID = m.RequestID
 	}
+	if ev.ClientRequestID == "" {
+		ev.ClientRequestID = m.ClientRequestID
+	}
 	if ev.RemoteIP == "" {
 		ev.RemoteIP = m.RemoteIP
 	}
@@ -39,9 +45,9 @@ func insertAudit(ctx context.Context, tx *Tx, ev *casino.AuditEvent) error {
 	if ev.After != nil {
 		after = string(ev.After)
 	}
-	err := tx.QueryRowContext(ctx, `INSERT INTO audit_events (ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, remote_ip)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		ev.TS, nullInt(ev.ActorID), ev.ActorEmail, nullInt(ev.TenantID), ev.Action, ev.Target, before, after, ev.RequestID, ev.RemoteIP).Scan(&ev.ID)
+	err := tx.QueryRowContext(ctx, `INSERT INTO audit_events (ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, client_request_id, remote_ip)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ev.TS, nullInt(ev.ActorID), ev.ActorEmail, nullInt(ev.TenantID), ev.Action, ev.Target, before, after, ev.RequestID, ev.ClientRequestID, ev.RemoteIP).Scan(&ev.ID)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", ev.Action, err)
 	}
@@ -100,31 +106,83 @@ func (db *DB) FindAuditEvents(ctx context.Context, f casino.AuditFilter) ([]*cas
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count audit events: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, remote_ip
-FROM audit_events`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
+	// SUBSTR keeps a page small however long the values: one character
+	// more than a list shows tells that a value was cut.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT id, ts, actor_id, actor_email, tenant_id, action, target, SUBSTR(before, 1, %[1]d), SUBSTR(after, 1, %[1]d), request_id, client_request_id, remote_ip
+FROM audit_events`, casino.AuditListValueMax+1)+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find audit events: %w", err)
 	}
 	defer rows.Close()
 	events := []*casino.AuditEvent{}
 	for rows.Next() {
-		var ev casino.AuditEvent
-		var actor, tenant sql.NullInt64
-		var before, after sql.NullString
-		if err := rows.Scan(&ev.ID, &ev.TS, &actor, &ev.ActorEmail, &tenant, &ev.Action, &ev.Target, &before, &after, &ev.RequestID, &ev.RemoteIP); err != nil {
+		ev, err := scanAuditEvent(rows)
+		if err != nil {
 			return nil, 0, err
 		}
-		ev.TS = ev.TS.UTC()
-		ev.ActorID, ev.TenantID = ptrInt(actor), ptrInt(tenant)
-		if before.Valid {
-			ev.Before = []byte(before.String)
-		}
-		if after.Valid {
-			ev.After = []byte(after.String)
-		}
-		events = append(events, &ev)
+		ev.Before, ev.Truncated = truncateListValue(ev.Before, ev.Truncated)
+		ev.After, ev.Truncated = truncateListValue(ev.After, ev.Truncated)
+		events = append(events, ev)
 	}
 	return events, total, rows.Err()
+}
+
+func scanAuditEvent(r scanner) (*casino.AuditEvent, error) {
+	var ev casino.AuditEvent
+	var actor, tenant sql.NullInt64
+	var before, after sql.NullString
+	if err := r.Scan(&ev.ID, &ev.TS, &actor, &ev.ActorEmail, &tenant, &ev.Action, &ev.Target, &before, &after, &ev.RequestID, &ev.ClientRequestID, &ev.RemoteIP); err != nil {
+		return nil, err
+	}
+	ev.TS = ev.TS.UTC()
+	ev.ActorID, ev.TenantID = ptrInt(actor), ptrInt(tenant)
+	if before.Valid {
+		ev.Before = []byte(before.String)
+	}
+	if after.Valid {
+		ev.After = []byte(after.String)
+	}
+	return &ev, nil
+}
+
+// truncateListValue cuts a list's value longer than casino.AuditListValueMax
+// characters to a JSON string of its start followed by "…", and reports
+// whether the event is truncated.
+func truncateListValue(v json.RawMessage, truncated bool) (json.RawMessage, bool) {
+	if utf8.RuneCount(v) <= casino.AuditListValueMax {
+		return v, truncated
+	}
+	n, i := 0, 0
+	for i < len(v) && n < casino.AuditListValueMax {
+		_, size := utf8.DecodeRune(v[i:])
+		i += size
+		n++
+	}
+	b, _ := json.Marshal(string(v[:i]) + "…")
+	return b, true
+}
+
+// FindAuditEvent implements casino.AuditService.
+func (db *DB) FindAuditEvent(ctx context.Context, id int64) (*casino.AuditEvent, error) {
+	if err := casino.Authorize(ctx, casino.CapAuditRead, 0); err != nil {
+		return nil, err
+	}
+	tx, err := db.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ev, err := scanAuditEvent(tx.QueryRowContext(ctx, `SELECT id, ts, actor_id, actor_email, tenant_id, action, target, before, after, request_id, client_request_id, remote_ip
+FROM audit_events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, casino.Errorf(casino.ENOTFOUND, "Audit event %d not found.", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find audit event: %w", err)
+	}
+	if caller := casino.IdentityFromContext(ctx); !caller.IsOwner() && (ev.TenantID == nil || *ev.TenantID != caller.TenantID) {
+		return nil, casino.Errorf(casino.ENOTFOUND, "Audit event %d not found.", id)
+	}
+	return ev, nil
 }
 
 // readTx begins a read-only transaction. On SQLite that is a deferred BEGIN,

@@ -86,18 +86,29 @@ func TestThrottleAndSessionState(t *testing.T) {
 		ctx := context.Background()
 		now := sqlstore.Now()
 		for i := 0; i < 3; i++ {
-			if err := db.RecordLoginFailure(ctx, "A@x.com", "10.0.0.1", now.Add(time.Duration(i)*time.Second)); err != nil {
+			if err := db.RecordLoginFailure(ctx, "A@x.com", "10.0.0.1", now.Add(time.Duration(i)*time.Second), i == 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		db.RecordLoginFailure(ctx, "b@x.com", "10.0.0.1", now.Add(-time.Hour))
+		db.RecordLoginFailure(ctx, "a@x.com", "10.0.0.2", now.Add(5*time.Second), true)
+		db.RecordLoginFailure(ctx, "b@x.com", "10.0.0.1", now.Add(-time.Hour), true)
 		fc, err := db.LoginFailures(ctx, "a@x.com", "10.0.0.1", now.Add(-time.Minute))
-		if err != nil || fc.Account != 3 || fc.IP != 3 || !fc.OldestAccount.Equal(now) || !fc.OldestIP.Equal(now) {
-			t.Fatalf("failures: %+v %v (now %v)", fc, err, now)
+		want := casino.FailureCounts{Account: 4, Pair: 3, IP: 3, OldestPair: now, OldestIP: now, LastAccount: now.Add(5 * time.Second), LastFresh: now.Add(5 * time.Second)}
+		if err != nil || fc != want {
+			t.Fatalf("failures: got %+v %v, want %+v", fc, err, want)
 		}
-		db.ClearLoginFailures(ctx, "a@x.com")
-		if fc, _ := db.LoginFailures(ctx, "a@x.com", "10.0.0.1", now.Add(-time.Minute)); fc.Account != 0 || fc.IP != 3 {
-			t.Errorf("after clear: %+v", fc)
+		db.ClearLoginFailures(ctx, "a@x.com", "10.0.0.1")
+		if fc, _ := db.LoginFailures(ctx, "a@x.com", "10.0.0.1", now.Add(-time.Minute)); fc.Account != 1 || fc.Pair != 0 || fc.IP != 3 {
+			t.Errorf("after clearing the pair: %+v", fc)
+		}
+		if _, err := db.UnlockLogin(ctx, "a@x.com"); casino.ErrorCode(err) != casino.EFORBIDDEN {
+			t.Errorf("unlock without break-glass: %v", err)
+		}
+		if n, err := db.UnlockLogin(casino.NewBreakGlassContext(ctx), "A@x.com"); err != nil || n != 1 {
+			t.Errorf("unlock: %d %v", n, err)
+		}
+		if fc, _ := db.LoginFailures(ctx, "a@x.com", "10.0.0.2", now.Add(-time.Minute)); fc.Account != 0 {
+			t.Errorf("after unlock: %+v", fc)
 		}
 
 		db.EnsureOwner(ctx, "admin@casino.com", "h")

@@ -56,7 +56,8 @@ func (db *DB) FindSettings(ctx context.Context, scope casino.SettingScope) ([]*c
 		}
 	}
 	cond, args := scopeCond(scope)
-	rows, err := tx.QueryContext(ctx, "SELECT key, type, value, tenant_id, updated_at, updated_by FROM settings WHERE "+cond+" ORDER BY key", args...)
+	// SUBSTR keeps the list small however long the values, as for audit.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT key, type, SUBSTR(value, 1, %d), tenant_id, updated_at, updated_by FROM settings WHERE ", casino.AuditListValueMax+1)+cond+" ORDER BY key LIMIT ?", append(args, casino.MaxSettingsPerScope)...)
 	if err != nil {
 		return nil, fmt.Errorf("find settings: %w", err)
 	}
@@ -67,9 +68,36 @@ func (db *DB) FindSettings(ctx context.Context, scope casino.SettingScope) ([]*c
 		if err != nil {
 			return nil, err
 		}
+		s.Value, s.Truncated = truncateListValue(s.Value, false)
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// FindSetting implements casino.SettingService.
+func (db *DB) FindSetting(ctx context.Context, scope casino.SettingScope, key string) (*casino.Setting, error) {
+	read, _ := settingCaps(scope)
+	if err := casino.Authorize(ctx, read, scope.TenantID); err != nil {
+		return nil, err
+	}
+	tx, err := db.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if scope.TenantID != 0 {
+		if _, err := findTenant(ctx, tx, scope.TenantID); err != nil {
+			return nil, err
+		}
+	}
+	cond, args := scopeCond(scope)
+	s, err := scanSetting(tx.QueryRowContext(ctx, "SELECT key, type, value, tenant_id, updated_at, updated_by FROM settings WHERE "+cond+" AND key = ?", append(args, key)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, casino.Errorf(casino.ENOTFOUND, "Setting %q not found.", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("find setting: %w", err)
+	}
+	return s, nil
 }
 
 // PutSetting implements casino.SettingService, auditing before and after.
@@ -103,6 +131,13 @@ func (db *DB) PutSetting(ctx context.Context, scope casino.SettingScope, s *casi
 		}
 		now := Now()
 		if before == nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM settings WHERE "+cond, args...).Scan(&n); err != nil {
+				return fmt.Errorf("count settings: %w", err)
+			}
+			if n >= casino.MaxSettingsPerScope {
+				return &casino.Error{Code: casino.EINVALID, Message: fmt.Sprintf("This scope already holds %d settings, the most allowed; change or reuse one.", n), Fields: map[string]string{"key": fmt.Sprintf("is new, and the scope holds the most settings allowed (%d)", casino.MaxSettingsPerScope)}}
+			}
 			_, err = tx.ExecContext(ctx, "INSERT INTO settings (tenant_id, key, type, value, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)", tid, s.Key, s.Type, string(s.Value), now, by)
 		} else {
 			_, err = tx.ExecContext(ctx, "UPDATE settings SET type = ?, value = ?, updated_at = ?, updated_by = ? WHERE "+cond+" AND key = ?", append([]any{s.Type, string(s.Value), now, by}, append(args, s.Key)...)...)

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"casino"
 )
@@ -134,8 +136,43 @@ func (db *DB) UpdateTenant(ctx context.Context, id int64, upd casino.TenantUpdat
 		if _, err := tx.ExecContext(ctx, "UPDATE tenants SET name = ?, status = ?, updated_at = ? WHERE id = ?", after.Name, after.Status, after.UpdatedAt, id); err != nil {
 			return fmt.Errorf("update tenant: %w", err)
 		}
+		if before.Status != casino.TenantSuspended && after.Status == casino.TenantSuspended {
+			if err := invalidateTenantTokens(ctx, tx, id, after.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		out = &after
 		return insertAudit(ctx, tx, &casino.AuditEvent{Action: casino.ActionTenantUpdate, TenantID: &id, Target: "tenant:" + strconv.FormatInt(id, 10), Before: casino.AuditJSON(before), After: casino.AuditJSON(after)})
 	})
 	return out, err
+}
+
+// invalidateTenantTokens moves tokens_valid_after of every admin of the
+// tenant to at, so tokens issued before a suspension stay refused after the
+// tenant is reactivated.
+func invalidateTenantTokens(ctx context.Context, tx *Tx, tenantID int64, at time.Time) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM users WHERE tenant_id = ?", tenantID)
+	if err != nil {
+		return fmt.Errorf("find tenant admins: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	v, _ := json.Marshal(at)
+	for _, id := range ids {
+		if err := putState(ctx, tx, tokensAfterKey(id), string(v)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

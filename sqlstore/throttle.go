@@ -12,20 +12,21 @@ import (
 // windows are shorter.
 const failureRetention = 24 * time.Hour
 
-// RecordLoginFailure implements casino.AuthStore: one row for the account,
-// one for the client IP, and old rows of both keys purged.
-func (db *DB) RecordLoginFailure(ctx context.Context, email, ip string, at time.Time) error {
+// RecordLoginFailure implements casino.AuthStore: one row for the account
+// (with the address and whether it is fresh), one for the client IP, and
+// old rows of both keys purged.
+func (db *DB) RecordLoginFailure(ctx context.Context, email, ip string, at time.Time, fresh bool) error {
 	at = at.UTC().Truncate(time.Microsecond)
+	email = casino.NormalizeEmail(email)
 	return db.inTx(ctx, func(tx *Tx) error {
-		keys := [][2]string{{"account", casino.NormalizeEmail(email)}}
-		if ip != "" {
-			keys = append(keys, [2]string{"ip", ip})
+		if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at < ?", email, ip, at.Add(-failureRetention)); err != nil {
+			return fmt.Errorf("purge login failures: %w", err)
 		}
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE scope = ? AND key = ? AND at < ?", k[0], k[1], at.Add(-failureRetention)); err != nil {
-				return fmt.Errorf("purge login failures: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO login_failures (scope, key, at) VALUES (?, ?, ?)", k[0], k[1], at); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO login_failures (scope, key, at, ip, fresh) VALUES ('account', ?, ?, ?, ?)", email, at, ip, fresh); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+		if ip != "" {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO login_failures (scope, key, at, ip, fresh) VALUES ('ip', ?, ?, ?, ?)", ip, at, ip, fresh); err != nil {
 				return fmt.Errorf("record login failure: %w", err)
 			}
 		}
@@ -33,12 +34,23 @@ func (db *DB) RecordLoginFailure(ctx context.Context, email, ip string, at time.
 	})
 }
 
+// loginFailuresQuery counts, in one statement, the account's failures, the
+// (account, address) pair's, the account's fresh ones and the address's.
+const loginFailuresQuery = `SELECT 'account', COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE scope = 'account' AND key = ? AND at >= ?
+UNION ALL SELECT 'pair', COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE scope = 'account' AND key = ? AND ip = ? AND at >= ?
+UNION ALL SELECT 'fresh', COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE scope = 'account' AND key = ? AND fresh = ? AND at >= ?
+UNION ALL SELECT 'ip', COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE scope = 'ip' AND key = ? AND at >= ?`
+
 // LoginFailures implements casino.AuthStore.
 func (db *DB) LoginFailures(ctx context.Context, email, ip string, since time.Time) (casino.FailureCounts, error) {
 	var fc casino.FailureCounts
-	rows, err := db.QueryContext(ctx, `SELECT scope, COUNT(*), MIN(at) FROM login_failures
-WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at >= ? GROUP BY scope`,
-		casino.NormalizeEmail(email), ip, since.UTC())
+	email, since = casino.NormalizeEmail(email), since.UTC()
+	tx, err := db.readTx(ctx)
+	if err != nil {
+		return fc, fmt.Errorf("count login failures: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, loginFailuresQuery, email, since, email, ip, since, email, true, since, ip, since)
 	if err != nil {
 		return fc, fmt.Errorf("count login failures: %w", err)
 	}
@@ -46,24 +58,59 @@ WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at >= 
 	for rows.Next() {
 		var scope string
 		var n int
-		var oldest any
-		if err := rows.Scan(&scope, &n, &oldest); err != nil {
+		var oldest, newest any
+		if err := rows.Scan(&scope, &n, &oldest, &newest); err != nil {
 			return fc, err
 		}
-		t := anyTime(oldest)
-		if scope == "account" {
-			fc.Account, fc.OldestAccount = n, t
-		} else {
-			fc.IP, fc.OldestIP = n, t
+		switch scope {
+		case "account":
+			fc.Account, fc.LastAccount = n, anyTime(newest)
+		case "pair":
+			fc.Pair, fc.OldestPair = n, anyTime(oldest)
+		case "fresh":
+			fc.LastFresh = anyTime(newest)
+		case "ip":
+			fc.IP, fc.OldestIP = n, anyTime(oldest)
 		}
 	}
 	return fc, rows.Err()
 }
 
 // ClearLoginFailures implements casino.AuthStore.
-func (db *DB) ClearLoginFailures(ctx context.Context, email string) error {
-	_, err := db.ExecContext(ctx, "DELETE FROM login_failures WHERE scope = 'account' AND key = ?", casino.NormalizeEmail(email))
-	return err
+func (db *DB) ClearLoginFailures(ctx context.Context, email, ip string) error {
+	return db.inTx(ctx, func(tx *Tx) error { return clearLoginFailures(ctx, tx, email, ip) })
+}
+
+func clearLoginFailures(ctx context.Context, tx *Tx, email, ip string) error {
+	q, args := "DELETE FROM login_failures WHERE scope = 'account' AND key = ?", []any{casino.NormalizeEmail(email)}
+	if ip != "" {
+		q, args = q+" AND ip = ?", append(args, ip)
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("clear login failures: %w", err)
+	}
+	return nil
+}
+
+// UnlockLogin forgets every failed login of the account, so no throttle
+// holds it back: casino user unlock. Break-glass only; audited. It reports
+// how many it cleared, whether or not a user has the email.
+func (db *DB) UnlockLogin(ctx context.Context, email string) (int64, error) {
+	if !casino.IsBreakGlass(ctx) {
+		return 0, casino.Errorf(casino.EFORBIDDEN, "Unlock is a break-glass command.")
+	}
+	email = casino.NormalizeEmail(email)
+	var n int64
+	err := db.inTx(ctx, func(tx *Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM login_failures WHERE scope = 'account' AND key = ?", email).Scan(&n); err != nil {
+			return fmt.Errorf("count login failures: %w", err)
+		}
+		if err := clearLoginFailures(ctx, tx, email, ""); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, &casino.AuditEvent{Action: casino.ActionLoginUnlock, Target: "user:" + email, After: casino.AuditJSON(map[string]any{"failures_cleared": n})})
+	})
+	return n, err
 }
 
 // anyTime reads a timestamp from an aggregate, which SQLite returns as text.

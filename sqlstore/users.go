@@ -169,3 +169,17 @@ func (db *DB) ResetPassword(ctx context.Context, email, passwordHash string) err
 func tokensAfterKey(userID int64) string {
 	return "tokens_valid_after:" + strconv.FormatInt(userID, 10)
 }
+
+// FindOwner returns the owner's credentials, ENOTFOUND when there is none.
+func (db *DB) FindOwner(ctx context.Context) (*casino.Credentials, error) {
+	var c casino.Credentials
+	var status sql.NullString
+	u, err := scanUser(db.QueryRowContext(ctx, "SELECT "+userColumns+", u.password_hash, '' FROM users u WHERE u.role = 'owner'"), &c.PasswordHash, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, casino.Errorf(casino.ENOTFOUND, "No owner.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find owner: %w", err)
+	}
+	c.User = *u
+	return &c, nil
+}

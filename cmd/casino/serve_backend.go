@@ -27,7 +27,7 @@ type authConfig struct {
 	jwtKey        string // CASINO_JWT_KEY, secret
 	jwtKeyFile    string // CASINO_JWT_KEY_FILE
 
-	tokenTTL, window, maxAccount, maxIP, maxHashes string
+	tokenTTL, window, maxPair, maxAccount, maxIP, maxHashes string
 
 	TokenTTL      time.Duration
 	Throttle      auth.ThrottleConfig
@@ -46,7 +46,8 @@ func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {
 	stringSetting(fs, env, &c.OwnerEmail, "owner-email", "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail, "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
 	stringSetting(fs, env, &c.tokenTTL, "token-ttl", "CASINO_TOKEN_TTL", "30m", "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else the key file CASINO_JWT_KEY_FILE, default keys/jwt.json beside a SQLite database, data/keys/jwt.json otherwise; never in the database)")
 	stringSetting(fs, env, &c.window, "login-window", "CASINO_LOGIN_WINDOW", "15m", "login throttle window")
-	stringSetting(fs, env, &c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5", "failed logins per account within the window before 429")
+	stringSetting(fs, env, &c.maxPair, "login-max-address-failures", "CASINO_LOGIN_MAX_ADDRESS_FAILURES", "5", "failed logins per account from one client address within the window before 429 to that address")
+	stringSetting(fs, env, &c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "50", "failed logins per account from all addresses within the window before each attempt waits (1 s doubling, at most 60 s)")
 	stringSetting(fs, env, &c.maxIP, "login-max-ip-failures", "CASINO_LOGIN_MAX_IP_FAILURES", "20", "failed logins per client IP within the window before 429")
 	stringSetting(fs, env, &c.maxHashes, "max-concurrent-hashes", "CASINO_MAX_CONCURRENT_HASHES", "0", "password hashes running at once, 19 MiB each; 0 = number of CPUs")
 }
@@ -55,8 +56,10 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	if msg := casinoEmailError(c.OwnerEmail); msg != "" {
 		return usageErrorf("invalid %s %q: %s", settingName(fs, "owner-email", "CASINO_OWNER_EMAIL"), c.OwnerEmail, msg)
 	}
-	if c.ownerPassword != "" && len(c.ownerPassword) < casino.MinPasswordLen {
-		return usageErrorf("invalid CASINO_OWNER_PASSWORD: must be at least %d characters", casino.MinPasswordLen)
+	if c.ownerPassword != "" {
+		if msg := casino.ValidatePassword(c.ownerPassword); msg != "" {
+			return usageErrorf("invalid CASINO_OWNER_PASSWORD: %s", msg)
+		}
 	}
 	if c.jwtKey != "" && len(c.jwtKey) < auth.MinKeyLen {
 		return usageErrorf("invalid CASINO_JWT_KEY: must be at least %d bytes (256 bits)", auth.MinKeyLen)
@@ -82,6 +85,9 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	if c.Throttle.Window, err = dur(c.window, "login-window", "CASINO_LOGIN_WINDOW"); err != nil {
 		return err
 	}
+	if c.Throttle.MaxPair, err = num(c.maxPair, "login-max-address-failures", "CASINO_LOGIN_MAX_ADDRESS_FAILURES", 1); err != nil {
+		return err
+	}
 	if c.Throttle.MaxAccount, err = num(c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", 1); err != nil {
 		return err
 	}
@@ -94,14 +100,7 @@ func (c *authConfig) validate(fs *flag.FlagSet) error {
 	return nil
 }
 
-func casinoEmailError(email string) string {
-	if err := casino.ValidateNewAdmin(email, "xxxxxxxxxxxxxxxx"); err != nil {
-		if e, ok := err.(*casino.Error); ok {
-			return e.Fields["email"]
-		}
-	}
-	return ""
-}
+func casinoEmailError(email string) string { return casino.ValidateEmail(email) }
 
 // redacted returns the settings for --print-config, secrets masked.
 func (c *authConfig) redacted() map[string]any {
@@ -118,6 +117,7 @@ func (c *authConfig) redacted() map[string]any {
 		"token_ttl":                  c.TokenTTL.String(),
 		"login_window":               c.Throttle.Window.String(),
 		"login_max_account_failures": c.Throttle.MaxAccount,
+		"login_max_address_failures": c.Throttle.MaxPair,
 		"login_max_ip_failures":      c.Throttle.MaxIP,
 		"max_concurrent_hashes":      c.MaxConcurrent,
 	}
@@ -174,7 +174,7 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 		return fmt.Errorf("owner bootstrap: %w", err)
 	}
 	if owners > 0 {
-		return nil
+		return warnOwnerDrift(ctx, env, c, db, hasher, logger)
 	}
 	password, generated := c.ownerPassword, false
 	if password == "" {
@@ -194,6 +194,30 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 	logger.Info("owner_created", slog.String("email", casino.NormalizeEmail(c.OwnerEmail)), slog.Bool("password_generated", generated))
 	if generated {
 		printPasswordBanner(env, "OWNER ACCOUNT CREATED", casino.NormalizeEmail(c.OwnerEmail), password)
+	}
+	return nil
+}
+
+// warnOwnerDrift logs owner_env_differs, naming the setting and never its
+// value, for each owner setting given that the database's owner does not
+// match: a changed CASINO_OWNER_EMAIL or CASINO_OWNER_PASSWORD is not applied
+// on restart.
+func warnOwnerDrift(ctx context.Context, env *Env, c *authConfig, db *sqlstore.DB, hasher *auth.Hasher, logger *slog.Logger) error {
+	email := c.OwnerEmail
+	if env.Getenv("CASINO_OWNER_EMAIL") == "" && email == casino.DefaultOwnerEmail {
+		email = "" // not set: nothing to compare
+	}
+	owner, err := db.FindOwner(ctx)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	differing, err := auth.OwnerSettingsDiffering(ctx, hasher, owner, email, c.ownerPassword)
+	if err != nil {
+		return fmt.Errorf("owner bootstrap: %w", err)
+	}
+	for _, name := range differing {
+		logger.Warn("owner_env_differs", slog.String("setting", name),
+			slog.String("hint", "the database's owner is kept; "+name+" only applies when the database has no owner. Run 'casino user reset-password EMAIL' to change the password, or unset the setting"))
 	}
 	return nil
 }

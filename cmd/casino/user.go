@@ -14,10 +14,11 @@ import (
 )
 
 func init() {
-	register(command{Name: "user", Summary: "break-glass user commands on the database (reset-password)", Run: runUser})
+	register(command{Name: "user", Summary: "break-glass user commands on the database (reset-password, unlock)", Run: runUser})
 }
 
 const userUsage = `user [flags] reset-password EMAIL
+user [flags] unlock EMAIL
 
 Works straight on the database, without the API: the break-glass path when
 the owner's password is lost. The new password is read from the first line of
@@ -26,7 +27,13 @@ The user's existing tokens stop working and their failed logins are
 forgotten.
 
   echo 'new password here' | casino user reset-password admin@casino.com
-  casino user reset-password --generate admin@casino.com`
+  casino user reset-password --generate admin@casino.com
+
+unlock forgets every failed login recorded for the account, from every
+address, so no login throttle holds it back (docs/api.md, "Login
+throttling"). It is audited.
+
+  casino user unlock admin@casino.com`
 
 func runUser(ctx context.Context, env *Env, args []string) error {
 	var cfg Config
@@ -40,8 +47,11 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) != 2 || rest[0] != "reset-password" {
-		return usageErrorf("user: want 'reset-password EMAIL' (see 'casino user -h')")
+	if len(rest) != 2 || (rest[0] != "reset-password" && rest[0] != "unlock") {
+		return usageErrorf("user: want 'reset-password EMAIL' or 'unlock EMAIL' (see 'casino user -h')")
+	}
+	if msg := casino.TextProblem(rest[1], false); msg != "" {
+		return usageErrorf("user: EMAIL %s", msg)
 	}
 	email := casino.NormalizeEmail(rest[1])
 	if err := cfg.validateDatabase(fs); err != nil {
@@ -51,6 +61,9 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 		if err := requireExistingFile(cfg.target.Path); err != nil {
 			return err
 		}
+	}
+	if rest[0] == "unlock" {
+		return runUserUnlock(ctx, env, cfg.DatabaseURL, email)
 	}
 	password := ""
 	if !*generate {
@@ -94,6 +107,21 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 		printPasswordBanner(env, "PASSWORD RESET", email, password)
 	}
 	fmt.Fprintf(env.Stdout, "password of %s reset; existing tokens revoked\n", email)
+	return nil
+}
+
+// runUserUnlock clears the account's failed logins.
+func runUserUnlock(ctx context.Context, env *Env, databaseURL, email string) error {
+	db, err := sqlstore.Open(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.UnlockLogin(casino.NewBreakGlassContext(ctx), email)
+	if err != nil {
+		return fmt.Errorf("user: unlock: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "login failures of %s cleared (%d); no throttle holds the account back\n", email, n)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"casino/auth"
+	"casino/internal/logcheck"
 	"casino/internal/testdb"
 	"casino/sqlstore"
 )
@@ -192,13 +193,14 @@ func TestReplicasShareStateAndSurviveRestart(t *testing.T) {
 				t.Fatalf("create admin: %d %s", a.Status, a.Raw)
 			}
 		}
-		// Throttle: 5 failures on s1, the 6th on s2 is 429 even when right.
+		// Throttle: 5 failures from one address on s1, the 6th from it on
+		// s2 is 429 even when right.
 		for i := 0; i < 5; i++ {
-			apiDo(t, "POST", s1.URL+"/api/v1/auth/login", "", map[string]string{"email": "victim@casino.com", "password": "wrong"}, fmt.Sprintf("10.9.0.%d", i))
+			apiDo(t, "POST", s1.URL+"/api/v1/auth/login", "", map[string]string{"email": "victim@casino.com", "password": "wrong"}, "10.9.0.1")
 		}
 		throttled := func(base string) {
 			t.Helper()
-			a := apiDo(t, "POST", base+"/api/v1/auth/login", "", map[string]string{"email": "victim@casino.com", "password": "tenant-admin-password-1"}, "10.9.1.1")
+			a := apiDo(t, "POST", base+"/api/v1/auth/login", "", map[string]string{"email": "victim@casino.com", "password": "tenant-admin-password-1"}, "10.9.0.1")
 			if a.Status != 429 || a.Header.Get("Retry-After") == "" {
 				t.Errorf("%s: throttled account: got %d %s", base, a.Status, a.Raw)
 			}
@@ -298,4 +300,68 @@ func TestResetPasswordCLI(t *testing.T) {
 	if _, _, code := runCLI(t, env, "", "admin", "login-freeze", "maybe"); code != 2 {
 		t.Errorf("admin login-freeze maybe: exit %d, want 2", code)
 	}
+}
+
+// TestUserUnlockCLI: casino user unlock clears an account's throttle
+// counters, so a throttled address is let in at once.
+func TestUserUnlockCLI(t *testing.T) {
+	cheapHashes(t)
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "c.db"), "CASINO_OWNER_PASSWORD": "first-owner-password-1"}
+	s := startServe(t, env, true)
+	for i := 0; i < 5; i++ {
+		apiDo(t, "POST", s.URL+"/api/v1/auth/login", "", map[string]string{"email": "admin@casino.com", "password": "wrong"}, "")
+	}
+	if a := apiDo(t, "POST", s.URL+"/api/v1/auth/login", "", map[string]string{"email": "admin@casino.com", "password": "first-owner-password-1"}, ""); a.Status != 429 {
+		t.Fatalf("after 5 failures from one address: %d %s", a.Status, a.Raw)
+	}
+	out, errOut, code := runCLI(t, env, "", "user", "unlock", "ADMIN@casino.com")
+	if code != 0 || !strings.Contains(out, "cleared (5)") {
+		t.Fatalf("unlock: %d %q %q", code, out, errOut)
+	}
+	loginToken(t, s.URL, "admin@casino.com", "first-owner-password-1")
+	if _, _, code := runCLI(t, env, "", "user", "unlock", "a\x00b@casino.com"); code != 2 {
+		t.Errorf("unlock with a NUL in the email: exit %d, want 2", code)
+	}
+}
+
+// TestOwnerEnvDriftWarned (issue 14, finding 7): a changed
+// CASINO_OWNER_EMAIL or CASINO_OWNER_PASSWORD on restart is not applied but
+// is no longer silent: serve logs owner_env_differs naming each setting,
+// never its value.
+func TestOwnerEnvDriftWarned(t *testing.T) {
+	cheapHashes(t)
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	first := map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "first-owner-password-1"}
+	s := startServe(t, first, true)
+	s.Stop(t)
+	drifted := func(env map[string]string) []string {
+		t.Helper()
+		s := startServe(t, env, true)
+		s.Stop(t)
+		out := s.Stdout.String()
+		for _, v := range []string{"second-owner-password-2", "boss@casino.com"} {
+			if strings.Contains(out, v) {
+				t.Errorf("the log shows the value %q", v)
+			}
+		}
+		var got []string
+		for _, l := range logcheck.Lines(t, out) {
+			if l["event"] == "owner_env_differs" && l["level"] == "warn" {
+				got = append(got, l["setting"].(string))
+			}
+		}
+		return got
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "second-owner-password-2", "CASINO_OWNER_EMAIL": "boss@casino.com"}); fmt.Sprint(got) != "[CASINO_OWNER_EMAIL CASINO_OWNER_PASSWORD]" {
+		t.Errorf("changed email and password: warned about %v", got)
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL, "CASINO_OWNER_PASSWORD": "first-owner-password-1", "CASINO_OWNER_EMAIL": "ADMIN@casino.com"}); len(got) != 0 {
+		t.Errorf("unchanged settings: warned about %v", got)
+	}
+	if got := drifted(map[string]string{"DATABASE_URL": dbURL}); len(got) != 0 {
+		t.Errorf("no owner settings: warned about %v", got)
+	}
+	// The database's owner is kept.
+	s = startServe(t, first, true)
+	loginToken(t, s.URL, "admin@casino.com", "first-owner-password-1")
 }
