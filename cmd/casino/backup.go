@@ -36,8 +36,10 @@ const backupUsage = `backup create|list|verify|prune [flags]
   verify [--deep] [--force-unverified] [--json] FILE
       checksum, full decompression and a structural check; --deep restores a
       PostgreSQL dump into a scratch database and compares row counts
-  prune --keep-last N --keep-daily N [--yes] [--dir backups]
-      show what retention would delete; --yes deletes it
+  prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N]
+        [--keep-within 7d] [--include-safety] [--yes] [--dir backups]
+      GFS retention with restic's semantics (UTC buckets): show every kept
+      backup with its reasons and every deleted one; --yes deletes
 
 Settings: DATABASE_URL, CASINO_BACKUP_DIR (default backups), CASINO_PG_BINDIR
 (folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin).`
@@ -302,10 +304,10 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 
 func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup prune", "backup prune --keep-last N --keep-daily N [--yes] [--dir backups]")
+	fs := newFlagSet(env, "backup prune", "backup prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N] [--keep-within D] [--include-safety] [--yes] [--dir backups]")
 	bindBackupCommon(fs, env, &b)
-	keepLast := fs.Int("keep-last", 0, "keep the N newest backups")
-	keepDaily := fs.Int("keep-daily", 0, "keep the newest backup of each of the N most recent days")
+	var rf retentionFlags
+	bindRetentionFlags(fs, &rf)
 	yes := fs.Bool("yes", false, "delete; without it prune only prints what it would delete")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
@@ -313,17 +315,15 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("backup prune: unexpected argument %q", fs.Arg(0))
 	}
-	if *keepLast < 0 || *keepDaily < 0 {
-		return usageErrorf("backup prune: --keep-last and --keep-daily must not be negative")
-	}
-	if !flagWasSet(fs, "keep-last") && !flagWasSet(fs, "keep-daily") {
-		return usageErrorf("backup prune: give --keep-last N and/or --keep-daily N")
+	policy, err := rf.policy("backup prune")
+	if err != nil {
+		return err
 	}
 	entries, err := backup.List(b.dir)
 	if err != nil {
 		return err
 	}
-	plan := backup.PlanPrune(entries, *keepLast, *keepDaily)
+	plan := backup.PlanRetention(entries, policy, time.Now())
 	deleted := 0
 	for _, d := range plan {
 		verb := "keep  "
