@@ -31,6 +31,26 @@ type BackupManifest struct {
 	Kind string `json:"kind"`
 	// LastVerifiedAt is set by casino backup verify.
 	LastVerifiedAt *time.Time `json:"last_verified_at,omitempty"`
+	// Encryption is set when the file is age-encrypted.
+	Encryption *BackupEncryption `json:"encryption,omitempty"`
+	// KeyFingerprint names the Ed25519 key that signs this manifest
+	// (keys.Fingerprint); "" in an unsigned manifest.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	// DataVersionID is set in a manifest stored in an S3 bucket: the
+	// version id of the data object it describes. Readers fetch exactly that
+	// version, so a data object uploaded over it later is never read.
+	DataVersionID string `json:"data_version_id,omitempty"`
+}
+
+// BackupEncryption describes an age-encrypted backup file: the file on disk
+// is the age ciphertext of the compressed stream, so its integrity can be
+// checked without the private key.
+type BackupEncryption struct {
+	Scheme     string   `json:"scheme"`     // "age"
+	Recipients []string `json:"recipients"` // age1... public recipients
+	// CiphertextBytes and CiphertextSHA256 describe the file as stored.
+	CiphertextBytes  int64  `json:"ciphertext_bytes"`
+	CiphertextSHA256 string `json:"ciphertext_sha256"`
 }
 
 // backupSuffixes are the file endings of backup files, longest first.
