@@ -180,7 +180,10 @@ func TestTampering(t *testing.T) {
 		want     string
 	}{
 		{"replaced manifest", forged(func(m map[string]any) { m["row_counts"] = map[string]any{"users": 99} }), nil, "signature does not verify"},
-		{"manifest pointing at another data version", forged(func(m map[string]any) { m["data_version_id"] = evilVersion; m["sha256"] = hex.EncodeToString(sha256.New().Sum(nil)) }), nil, "signature does not verify"},
+		{"manifest pointing at another data version", forged(func(m map[string]any) {
+			m["data_version_id"] = evilVersion
+			m["sha256"] = hex.EncodeToString(sha256.New().Sum(nil))
+		}), nil, "signature does not verify"},
 		{"manifest signed by another key", nil, nil, "not among the verify keys"},
 		{"signature deleted", orig.ManifestBytes(), []byte{}, "signature does not verify"},
 	} {
