@@ -90,6 +90,16 @@ func StoredOf(m *casino.BackupManifest) Stored {
 // signature, for a manifest that now names its data version.
 type Sign func(m *casino.BackupManifest) (manifest, sig []byte, err error)
 
+// UploadOptions configure UploadBackup.
+type UploadOptions struct {
+	// Lock is the retention every object gets at upload.
+	Lock Lock
+	// Pause, when set, is called at "uploading" (the multipart upload of
+	// the data is started, nothing read yet) and "data_uploaded" (the data
+	// object is complete, no manifest yet); tests kill the process there.
+	Pause func(point string)
+}
+
 // Uploaded is a backup committed to the bucket.
 type Uploaded struct {
 	Name     string
@@ -105,10 +115,15 @@ type Uploaded struct {
 // streamed must be what want says (size and sha256, checked on the way), or
 // nothing is committed. The manifest m gets DataVersionID before sign is
 // called, so the signed manifest pins the version just written. Every
-// object gets lock. An existing manifest of the same name is never
+// object gets o.Lock. An existing manifest of the same name is never
 // replaced. Unfinished uploads of earlier, killed runs are aborted first.
-func (s *Store) UploadBackup(ctx context.Context, name string, r io.Reader, want Stored, m *casino.BackupManifest, sign Sign, lock Lock) (*Uploaded, error) {
+func (s *Store) UploadBackup(ctx context.Context, name string, r io.Reader, want Stored, m *casino.BackupManifest, sign Sign, o UploadOptions) (*Uploaded, error) {
 	start := time.Now()
+	lock := o.Lock
+	pause := o.Pause
+	if pause == nil {
+		pause = func(string) {}
+	}
 	if err := validName(name); err != nil {
 		return nil, err
 	}
@@ -124,10 +139,11 @@ func (s *Store) UploadBackup(ctx context.Context, name string, r io.Reader, want
 		return nil, err
 	}
 	h := &hashCount{h: sha256.New()}
-	data, err := s.Put(ctx, name, io.TeeReader(r, h), PutOptions{Lock: lock})
+	data, err := s.Put(ctx, name, &firstRead{r: io.TeeReader(r, h), fn: func() { pause("uploading") }}, PutOptions{Lock: lock})
 	if err != nil {
 		return nil, err
 	}
+	pause("data_uploaded")
 	// From here on, a failure leaves the data object as an orphan (no
 	// manifest: not a backup); remove it when its lock allows.
 	fail := func(err error) (*Uploaded, error) {
@@ -175,6 +191,20 @@ func (s *Store) CleanIncomplete(ctx context.Context) ([]Upload, error) {
 		}
 	}
 	return ups, nil
+}
+
+// firstRead calls fn before the first Read.
+type firstRead struct {
+	r  io.Reader
+	fn func()
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	if f.fn != nil {
+		f.fn()
+		f.fn = nil
+	}
+	return f.r.Read(p)
 }
 
 type hashCount struct {
@@ -303,11 +333,17 @@ func (s *Store) ListBackups(ctx context.Context, verify Verifier) (*Listing, err
 		if _, ok := byName[ManifestName(o.Name)]; ok {
 			continue // its manifest exists but could not be read: listed there
 		}
-		lk, err := s.Retention(ctx, o.Name, o.VersionID)
+		cur, err := s.Stat(ctx, o.Name, "") // a plain listing has no version ids
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since the listing
+		} else if err != nil {
+			return nil, err
+		}
+		lk, err := s.Retention(ctx, cur.Name, cur.VersionID)
 		if err != nil {
 			return nil, err
 		}
-		l.Orphans = append(l.Orphans, Orphan{Object: o, Lock: lk})
+		l.Orphans = append(l.Orphans, Orphan{Object: cur, Lock: lk})
 	}
 	if l.Incomplete, err = s.Incomplete(ctx); err != nil {
 		return nil, err
@@ -328,12 +364,13 @@ func (s *Store) ListBackups(ctx context.Context, verify Verifier) (*Listing, err
 // readBackup reads and checks one manifest object.
 func (s *Store) readBackup(ctx context.Context, mo Object, byName map[string]Object, verify Verifier) Backup {
 	b := Backup{Name: strings.TrimSuffix(mo.Name, manifestSuffix), ManifestObject: mo}
-	mb, _, err := s.ReadSmall(ctx, mo.Name, mo.VersionID, maxManifest)
+	mb, got, err := s.ReadSmall(ctx, mo.Name, mo.VersionID, maxManifest)
 	if err != nil {
 		b.Problem = "cannot read the manifest: " + err.Error()
 		return b
 	}
 	b.manifestBytes = mb
+	b.ManifestObject = got // with its version id, which a plain listing lacks
 	var m casino.BackupManifest
 	if err := json.NewDecoder(bytes.NewReader(mb)).Decode(&m); err != nil {
 		b.Problem = "the manifest is not valid JSON: " + err.Error()

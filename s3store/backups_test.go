@@ -60,7 +60,7 @@ func (f *fixture) upload(name string, at time.Time, n int, lock Lock) ([]byte, *
 	sum := sha256.Sum256(data)
 	m := &casino.BackupManifest{FormatVersion: 1, Engine: casino.EngineSQLite, File: name, SnapshotAt: at,
 		Compression: "gzip", SizeBytes: int64(n), SHA256: hex.EncodeToString(sum[:]), RowCounts: map[string]int64{"users": 3}}
-	up, err := f.s.UploadBackup(context.Background(), name, bytes.NewReader(data), StoredOf(m), m, signWith(f.key), lock)
+	up, err := f.s.UploadBackup(context.Background(), name, bytes.NewReader(data), StoredOf(m), m, signWith(f.key), UploadOptions{Lock: lock})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -290,12 +290,12 @@ func TestUploadRefusals(t *testing.T) {
 	const name = "casino_db_20261201_030000.sqlite.gz"
 	f.upload(name, time.Now(), 10, Lock{})
 	m := &casino.BackupManifest{File: name, SizeBytes: 3, SHA256: "x"}
-	if _, err := f.s.UploadBackup(ctx, name, strings.NewReader("abc"), StoredOf(m), m, signWith(f.key), Lock{}); err == nil || !strings.Contains(err.Error(), "never replaced") {
+	if _, err := f.s.UploadBackup(ctx, name, strings.NewReader("abc"), StoredOf(m), m, signWith(f.key), UploadOptions{}); err == nil || !strings.Contains(err.Error(), "never replaced") {
 		t.Fatalf("second upload of %s: %v", name, err)
 	}
 	const other = "casino_db_20261201_040000.sqlite.gz"
 	m = &casino.BackupManifest{File: other, SizeBytes: 3, SHA256: strings.Repeat("0", 64)}
-	if _, err := f.s.UploadBackup(ctx, other, strings.NewReader("abc"), StoredOf(m), m, signWith(f.key), Lock{}); err == nil || !strings.Contains(err.Error(), "nothing committed") {
+	if _, err := f.s.UploadBackup(ctx, other, strings.NewReader("abc"), StoredOf(m), m, signWith(f.key), UploadOptions{}); err == nil || !strings.Contains(err.Error(), "nothing committed") {
 		t.Fatalf("upload with the wrong sha256: %v", err)
 	}
 	if _, err := f.s.Stat(ctx, ManifestName(other), ""); !errors.Is(err, ErrNotFound) {
@@ -307,7 +307,7 @@ func TestUploadRefusals(t *testing.T) {
 
 	plain := newFixture(t, tests3.BucketOptions{})
 	m = &casino.BackupManifest{File: other, SizeBytes: 3, SHA256: hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte("abc")); return s[:] }())}
-	if _, err := plain.s.UploadBackup(ctx, other, strings.NewReader("abc"), StoredOf(m), m, signWith(plain.key), Lock{}); !errors.Is(err, ErrNoVersioning) {
+	if _, err := plain.s.UploadBackup(ctx, other, strings.NewReader("abc"), StoredOf(m), m, signWith(plain.key), UploadOptions{}); !errors.Is(err, ErrNoVersioning) {
 		t.Fatalf("upload to an unversioned bucket: %v", err)
 	}
 	if objs, _ := plain.s.List(ctx); len(objs) != 0 {

@@ -36,9 +36,24 @@ const backupUsage = `backup create|list|verify|prune [flags]
         [--keep-within 7d] [--include-safety] [--yes] [--dir backups]
       GFS retention with restic's semantics (UTC buckets): show every kept
       backup with its reasons and every deleted one; --yes deletes
+  pull s3://bucket/prefix/NAME | --remote NAME|latest
+      download one backup from the bucket, verified, into the folder
+
+Every command takes --remote (the bucket in CASINO_BACKUP_REMOTE) or an
+s3://bucket/prefix URL; "latest" names the newest backup wherever a name is
+expected. create --remote uploads the new backup (encrypted by default;
+--allow-plaintext-remote otherwise; --remote-only keeps no local copy) with
+--lock-mode compliance|governance --lock-min 7d; list --remote reports
+orphans and backups that vanished since the last listing; prune --remote
+extends the Object Lock of what longer classes keep.
 
 Settings: DATABASE_URL, CASINO_BACKUP_DIR (default backups), CASINO_PG_BINDIR
-(folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin).`
+(folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin);
+remote: CASINO_BACKUP_REMOTE=s3://bucket/prefix, CASINO_S3_ENDPOINT,
+CASINO_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+CASINO_S3_CA_FILE, CASINO_S3_ADDRESSING (auto|path|virtual),
+CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN, CASINO_BACKUP_SIGNING_KEY,
+CASINO_BACKUP_VERIFY_KEY.`
 
 // backupFlags are the flags every backup and restore subcommand shares.
 type backupFlags struct {
@@ -80,14 +95,16 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 		return runBackupVerify(ctx, env, args)
 	case "prune":
 		return runBackupPrune(ctx, env, args)
+	case "pull":
+		return runBackupPull(ctx, env, args)
 	case "":
 		fs := newFlagSet(env, "backup", backupUsage)
 		if err := parseFlags(fs, args); err != nil {
 			return helpOK(err)
 		}
-		return usageErrorf("backup: want one of create, list, verify, prune (see 'casino backup -h')")
+		return usageErrorf("backup: want one of create, list, verify, prune, pull (see 'casino backup -h')")
 	}
-	return usageErrorf("backup: unknown subcommand %q: want create, list, verify or prune", sub)
+	return usageErrorf("backup: unknown subcommand %q: want create, list, verify, prune or pull", sub)
 }
 
 func runBackupCreate(ctx context.Context, env *Env, args []string) error {
@@ -97,6 +114,11 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	compress := fs.String("compress", backup.Gzip, "gzip (default; plain .gz any gunzip reads), zstd (faster) or none")
 	level := fs.Int("level", 0, "gzip level 1-9 (0: default 6)")
 	kind := fs.String("kind", backup.KindManual, "manual or scheduled (recorded in the manifest)")
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	bindRemoteLockFlags(fs, env, &rf)
+	fs.BoolVar(&rf.remoteOnly, "remote-only", false, "upload to the remote and keep no local copy (implies --remote)")
+	fs.BoolVar(&rf.allowPlaintext, "allow-plaintext-remote", false, "upload a backup that is not age-encrypted")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -109,15 +131,29 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if *kind != backup.KindManual && *kind != backup.KindScheduled {
 		return usageErrorf("backup create: --kind must be manual or scheduled")
 	}
-	if err := b.cfg.validateDatabase(fs); err != nil {
+	err := b.cfg.validateDatabase(fs)
+	if err != nil {
 		return err
 	}
+	dir := b.dir
+	if rf.remoteOnly {
+		rf.remote.set = true
+		if dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
 	res, err := backup.Create(ctx, backup.CreateOptions{
-		Target: b.cfg.target, Dir: b.dir, Compression: *compress, Level: *level, Kind: *kind,
+		Target: b.cfg.target, Dir: dir, Compression: *compress, Level: *level, Kind: *kind,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut),
 	})
 	if err != nil {
 		return cliError(err)
+	}
+	if rf.remote.set {
+		if err := pushRemote(ctx, env, &rf, &b, res); err != nil {
+			return err
+		}
 	}
 	if b.jsonOut {
 		return writeJSON(env.Stdout, map[string]any{"path": res.Path, "manifest": res.Manifest})
@@ -171,10 +207,16 @@ func cliError(err error) error {
 
 func runBackupList(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup list", "backup list [--dir backups] [--json]")
+	fs := newFlagSet(env, "backup list", "backup list [--dir backups] [--json] [--remote[=s3://bucket/prefix] [--accept-missing]]")
 	bindBackupCommon(fs, env, &b)
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	acceptMissing := fs.Bool("accept-missing", false, "with --remote: accept that backups seen before are gone (stop reporting them)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
+	}
+	if rf.on(fs.Arg(0)) && fs.NArg() <= 1 {
+		return runBackupListRemote(ctx, env, &rf, &b, fs.Arg(0), *acceptMissing)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("backup list: unexpected argument %q", fs.Arg(0))
@@ -247,9 +289,31 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	bindBackupCommon(fs, env, &b)
 	deep := fs.Bool("deep", false, "PostgreSQL: restore into a scratch database on DATABASE_URL's server and compare row counts")
 	force := fs.Bool("force-unverified", false, "check a backup that has no manifest (no checksum to compare)")
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	bindRemoteLockFlags(fs, env, &rf)
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return helpOK(err)
+	}
+	if rf.on(file) {
+		// Signature, streamed sha256 and locks in the bucket; --deep then
+		// pulls it into a private folder and verifies that copy as usual.
+		if err := runBackupVerifyRemote(ctx, env, &rf, &b, file, nil); err != nil || !*deep {
+			return err
+		}
+		pb := b
+		if pb.dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(pb.dir)
+		if file, err = pullRemote(ctx, env, &rf, &pb, file); err != nil {
+			return err
+		}
+	} else if file == "latest" {
+		if e := backup.Newest(b.dir); e != nil {
+			file = e.Path
+		}
 	}
 	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")
@@ -296,6 +360,9 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	bindBackupCommon(fs, env, &b)
 	var rf retentionFlags
 	bindRetentionFlags(fs, &rf)
+	var remote remoteFlags
+	bindRemoteFlags(fs, &remote)
+	bindRemoteLockFlags(fs, env, &remote)
 	yes := fs.Bool("yes", false, "delete; without it prune only prints what it would delete")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
@@ -306,6 +373,9 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	policy, err := rf.policy("backup prune")
 	if err != nil {
 		return err
+	}
+	if remote.on("") {
+		return runBackupPruneRemote(ctx, env, &remote, &b, policy, *yes)
 	}
 	entries, err := backup.List(b.dir)
 	if err != nil {
@@ -349,11 +419,16 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
-	if fs.NArg() > 0 {
-		if file != "" || fs.NArg() > 1 {
-			return "", usageErrorf("%s: want exactly one FILE, got extra argument %q", fs.Name(), fs.Arg(fs.NArg()-1))
+	// Flags may also follow a FILE that came after flags ("--remote latest
+	// --deep"): take it and parse the rest.
+	for fs.NArg() > 0 {
+		if file != "" {
+			return "", usageErrorf("%s: want exactly one FILE, got extra argument %q", fs.Name(), fs.Arg(0))
 		}
 		file = fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+			return "", err
+		}
 	}
 	return file, nil
 }

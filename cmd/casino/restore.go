@@ -18,7 +18,7 @@ func init() {
 	register(command{Name: "restore", Summary: "restore a backup: verify, safety backup, restore aside, check, swap", Run: runRestore})
 }
 
-const restoreUsage = `restore FILE [--yes] [--dry-run] [--target DATABASE_URL] [flags]
+const restoreUsage = `restore FILE|latest|s3://bucket/prefix/NAME|--remote NAME|latest [--yes] [--dry-run] [--target DATABASE_URL] [flags]
 
 Restores a backup over the database (DATABASE_URL, or --target):
   1. verifies the file: manifest, engine, size, sha256, schema not newer
@@ -39,6 +39,8 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -55,6 +57,18 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 			return usageErrorf("invalid --target: %s", sqlstore.Redact(err.Error()))
 		}
 		return err
+	}
+	if rf.on(file) {
+		// s3://bucket/prefix/NAME or --remote NAME|latest: pulled into the
+		// backup folder (pinned version, sha256 checked), then restored
+		// through the same verified path as any local backup.
+		if file, err = pullRemote(ctx, env, &rf, &b, file); err != nil {
+			return err
+		}
+	} else if file == "latest" {
+		if e := backup.Newest(b.dir); e != nil {
+			file = e.Path
+		}
 	}
 	path, err := resolveBackupPath(b.dir, file)
 	if err != nil {

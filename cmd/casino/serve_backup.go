@@ -38,6 +38,7 @@ func (c *backupConfig) redacted() map[string]any { return map[string]any{"backup
 func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) error {
 	cleanLeftoversAtStart(ctx, cfg, db, logger)
 	registerBackupMetrics(reg, cfg.Backup.Dir)
+	registerRemoteMetrics(reg, env, cfg.DatabaseURL)
 	return nil
 }
 
