@@ -34,6 +34,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"casino/redact"
 )
 
 // Scheme is the URL scheme of a remote: s3://bucket/prefix.
@@ -113,7 +115,7 @@ func (c Config) Redacted() map[string]any {
 		if s == "" {
 			return ""
 		}
-		return "***"
+		return redact.Mask
 	}
 	return map[string]any{
 		"backup_remote":         c.URL(),
@@ -209,7 +211,14 @@ func (c Config) endpoint() (host string, secure bool, err error) {
 	}
 	u, err := url.Parse(e)
 	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", false, fmt.Errorf("CASINO_S3_ENDPOINT=%q: want https://host[:port], nothing else", c.Endpoint)
+		shown := c.Endpoint
+		if err == nil && u.User != nil {
+			u.User = url.User(redact.Mask)
+			shown = u.String()
+		} else if err != nil {
+			shown = redact.String(c.Endpoint)
+		}
+		return "", false, fmt.Errorf("CASINO_S3_ENDPOINT=%q: want https://host[:port], nothing else (credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", shown)
 	}
 	loop := isLoopback(u.Hostname())
 	if c.Insecure && !loop {

@@ -58,7 +58,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"insecure without endpoint refused", "s3://bucket", map[string]string{"CASINO_S3_INSECURE": "1"}, "loopback"},
 		{"insecure loopback ok", "s3://bucket", map[string]string{"CASINO_S3_ENDPOINT": "http://127.0.0.1:9000", "CASINO_S3_INSECURE": "1"}, ""},
 		{"endpoint with path refused", "s3://bucket", map[string]string{"CASINO_S3_ENDPOINT": "https://s3.example.com/x"}, "nothing else"},
-		{"endpoint with credentials refused", "s3://bucket", map[string]string{"CASINO_S3_ENDPOINT": "https://a:b@s3.example.com"}, "nothing else"},
+		{"endpoint with credentials refused", "s3://bucket", map[string]string{"CASINO_S3_ENDPOINT": "https://a:sekrit-value@s3.example.com"}, "nothing else"},
 		{"bare host is https", "s3://bucket", map[string]string{"CASINO_S3_ENDPOINT": "minio.internal:9000"}, ""},
 		{"bad insecure value", "s3://bucket", map[string]string{"CASINO_S3_INSECURE": "yes"}, "want 1"},
 	} {

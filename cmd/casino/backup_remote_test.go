@@ -412,3 +412,27 @@ func TestRemoteTamperCLI(t *testing.T) {
 		t.Fatalf("after --accept-missing: exit %d\n%s", code, out)
 	}
 }
+
+// TestRemotePrintConfig: serve --print-config shows the remote's settings
+// and masks the S3 secret and session token, also when the remote is
+// misconfigured.
+func TestRemotePrintConfig(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "casino.db"),
+		"CASINO_BACKUP_REMOTE":  "s3://casino-backups/prod",
+		"CASINO_S3_ENDPOINT":    "https://s3.example.com",
+		"AWS_ACCESS_KEY_ID":     "AKIAEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "s3-secret-value-0123456789",
+		"AWS_SESSION_TOKEN":     "s3-session-token-0123456789",
+	}
+	out, _, code := runCLI(t, env, "", "serve", "--print-config")
+	if code != 0 || strings.Contains(out, "s3-secret-value") || strings.Contains(out, "s3-session-token") ||
+		!strings.Contains(out, `"backup_remote": "s3://casino-backups/prod"`) || !strings.Contains(out, `"aws_secret_access_key": "***"`) {
+		t.Fatalf("print-config: exit %d\n%s", code, out)
+	}
+	env["CASINO_S3_ENDPOINT"] = "https://AKIAEXAMPLE:s3-secret-value-0123456789@s3.example.com"
+	out, _, _ = runCLI(t, env, "", "serve", "--print-config")
+	if strings.Contains(out, "s3-secret-value") || !strings.Contains(out, "backup_remote_error") {
+		t.Fatalf("print-config with a misconfigured endpoint:\n%s", out)
+	}
+}

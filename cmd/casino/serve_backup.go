@@ -18,9 +18,12 @@ import (
 // folder whose newest backup /metrics reports).
 type backupConfig struct {
 	Dir string
+	// remote are the remote's settings for --print-config, secrets masked.
+	remote map[string]any
 }
 
 func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
+	c.remote = remoteSettings(env)
 	stringSetting(fs, env, &c.Dir, "backup-dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder whose newest backup /metrics reports")
 }
 
@@ -31,7 +34,13 @@ func (c *backupConfig) validate(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (c *backupConfig) redacted() map[string]any { return map[string]any{"backup_dir": c.Dir} }
+func (c *backupConfig) redacted() map[string]any {
+	m := map[string]any{"backup_dir": c.Dir}
+	for k, v := range c.remote {
+		m[k] = v
+	}
+	return m
+}
 
 // backupServeHook runs at serve start: reports and cleans leftovers of an
 // interrupted restore, and registers the backup metrics.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"casino/redact"
 	"casino/s3store"
 	"casino/sqlstore"
 )
@@ -51,4 +52,21 @@ func registerRemoteMetrics(reg *prometheus.Registry, env *Env, databaseURL strin
 		gauge("casino_backup_remote_upload_duration_seconds", "How long the last upload to the remote took, data to manifest.",
 			func(s s3store.Status) float64 { return s.DurationSeconds }),
 	)
+}
+
+// remoteSettings are the remote's settings for --print-config, secrets
+// masked; nil when no remote is set.
+func remoteSettings(env *Env) map[string]any {
+	if env.Getenv("CASINO_BACKUP_REMOTE") == "" {
+		return nil
+	}
+	cfg, err := s3store.ConfigFromEnv("", env.Getenv)
+	if err != nil {
+		r := redact.New(nil)
+		for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			r.Add(env.Getenv(k))
+		}
+		return map[string]any{"backup_remote": env.Getenv("CASINO_BACKUP_REMOTE"), "backup_remote_error": r.String(err.Error())}
+	}
+	return cfg.Redacted()
 }
