@@ -121,6 +121,7 @@ func rowCounts(t *testing.T, url string) map[string]int64 {
 // settings and the public key pulls it and restores `--remote latest` into a
 // fresh database with the manifest's row counts and the same data.
 func TestRemoteRoundTrip(t *testing.T) {
+	t.Parallel()
 	srv := tests3.Plain(t)
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
@@ -195,6 +196,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 // orphan, listed with its lock and never restorable, which prune keeps
 // while the lock holds and the server refuses to delete directly.
 func TestRemoteKilledUpload(t *testing.T) {
+	t.Parallel()
 	srv := tests3.Plain(t)
 	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
 	dir := t.TempDir()
@@ -287,6 +289,7 @@ func TestRemoteKilledUpload(t *testing.T) {
 // lock of what a longer class keeps; verify flags a backup whose lock is
 // missing.
 func TestRemoteObjectLockCLI(t *testing.T) {
+	t.Parallel()
 	srv := tests3.Plain(t)
 	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
 	dir := t.TempDir()
@@ -343,12 +346,28 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "has no Object Lock retention") {
 		t.Fatalf("verify of an unlocked backup: exit %d\n%s", code, out)
 	}
+
+	// serve reports the last upload of this host.
+	s := startServe(t, h.env, true)
+	resp, err := httpGetBody(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"casino_backup_remote_last_success_timestamp_seconds 1.", "casino_backup_remote_upload_bytes ", "casino_backup_remote_upload_duration_seconds "} {
+		if !strings.Contains(resp, w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	if strings.Contains(resp, "casino_backup_remote_upload_bytes 0\n") {
+		t.Errorf("/metrics reports 0 bytes uploaded")
+	}
 }
 
 // TestRemoteTamperCLI: a replaced manifest is refused by verify and
 // restore; deleting the newest backups makes list --remote report the
 // regression (exit 1) until --accept-missing.
 func TestRemoteTamperCLI(t *testing.T) {
+	t.Parallel()
 	srv := tests3.Plain(t)
 	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
 	dir := t.TempDir()
@@ -417,6 +436,7 @@ func TestRemoteTamperCLI(t *testing.T) {
 // and masks the S3 secret and session token, also when the remote is
 // misconfigured.
 func TestRemotePrintConfig(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "casino.db"),
 		"CASINO_BACKUP_REMOTE":  "s3://casino-backups/prod",
