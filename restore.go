@@ -72,6 +72,9 @@ type CarriedState struct {
 	AuditEvents      int      `json:"audit_events"`
 	Verifications    int      `json:"verifications"`
 	Drills           int      `json:"drills"`
+	// Skipped names each part that could not be carried, and why (a
+	// damaged live database carries what it still has).
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // PITRFacts are the facts of a point-in-time restore.

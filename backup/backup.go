@@ -27,7 +27,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,10 +64,11 @@ const (
 // checklist's backups/casino_db_... paths expect.
 const DefaultDir = "backups"
 
-// Sentinel errors. Each wraps into a *casino.Error with a message that says
-// what to do.
+// Sentinel errors, matched with errors.Is.
 var (
 	// ErrLocked: another backup or restore runs against the same database.
+	// AcquireLock's error matches it and is also a *casino.Error (ECONFLICT)
+	// whose message names the database and says to wait.
 	ErrLocked = errors.New("another backup or restore is running against this database")
 	// ErrNotConfirmed: a restore without --yes only prints its plan.
 	ErrNotConfirmed = errors.New("restore not confirmed: re-run with --yes to carry out the plan above")
@@ -190,9 +190,6 @@ func writeFileAtomic(path string, data []byte) error {
 
 // stamp is the UTC name stamp of t: YYYYMMDD_HHMMSS.
 func stamp(t time.Time) string { return t.UTC().Format("20060102_150405") }
-
-// nameRE parses backup names: prefix, stamp, optional collision counter.
-var nameRE = regexp.MustCompile(`^(pre_restore_casino_db_|casino_db_)(\d{8}_\d{6})(?:_(\d+))?\.`)
 
 // candidateName is the n-th name for a backup at t: n=0 is the plain name,
 // later ones append _2, _3 so two backups in one second never collide.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -86,7 +87,11 @@ func tableRows(t testing.TB, url string) map[string][]string {
 					parts = append(parts, fmt.Sprint(x))
 				}
 			}
-			out[tbl] = append(out[tbl], strings.Join(parts, "|"))
+			row := strings.Join(parts, "|")
+			if tbl == "system_state" && strings.HasPrefix(row, "restore_id|") {
+				continue // the restore's own mark on the restored copy
+			}
+			out[tbl] = append(out[tbl], row)
 		}
 		rows.Close()
 	}
@@ -129,6 +134,16 @@ func startWriter(t testing.TB, db *sqlstore.DB) *writer {
 	return w
 }
 
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, within)
+		}
+	}
+}
+
 func (w *writer) Stop(t testing.TB) {
 	close(w.stop)
 	<-w.done
@@ -138,23 +153,21 @@ func (w *writer) Stop(t testing.TB) {
 }
 
 func TestRoundTripWithConcurrentWriter(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		src := testdb.Open(t, engine)
 		seed(t, src, 20)
 		w := startWriter(t, src)
-		for w.n.Load() < 20 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitFor(t, 30*time.Second, "20 writes before the backup", func() bool { return w.n.Load() >= 20 })
 		dir := t.TempDir()
 		res, err := backup.Create(ctx, backup.CreateOptions{Target: src.Target, Dir: dir})
 		if err != nil {
 			w.Stop(t)
 			t.Fatalf("create: %v", err)
 		}
-		for n := w.n.Load(); w.n.Load() < n+20; {
-			time.Sleep(5 * time.Millisecond)
-		}
+		n := w.n.Load()
+		waitFor(t, 30*time.Second, "20 writes after the backup", func() bool { return w.n.Load() >= n+20 })
 		w.Stop(t)
 		m := res.Manifest
 
@@ -186,8 +199,14 @@ func TestRoundTripWithConcurrentWriter(t *testing.T) {
 		if err != nil {
 			t.Fatalf("restore: %v", err)
 		}
-		if !reflect.DeepEqual(rr.RowCounts, m.RowCounts) {
-			t.Errorf("restored counts %v, manifest %v", rr.RowCounts, m.RowCounts)
+		// The restored copy holds the backup's rows plus its restore_id.
+		wantCounts := map[string]int64{}
+		for k, v := range m.RowCounts {
+			wantCounts[k] = v
+		}
+		wantCounts["system_state"]++
+		if !reflect.DeepEqual(rr.RowCounts, wantCounts) {
+			t.Errorf("restored counts %v, want the manifest's %v and the restore_id row", rr.RowCounts, m.RowCounts)
 		}
 		got := tableRows(t, dst)
 		all := tableRows(t, src.Target.URL)
@@ -269,6 +288,7 @@ func editManifest(t testing.TB, path string, f func(m map[string]any)) {
 }
 
 func TestRestoreRefusesBadFiles(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -353,6 +373,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 }
 
 func TestSafetyBackupRestoresPreviousState(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -388,6 +409,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 }
 
 func TestSameSecondNamesDoNotCollide(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 1)
@@ -415,6 +437,7 @@ func TestSameSecondNamesDoNotCollide(t *testing.T) {
 }
 
 func TestLockRefusesSecondOperation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -424,8 +447,8 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()})
-		if casino.ErrorCode(err) != casino.ECONFLICT {
-			t.Errorf("backup while locked: %v, want a conflict", err)
+		if casino.ErrorCode(err) != casino.ECONFLICT || !errors.Is(err, backup.ErrLocked) || !strings.Contains(casino.ErrorMessage(err), "wait for it to finish") {
+			t.Errorf("backup while locked: %v, want a conflict that is backup.ErrLocked", err)
 		}
 		l.Release()
 		if _, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()}); err != nil {
@@ -435,6 +458,7 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 }
 
 func TestPruneKeepsLastAndDaily(t *testing.T) {
+	t.Parallel()
 	base := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	var es []backup.Entry
 	// newest first: 3 today, 2 yesterday, 1 each of the 3 days before
@@ -456,6 +480,7 @@ func TestPruneKeepsLastAndDaily(t *testing.T) {
 }
 
 func TestPostgresRefusesOlderPgDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	fake := t.TempDir()
@@ -467,6 +492,7 @@ func TestPostgresRefusesOlderPgDump(t *testing.T) {
 }
 
 func TestPostgresRefusesImplausibleDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	seed(t, live, 3)
@@ -484,6 +510,7 @@ func TestPostgresRefusesImplausibleDump(t *testing.T) {
 }
 
 func TestVerifyMarksManifest(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -526,6 +553,7 @@ func TestVerifyMarksManifest(t *testing.T) {
 // role with only CREATEDB that owns its database (not a superuser): the
 // privileges docs/ops/backup_restore.md says the swap needs.
 func TestPostgresRestoreAsApplicationRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	admin := testpg.ServerURL(t)
 	adb, err := sql.Open("pgx", admin)
@@ -578,8 +606,12 @@ func TestPostgresRestoreAsApplicationRole(t *testing.T) {
 	}
 	want := dbState(t, appURL)
 	db.ExecContext(ctx, `UPDATE tenants SET name = 'changed'`)
-	// the application keeps a session open: the swap must terminate it
-	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: target, BackupDir: dir})
+	// the application keeps a session open: the restore refuses, naming
+	// it, until told to terminate it
+	if _, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: target, BackupDir: dir}); casino.ErrorCode(err) != casino.ECONFLICT || !strings.Contains(err.Error(), "other sessions are connected") {
+		t.Fatalf("restore beside an open session: err %v, want a conflict naming it", err)
+	}
+	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: target, BackupDir: dir, TerminateConnections: true})
 	if err != nil {
 		t.Fatalf("restore as %s: %v", role, err)
 	}
@@ -603,6 +635,7 @@ func encodeJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 // holds open (casino serve) is not swapped: its writer would keep appending
 // to the -wal that SQLite would then replay onto the new file.
 func TestSQLiteRestoreRefusesOpenDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 2)

@@ -16,10 +16,11 @@ import (
 // ever the live database; each is safe to remove once the lock is held:
 //
 //   - SQLite: <db>.restore-* files beside the database (a new copy that was
-//     never swapped in) and their -wal/-shm/-journal;
+//     never swapped in) and their -wal/-shm/-journal, and a kept-aside name
+//     that is a second name of the live file itself;
 //   - PostgreSQL: <db>__rs_* (a restore's scratch database), <db>__vf_* (a
-//     deep verify's), <db>__old_* (the previous database, swapped out but not
-//     yet dropped);
+//     deep verify's), <db>__old_* (left by builds that dropped the previous
+//     database after a swap; kept-aside databases are never leftovers);
 //   - the backup folder: .NAME.tmp-PID-* files whose writer PID is dead.
 
 // FindLeftovers lists the leftovers without removing them.
@@ -40,6 +41,20 @@ func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove 
 	var out []string
 	var errs []error
 	if t.Dialect == sqlstore.SQLite {
+		// A kept-aside name on the live file itself: a restore was killed
+		// between link(2) and rename(2). The live name stays; the extra
+		// name goes.
+		kept, _ := listKeptSQLite(t.Path)
+		for _, k := range kept {
+			if same(k.Path, t.Path) {
+				out = append(out, k.Path)
+				if remove {
+					if err := os.Remove(k.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+						errs = append(errs, err)
+					}
+				}
+			}
+		}
 		matches, _ := filepath.Glob(t.Path + ".restore-*")
 		for _, m := range matches {
 			if keep != "" && strings.HasPrefix(m, keep) {

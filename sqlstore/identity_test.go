@@ -17,6 +17,7 @@ func ownerCtx() context.Context {
 }
 
 func TestAuditAppendOnly(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := casino.NewContextWithRequestMeta(ownerCtx(), casino.RequestMeta{RequestID: "req-1", RemoteIP: "10.0.0.1"})
@@ -41,6 +42,7 @@ func TestAuditAppendOnly(t *testing.T) {
 }
 
 func TestSigningKeySharedOnce(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		var wg sync.WaitGroup
@@ -67,6 +69,7 @@ func TestSigningKeySharedOnce(t *testing.T) {
 }
 
 func TestThrottleAndSessionState(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := context.Background()
@@ -121,6 +124,7 @@ func TestThrottleAndSessionState(t *testing.T) {
 }
 
 func TestEnsureOwnerOnce(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := context.Background()

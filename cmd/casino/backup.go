@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,6 +37,10 @@ const backupUsage = `backup create|list|verify|prune [flags]
         [--keep-within 7d] [--include-safety] [--yes] [--dir backups]
       GFS retention with restic's semantics (UTC buckets): show every kept
       backup with its reasons and every deleted one; --yes deletes
+  prune --kept-aside --older-than 7d [--yes]
+      the databases restores kept aside for --undo (PostgreSQL
+      <db>_pre_restore_..., SQLite <file>.pre_restore_...): show those older
+      than the age; --yes removes them
   pull s3://bucket/prefix/NAME | --remote NAME|latest
       download one backup from the bucket, verified, into the folder
 
@@ -267,6 +272,82 @@ func runBackupList(ctx context.Context, env *Env, args []string) error {
 	if len(entries) == 0 {
 		fmt.Fprintf(env.Stdout, "(no backups in %s)\n", b.dir)
 	}
+	printKeptAside(ctx, env, fs, &b)
+	return nil
+}
+
+// printKeptAside lists the databases restores kept aside for --undo, when
+// the database setting names one.
+func printKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFlags) {
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kept, err := backup.ListKeptAside(lctx, b.cfg.target)
+	if err != nil {
+		fmt.Fprintf(env.Stdout, "(kept-aside databases not listed: %s)\n", sqlstore.Redact(casino.ErrorMessage(err)))
+		return
+	}
+	if len(kept) == 0 {
+		return
+	}
+	fmt.Fprintln(env.Stdout, "\nkept aside by restores (casino restore --undo swaps the newest back; backup prune --kept-aside removes them):")
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE")
+	for _, k := range kept {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, humanAge(time.Since(k.KeptAt)), backup.HumanBytes(k.SizeBytes), k.Engine)
+	}
+	tw.Flush()
+}
+
+// parseAge parses 7d, 36h, 90m: a duration with days allowed.
+func parseAge(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+	}
+	return d, nil
+}
+
+func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFlags, olderThan string, yes bool) error {
+	if olderThan == "" {
+		return usageErrorf("backup prune --kept-aside: give --older-than AGE (like 7d)")
+	}
+	age, err := parseAge(olderThan)
+	if err != nil {
+		return usageErrorf("backup prune: %v", err)
+	}
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return err
+	}
+	old, err := backup.PruneKeptAside(ctx, backup.PruneKeptAsideOptions{Target: b.cfg.target, OlderThan: age, Yes: yes})
+	if err != nil {
+		return cliError(err)
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"dry_run": !yes, "kept_aside": old})
+	}
+	verb := "would remove"
+	if yes {
+		verb = "removed"
+	}
+	for _, k := range old {
+		fmt.Fprintf(env.Stdout, "%s %s (%s, kept %s ago)\n", verb, k.Name, backup.HumanBytes(k.SizeBytes), humanAge(time.Since(k.KeptAt)))
+	}
+	if len(old) == 0 {
+		fmt.Fprintf(env.Stdout, "no kept-aside database older than %s\n", olderThan)
+	}
+	if !yes {
+		fmt.Fprintln(env.Stdout, "dry run: nothing removed; re-run with --yes to remove")
+	}
 	return nil
 }
 
@@ -356,7 +437,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 
 func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup prune", "backup prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N] [--keep-within D] [--include-safety] [--yes] [--dir backups]")
+	fs := newFlagSet(env, "backup prune", "backup prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N] [--keep-within D] [--include-safety] [--yes] [--dir backups] [--remote]\nbackup prune --kept-aside --older-than 7d [--yes]")
 	bindBackupCommon(fs, env, &b)
 	var rf retentionFlags
 	bindRetentionFlags(fs, &rf)
@@ -364,11 +445,16 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	bindRemoteFlags(fs, &remote)
 	bindRemoteLockFlags(fs, env, &remote)
 	yes := fs.Bool("yes", false, "delete; without it prune only prints what it would delete")
+	keptAside := fs.Bool("kept-aside", false, "prune the databases restores kept aside for --undo (with --older-than)")
+	olderThan := fs.String("older-than", "", "with --kept-aside: only those kept longer than this age (7d, 36h)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("backup prune: unexpected argument %q", fs.Arg(0))
+	}
+	if *keptAside {
+		return runPruneKeptAside(ctx, env, fs, &b, *olderThan, *yes)
 	}
 	policy, err := rf.policy("backup prune")
 	if err != nil {

@@ -96,9 +96,13 @@ func positionalsLast(args []string) []string {
 	return append(out, args[:i]...)
 }
 
-// secretEnvNames are read through getenv as well as from the process
-// environment, so an in-process caller's settings are redacted too.
-var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_JWT_SECRET", "CASINO_TOKEN_SECRET"}
+// secretEnvNames are the variables casino reads that may hold a secret, and
+// PGPASSWORD, which the PostgreSQL tools casino starts read. They are looked
+// up through getenv as well as taken from the process environment, so an
+// in-process caller's values are redacted too. TestSecretEnvNames keeps the
+// list true: each name is read somewhere, and every CASINO_ variable named
+// like a secret is listed.
+var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "CASINO_JWT_KEY", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD"}
 
 // newRedactor collects the secrets that must never reach a proof: every
 // value of a variable named like a secret, passwords in URLs, plus extra

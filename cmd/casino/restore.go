@@ -3,13 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"casino"
 	"casino/backup"
 	"casino/sqlstore"
 )
@@ -19,16 +22,29 @@ func init() {
 }
 
 const restoreUsage = `restore FILE|latest|s3://bucket/prefix/NAME|--remote NAME|latest [--yes] [--dry-run] [--target DATABASE_URL] [flags]
+restore --undo [--yes] [--terminate-connections]
 
 Restores a backup over the database (DATABASE_URL, or --target):
   1. verifies the file: manifest, engine, size, sha256, schema not newer
-  2. takes a safety backup DIR/pre_restore_casino_db_... (unless --no-safety-backup)
+  2. takes a safety backup DIR/pre_restore_casino_db_... (unless
+     --no-safety-backup; a database too damaged to dump does not stop it)
   3. restores into a separate target: a new file (SQLite) or a scratch
      database (PostgreSQL), and checks it (integrity, row counts vs manifest)
-  4. migrates it up, then swaps it in atomically
+  4. migrates it up and carries the live state into it: login freeze,
+     maintenance, token revocations, password changes and audit events
+     made after the backup, the verification store
+  5. swaps it in atomically, keeping the replaced database aside
+     (PostgreSQL: <db>_pre_restore_YYYYMMDD_HHMMSS; SQLite: a file beside it)
 A failure or kill at any point leaves the old database or the new one whole.
+--undo swaps the newest kept-aside database back in (and keeps the current
+one aside, so a second --undo swaps again).
+It refuses while other sessions use the database (PostgreSQL: unless
+--terminate-connections; SQLite: stop casino serve), and over a database
+that holds tables but no casino schema (unless --force-foreign-target).
 Without --yes (or a typed confirmation on a terminal) it prints the plan and
-exits 1 without changing anything. FILE must lie inside --dir.`
+exits 1 without changing anything. FILE must lie inside --dir.
+--json prints one casino.RestoreFacts object on stdout (text goes to stderr);
+--result-file F writes the same object to F.`
 
 func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
@@ -39,6 +55,10 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
+	undo := fs.Bool("undo", false, "swap the newest kept-aside database back in")
+	foreign := fs.Bool("force-foreign-target", false, "replace a database that holds tables but no casino schema (it is kept aside)")
+	terminate := fs.Bool("terminate-connections", false, "PostgreSQL: terminate the other sessions of the database before carrying its live state over and swapping")
+	resultFile := fs.String("result-file", "", "write the restore's facts (JSON) to this file")
 	var rf remoteFlags
 	bindRemoteFlags(fs, &rf)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
@@ -46,7 +66,11 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	if file == "" {
+	if *undo {
+		if file != "" {
+			return usageErrorf("restore --undo takes no FILE: it swaps back the newest kept-aside database")
+		}
+	} else if file == "" {
 		return usageErrorf("restore: want a backup FILE (see 'casino restore -h')")
 	}
 	if *target != "" {
@@ -57,6 +81,13 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 			return usageErrorf("invalid --target: %s", sqlstore.Redact(err.Error()))
 		}
 		return err
+	}
+	out := env.Stdout
+	if b.jsonOut {
+		out = env.Stderr
+	}
+	if *undo {
+		return runUndo(ctx, env, &b, out, *yes, *terminate)
 	}
 	if rf.on(file) {
 		// s3://bucket/prefix/NAME or --remote NAME|latest: pulled into the
@@ -74,13 +105,10 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := env.Stdout
-	if b.jsonOut {
-		out = env.Stderr
-	}
 	o := backup.RestoreOptions{
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
+		ForceForeignTarget: *foreign, TerminateConnections: *terminate,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
 		Pause: pauseHook(ctx, env),
 	}
@@ -93,29 +121,21 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	}
 	res, err := backup.Restore(ctx, o)
 	if errors.Is(err, backup.ErrNotConfirmed) {
-		if b.jsonOut {
-			writeJSON(env.Stdout, map[string]any{"ok": false, "plan": res.Plan, "error": err.Error()})
-		}
 		return err
 	}
 	if err != nil {
-		if b.jsonOut {
-			writeJSON(env.Stdout, map[string]any{"ok": false, "error": cliError(err).Error()})
-		}
 		return cliError(err)
+	}
+	if err := writeFacts(env, b.jsonOut, *resultFile, res.Facts); err != nil {
+		return err
 	}
 	if *dryRun {
 		printPlan(out, res.Plan)
 		fmt.Fprintln(out, "dry run: nothing was changed")
-		if b.jsonOut {
-			return writeJSON(env.Stdout, map[string]any{"ok": true, "dry_run": true, "plan": res.Plan})
-		}
 		return nil
 	}
-	if b.jsonOut {
-		return writeJSON(env.Stdout, map[string]any{"ok": true, "result": res})
-	}
 	fmt.Fprintf(out, "restore complete: %s is now %s\n", res.Plan.Target, filepath.Base(path))
+	fmt.Fprintf(out, "  restore_id:       %s\n", res.Facts.RestoreID)
 	if res.SnapshotAt != nil {
 		fmt.Fprintf(out, "  snapshot_at:      %s\n", res.SnapshotAt.Format(time.RFC3339))
 		fmt.Fprintf(out, "  data-loss window: %s (now - snapshot_at: changes after the snapshot are not in the restored data)\n", time.Duration(res.DataLossSec*float64(time.Second)).Round(time.Second))
@@ -127,10 +147,85 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if len(res.Migrated) > 0 {
 		fmt.Fprintf(out, "  migrated up:      %v\n", res.Migrated)
 	}
+	if len(res.Terminated) > 0 {
+		for _, s := range res.Terminated {
+			fmt.Fprintf(out, "  terminated:       %s\n", s)
+		}
+	}
+	if c := res.Carried; c != nil {
+		printCarried(out, c)
+	}
+	if res.KeptAside != "" {
+		fmt.Fprintf(out, "  kept aside:       %s (casino restore --undo swaps it back)\n", res.KeptAside)
+	}
 	if res.SafetyBackup != "" {
 		fmt.Fprintf(out, "  safety backup:    %s (restore it to undo)\n", res.SafetyBackup)
+	} else if res.SafetyBackupError != "" {
+		fmt.Fprintf(out, "  safety backup:    FAILED (%s); the previous database is kept aside instead\n", res.SafetyBackupError)
 	}
 	fmt.Fprintln(out, "next: restart the backend so every replica reconnects to the restored database")
+	return nil
+}
+
+// printCarried says what live state the restore carried over.
+func printCarried(out io.Writer, c *casino.CarriedState) {
+	onOff := map[bool]string{true: "on", false: "off"}
+	fmt.Fprintf(out, "  carried over:     login freeze %s, maintenance %s, %d token revocation(s), %d tokens_valid_after cut-off(s), %d audit event(s), %d verification(s)\n",
+		onOff[c.LoginFreeze], onOff[c.Maintenance], c.RevokedTokens, c.TokensValidAfter, c.AuditEvents, c.Verifications)
+	if len(c.PasswordHashes) > 0 {
+		fmt.Fprintf(out, "  passwords kept:   %s (changed after the backup)\n", strings.Join(c.PasswordHashes, ", "))
+	}
+	for _, u := range c.NotCarriedUsers {
+		fmt.Fprintf(out, "  not carried:      %s\n", u)
+	}
+	for _, s := range c.Skipped {
+		fmt.Fprintf(out, "  could not carry:  %s\n", s)
+	}
+}
+
+// writeFacts prints the facts as JSON on stdout (--json) and writes them
+// to the result file, each as one object.
+func writeFacts(env *Env, jsonOut bool, resultFile string, f *casino.RestoreFacts) error {
+	if resultFile != "" {
+		b, err := json.MarshalIndent(f, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(resultFile, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("write --result-file: %w", err)
+		}
+	}
+	if jsonOut {
+		return writeJSON(env.Stdout, f)
+	}
+	return nil
+}
+
+func runUndo(ctx context.Context, env *Env, b *backupFlags, out io.Writer, yes, terminate bool) error {
+	kept, err := backup.ListKeptAside(ctx, b.cfg.target)
+	if err != nil {
+		return cliError(err)
+	}
+	if len(kept) == 0 {
+		return cliError(casino.Errorf(casino.ENOTFOUND, "nothing to undo: no database is kept aside for %s", b.cfg.target.Identity()))
+	}
+	fmt.Fprintf(out, "undo plan\n  target:  %s\n  swap in: %s (kept aside %s, %s)\n  the current database is kept aside in its place (a second --undo swaps back)\n",
+		b.cfg.target.Identity(), kept[0].Name, kept[0].KeptAt.Format(time.RFC3339), backup.HumanBytes(kept[0].SizeBytes))
+	if !yes && !confirmOnTTY(env, &backup.Plan{Target: b.cfg.target.Identity()}) {
+		return backup.ErrNotConfirmed
+	}
+	res, err := backup.Undo(ctx, backup.UndoOptions{Target: b.cfg.target, TerminateConnections: terminate, Log: out, Pause: pauseHook(ctx, env)})
+	if err != nil {
+		return cliError(err)
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, res)
+	}
+	fmt.Fprintf(out, "undo complete: %s is live again\n", res.Restored)
+	if res.KeptAside != "" {
+		fmt.Fprintf(out, "  kept aside:       %s (casino restore --undo swaps it back)\n", res.KeptAside)
+	}
+	fmt.Fprintln(out, "next: restart the backend so every replica reconnects")
 	return nil
 }
 
