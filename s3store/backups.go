@@ -333,14 +333,10 @@ func (s *Store) ListBackups(ctx context.Context, verify Verifier) (*Listing, err
 		if _, ok := byName[ManifestName(o.Name)]; ok {
 			continue // its manifest exists but could not be read: listed there
 		}
-		cur, err := s.Stat(ctx, o.Name, "") // a plain listing has no version ids
+		cur, lk, err := s.StatLock(ctx, o.Name, "") // a plain listing has no version ids
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted since the listing
 		} else if err != nil {
-			return nil, err
-		}
-		lk, err := s.Retention(ctx, cur.Name, cur.VersionID)
-		if err != nil {
 			return nil, err
 		}
 		l.Orphans = append(l.Orphans, Orphan{Object: cur, Lock: lk})
@@ -406,22 +402,16 @@ func (s *Store) readBackup(ctx context.Context, mo Object, byName map[string]Obj
 		b.Problem = "the manifest pins no data version (data_version_id is empty)"
 		return b
 	}
-	d, err := s.Stat(ctx, m.File, m.DataVersionID)
+	d, lk, err := s.StatLock(ctx, m.File, m.DataVersionID)
 	if err != nil {
-		b.Problem = "the data version the manifest pins is gone: " + err.Error()
+		b.Problem = "the data version the manifest pins is gone or unreadable: " + err.Error()
 		return b
 	}
-	b.Data = d
+	b.Data, b.Lock = d, lk
 	if want := StoredOf(&m); d.Size != want.Size {
 		b.Problem = fmt.Sprintf("the pinned data version holds %d bytes, the manifest says %d", d.Size, want.Size)
 		return b
 	}
-	lk, err := s.Retention(ctx, m.File, m.DataVersionID)
-	if err != nil {
-		b.Problem = "cannot read the data object's retention: " + err.Error()
-		return b
-	}
-	b.Lock = lk
 	return b
 }
 

@@ -314,3 +314,32 @@ func TestUploadRefusals(t *testing.T) {
 		t.Fatalf("unversioned bucket keeps %+v", objs)
 	}
 }
+
+// TestPinnedVersionGone: when the data version a manifest pins is deleted
+// (the object's name may even hold a newer version), the backup is refused,
+// never newest, and its data is not read.
+func TestPinnedVersionGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, tests3.BucketOptions{Versioning: true})
+	const name = "casino_db_20261201_030000.sqlite.gz"
+	_, up := f.upload(name, time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC), 100, Lock{})
+	c := f.srv.Client(t)
+	if _, err := c.PutObject(ctx, f.s.Bucket(), f.s.Key(name), strings.NewReader(strings.Repeat("y", 100)), 100, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveObject(ctx, f.s.Bucket(), f.s.Key(name), minio.RemoveObjectOptions{VersionID: up.Data.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	l := f.list()
+	b, err := l.Find(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Trusted() || !strings.Contains(b.Problem, "pins is gone") || l.Newest() != nil {
+		t.Fatalf("trusted=%v problem=%q newest=%v", b.Trusted(), b.Problem, l.Newest())
+	}
+	if _, err := f.s.OpenData(ctx, b); err == nil {
+		t.Fatal("OpenData read a backup whose pinned version is gone")
+	}
+}

@@ -528,22 +528,29 @@ func (s *Store) list(ctx context.Context, versions bool) ([]Object, error) {
 // sends and which needs no more than read access); a zero Lock when it has
 // none.
 func (s *Store) Retention(ctx context.Context, name, versionID string) (Lock, error) {
+	_, l, err := s.StatLock(ctx, name, versionID)
+	return l, err
+}
+
+// StatLock is Stat and Retention in one HEAD request.
+func (s *Store) StatLock(ctx context.Context, name, versionID string) (Object, Lock, error) {
 	if err := validName(name); err != nil {
-		return Lock{}, err
+		return Object{}, Lock{}, err
 	}
 	st, err := s.c.StatObject(ctx, s.bucket, s.Key(name), minio.StatObjectOptions{VersionID: versionID})
 	if err != nil {
-		return Lock{}, s.wrap("read the retention of "+name, err)
+		return Object{}, Lock{}, s.wrap("stat "+name, err)
 	}
+	o := Object{Name: name, VersionID: st.VersionID, Size: st.Size, LastModified: st.LastModified, ETag: st.ETag}
 	l := Lock{Mode: strings.ToUpper(st.Metadata.Get("X-Amz-Object-Lock-Mode"))}
 	if v := st.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			return Lock{}, fmt.Errorf("read the retention of %s: retain-until %q: %v", name, v, err)
+			return o, Lock{}, fmt.Errorf("read the retention of %s: retain-until %q: %v", name, v, err)
 		}
 		l.Until = t.UTC()
 	}
-	return l, nil
+	return o, l, nil
 }
 
 // ExtendRetention sets the version's retain-until to until when that is
