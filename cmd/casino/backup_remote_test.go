@@ -368,15 +368,21 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 
 // TestRemoteTamperCLI: a replaced manifest is refused by verify and
 // restore; deleting the newest backups makes list --remote report the
-// regression (exit 1) until --accept-missing.
+// regression (exit 1) until --accept-missing. It runs over TLS with a
+// private CA (CASINO_S3_CA_FILE) and an AWS_CA_BUNDLE that points nowhere,
+// which casino does not read.
 func TestRemoteTamperCLI(t *testing.T) {
 	t.Parallel()
-	srv := tests3.Plain(t)
+	srv := tests3.TLS(t)
 	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
 	dir := t.TempDir()
 	src := "sqlite:" + filepath.Join(dir, "casino.db")
 	bkSeed(t, src, "t", 2)
 	h := newRemoteHost(t, srv, bucket, src, newKey(t), true)
+	h.env["AWS_CA_BUNDLE"] = filepath.Join(dir, "no-such-bundle.pem")
+	if !strings.HasPrefix(h.env["CASINO_S3_ENDPOINT"], "https://") || h.env["CASINO_S3_CA_FILE"] == "" || h.env["CASINO_S3_INSECURE"] != "" {
+		t.Fatalf("not a TLS host: %v", h.env)
+	}
 	st := h.store(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
