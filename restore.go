@@ -86,6 +86,15 @@ type PITRFacts struct {
 	ReachedAt time.Time `json:"reached_at"`
 	// Source is the replica or WAL archive read.
 	Source string `json:"source"`
+	// Mode is "target_time" (replay stopped at TargetTime) or "end_of_wal"
+	// (the target was at or after the last commit, or "latest").
+	Mode string `json:"mode,omitempty"`
+	// BaseBackup names the PostgreSQL base backup replay started from.
+	BaseBackup string `json:"base_backup,omitempty"`
+	// LastXID is the last replayed transaction (PostgreSQL), 0 when unknown.
+	LastXID uint32 `json:"last_xid,omitempty"`
+	// RecoveryEnd is the server's recovery end line, as logged.
+	RecoveryEnd string `json:"recovery_end,omitempty"`
 }
 
 // BackupVerification is one verification of a backup: a deep verify or a

@@ -12,10 +12,14 @@
 // place (link fails rather than clobbering an existing name), then the
 // folder is fsynced: a crash never leaves a file that looks complete.
 //
-// A restore verifies first, takes a pre_restore_ safety backup, restores into
-// a separate target (a new file, or a scratch database), checks it against
-// the manifest, migrates it up, and only then swaps it in with one atomic
-// step (rename(2), or two ALTER DATABASE RENAMEs in one transaction). See
+// A restore verifies first, takes a pre_restore_ safety backup (a failure to
+// dump a damaged database does not stop it), restores into a separate target
+// (a new file, or a scratch database), checks it against the manifest,
+// migrates it up, carries the live database's state into it (switches,
+// revocations, later password changes and audit events), and only then
+// swaps it in with one atomic step (link(2) + rename(2), or two ALTER
+// DATABASE RENAMEs in one transaction), keeping the replaced database aside
+// for Undo. See
 // docs/ops/backup_restore.md.
 package backup
 

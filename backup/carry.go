@@ -85,6 +85,14 @@ func carryLiveState(ctx context.Context, liveURL, copyURL string, snapshotAt tim
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, stateKeyRestoreID, string(v), sqlstore.Now()); err != nil {
 		return nil, fmt.Errorf("write restore_id into the restored copy: %w", err)
 	}
+	// The restore is part of the incident's record, in the log it restored.
+	// Written once: a repeated carry (sessions came back) finds it.
+	var one int
+	if tx.QueryRowContext(ctx, `SELECT 1 FROM audit_events WHERE action = ? AND after = ?`, casino.ActionRestore, string(v)).Scan(&one) != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_events (ts, actor_email, action, target, after) VALUES (?, 'cli', ?, ?, ?)`, sqlstore.Now(), casino.ActionRestore, "backup:"+rid.Backup, string(v)); err != nil {
+			return nil, fmt.Errorf("audit the restore in the restored copy: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("carry live state into the restored copy: %w", err)
 	}

@@ -342,5 +342,12 @@ func setRollbackJournal(ctx context.Context, path string) error {
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode); err != nil {
 		return fmt.Errorf("set journal mode of the copy: %w", err)
 	}
+	// Litestream's bookkeeping tables (CASINO_PITR=litestream) are not
+	// casino's data: they stay out of backups.
+	for _, t := range []string{"_litestream_seq", "_litestream_lock"} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return fmt.Errorf("drop %s from the copy: %w", t, err)
+		}
+	}
 	return nil
 }

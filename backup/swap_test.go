@@ -252,6 +252,10 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 		if err := json.Unmarshal([]byte(v), &rid); err != nil || rid.RestoreID != rr.Facts.RestoreID || len(rid.RestoreID) != 32 || rid.Backup != filepath.Base(good.Path) {
 			t.Errorf("restore_id in system_state %q, facts %q", v, rr.Facts.RestoreID)
 		}
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE action = ? AND after LIKE ?`, casino.ActionRestore, "%"+rr.Facts.RestoreID+"%").Scan(&n)
+		if n != 1 {
+			t.Errorf("the restored copy has %d system.restore audit events naming its restore_id, want 1", n)
+		}
 		f := rr.Facts
 		if f.Backup.SHA256 != good.Manifest.SHA256 || !f.Backup.SnapshotAt.Equal(good.Manifest.SnapshotAt) || f.KeptAside == "" || f.Carried == nil || f.RowCounts["tenants"] != 2 || f.DryRun {
 			t.Errorf("facts %+v", f)

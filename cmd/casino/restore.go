@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{Name: "restore", Summary: "restore a backup: verify, safety backup, restore aside, check, swap", Run: runRestore})
+	register(command{Name: "restore", Summary: "restore a backup (verify, restore aside, carry live state, swap; the old database is kept aside) or --undo one", Run: runRestore})
 }
 
 const restoreUsage = `restore FILE|latest|s3://bucket/prefix/NAME|--remote NAME|latest [--yes] [--dry-run] [--target DATABASE_URL] [flags]
@@ -44,7 +44,14 @@ that holds tables but no casino schema (unless --force-foreign-target).
 Without --yes (or a typed confirmation on a terminal) it prints the plan and
 exits 1 without changing anything. FILE must lie inside --dir.
 --json prints one casino.RestoreFacts object on stdout (text goes to stderr);
---result-file F writes the same object to F.`
+--result-file F writes the same object to F.
+
+restore --to-time T|latest [--pitr-dir pitr] [--yes] ...
+  PostgreSQL: recovers the WAL stream folder of 'casino pitr stream' to the
+  RFC 3339 instant T (or its end) in a temporary server, dumps it, and
+  restores that dump through the same steps 1-5. SQLite: restores the
+  Litestream replica (--pitr-replica) as of T into a new file, then the same
+  steps. The facts gain "pitr". See docs/ops/pitr.md.`
 
 func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
@@ -59,6 +66,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	foreign := fs.Bool("force-foreign-target", false, "replace a database that holds tables but no casino schema (it is kept aside)")
 	terminate := fs.Bool("terminate-connections", false, "PostgreSQL: terminate the other sessions of the database before carrying its live state over and swapping")
 	resultFile := fs.String("result-file", "", "write the restore's facts (JSON) to this file")
+	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
 	var rf remoteFlags
 	bindRemoteFlags(fs, &rf)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
@@ -70,8 +78,10 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		if file != "" {
 			return usageErrorf("restore --undo takes no FILE: it swaps back the newest kept-aside database")
 		}
-	} else if file == "" {
-		return usageErrorf("restore: want a backup FILE (see 'casino restore -h')")
+	} else if file == "" && *toTime == "" {
+		return usageErrorf("restore: want a backup FILE or --to-time (see 'casino restore -h')")
+	} else if file != "" && *toTime != "" {
+		return usageErrorf("restore: give a backup FILE or --to-time, not both")
 	}
 	if *target != "" {
 		b.cfg.DatabaseURL = *target
@@ -101,9 +111,11 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 			file = e.Path
 		}
 	}
-	path, err := resolveBackupPath(b.dir, file)
-	if err != nil {
-		return err
+	path := ""
+	if file != "" {
+		if path, err = resolveBackupPath(b.dir, file); err != nil {
+			return err
+		}
 	}
 	o := backup.RestoreOptions{
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
@@ -118,6 +130,9 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 			return true
 		}
 		return confirmOnTTY(env, p)
+	}
+	if *toTime != "" {
+		return restoreToTime(ctx, env, &b, o, *toTime, pitrSrc, *resultFile)
 	}
 	res, err := backup.Restore(ctx, o)
 	if errors.Is(err, backup.ErrNotConfirmed) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -35,10 +36,12 @@ var (
 func bkBinary(t testing.TB) string {
 	t.Helper()
 	bkBinOnce.Do(func() {
-		// One fixed folder per user, so repeated runs do not pile up
-		// binaries in /tmp; built under a private name, then renamed in
-		// (a concurrent run may be executing the previous one).
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d", os.Getuid()))
+		// One fixed folder per user and checkout, so repeated runs do not
+		// pile up binaries in /tmp, and two checkouts tested at once never
+		// run each other's build; built under a private name, then renamed
+		// in (a concurrent run may be executing the previous one).
+		sum := sha256.Sum256([]byte(testpg.RepoRoot()))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d-%x", os.Getuid(), sum[:4]))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			bkBinErr = err
 			return
