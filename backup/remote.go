@@ -250,12 +250,12 @@ func VerifyRemote(ctx context.Context, st *s3store.Store, l *s3store.Listing, b 
 	need := time.Time{}
 	needWhy := ""
 	if lockMin > 0 {
-		need, needWhy = b.Time().Add(lockMin), "--lock-min "+lockMin.String()
+		need, needWhy = ceilSecond(b.Time().Add(lockMin)), "--lock-min "+lockMin.String()
 	}
 	if policy != nil {
 		for _, d := range retention.Apply(remoteItems(l), *policy, now) {
 			if d.Item.ID == b.Name && d.Keep {
-				if u := policy.KeepUntil(d); u.After(need) {
+				if u := ceilSecond(policy.KeepUntil(d)); u.After(need) {
 					need, needWhy = u, "its retention class ("+d.Why()+")"
 				}
 			}
@@ -284,6 +284,15 @@ func VerifyRemote(ctx context.Context, st *s3store.Store, l *s3store.Listing, b 
 	}
 	c.OK = len(c.Problems) == 0
 	return c
+}
+
+// ceilSecond rounds t up to a whole second: S3 keeps retain-until dates in
+// seconds, so a need with a fraction would never be met.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); r.Before(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // remoteItems maps a listing onto retention items: untrusted backups are
@@ -339,7 +348,7 @@ func PruneRemote(ctx context.Context, st *s3store.Store, l *s3store.Listing, pol
 		objs := []string{s3store.ManifestName(b.Name), s3store.SignatureName(b.Name), b.Name}
 		if d.Keep {
 			a := RemotePruneAction{Name: b.Name, Action: "keep", Reason: d.Why()}
-			need := policy.KeepUntil(d)
+			need := ceilSecond(policy.KeepUntil(d))
 			if b.Trusted() && !need.IsZero() && (b.Lock.IsSet() || lockMode != "") && (!b.Lock.IsSet() || b.Lock.Until.Before(need)) {
 				a.Action, a.Until = "extend", &need
 				a.Reason += fmt.Sprintf("; retention to be extended to %s", need.Format(time.RFC3339))

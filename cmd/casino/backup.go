@@ -373,14 +373,21 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	var rf remoteFlags
 	bindRemoteFlags(fs, &rf)
 	bindRemoteLockFlags(fs, env, &rf)
+	var keep retentionFlags
+	bindRetentionFlags(fs, &keep)
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return helpOK(err)
 	}
 	if rf.on(file) {
-		// Signature, streamed sha256 and locks in the bucket; --deep then
-		// pulls it into a private folder and verifies that copy as usual.
-		if err := runBackupVerifyRemote(ctx, env, &rf, &b, file, nil); err != nil || !*deep {
+		// Signature, streamed sha256 and locks in the bucket (against the
+		// class the --keep-* policy puts each backup in, when given); --deep
+		// then pulls it into a private folder and verifies that copy.
+		policy, err := keep.optionalPolicy("backup verify")
+		if err != nil {
+			return err
+		}
+		if err := runBackupVerifyRemote(ctx, env, &rf, &b, file, policy); err != nil || !*deep {
 			return err
 		}
 		pb := b

@@ -333,7 +333,12 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 		}
 	}
 
-	// A longer class: --keep-daily 7 keeps the newest for 7 days.
+	// A longer class: --keep-daily 7 keeps the newest for 7 days, longer
+	// than its lock: verify says so, prune extends it, verify passes.
+	out, _, code := h.run(t, "backup", "verify", "--remote", newest.Name, "--keep-last", "2", "--keep-daily", "7")
+	if code == 0 || !strings.Contains(out, "shorter than its retention class (last snapshot, daily snapshot") {
+		t.Fatalf("verify of a lock shorter than its class: exit %d\n%s", code, out)
+	}
 	out = h.must(t, "backup", "prune", "--remote", "--keep-last", "2", "--keep-daily", "7", "--lock-mode", "governance", "--lock-min", "1h", "--yes")
 	if !strings.Contains(out, "extended "+newest.Name) {
 		t.Fatalf("prune with --keep-daily 7:\n%s", out)
@@ -345,7 +350,7 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 			t.Errorf("%s retention %+v %v, want extended to %s", obj.name, lk, err, want)
 		}
 	}
-	out = h.must(t, "backup", "verify", "--remote", newest.Name, "--lock-mode", "governance", "--lock-min", "1h")
+	out = h.must(t, "backup", "verify", "--remote", newest.Name, "--lock-mode", "governance", "--lock-min", "1h", "--keep-last", "2", "--keep-daily", "7")
 	if !strings.Contains(out, "OK ") {
 		t.Errorf("verify after the extension:\n%s", out)
 	}
@@ -353,7 +358,7 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 	// A backup uploaded without a lock: verify flags it.
 	time.Sleep(time.Second)
 	h.must(t, "backup", "create", "--remote-only", "--allow-plaintext-remote")
-	out, _, code := h.run(t, "backup", "verify", "--remote", "latest", "--lock-mode", "governance", "--lock-min", "1h")
+	out, _, code = h.run(t, "backup", "verify", "--remote", "latest", "--lock-mode", "governance", "--lock-min", "1h")
 	if code == 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "has no Object Lock retention") {
 		t.Fatalf("verify of an unlocked backup: exit %d\n%s", code, out)
 	}

@@ -38,3 +38,15 @@ func (r *retentionFlags) policy(cmd string) (retention.Policy, error) {
 	}
 	return r.p, nil
 }
+
+// optionalPolicy is policy when any rule is given, nil otherwise.
+func (r *retentionFlags) optionalPolicy(cmd string) (*retention.Policy, error) {
+	if r.p.Empty() && r.within == "" {
+		return nil, nil
+	}
+	p, err := r.policy(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
