@@ -9,7 +9,9 @@ import (
 
 // PlanRetention decides with a GFS policy (package retention: restic's
 // semantics, UTC buckets) which backups in the folder to keep; entries come
-// from List. A backup without a readable manifest is held for a human, and
+// from List (and CheckSignatures). A backup without a readable manifest, or
+// with a Problem (a lying snapshot_at, a bad signature), is held for a human
+// and never counted, so a forged "newest" cannot push real backups out; and
 // pre_restore_ safety copies are neither counted nor deleted unless
 // p.IncludeSafety. Decisions are newest first; Reason lists every rule that
 // keeps a backup.
@@ -19,8 +21,11 @@ func PlanRetention(entries []Entry, p retention.Policy, now time.Time) []PruneDe
 	for _, e := range entries {
 		byName[e.Name] = e
 		it := retention.Item{ID: e.Name, Time: e.Time(), Safety: strings.HasPrefix(e.Name, PrefixPreRestore)}
-		if e.Manifest == nil {
+		switch {
+		case e.Manifest == nil:
 			it.Hold = "no manifest: not pruned automatically"
+		case e.Problem != "":
+			it.Hold = "untrusted, not counted and not pruned automatically: " + e.Problem
 		}
 		items = append(items, it)
 	}

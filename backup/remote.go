@@ -81,7 +81,6 @@ func Push(ctx context.Context, st *s3store.Store, path string, m *casino.BackupM
 	}
 	defer f.Close()
 	rm := *m
-	rm.LastVerifiedAt = nil
 	rm.File = filepath.Base(path)
 	var lock s3store.Lock
 	if o.LockMode != "" && o.LockMin > 0 {

@@ -10,6 +10,7 @@ CASINO_TEST_PG_URL="$(bash scripts/ci/postgres.sh url)"
 export CASINO_TEST_PG_URL
 CASINO_CHROMIUM="$(bash scripts/ci/chromium.sh)"
 export CASINO_CHROMIUM
+bash scripts/ci/tools.sh
 CASINO_TEST_S3_URL="$(bash scripts/ci/versitygw.sh url)"
 CASINO_TEST_S3_TLS_URL="$(bash scripts/ci/versitygw.sh tls)"
 CASINO_TEST_S3_CA="$(bash scripts/ci/versitygw.sh ca)"

@@ -56,9 +56,13 @@ type remoteFlags struct {
 	allowPlaintext bool
 }
 
+// bindRemoteFlags adds --remote and, where the command has none yet
+// (bindVerifyKeyFlags), --verify-key.
 func bindRemoteFlags(fs *flag.FlagSet, r *remoteFlags) {
 	fs.Var(&r.remote, "remote", "work on the bucket in CASINO_BACKUP_REMOTE, or --remote=s3://bucket/prefix")
-	fs.Var(&r.verifyKeys, "verify-key", "public key (PEM value or file) a remote manifest may be signed with; repeatable")
+	if fs.Lookup("verify-key") == nil {
+		fs.Var(&r.verifyKeys, "verify-key", "public key (PEM value or file) a remote manifest may be signed with, in addition to CASINO_BACKUP_VERIFY_KEY; repeatable")
+	}
 }
 
 func bindRemoteLockFlags(fs *flag.FlagSet, env *Env, r *remoteFlags) {
@@ -109,10 +113,13 @@ func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptio
 		o.Signer = &p
 		o.Verify = append(o.Verify, p.Public())
 	}
+	if b.trustUnsigned {
+		return o, usageErrorf("--trust-unsigned does not apply to a remote: a remote backup is read only through its signed manifest, which pins its data")
+	}
 	for _, src := range []struct {
 		name string
 		vals []string
-	}{{"CASINO_BACKUP_VERIFY_KEY", nonEmpty(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))}, {"--verify-key", r.verifyKeys}} {
+	}{{"CASINO_BACKUP_VERIFY_KEY", splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))}, {"--verify-key", append(append([]string(nil), r.verifyKeys...), b.keys.FlagVerifyKeys...)}} {
 		if len(src.vals) == 0 {
 			continue
 		}
@@ -143,13 +150,6 @@ func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptio
 	o.StatePath = filepath.Join(dataDir(env, b), s3store.SeenFile)
 	o.Pause = pauseHook(context.Background(), env)
 	return o, nil
-}
-
-func nonEmpty(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	return []string{v}
 }
 
 // dataDir is the data folder: CASINO_DATA_DIR, else beside the SQLite
