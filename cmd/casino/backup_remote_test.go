@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
 
 	"casino"
@@ -476,5 +477,49 @@ func TestRemotePrintConfig(t *testing.T) {
 	out, _, _ = runCLI(t, env, "", "serve", "--print-config")
 	if strings.Contains(out, "s3-secret-value") || !strings.Contains(out, "backup_remote_error") {
 		t.Fatalf("print-config with a misconfigured endpoint:\n%s", out)
+	}
+}
+
+// TestRemoteEncrypted: with age recipients set, create --remote uploads the
+// ciphertext without --allow-plaintext-remote; list says so; verify checks
+// the ciphertext's sha256 without the identity; a new host with the identity
+// and the public key restores it.
+func TestRemoteEncrypted(t *testing.T) {
+	t.Parallel()
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	src := "sqlite:" + filepath.Join(t.TempDir(), "casino.db")
+	bkSeed(t, src, "enc", 3)
+	want := bkState(t, src)
+	h := newRemoteHost(t, srv, bucket, src, key, true)
+	h.env["CASINO_BACKUP_RECIPIENTS"] = id.Recipient().String()
+	h.must(t, "backup", "create", "--remote-only")
+	l, _ := h.listing(t)
+	if len(l.Backups) != 1 || !l.Backups[0].Trusted() || l.Backups[0].Manifest.Encryption == nil || !strings.HasSuffix(l.Backups[0].Name, ".age") {
+		t.Fatalf("listing: %+v", l.Backups)
+	}
+	if out := h.must(t, "backup", "list", "--remote"); !strings.Contains(out, " age ") {
+		t.Errorf("list does not say age:\n%s", out)
+	}
+	if out := h.must(t, "backup", "verify", "--remote", "latest"); !strings.Contains(out, s3store.StoredOf(l.Backups[0].Manifest).SHA256+" as signed") {
+		t.Errorf("verify of the ciphertext:\n%s", out)
+	}
+	target := "sqlite:" + filepath.Join(t.TempDir(), "restored.db")
+	nh := newRemoteHost(t, srv, bucket, target, key, false)
+	nh.env["CASINO_BACKUP_IDENTITY"] = id.String()
+	nh.must(t, "restore", "--remote", "latest", "--yes")
+	var kept []string
+	for _, line := range strings.SplitAfter(bkState(t, target), "\n") {
+		if !strings.Contains(line, "|"+casino.ActionRestore+"|") {
+			kept = append(kept, line)
+		}
+	}
+	if got := strings.Join(kept, ""); got != want {
+		t.Errorf("restored data differs:\n got %s\nwant %s", got, want)
 	}
 }
