@@ -43,6 +43,10 @@ type BackupManifest struct {
 	Source string `json:"source"`
 	// Kind is "scheduled", "manual" or "pre_restore".
 	Kind string `json:"kind"`
+	// DataVersionID is set in a manifest stored in an S3 bucket: the
+	// version id of the data object it describes. Readers fetch exactly that
+	// version, so a data object uploaded over it later is never read.
+	DataVersionID string `json:"data_version_id,omitempty"`
 }
 
 // BackupEncryption describes an age-encrypted backup file: the file on disk

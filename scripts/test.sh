@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of casino. It installs and starts what the tests need
 # (Debian's postgresql on 127.0.0.1 with a throwaway data directory, Debian's
-# chromium), then runs go test over the whole module. Idempotent.
+# chromium, versitygw as the S3 server), then runs go test over the whole
+# module. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ export CASINO_TEST_PG_URL
 CASINO_CHROMIUM="$(bash scripts/ci/chromium.sh)"
 export CASINO_CHROMIUM
 bash scripts/ci/tools.sh
+CASINO_TEST_S3_URL="$(bash scripts/ci/versitygw.sh url)"
+CASINO_TEST_S3_TLS_URL="$(bash scripts/ci/versitygw.sh tls)"
+CASINO_TEST_S3_CA="$(bash scripts/ci/versitygw.sh ca)"
+export CASINO_TEST_S3_URL CASINO_TEST_S3_TLS_URL CASINO_TEST_S3_CA
 
 go vet ./...
 go test -count=1 -timeout 14m "$@" ./...

@@ -37,8 +37,10 @@ const backupUsage = `backup create|list|verify|prune|keygen|adopt [flags]
       signature, checksum, full decompression and a structural check; --deep
       restores a PostgreSQL dump into a scratch database and compares row
       counts; the result is recorded in the live database
-  prune --keep-last N --keep-daily N [--yes] [--dir backups]
-      show what retention would delete; --yes deletes it
+  prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N]
+        [--keep-within 7d] [--include-safety] [--yes] [--dir backups]
+      GFS retention with restic's semantics (UTC buckets): show every kept
+      backup with its reasons and every deleted one; --yes deletes
   keygen --out DIR [--name backup-signing]
       write an Ed25519 key pair DIR/NAME.key (0600) and DIR/NAME.pub, and
       print the public key
@@ -48,15 +50,29 @@ const backupUsage = `backup create|list|verify|prune|keygen|adopt [flags]
       the databases restores kept aside for --undo (PostgreSQL
       <db>_pre_restore_..., SQLite <file>.pre_restore_...): show those older
       than the age; --yes removes them
+  pull s3://bucket/prefix/NAME | --remote NAME|latest
+      download one backup from the bucket, verified, into the folder
+
+Every command takes --remote (the bucket in CASINO_BACKUP_REMOTE) or an
+s3://bucket/prefix URL; "latest" names the newest backup wherever a name is
+expected. create --remote uploads the new backup (encrypted by default;
+--allow-plaintext-remote otherwise; --remote-only keeps no local copy) with
+--lock-mode compliance|governance --lock-min 7d; list --remote reports
+orphans and backups that vanished since the last listing; prune --remote
+extends the Object Lock of what longer classes keep.
 
 Settings: DATABASE_URL, CASINO_BACKUP_DIR (default backups), CASINO_PG_BINDIR
 (folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin),
 CASINO_BACKUP_SIGNING_KEY (private key: PEM value or file; with the embedded
 SQLite default and none set, a pair is generated once in the database's
-folder, under keys/), CASINO_BACKUP_VERIFY_KEY (public keys: PEM values or
-comma-separated files; derived from the signing key when unset),
-CASINO_BACKUP_RECIPIENTS (age recipients, comma-separated),
-CASINO_BACKUP_IDENTITY (age identity: value or file, to read encrypted backups).`
+folder, under keys/; a remote needs it set), CASINO_BACKUP_VERIFY_KEY (public
+keys: PEM values or comma-separated files; derived from the signing key when
+unset), CASINO_BACKUP_RECIPIENTS (age recipients, comma-separated),
+CASINO_BACKUP_IDENTITY (age identity: value or file, to read encrypted
+backups); remote: CASINO_BACKUP_REMOTE=s3://bucket/prefix, CASINO_S3_ENDPOINT,
+CASINO_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+CASINO_S3_CA_FILE, CASINO_S3_ADDRESSING (auto|path|virtual),
+CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN.`
 
 // backupFlags are the flags every backup and restore subcommand shares.
 type backupFlags struct {
@@ -149,14 +165,16 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 		return runBackupKeygen(ctx, env, args)
 	case "adopt":
 		return runBackupAdopt(ctx, env, args)
+	case "pull":
+		return runBackupPull(ctx, env, args)
 	case "":
 		fs := newFlagSet(env, "backup", backupUsage)
 		if err := parseFlags(fs, args); err != nil {
 			return helpOK(err)
 		}
-		return usageErrorf("backup: want one of create, list, verify, prune, keygen, adopt (see 'casino backup -h')")
+		return usageErrorf("backup: want one of create, list, verify, prune, keygen, adopt, pull (see 'casino backup -h')")
 	}
-	return usageErrorf("backup: unknown subcommand %q: want create, list, verify, prune, keygen or adopt", sub)
+	return usageErrorf("backup: unknown subcommand %q: want create, list, verify, prune, keygen, adopt or pull", sub)
 }
 
 func runBackupCreate(ctx context.Context, env *Env, args []string) error {
@@ -170,6 +188,11 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	compress := fs.String("compress", backup.Gzip, "gzip (default; plain .gz any gunzip reads), zstd (faster) or none")
 	level := fs.Int("level", 0, "gzip level 1-9 (0: default 6)")
 	kind := fs.String("kind", backup.KindManual, "manual or scheduled (recorded in the manifest)")
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	bindRemoteLockFlags(fs, env, &rf)
+	fs.BoolVar(&rf.remoteOnly, "remote-only", false, "upload to the remote and keep no local copy (implies --remote)")
+	fs.BoolVar(&rf.allowPlaintext, "allow-plaintext-remote", false, "upload a backup that is not age-encrypted")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -182,19 +205,39 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if *kind != backup.KindManual && *kind != backup.KindScheduled {
 		return usageErrorf("backup create: --kind must be manual or scheduled")
 	}
-	if err := b.cfg.validateDatabase(fs); err != nil {
-		return err
-	}
-	k, err := b.loadKeys(env, true)
+	err := b.cfg.validateDatabase(fs)
 	if err != nil {
 		return err
 	}
+	if rf.remoteOnly {
+		rf.remote.set = true
+	}
+	if rf.remote.set && strings.TrimSpace(env.Getenv("CASINO_BACKUP_SIGNING_KEY")) == "" {
+		// A key generated on this host would be lost with it.
+		return usageErrorf("backup create --remote: %v", backup.ErrNoRemoteSigner)
+	}
+	k, err := b.loadKeys(env, !rf.remote.set)
+	if err != nil {
+		return err
+	}
+	dir := b.dir
+	if rf.remoteOnly {
+		if dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
 	res, err := backup.Create(ctx, backup.CreateOptions{
-		Target: b.cfg.target, Dir: b.dir, Compression: *compress, Level: *level, Kind: *kind,
+		Target: b.cfg.target, Dir: dir, Compression: *compress, Level: *level, Kind: *kind,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k,
 	})
 	if err != nil {
 		return cliError(err)
+	}
+	if rf.remote.set {
+		if err := pushRemote(ctx, env, &rf, &b, res); err != nil {
+			return err
+		}
 	}
 	if b.jsonOut {
 		return writeJSON(env.Stdout, map[string]any{"path": res.Path, "manifest": res.Manifest})
@@ -252,10 +295,16 @@ func cliError(err error) error {
 
 func runBackupList(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup list", "backup list [--dir backups] [--json]")
+	fs := newFlagSet(env, "backup list", "backup list [--dir backups] [--json] [--remote[=s3://bucket/prefix] [--accept-missing]]")
 	bindBackupCommon(fs, env, &b)
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	acceptMissing := fs.Bool("accept-missing", false, "with --remote: accept that backups seen before are gone (stop reporting them)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
+	}
+	if rf.on(fs.Arg(0)) && fs.NArg() <= 1 {
+		return runBackupListRemote(ctx, env, &rf, &b, fs.Arg(0), *acceptMissing)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("backup list: unexpected argument %q", fs.Arg(0))
@@ -462,9 +511,40 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	bindVerifyKeyFlags(fs, &b)
 	deep := fs.Bool("deep", false, "PostgreSQL: restore into a scratch database on DATABASE_URL's server and compare row counts")
 	force := fs.Bool("force-unverified", false, "check a backup that has no manifest (no checksum to compare)")
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
+	bindRemoteLockFlags(fs, env, &rf)
+	var keep retentionFlags
+	bindRetentionFlags(fs, &keep)
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return helpOK(err)
+	}
+	if rf.on(file) {
+		// Signature, streamed sha256 and locks in the bucket (against the
+		// class the --keep-* policy puts each backup in, when given); --deep
+		// then pulls it into a private folder and verifies that copy.
+		policy, err := keep.optionalPolicy("backup verify")
+		if err != nil {
+			return err
+		}
+		if err := runBackupVerifyRemote(ctx, env, &rf, &b, file, policy); err != nil || !*deep {
+			return err
+		}
+		pb := b
+		if pb.dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(pb.dir)
+		if file, err = pullRemote(ctx, env, &rf, &pb, file); err != nil {
+			return err
+		}
+	} else if file == "latest" {
+		// The newest backup whose manifest is trusted (signature included).
+		k, _ := b.loadKeys(env, false)
+		if e := backup.Newest(b.dir, k); e != nil {
+			file = e.Path
+		}
 	}
 	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")
@@ -590,10 +670,13 @@ func runBackupAdopt(ctx context.Context, env *Env, args []string) error {
 
 func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup prune", "backup prune --keep-last N --keep-daily N [--yes] [--dir backups]\nbackup prune --kept-aside --older-than 7d [--yes]")
+	fs := newFlagSet(env, "backup prune", "backup prune [--keep-last N] [--keep-hourly|daily|weekly|monthly|yearly N] [--keep-within D] [--include-safety] [--yes] [--dir backups] [--remote]\nbackup prune --kept-aside --older-than 7d [--yes]")
 	bindBackupCommon(fs, env, &b)
-	keepLast := fs.Int("keep-last", 0, "keep the N newest backups")
-	keepDaily := fs.Int("keep-daily", 0, "keep the newest backup of each of the N most recent days")
+	var rf retentionFlags
+	bindRetentionFlags(fs, &rf)
+	var remote remoteFlags
+	bindRemoteFlags(fs, &remote)
+	bindRemoteLockFlags(fs, env, &remote)
 	yes := fs.Bool("yes", false, "delete; without it prune only prints what it would delete")
 	keptAside := fs.Bool("kept-aside", false, "prune the databases restores kept aside for --undo (with --older-than)")
 	olderThan := fs.String("older-than", "", "with --kept-aside: only those kept longer than this age (7d, 36h)")
@@ -606,11 +689,12 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	if *keptAside {
 		return runPruneKeptAside(ctx, env, fs, &b, *olderThan, *yes)
 	}
-	if *keepLast < 0 || *keepDaily < 0 {
-		return usageErrorf("backup prune: --keep-last and --keep-daily must not be negative")
+	policy, err := rf.policy("backup prune")
+	if err != nil {
+		return err
 	}
-	if !flagWasSet(fs, "keep-last") && !flagWasSet(fs, "keep-daily") {
-		return usageErrorf("backup prune: give --keep-last N and/or --keep-daily N")
+	if remote.on("") {
+		return runBackupPruneRemote(ctx, env, &remote, &b, policy, *yes)
 	}
 	entries, err := backup.List(b.dir)
 	if err != nil {
@@ -621,7 +705,7 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 			backup.CheckSignatures(entries, k)
 		}
 	}
-	plan := backup.PlanPrune(entries, *keepLast, *keepDaily)
+	plan := backup.PlanRetention(entries, policy, time.Now())
 	deleted := 0
 	for _, d := range plan {
 		verb := "keep  "
@@ -659,11 +743,16 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
-	if fs.NArg() > 0 {
-		if file != "" || fs.NArg() > 1 {
-			return "", usageErrorf("%s: want exactly one FILE, got extra argument %q", fs.Name(), fs.Arg(fs.NArg()-1))
+	// Flags may also follow a FILE that came after flags ("--remote latest
+	// --deep"): take it and parse the rest.
+	for fs.NArg() > 0 {
+		if file != "" {
+			return "", usageErrorf("%s: want exactly one FILE, got extra argument %q", fs.Name(), fs.Arg(0))
 		}
 		file = fs.Arg(0)
+		if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+			return "", err
+		}
 	}
 	return file, nil
 }

@@ -21,7 +21,7 @@ func init() {
 	register(command{Name: "restore", Summary: "restore a backup (verify, restore aside, carry live state, swap; the old database is kept aside) or --undo one", Run: runRestore})
 }
 
-const restoreUsage = `restore FILE [--yes] [--dry-run] [--target DATABASE_URL] [flags]
+const restoreUsage = `restore FILE|latest|s3://bucket/prefix/NAME|--remote NAME|latest [--yes] [--dry-run] [--target DATABASE_URL] [flags]
 restore --undo [--yes] [--terminate-connections]
 
 Restores a backup over the database (DATABASE_URL, or --target):
@@ -68,6 +68,8 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	terminate := fs.Bool("terminate-connections", false, "PostgreSQL: terminate the other sessions of the database before carrying its live state over and swapping")
 	resultFile := fs.String("result-file", "", "write the restore's facts (JSON) to this file")
 	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
+	var rf remoteFlags
+	bindRemoteFlags(fs, &rf)
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -103,6 +105,20 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	}
 	if *undo {
 		return runUndo(ctx, env, &b, out, *yes, *terminate)
+	}
+	if rf.on(file) {
+		// s3://bucket/prefix/NAME or --remote NAME|latest: pulled into the
+		// backup folder (pinned version, sha256 checked), then restored
+		// through the same verified path as any local backup.
+		if file, err = pullRemote(ctx, env, &rf, &b, file); err != nil {
+			return err
+		}
+	} else if file == "latest" {
+		// The newest backup whose manifest is trusted (signature included).
+		k, _ := b.loadKeys(env, false)
+		if e := backup.Newest(b.dir, k); e != nil {
+			file = e.Path
+		}
 	}
 	path := ""
 	if file != "" {

@@ -21,9 +21,12 @@ type backupConfig struct {
 	// keys check the signatures of the backups /metrics reports: only a
 	// backup whose manifest verifies counts as the newest.
 	keys backup.KeyConfig
+	// remote are the remote's settings for --print-config, secrets masked.
+	remote map[string]any
 }
 
 func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
+	c.remote = remoteSettings(env)
 	stringSetting(fs, env, &c.Dir, "backup-dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder whose newest backup /metrics reports")
 	c.keys.SigningKey = env.Getenv("CASINO_BACKUP_SIGNING_KEY")
 	c.keys.VerifyKeys = splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))
@@ -36,7 +39,13 @@ func (c *backupConfig) validate(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (c *backupConfig) redacted() map[string]any { return map[string]any{"backup_dir": c.Dir} }
+func (c *backupConfig) redacted() map[string]any {
+	m := map[string]any{"backup_dir": c.Dir}
+	for k, v := range c.remote {
+		m[k] = v
+	}
+	return m
+}
 
 // backupServeHook runs at serve start: reports and cleans leftovers of an
 // interrupted restore, and registers the backup metrics.
@@ -50,6 +59,7 @@ func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB
 		k = nil
 	}
 	registerBackupMetrics(reg, cfg.Backup.Dir, k)
+	registerRemoteMetrics(reg, env, cfg.DatabaseURL)
 	return nil
 }
 

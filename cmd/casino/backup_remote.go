@@ -1,0 +1,437 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"casino/backup"
+	"casino/keys"
+	"casino/retention"
+	"casino/s3store"
+	"casino/sqlstore"
+)
+
+// remoteFlag is --remote: alone, the bucket in CASINO_BACKUP_REMOTE; as
+// --remote=s3://bucket/prefix, that remote.
+type remoteFlag struct {
+	set bool
+	url string
+}
+
+func (r *remoteFlag) String() string   { return r.url }
+func (r *remoteFlag) IsBoolFlag() bool { return true }
+func (r *remoteFlag) Set(v string) error {
+	switch {
+	case v == "true":
+		r.set, r.url = true, ""
+	case v == "false":
+		r.set, r.url = false, ""
+	case s3store.IsRemote(v):
+		r.set, r.url = true, v
+	default:
+		return fmt.Errorf("want --remote (the bucket in CASINO_BACKUP_REMOTE) or --remote=s3://bucket/prefix, not %q", v)
+	}
+	return nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// remoteFlags are the remote settings of the backup commands.
+type remoteFlags struct {
+	remote     remoteFlag
+	verifyKeys listFlag
+	lockMode   string
+	lockMin    string
+	// create only
+	remoteOnly     bool
+	allowPlaintext bool
+}
+
+// bindRemoteFlags adds --remote and, where the command has none yet
+// (bindVerifyKeyFlags), --verify-key.
+func bindRemoteFlags(fs *flag.FlagSet, r *remoteFlags) {
+	fs.Var(&r.remote, "remote", "work on the bucket in CASINO_BACKUP_REMOTE, or --remote=s3://bucket/prefix")
+	if fs.Lookup("verify-key") == nil {
+		fs.Var(&r.verifyKeys, "verify-key", "public key (PEM value or file) a remote manifest may be signed with, in addition to CASINO_BACKUP_VERIFY_KEY; repeatable")
+	}
+}
+
+func bindRemoteLockFlags(fs *flag.FlagSet, env *Env, r *remoteFlags) {
+	stringSetting(fs, env, &r.lockMode, "lock-mode", "CASINO_BACKUP_LOCK_MODE", "", "Object Lock mode of remote objects: compliance or governance (empty: no lock)")
+	stringSetting(fs, env, &r.lockMin, "lock-min", "CASINO_BACKUP_LOCK_MIN", "", "shortest retention class: lock every remote object this long (36h, 7d, 2w, 1y)")
+}
+
+// on reports whether a command works on the remote: --remote, or an s3://
+// argument.
+func (r *remoteFlags) on(arg string) bool { return r.remote.set || s3store.IsRemote(arg) }
+
+// openRemote opens the remote named by arg (s3://bucket/prefix[/NAME]) or
+// --remote, and returns the backup NAME the argument names ("" when none).
+// With nameInArg, the last segment of an s3:// argument is the NAME.
+func openRemote(env *Env, r *remoteFlags, arg string, nameInArg bool) (*s3store.Store, string, error) {
+	url, name := r.remote.url, arg
+	if s3store.IsRemote(arg) {
+		url, name = arg, ""
+		if nameInArg {
+			i := strings.LastIndex(arg, "/")
+			if i < len(s3store.Scheme) {
+				return nil, "", usageErrorf("%s: want s3://bucket/prefix/NAME", arg)
+			}
+			url, name = arg[:i], arg[i+1:]
+		}
+	}
+	cfg, err := s3store.ConfigFromEnv(url, env.Getenv)
+	if err != nil {
+		return nil, "", usageErrorf("%v", err)
+	}
+	st, err := s3store.Open(cfg)
+	if err != nil {
+		return nil, "", usageErrorf("%v", err)
+	}
+	return st, name, nil
+}
+
+// remoteOptions loads the keys and lock settings of a remote command: the
+// signing key from CASINO_BACKUP_SIGNING_KEY, verify keys from
+// CASINO_BACKUP_VERIFY_KEY, --verify-key and the signer's public half.
+func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptions, error) {
+	var o backup.RemoteOptions
+	if v := env.Getenv("CASINO_BACKUP_SIGNING_KEY"); strings.TrimSpace(v) != "" {
+		p, err := keys.LoadPrivate(v)
+		if err != nil {
+			return o, usageErrorf("CASINO_BACKUP_SIGNING_KEY: %v", err)
+		}
+		o.Signer = &p
+		o.Verify = append(o.Verify, p.Public())
+	}
+	if b.trustUnsigned {
+		return o, usageErrorf("--trust-unsigned does not apply to a remote: a remote backup is read only through its signed manifest, which pins its data")
+	}
+	for _, src := range []struct {
+		name string
+		vals []string
+	}{{"CASINO_BACKUP_VERIFY_KEY", splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))}, {"--verify-key", append(append([]string(nil), r.verifyKeys...), b.keys.FlagVerifyKeys...)}} {
+		if len(src.vals) == 0 {
+			continue
+		}
+		pubs, err := keys.LoadPublics(src.vals...)
+		if err != nil {
+			return o, usageErrorf("%s: %v", src.name, err)
+		}
+		o.Verify = append(o.Verify, pubs...)
+	}
+	if r.lockMode != "" {
+		m, err := s3store.ParseMode(r.lockMode)
+		if err != nil {
+			return o, usageErrorf("--lock-mode: %v", err)
+		}
+		o.LockMode = m
+	}
+	if r.lockMin != "" {
+		d, err := retention.ParseSpan(r.lockMin)
+		if err != nil || d <= 0 {
+			return o, usageErrorf("--lock-min %q: want a positive duration (36h, 7d, 2w, 1y)", r.lockMin)
+		}
+		o.LockMin = d
+	}
+	if (o.LockMode == "") != (o.LockMin == 0) && r.lockMode+r.lockMin != "" {
+		return o, usageErrorf("--lock-mode and --lock-min go together (CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN)")
+	}
+	o.AllowPlaintext = r.allowPlaintext
+	o.StatePath = filepath.Join(dataDir(env, b), s3store.SeenFile)
+	o.Pause = pauseHook(context.Background(), env)
+	return o, nil
+}
+
+// dataDir is the data folder: CASINO_DATA_DIR, else beside the SQLite
+// database, else ./data.
+func dataDir(env *Env, b *backupFlags) string {
+	if d := env.Getenv("CASINO_DATA_DIR"); d != "" {
+		return d
+	}
+	if t, err := sqlstore.ParseURL(b.cfg.DatabaseURL); err == nil && t.Dialect == sqlstore.SQLite && t.Path != "" {
+		return filepath.Dir(t.Path)
+	}
+	return "data"
+}
+
+// pushRemote uploads a backup just created (create --remote).
+func pushRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, res *backup.CreateResult) error {
+	st, _, err := openRemote(env, r, "", false)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	up, err := backup.Push(ctx, st, res.Path, res.Manifest, o)
+	if err != nil {
+		return cliError(err)
+	}
+	recordRemoteSuccess(env, st, o, up)
+	fmt.Fprintf(env.Stderr, "uploaded: %s/%s (data version %s, %s in %.1fs)\n", st.URL(), up.Name, up.Data.VersionID, backup.HumanBytes(up.Bytes), up.Duration.Seconds())
+	if up.Lock.IsSet() {
+		fmt.Fprintf(env.Stderr, "  locked:   %s until %s\n", up.Lock.Mode, up.Lock.Until.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// recordRemoteSuccess records the upload for casino serve's metrics; a
+// failure to record is not a failed backup.
+func recordRemoteSuccess(env *Env, st *s3store.Store, o backup.RemoteOptions, up *s3store.Uploaded) {
+	path := filepath.Join(filepath.Dir(o.StatePath), s3store.StatusFile)
+	err := s3store.WriteStatus(path, s3store.Status{Remote: st.URL(), Name: up.Name, At: time.Now().UTC(), Bytes: up.Bytes, DurationSeconds: up.Duration.Seconds()})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "warning: cannot record the upload for the metrics in %s: %v\n", path, err)
+	}
+}
+
+func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, acceptMissing bool) error {
+	st, _, err := openRemote(env, r, arg, false)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	if acceptMissing {
+		l, err := st.ListBackups(ctx, s3store.KeyVerifier(o.Verify))
+		if err != nil {
+			return err
+		}
+		if err := s3store.CheckRollback(o.StatePath, st.URL(), l); err != nil {
+			return err
+		}
+		var gone []string
+		for _, g := range l.Regressions {
+			if name, _, ok := strings.Cut(g, " (snapshot_at"); ok && !strings.HasPrefix(g, "rollback:") {
+				gone = append(gone, name)
+			}
+		}
+		if err := s3store.Forget(o.StatePath, st.URL(), gone...); err != nil {
+			return err
+		}
+	}
+	l, err := backup.ListRemote(ctx, st, o)
+	if err != nil {
+		return err
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "listing": l})
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSNAPSHOT_AT\tSIZE\tENCRYPTION\tRETAIN_UNTIL\tKEY\tSTATUS")
+	for _, bk := range l.Backups {
+		snap, size, enc, until, key, status := "-", "-", "-", "no lock", "-", "ok"
+		if m := bk.Manifest; m != nil {
+			snap = m.SnapshotAt.UTC().Format(time.RFC3339)
+			size = backup.HumanBytes(s3store.StoredOf(m).Size)
+			enc = "none"
+			if m.Encryption != nil {
+				enc = m.Encryption.Scheme
+			}
+		}
+		if bk.Lock.IsSet() {
+			until = strings.ToLower(bk.Lock.Mode) + " " + bk.Lock.Until.UTC().Format(time.RFC3339)
+		}
+		if bk.KeyFingerprint != "" {
+			key = bk.KeyFingerprint
+		}
+		if !bk.Trusted() {
+			status = "REFUSED: " + bk.Problem
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", bk.Name, snap, size, enc, until, key, status)
+	}
+	tw.Flush()
+	if len(l.Backups) == 0 {
+		fmt.Fprintf(env.Stdout, "(no backups in %s)\n", st.URL())
+	}
+	for _, o := range l.Orphans {
+		until := "no lock"
+		if o.Lock.IsSet() {
+			until = "locked until " + o.Lock.Until.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(env.Stdout, "ORPHAN %s (%s, %s): data without a manifest, not a backup; prune deletes it when its lock allows\n", o.Name, backup.HumanBytes(o.Size), until)
+	}
+	for _, u := range l.Incomplete {
+		fmt.Fprintf(env.Stdout, "UNFINISHED UPLOAD %s (started %s): not a backup; the next backup or prune aborts it\n", u.Name, u.Initiated.UTC().Format(time.RFC3339))
+	}
+	for _, g := range l.Regressions {
+		fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
+	}
+	if len(l.Regressions) > 0 {
+		return fmt.Errorf("%d backup(s) seen in %s before are missing or older now: someone deleted backups or rolled the remote back; investigate, then run backup list --remote --accept-missing to accept it", len(l.Regressions), st.URL())
+	}
+	return nil
+}
+
+func runBackupVerifyRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, policy *retention.Policy) error {
+	st, name, err := openRemote(env, r, arg, true)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	l, err := backup.ListRemote(ctx, st, o)
+	if err != nil {
+		return err
+	}
+	var targets []*s3store.Backup
+	if name == "" || name == "all" {
+		for i := range l.Backups {
+			targets = append(targets, &l.Backups[i])
+		}
+	} else {
+		bk, err := l.Find(name)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, bk)
+	}
+	failed := 0
+	var results []backup.RemoteCheck
+	for _, bk := range targets {
+		c := backup.VerifyRemote(ctx, st, l, bk, o.LockMode != "", o.LockMin, policy, time.Now())
+		results = append(results, c)
+		if !c.OK {
+			failed++
+		}
+		if !b.jsonOut {
+			verdict := "OK"
+			if !c.OK {
+				verdict = "FAILED"
+			}
+			fmt.Fprintf(env.Stdout, "%s %s/%s\n", verdict, st.URL(), c.Name)
+			for _, s := range c.Checks {
+				fmt.Fprintf(env.Stdout, "  - %s\n", s)
+			}
+			for _, s := range c.Problems {
+				fmt.Fprintf(env.Stdout, "  ! %s\n", s)
+			}
+		}
+	}
+	for _, g := range l.Regressions {
+		failed++
+		if !b.jsonOut {
+			fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
+		}
+	}
+	if b.jsonOut {
+		writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "ok": failed == 0, "results": results, "regressions": l.Regressions})
+	}
+	if len(targets) == 0 {
+		return fmt.Errorf("no backups in %s", st.URL())
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d problem(s) in %s", failed, st.URL())
+	}
+	return nil
+}
+
+func runBackupPruneRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, policy retention.Policy, yes bool) error {
+	st, _, err := openRemote(env, r, "", false)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	l, err := backup.ListRemote(ctx, st, o)
+	if err != nil {
+		return err
+	}
+	acts, err := backup.PruneRemote(ctx, st, l, policy, o.LockMode, yes, o)
+	if b.jsonOut {
+		writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "dry_run": !yes, "actions": acts, "regressions": l.Regressions})
+	} else {
+		for _, a := range acts {
+			fmt.Fprintf(env.Stdout, "%-8s %s (%s)\n", a.Action, a.Name, a.Reason)
+		}
+		for _, g := range l.Regressions {
+			fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
+		}
+		if !yes {
+			fmt.Fprintln(env.Stdout, "dry run: nothing deleted or extended; re-run with --yes")
+		}
+	}
+	return err
+}
+
+const backupPullUsage = `backup pull s3://bucket/prefix/NAME | --remote NAME|latest [--dir backups]
+
+Downloads one backup from the bucket into the backup folder: exactly the
+data version its signed manifest pins, checked against its sha256 and size
+while it streams, then its signature and manifest. It never replaces a file.`
+
+func runBackupPull(ctx context.Context, env *Env, args []string) error {
+	var b backupFlags
+	var r remoteFlags
+	fs := newFlagSet(env, "backup pull", backupPullUsage)
+	bindBackupCommon(fs, env, &b)
+	bindRemoteFlags(fs, &r)
+	arg, err := parseWithFile(fs, args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if arg == "" || !r.on(arg) {
+		return usageErrorf("backup pull: want s3://bucket/prefix/NAME, or --remote NAME")
+	}
+	path, err := pullRemote(ctx, env, &r, &b, arg)
+	if err != nil {
+		return err
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"path": path})
+	}
+	fmt.Fprintf(env.Stdout, "pulled: %s\n", path)
+	return nil
+}
+
+// pullRemote downloads the remote backup arg names (latest included) into
+// the backup folder and returns its path.
+func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (string, error) {
+	st, name, err := openRemote(env, r, arg, true)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", usageErrorf("want a backup NAME or latest after the remote")
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return "", err
+	}
+	l, err := backup.ListRemote(ctx, st, o)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range l.Regressions {
+		fmt.Fprintf(env.Stderr, "warning: REGRESSION %s\n", g)
+	}
+	if name == "latest" && len(l.Regressions) > 0 {
+		return "", fmt.Errorf("refusing to pick latest in %s: the remote regressed since it was last listed from here (see above); name the backup explicitly", st.URL())
+	}
+	bk, err := l.Find(name)
+	if err != nil {
+		return "", err
+	}
+	path, err := backup.Pull(ctx, st, bk, b.dir)
+	if err != nil {
+		return "", cliError(err)
+	}
+	return path, nil
+}
