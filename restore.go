@@ -104,7 +104,7 @@ type BackupVerification struct {
 	ID         int64     `json:"id"`
 	BackupName string    `json:"backup_name"`
 	SHA256     string    `json:"sha256"`
-	Kind       string    `json:"kind"` // "deep_verify" or "drill"
+	Kind       string    `json:"kind"` // "verify" (full, no database), "deep_verify" or "drill"
 	OK         bool      `json:"ok"`
 	Detail     string    `json:"detail,omitempty"`
 	VerifiedAt time.Time `json:"verified_at"`

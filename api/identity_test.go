@@ -50,11 +50,7 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := db.SigningKey(context.Background(), auth.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewTokens(key, 30*time.Minute)
+	tokens, err := auth.NewTokens(auth.NewKey(), 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +64,7 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 		Logger: logger, Build: casino.Build(), Store: db, Versions: db,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Auth:           auth.NewService(db, hasher, tokens, th, logger),
-		Hasher:         hasher, Tenants: db, Users: db, Settings: db, Audit: db, System: db,
+		Hasher:         hasher, Tenants: db, Users: db, Settings: db, Audit: db, System: db, Data: db,
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -25,9 +25,11 @@ package backup
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,6 +97,7 @@ func extension(engine, compression string) string {
 
 // EngineOfName guesses the engine from a backup file name: "" when unknown.
 func EngineOfName(name string) string {
+	name = strings.TrimSuffix(name, AgeSuffix)
 	switch {
 	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".sql"):
 		return casino.EnginePostgres
@@ -106,6 +109,7 @@ func EngineOfName(name string) string {
 
 // CompressionOfName returns gzip, zstd or none from a file name.
 func CompressionOfName(name string) string {
+	name = strings.TrimSuffix(name, AgeSuffix)
 	switch {
 	case strings.HasSuffix(name, ".gz"):
 		return Gzip
@@ -164,33 +168,33 @@ func publish(tmp, dir, name string) error {
 	return syncDir(dir)
 }
 
-// writeFileAtomic writes data to path via a temporary file, fsync and rename
-// (replacing path). Used to rewrite manifests (last_verified_at).
-func writeFileAtomic(path string, data []byte) error {
-	dir, name := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+// diskError names the path of a failed write, and says "no space left on
+// device" in words when that is why.
+func diskError(path string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return errorf(casino.EUNAVAILABLE, "no space left on device writing %s: free space there (or choose another folder) and run again", path)
 	}
-	f, err := createTemp(dir, name)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return fmt.Errorf("write %s: %w", path, err)
 }
+
+// baseName is filepath.Base.
+func baseName(path string) string { return filepath.Base(path) }
+
+// hashCounter hashes and counts what is written to it.
+type hashCounter struct {
+	h hash.Hash
+	n int64
+}
+
+func newHashCounter() *hashCounter { return &hashCounter{h: sha256.New()} }
+
+func (c *hashCounter) Write(b []byte) (int, error) {
+	c.h.Write(b)
+	c.n += int64(len(b))
+	return len(b), nil
+}
+
+func (c *hashCounter) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 
 // stamp is the UTC name stamp of t: YYYYMMDD_HHMMSS.
 func stamp(t time.Time) string { return t.UTC().Format("20060102_150405") }

@@ -440,7 +440,8 @@ func (a *pgAdmin) sideDatabases(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		for _, tag := range []string{pgScratchTag, pgVerifyTag, pgOldTag} {
-			if strings.HasPrefix(n, base+tag) {
+			// exactly the names pgSideName makes, nothing that only starts so
+			if ok, _ := regexp.MatchString(`^`+regexp.QuoteMeta(base+tag)+`[0-9]{14}_[0-9]{1,5}$`, n); ok {
 				out = append(out, n)
 			}
 		}

@@ -142,7 +142,7 @@ func (r *pgRestore) restore(ctx context.Context, o *RestoreOptions, job *restore
 	}()
 	scratchURL := withDatabase(pg.url, scratch)
 	o.logf("restoring into scratch database %s", scratch)
-	counts, err := restoreIntoPostgres(ctx, r.psql, o.File, scratchURL, o.Progress, o.Pause)
+	counts, err := restoreIntoPostgres(ctx, r.psql, o.verified, scratchURL, o.Progress, o.Pause)
 	if err != nil {
 		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
 	}
@@ -330,8 +330,8 @@ func (a *pgAdmin) terminate(ctx context.Context, db string) ([]Session, error) {
 // restoreIntoPostgres feeds the dump into the (empty) database at url via
 // psql, checking the trailer on the way, and returns the restored row
 // counts.
-func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progress, pause func(string)) (map[string]int64, error) {
-	r, err := openDecompressed(path, p)
+func restoreIntoPostgres(ctx context.Context, psql string, vr *VerifyResult, url string, p *Progress, pause func(string)) (map[string]int64, error) {
+	r, err := vr.Open(p)
 	if err != nil {
 		return nil, err
 	}

@@ -45,11 +45,18 @@ type RestoreOptions struct {
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
+	// Keys verify the backup's signature (and decrypt it), and sign the
+	// safety backup.
+	Keys *Keys
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
 	// (PostgreSQL, psql mid-stream), scratch_ready, carried, before_swap,
 	// during_swap (PostgreSQL), kept_aside (SQLite), after_swap.
 	Pause func(point string)
+
+	// verified is the verified backup: the engine's restore reads the data
+	// through verified.Open, which checks it again as it streams.
+	verified *VerifyResult
 }
 
 // Plan is what a restore will do, printed before it does it.
@@ -92,6 +99,12 @@ type RestoreResult struct {
 	SafetyBackupError string `json:"safety_backup_error,omitempty"`
 	// Facts are the typed facts of this restore (casino restore --json).
 	Facts *casino.RestoreFacts `json:"-"`
+	// KeyFingerprint is the key whose signature verified the backup ("" when
+	// --trust-unsigned let an unsigned one through); Overrides lists the
+	// verification overrides used (OverrideVerifyKey, OverrideTrustUnsigned).
+	// Facts carries both too.
+	KeyFingerprint string   `json:"key_fingerprint,omitempty"`
+	Overrides      []string `json:"overrides,omitempty"`
 }
 
 // restoreJob is what the engine's restore needs beyond the options.
@@ -151,7 +164,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 
 	eng := newEngineRestore(o.Target)
 	defer eng.close()
-	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
+	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys}
 	eng.verifyInto(&vo, o.DryRun, o.BackupDir)
 	removeNew := eng.discard
 	vr, err := Verify(ctx, o.File, vo)
@@ -214,7 +227,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		removeNew()
 		facts.DryRun = true
 		facts.FinishedAt = time.Now().UTC()
-		return &RestoreResult{Plan: plan, Facts: facts}, nil
+		return &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}, nil
 	}
 	if o.Confirm != nil && !o.Confirm(plan) {
 		removeNew()
@@ -236,11 +249,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	o.pause("verified")
-	res := &RestoreResult{Plan: plan, Facts: facts}
+	res := &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}
+	o.verified = vr
 
 	if plan.SafetyBackup {
 		o.logf("taking safety backup of %s", plan.Target)
-		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause})
+		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause, Keys: o.Keys})
 		if err != nil {
 			// The database is kept aside by the swap, so the undo does not
 			// depend on this dump: a damaged database that cannot be
@@ -286,7 +300,10 @@ func newFacts(o *RestoreOptions, vr *VerifyResult) *casino.RestoreFacts {
 	if m := vr.Manifest; m != nil {
 		f.Backup.SHA256, f.Backup.SnapshotAt, f.Backup.SchemaVersion = m.SHA256, m.SnapshotAt, m.SchemaVersion
 		f.RowCounts = m.RowCounts
+		f.Backup.Encrypted = m.Encryption != nil
 	}
+	f.Backup.KeyFingerprint = vr.KeyFingerprint
+	f.Overrides = append(f.Overrides, vr.Overrides...)
 	f.Overrides = append(f.Overrides, o.Overrides...)
 	for _, ov := range []struct {
 		on   bool

@@ -90,7 +90,7 @@ func TestScenarioBDroppedTableUndo(t *testing.T) {
 		live := testdb.Open(t, engine)
 		seed(t, live, 3)
 		dir := t.TempDir()
-		good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+		good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestScenarioBDroppedTableUndo(t *testing.T) {
 		live.Close()
 		damaged := anyState(t, live.Target.URL)
 
-		rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: live.Target, BackupDir: dir})
+		rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: live.Target, BackupDir: dir})
 		if err != nil {
 			t.Fatalf("restore over the damaged database: %v", err)
 		}
@@ -181,7 +181,7 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 		live := testdb.Open(t, engine)
 		seed(t, live, 2)
 		dir := t.TempDir()
-		good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+		good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +203,7 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 		live.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&liveAudit)
 		live.Close()
 
-		rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: live.Target, BackupDir: dir})
+		rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: live.Target, BackupDir: dir})
 		if err != nil {
 			t.Fatalf("restore: %v", err)
 		}
@@ -283,7 +283,7 @@ func TestRestoreRefusesForeignTarget(t *testing.T) {
 		src := testdb.Open(t, engine)
 		seed(t, src, 2)
 		dir := t.TempDir()
-		good, err := backup.Create(ctx, backup.CreateOptions{Target: src.Target, Dir: dir})
+		good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: src.Target, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestRestoreRefusesForeignTarget(t *testing.T) {
 		mustExec(t, foreign, `INSERT INTO orders (id, item) VALUES (1, 'chips'), (2, 'cards')`)
 		foreign.Close()
 		before := anyState(t, foreign.Target.URL)
-		_, err = backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: foreign.Target, BackupDir: dir})
+		_, err = backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: foreign.Target, BackupDir: dir})
 		if casino.ErrorCode(err) != casino.EINVALID || !strings.Contains(err.Error(), "no casino schema") || !strings.Contains(err.Error(), "orders") {
 			t.Fatalf("restore over a foreign database: err %v, want a refusal naming its tables", err)
 		}
@@ -305,7 +305,7 @@ func TestRestoreRefusesForeignTarget(t *testing.T) {
 		if k, _ := backup.ListKeptAside(ctx, foreign.Target); len(k) != 0 {
 			t.Errorf("a refused restore kept something aside: %v", k)
 		}
-		rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: foreign.Target, BackupDir: dir, ForceForeignTarget: true})
+		rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: foreign.Target, BackupDir: dir, ForceForeignTarget: true})
 		if err != nil {
 			t.Fatalf("--force-foreign-target: %v", err)
 		}
@@ -324,7 +324,7 @@ func TestRestoreRefusesForeignTarget(t *testing.T) {
 		seed(t, damaged, 1)
 		mustExec(t, damaged, `DROP TABLE schema_migrations`)
 		damaged.Close()
-		rr, err = backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: damaged.Target, BackupDir: dir})
+		rr, err = backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: damaged.Target, BackupDir: dir})
 		if err != nil || rr.KeptAside == "" {
 			t.Fatalf("restore over casino without schema_migrations: %v (kept aside %v)", err, rr)
 		}
@@ -347,13 +347,13 @@ func TestRestoreRefusesOtherSessions(t *testing.T) {
 	}
 	seed(t, live, 2)
 	dir := t.TempDir()
-	good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	target, _ := sqlstore.ParseURL(url)
 	before := anyState(t, url)
-	_, err = backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: target, BackupDir: dir})
+	_, err = backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: target, BackupDir: dir})
 	if casino.ErrorCode(err) != casino.ECONFLICT || !strings.Contains(err.Error(), "other-app") || !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Fatalf("restore beside another session: err %v, want a conflict naming other-app and its address", err)
 	}
@@ -389,7 +389,7 @@ func TestRestoreRefusesOtherSessions(t *testing.T) {
 			t.Errorf("late write: %v", err)
 		}
 	}
-	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: target, BackupDir: dir, TerminateConnections: true, Pause: pause})
+	rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: target, BackupDir: dir, TerminateConnections: true, Pause: pause})
 	if err != nil {
 		t.Fatalf("restore --terminate-connections: %v", err)
 	}
@@ -433,7 +433,7 @@ func TestSQLiteKeptAsideNames(t *testing.T) {
 	}
 	live.Migrate(ctx)
 	seed(t, live, 1)
-	good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: filepath.Join(dir, "backups")})
+	good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: filepath.Join(dir, "backups")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestSQLiteKeptAsideNames(t *testing.T) {
 	// Two restores and two undos in the same second: every kept-aside
 	// name is distinct.
 	for i := 0; i < 2; i++ {
-		if _, err := backup.Restore(ctx, backup.RestoreOptions{File: good.Path, Target: live.Target, BackupDir: filepath.Join(dir, "backups"), NoSafetyBackup: true}); err != nil {
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: good.Path, Target: live.Target, BackupDir: filepath.Join(dir, "backups"), NoSafetyBackup: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

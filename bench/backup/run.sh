@@ -3,6 +3,8 @@
 # on the same data, reporting time ratios (issue 5 targets in brackets):
 #
 #   PostgreSQL backup   casino backup create      vs  pg_dump | gzip        [<= 0.7x]
+#     signed (always), median of BACKUP_RUNS        vs  pg_dump | gzip        [<= 0.3x, issue 10]
+#     signed + age --encrypt-to                     vs  signed, unencrypted   [<= 1.10x, issue 10]
 #   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 1.0x]
 #   SQLite backup       casino backup create      vs  sqlite3 .backup+gzip  (info)
 #                                                 vs  cp                    [<= 1.5x]
@@ -14,6 +16,11 @@
 #      BENCH_DIR     work folder (default a fresh mktemp -d; removed at exit)
 #      BENCH_OUT     also write the markdown result table to this file
 #      BENCH_ENGINES "postgres sqlite" (default both)
+#      BACKUP_RUNS   backups per variant for the signing/age medians (default 3)
+#      BENCH_BACKUP_ONLY=1  skip the restores (backup figures only)
+#
+# Every backup is signed: the run makes a key pair with casino backup keygen
+# (and an age identity with age-keygen for the encrypted variant).
 #
 # The casino restore includes what gunzip|psql skips: the sha256 check, a
 # scratch database, the row-count check, the migration check and the swap.
@@ -47,6 +54,14 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 log "building casino"
 (cd "$ROOT" && go build -o "$WORK/casino" ./cmd/casino)
 CASINO="$WORK/casino"
+"$CASINO" backup keygen --out "$WORK/keys" >/dev/null 2>&1
+export CASINO_BACKUP_SIGNING_KEY="$WORK/keys/backup-signing.key"
+AGE_RECIPIENT=""
+if command -v age-keygen >/dev/null; then
+	age-keygen -o "$WORK/age.key" 2>/dev/null
+	AGE_RECIPIENT="$(age-keygen -y "$WORK/age.key")"
+fi
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 export PATH="$PGBIN:$PATH"
 
@@ -66,6 +81,31 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
 	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
 	log "sizes: peer $(stat -c %s peer.sql.gz) casino $(stat -c %s "$FILE") zstd $(stat -c %s pgz/*.sql.zst)"
+
+	# Signing and age: BACKUP_RUNS rounds of (peer, signed, signed+age), the
+	# order rotating each round, medians compared.
+	sp=() ss=() se=()
+	for i in $(seq "${BACKUP_RUNS:-3}"); do
+		for which in $(case $((i % 3)) in 1) echo p s e;; 2) echo s e p;; 0) echo e p s;; esac); do
+			case $which in
+			p) timeit t "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"; sp+=("$t") ;;
+			s) rm -rf pgs; timeit t "'$CASINO' backup create --dir pgs"; ss+=("$t") ;;
+			e) if [ -n "$AGE_RECIPIENT" ]; then rm -rf pge; timeit t "'$CASINO' backup create --dir pge --encrypt-to '$AGE_RECIPIENT'"; se+=("$t"); fi ;;
+			esac
+		done
+	done
+	log "backup runs: pg_dump|gzip ${sp[*]}; signed ${ss[*]}; signed+age ${se[*]:-}"
+	pg_peer_med=$(median "${sp[@]}") pg_signed_med=$(median "${ss[@]}")
+	rows+=("| PostgreSQL backup, signed (median of ${BACKUP_RUNS:-3}) | $pg_signed_med s | pg_dump \\| gzip: $pg_peer_med s | $(ratio "$pg_signed_med" "$pg_peer_med")x | <= 0.3x |")
+	if [ "${#se[@]}" -gt 0 ]; then
+		pg_age_med=$(median "${se[@]}")
+		rows+=("| PostgreSQL backup, signed + age (median of ${BACKUP_RUNS:-3}) | $pg_age_med s | signed, unencrypted: $pg_signed_med s | $(ratio "$pg_age_med" "$pg_signed_med")x | <= 1.10x |")
+	fi
+	if [ -n "${BENCH_BACKUP_ONLY:-}" ]; then
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
+		rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
+		unset DATABASE_URL
+	else
 
 	# Restores write 1.3 GB each: the server's checkpoint after one run lands
 	# on the next. So each run starts after a CHECKPOINT, the order of the
@@ -92,6 +132,7 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
 	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
 	unset DATABASE_URL
+	fi
 fi
 
 if [[ " $ENGINES " == *" sqlite "* ]]; then

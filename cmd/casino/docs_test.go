@@ -747,6 +747,11 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 		"CASINO_OWNER_PASSWORD": "drill-Owner-password-1",
 		"CASINO_JWT_KEY":        "drill-jwt-key-0123456789abcdef0123456789abcdef",
 	})
+	if engine != "sqlite" {
+		// The operator's environment holds the backup signing key, as it
+		// holds DATABASE_URL; SQLite drills the zero-config key.
+		env = append(env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
+	}
 	placeholders := map[string]string{"<URL>": url, "<name>": "Drill Operator"}
 	pidfile := filepath.Join(work, "run", "backend.pid")
 	t.Cleanup(func() { stopPidfile(t, pidfile) })

@@ -57,6 +57,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
 	fs := newFlagSet(env, "restore", restoreUsage)
 	bindBackupCommon(fs, env, &b)
+	bindVerifyKeyFlags(fs, &b)
 	yes := fs.Bool("yes", false, "carry out the restore without asking")
 	dryRun := fs.Bool("dry-run", false, "verify the file and print the plan; change nothing")
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
@@ -90,6 +91,12 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
+	// The safety backup is signed too: on embedded SQLite the zero-config
+	// key pair is created for it when there is none.
+	keys, err := b.loadKeys(env, b.cfg.target.Dialect == sqlstore.SQLite)
+	if err != nil {
+		return err
+	}
 	out := env.Stdout
 	if b.jsonOut {
 		out = env.Stderr
@@ -108,7 +115,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
 		ForceForeignTarget: *foreign, TerminateConnections: *terminate,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
-		Pause: pauseHook(ctx, env),
+		Pause: pauseHook(ctx, env), Keys: keys,
 	}
 	o.Confirm = func(p *backup.Plan) bool {
 		printPlan(out, p)
@@ -142,6 +149,12 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "  data-loss window: %s (now - snapshot_at: changes after the snapshot are not in the restored data)\n", time.Duration(res.DataLossSec*float64(time.Second)).Round(time.Second))
 	} else {
 		fmt.Fprintln(out, "  snapshot_at:      unknown (no manifest)")
+	}
+	if res.KeyFingerprint != "" {
+		fmt.Fprintf(out, "  signed by:        %s\n", res.KeyFingerprint)
+	}
+	if len(res.Overrides) > 0 {
+		fmt.Fprintf(out, "  overrides used:   %s\n", strings.Join(res.Overrides, ", "))
 	}
 	fmt.Fprintf(out, "  duration:         %.1fs\n", res.DurationMS/1000)
 	fmt.Fprintf(out, "  rows:             %s\n", formatCounts(res.RowCounts))

@@ -170,7 +170,10 @@ func bkIntegrity(t testing.TB, url string) {
 func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bkBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
+	if _, ok := env["CASINO_BACKUP_SIGNING_KEY"]; !ok {
+		cmd.Env = append(cmd.Env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -204,7 +207,7 @@ func TestRestoreKill9(t *testing.T) {
 		srcURL := testdb.URL(t, engine)
 		bkSeed(t, srcURL, "new", 5)
 		src, _ := sqlstore.ParseURL(srcURL)
-		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +327,7 @@ func TestScenarioBVerbatim(t *testing.T) {
 	}
 	chdir(t, dir)
 	env := map[string]string{"DATABASE_URL": url, "CASINO_OWNER_PASSWORD": uiOwnerPassword}
-	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
 
 	s := startServe(t, env, true, "--role", "backend")
 	owner := ownerToken(t, s.URL)
@@ -425,7 +428,9 @@ func TestRestoreCLIRefusals(t *testing.T) {
 	data[len(data)/2] ^= 1
 	os.WriteFile(corrupt, data, 0o600)
 	mb, _ := os.ReadFile(casino.ManifestPath(created.Path))
-	os.WriteFile(casino.ManifestPath(corrupt), []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1)), 0o600)
+	cm := []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1))
+	os.WriteFile(casino.ManifestPath(corrupt), cm, 0o600)
+	os.WriteFile(casino.SignaturePath(corrupt), testSign(cm), 0o600)
 
 	cases := []struct {
 		name string
@@ -474,7 +479,7 @@ func TestBackupVerifyAndPruneCLI(t *testing.T) {
 			t.Fatal(stderr)
 		}
 	}
-	newest := backup.Newest("backups")
+	newest := backup.Newest("backups", testBackupKeys)
 	stdout, stderr, code := runCLI(t, env, "", "backup", "verify", newest.Path, "--json")
 	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
 		t.Fatalf("verify: %d %s %s", code, stdout, stderr)
@@ -510,7 +515,7 @@ func TestServeBackupMetrics(t *testing.T) {
 	if _, stderr, code := runCLI(t, env, "", "backup", "create"); code != 0 {
 		t.Fatal(stderr)
 	}
-	m := backup.Newest("backups").Manifest
+	m := backup.Newest("backups", testBackupKeys).Manifest
 	s := startServe(t, env, true)
 	resp, err := httpGetBody(s.URL + "/metrics")
 	if err != nil {
@@ -589,6 +594,8 @@ func TestRestoreBadFilesCLI(t *testing.T) {
 				os.WriteFile(p, tc.data, 0o600)
 				if tc.manifest != nil {
 					os.WriteFile(casino.ManifestPath(p), tc.manifest, 0o600)
+					// signed with the valid key: the check under test refuses it
+					os.WriteFile(casino.SignaturePath(p), testSign(tc.manifest), 0o600)
 				} else {
 					os.Remove(casino.ManifestPath(p))
 				}

@@ -45,7 +45,7 @@ func TestRestoreUndoKill9(t *testing.T) {
 		srcURL := testdb.URL(t, engine)
 		bkSeed(t, srcURL, "new", 4)
 		src, _ := sqlstore.ParseURL(srcURL)
-		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
 		if err != nil {
 			t.Fatal(err)
 		}
