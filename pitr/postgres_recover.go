@@ -398,6 +398,55 @@ func untarGz(path, dir string) error {
 
 var segNameRE = regexp.MustCompile(`^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$`)
 
+// walSeg is one segment file in a WAL folder.
+type walSeg struct {
+	name    string
+	no      uint64 // segment number: LSN / segment size
+	partial bool
+}
+
+// walSegments lists dir's segments of timeline tli, sorted by number (a
+// complete segment before its stale .partial), and the segment size.
+func walSegments(dir string, tli int) ([]walSeg, int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var segs []walSeg
+	var segSize int64
+	for _, e := range ents {
+		m := segNameRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		t, _ := strconv.ParseUint(m[1], 16, 32)
+		if int(t) != tli {
+			continue
+		}
+		hi, _ := strconv.ParseUint(m[2], 16, 32)
+		lo, _ := strconv.ParseUint(m[3], 16, 32)
+		if segSize == 0 {
+			fi, err := e.Info()
+			if err != nil {
+				return nil, 0, err
+			}
+			segSize = fi.Size()
+			if segSize < 1<<20 || segSize&(segSize-1) != 0 {
+				return nil, 0, fmt.Errorf("%s: size %d is no WAL segment size (compressed WAL is not supported)", e.Name(), segSize)
+			}
+		}
+		perID := uint64(0x100000000) / uint64(segSize)
+		segs = append(segs, walSeg{name: e.Name(), no: hi*perID + lo, partial: m[4] != ""})
+	}
+	sort.Slice(segs, func(i, j int) bool {
+		if segs[i].no != segs[j].no {
+			return segs[i].no < segs[j].no
+		}
+		return !segs[i].partial
+	})
+	return segs, segSize, nil
+}
+
 // copyWAL copies the stream's segments of the base backup's timeline, from
 // the base's start onward, into dst under their plain names (the .partial
 // one too), and refuses a gap: replay would stop at it without a word.
@@ -406,50 +455,13 @@ func copyWAL(src, dst string, base *BaseBackup) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("base backup %s: %w", base.Name, err)
 	}
-	ents, err := os.ReadDir(src)
+	segs, segSize, err := walSegments(src, base.Timeline)
 	if err != nil {
 		return 0, err
-	}
-	type seg struct {
-		name    string
-		no      uint64
-		partial bool
-	}
-	var segs []seg
-	var segSize int64
-	for _, e := range ents {
-		m := segNameRE.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		tli, _ := strconv.ParseUint(m[1], 16, 32)
-		if int(tli) != base.Timeline {
-			continue
-		}
-		hi, _ := strconv.ParseUint(m[2], 16, 32)
-		lo, _ := strconv.ParseUint(m[3], 16, 32)
-		if segSize == 0 {
-			fi, err := e.Info()
-			if err != nil {
-				return 0, err
-			}
-			segSize = fi.Size()
-			if segSize < 1<<20 || segSize&(segSize-1) != 0 {
-				return 0, fmt.Errorf("%s: size %d is no WAL segment size (compressed WAL is not supported)", e.Name(), segSize)
-			}
-		}
-		perID := uint64(0x100000000) / uint64(segSize)
-		segs = append(segs, seg{name: e.Name(), no: hi*perID + lo, partial: m[4] != ""})
 	}
 	if len(segs) == 0 {
 		return 0, fmt.Errorf("no WAL of timeline %d in %s", base.Timeline, src)
 	}
-	sort.Slice(segs, func(i, j int) bool {
-		if segs[i].no != segs[j].no {
-			return segs[i].no < segs[j].no
-		}
-		return !segs[i].partial // a complete segment before its stale .partial
-	})
 	first := startLSN / uint64(segSize)
 	n := 0
 	var prev uint64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -153,4 +154,67 @@ func TestStreamSurvivesKillAndRestart(t *testing.T) {
 	if _, ok := ids[last]; !ok {
 		t.Errorf("row %d written after the slot was recreated is not recovered", last)
 	}
+}
+
+// TestStreamPrunes: with KeepBase, older base backups and the WAL before the
+// oldest kept one go, the window starts at that base backup, and a recovery
+// still works.
+func TestStreamPrunes(t *testing.T) {
+	t.Parallel()
+	s := newPGSetup(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Second, KeepBase: 2, Heartbeat: 200 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("Stream did not return within 30s of cancel")
+		}
+	}()
+	seen := map[string]bool{}
+	var bases []*BaseBackup
+	waitFor(t, 120*time.Second, "four base backups, two kept", func() bool {
+		bases, _ = listBases(dir)
+		for _, b := range bases {
+			seen[b.Name] = true
+		}
+		return len(seen) >= 4 && len(bases) == 2
+	})
+	segs, segSize, err := walSegments(filepath.Join(dir, "wal"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, _ := parseLSN(bases[0].StartLSN)
+	if segs[0].no > start/uint64(segSize) {
+		t.Fatalf("oldest WAL segment %s is after the oldest kept base backup's start %s", segs[0].name, bases[0].StartLSN)
+	}
+	db := openDB(t, s.dbURL)
+	var id int64
+	if err := db.QueryRow("INSERT INTO rows (tenant, n) VALUES (1, 1) RETURNING id").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, dir, time.Now())
+	bases, _ = listBases(dir)
+	segs, _, _ = walSegments(filepath.Join(dir, "wal"), 1)
+	start, _ = parseLSN(bases[0].StartLSN)
+	for _, sg := range segs {
+		if sg.no < start/uint64(segSize) && !sg.partial {
+			t.Errorf("segment %s, before the oldest kept base backup's start %s, was kept", sg.name, bases[0].StartLSN)
+		}
+	}
+	st, _ := ReadStatus(dir, time.Now())
+	if !st.Window.Start.Equal(bases[0].FinishedAt) {
+		t.Errorf("window starts %s, want the oldest kept base backup's end %s", st.Window.Start, bases[0].FinishedAt)
+	}
+	ids, _ := recoveredIDs(t, dir, s.dbName, nil)
+	if _, ok := ids[id]; !ok {
+		t.Errorf("row %d not recovered after pruning", id)
+	}
+	t.Logf("%d base backups taken, %d kept; oldest WAL segment %s, oldest kept base starts at %s", len(seen), len(bases), segs[0].name, bases[0].StartLSN)
 }

@@ -38,6 +38,9 @@ type StreamOptions struct {
 	// BinDir, when set, is the only folder pg_receivewal and pg_basebackup are
 	// taken from; otherwise /usr/lib/postgresql/<server major>/bin, then PATH.
 	BinDir string
+	// KeepBase is how many base backups to keep; after each new one, older
+	// ones and the WAL before the oldest kept one are deleted. 0 keeps all.
+	KeepBase int
 	// Heartbeat is how often stream.json is refreshed; 1s when zero.
 	Heartbeat time.Duration
 	// Log receives what the stream does; slog.Default() when nil.
@@ -223,7 +226,7 @@ func (s *streamer) session(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 	}
@@ -375,7 +378,48 @@ func (s *streamer) baseLoop(ctx context.Context, now bool) {
 			continue
 		}
 		s.log.Info("base backup taken", "name", b.Name, "start_lsn", b.StartLSN, "end_lsn", b.EndLSN, "finished_at", b.FinishedAt.Format(time.RFC3339Nano))
+		if err := s.prune(); err != nil {
+			s.log.Error("prune", "error", err.Error())
+		}
 	}
+}
+
+// prune keeps the newest KeepBase base backups and deletes older ones, then
+// the WAL segments before the oldest kept one's start: the window then
+// starts at that base backup's end.
+func (s *streamer) prune() error {
+	bases, err := listBases(s.o.Dir)
+	if err != nil || s.o.KeepBase <= 0 || len(bases) <= s.o.KeepBase {
+		return err
+	}
+	oldest := bases[len(bases)-s.o.KeepBase]
+	for _, b := range bases[:len(bases)-s.o.KeepBase] {
+		if err := os.RemoveAll(b.dir); err != nil {
+			return err
+		}
+		s.log.Info("base backup pruned", "name", b.Name)
+	}
+	start, err := parseLSN(oldest.StartLSN)
+	if err != nil {
+		return err
+	}
+	segs, segSize, err := walSegments(s.walDir, oldest.Timeline)
+	if err != nil || segSize == 0 {
+		return err
+	}
+	n := 0
+	for _, sg := range segs {
+		if sg.no < start/uint64(segSize) && !sg.partial {
+			if err := os.Remove(filepath.Join(s.walDir, sg.name)); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("wal pruned", "segments", n, "before", oldest.StartLSN)
+	}
+	return nil
 }
 
 // BaseBackup is one base backup in the stream folder (its info.json).

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 var pgVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
@@ -117,6 +118,11 @@ func startLocked(cmd *exec.Cmd) (<-chan error, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// Its own process group, so that killing it reaches what it forked
+	// (pg_basebackup forks its WAL receiver); and Wait does not hang on a
+	// pipe a leftover child still holds.
+	cmd.SysProcAttr.Setpgid = true
+	cmd.WaitDelay = 10 * time.Second
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -149,7 +155,7 @@ func runTool(ctx context.Context, cmd *exec.Cmd, stdout io.Writer) (string, erro
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		return all.String(), ctx.Err()
 	}

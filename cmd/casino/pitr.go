@@ -28,7 +28,7 @@ func init() {
 
 const pitrUsage = `pitr stream|status [flags]
 
-  stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--metrics-addr ADDR]
+  stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
       runs until stopped: pg_receivewal through a replication slot into DIR/wal,
       a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
       heartbeat in DIR/stream.json. Needs a role with REPLICATION and a
@@ -69,6 +69,7 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	stringSetting(fs, env, &o.URL, "replication-url", "CASINO_PITR_REPLICATION_URL", "", "postgres:// URL of a role with REPLICATION")
 	stringSetting(fs, env, &o.Slot, "slot", "CASINO_PITR_SLOT", pitr.DefaultSlot, "physical replication slot")
 	durationSetting(fs, env, &o.BaseEvery, "base-every", "CASINO_PITR_BASE_EVERY", 24*time.Hour, "how often a base backup is taken")
+	fs.IntVar(&o.KeepBase, "keep-base", 7, "base backups to keep; older ones and the WAL before the oldest kept one are deleted (0: keep all)")
 	stringSetting(fs, env, &metricsAddr, "metrics-addr", "CASINO_PITR_METRICS_ADDR", "", "serve /metrics here (host:port; empty: off)")
 	stringSetting(fs, env, &level, "log-level", "CASINO_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -79,6 +80,9 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	}
 	if !strings.HasPrefix(o.URL, "postgres://") && !strings.HasPrefix(o.URL, "postgresql://") {
 		return usageErrorf("pitr stream: %s must be a postgres:// URL of a role with REPLICATION", settingName(fs, "replication-url", "CASINO_PITR_REPLICATION_URL"))
+	}
+	if o.KeepBase < 0 {
+		return usageErrorf("pitr stream: --keep-base must be 0 (keep all) or more")
 	}
 	if o.BaseEvery < time.Minute {
 		return usageErrorf("pitr stream: --base-every must be at least 1m")

@@ -293,6 +293,10 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 	if n != 0 {
 		t.Errorf("the restored database holds %d _litestream tables", n)
 	}
+	// The audit events written after T are carried over.
+	if err := db.QueryRow("SELECT count(*) FROM audit_events WHERE target LIKE 'after-%'").Scan(&n); err != nil || n != 2 {
+		t.Errorf("audit events written after T in the restored database: %d (err %v), want 2", n, err)
+	}
 }
 
 // procsUnder counts processes whose command line names a path under dir.
