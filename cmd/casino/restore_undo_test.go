@@ -158,6 +158,9 @@ func TestRestoreFactsCLI(t *testing.T) {
 		if len(f.RestoreID) != 32 || f.DryRun || f.Backup.SHA256 == "" || f.Backup.SnapshotAt.IsZero() || f.KeptAside == "" || f.Carried == nil || f.RowCounts["tenants"] != 2 || f.Target.Engine != string(engine) {
 			t.Errorf("facts %+v", f)
 		}
+		if !strings.HasPrefix(f.Backup.KeyFingerprint, "SHA256:") {
+			t.Errorf("facts backup %+v: want the signing key's fingerprint", f.Backup)
+		}
 		if engine == sqlstore.Postgres && (f.Target.Database == "" || f.Target.SystemIdentifier == "") {
 			t.Errorf("facts target %+v: want database and system_identifier", f.Target)
 		}
