@@ -64,7 +64,7 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 		Logger: logger, Build: casino.Build(), Store: db, Versions: db,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Auth:           auth.NewService(db, hasher, tokens, th, logger),
-		Hasher:         hasher, Tenants: db, Users: db, Settings: db, Audit: db, System: db,
+		Hasher:         hasher, Tenants: db, Users: db, Settings: db, Audit: db, System: db, Data: db,
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -37,6 +37,9 @@ type Config struct {
 	Settings casino.SettingService
 	Audit    casino.AuditService
 	System   casino.SystemService
+	// Data answers GET /api/v1/admin/data-summary (dr validate's data
+	// check); nil answers 503.
+	Data casino.DataSummaryService
 	// Registry receives the HTTP metrics and /metrics serves it; nil means
 	// a private registry.
 	Registry *prometheus.Registry

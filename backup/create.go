@@ -47,6 +47,10 @@ type CreateOptions struct {
 	// Keys sign the manifest (Keys.Signer is required) and, when they name
 	// recipients, encrypt the file with age.
 	Keys *Keys
+	// SnapshotAt, when set, is the instant the data describes, recorded as
+	// the manifest's snapshot_at instead of the time the snapshot was taken:
+	// a dump of a point-in-time recovery describes its recovery point.
+	SnapshotAt time.Time
 }
 
 // CreateResult is a finished backup.
@@ -246,6 +250,9 @@ func createPostgres(ctx context.Context, o CreateOptions, m *casino.BackupManife
 		return fmt.Errorf("refusing the backup: %w", err)
 	}
 	m.SnapshotAt = snap.at
+	if !o.SnapshotAt.IsZero() {
+		m.SnapshotAt = o.SnapshotAt.UTC()
+	}
 	m.RowCounts = snap.counts
 	m.SchemaVersion = snap.schema
 	return nil
@@ -305,6 +312,9 @@ func snapshotSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManife
 		return errorf(casino.EINVALID, "read %s: %v (is this a casino database? run casino migrate up)", o.Target.Path, err)
 	}
 	m.SnapshotAt = time.Now().UTC()
+	if !o.SnapshotAt.IsZero() {
+		m.SnapshotAt = o.SnapshotAt.UTC()
+	}
 	counts := map[string]int64{}
 	for _, t := range sqlstore.Tables {
 		var n int64

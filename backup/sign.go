@@ -357,3 +357,20 @@ func Keygen(dir, name, backupDir string) (string, PublicKeyFile, error) {
 	}
 	return priv, PublicKeyFile{Path: pub, PEM: p.Public().PEM(), Fingerprint: p.Public().Fingerprint()}, nil
 }
+
+// Scratch returns keys for a dump casino makes and restores within one
+// process, in a scratch folder it then removes (a point-in-time recovery's
+// dump of its temporary instance): a fresh signing key that the copy also
+// verifies with, no encryption, and k's decryption identities. The key
+// never leaves memory.
+func (k *Keys) Scratch() (*Keys, error) {
+	p, err := keys.Generate()
+	if err != nil {
+		return nil, err
+	}
+	out := &Keys{Signer: &p, Verify: []keys.Public{p.Public()}}
+	if k != nil {
+		out.enc.identities = k.enc.identities
+	}
+	return out, nil
+}

@@ -142,7 +142,11 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no _litestream tables in the live database: the test proves nothing")
 	}
-	cr, err := backup.Create(ctx, backup.CreateOptions{Target: sqlstore.Target{Dialect: sqlstore.SQLite, Path: path}, Dir: filepath.Join(dir, "backups"), Compression: backup.None})
+	sk, err := (*backup.Keys)(nil).Scratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := backup.Create(ctx, backup.CreateOptions{Target: sqlstore.Target{Dialect: sqlstore.SQLite, Path: path}, Dir: filepath.Join(dir, "backups"), Compression: backup.None, Keys: sk})
 	if err != nil {
 		t.Fatal(err)
 	}

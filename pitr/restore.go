@@ -54,12 +54,16 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 			o.Restore.Pause("pitr_recovered") // tests kill -9 here: the temporary server must die too
 		}
 		o.Recover.logf("pitr: dumping %s from the temporary instance", o.Recover.Database)
-		cr, err := backup.Create(ctx, backup.CreateOptions{Target: t, Dir: dumpDir, PGBinDir: o.Restore.PGBinDir, NoLock: true})
+		sk, err := o.Restore.Keys.Scratch()
+		if err != nil {
+			return err
+		}
+		cr, err := backup.Create(ctx, backup.CreateOptions{Target: t, Dir: dumpDir, PGBinDir: o.Restore.PGBinDir, NoLock: true, Keys: sk, SnapshotAt: recoveryPoint(&r.Facts)})
 		if err != nil {
 			return fmt.Errorf("dump the recovered database: %w", err)
 		}
 		ro := o.Restore
-		ro.File = cr.Path
+		ro.File, ro.Keys = cr.Path, sk
 		res, err = backup.Restore(ctx, ro)
 		return err
 	})
@@ -93,11 +97,27 @@ func RestoreSQLiteOver(ctx context.Context, replica string, target *time.Time, s
 	if err != nil {
 		return nil, nil, err
 	}
-	cr, err := backup.Create(ctx, backup.CreateOptions{Target: sqlstore.Target{Dialect: sqlstore.SQLite, Path: out}, Dir: filepath.Join(scratch, "dump"), NoLock: true})
+	sk, err := o.Keys.Scratch()
+	if err != nil {
+		return nil, facts, err
+	}
+	cr, err := backup.Create(ctx, backup.CreateOptions{Target: sqlstore.Target{Dialect: sqlstore.SQLite, Path: out}, Dir: filepath.Join(scratch, "dump"), NoLock: true, Keys: sk, SnapshotAt: recoveryPoint(facts)})
 	if err != nil {
 		return nil, facts, fmt.Errorf("back up the restored file: %w", err)
 	}
-	o.File = cr.Path
+	o.File, o.Keys = cr.Path, sk
 	res, err := backup.Restore(ctx, o)
 	return res, facts, err
+}
+
+// recoveryPoint is the instant the recovered data describes, recorded as
+// the scratch dump's snapshot_at (not the time of the dump): the restore
+// carries over what the live database recorded after snapshot_at (the
+// append-only audit log, password changes), so the incident's audit trail
+// survives the restore.
+func recoveryPoint(f *casino.PITRFacts) time.Time {
+	if f.Mode == "target_time" && f.TargetTime != nil {
+		return f.TargetTime.UTC() // every commit up to T is in the data
+	}
+	return f.ReachedAt
 }

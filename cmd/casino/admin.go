@@ -43,7 +43,7 @@ func runAdmin(ctx context.Context, env *Env, args []string) error {
 	}
 	rest, err := parseInterspersed(fs, fs.Args())
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	var on bool
 	switch {

@@ -175,6 +175,15 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	if got := strings.Join(slugs, " "); got != want {
 		t.Errorf("tenants after restore to T: %q, want %q", got, want)
 	}
+	// The audit log is append-only: events after T (the incident's trail)
+	// are carried into the restored database.
+	var trail int
+	if err := db.QueryRow("SELECT count(*) FROM audit_events WHERE target LIKE 'after-%'").Scan(&trail); err != nil || trail != 2 {
+		t.Errorf("audit events written after T in the restored database: %d (err %v), want 2", trail, err)
+	}
+	if !res.Backup.SnapshotAt.Equal(T) || res.Carried == nil || res.Carried.AuditEvents < 2 {
+		t.Errorf("facts: snapshot_at %s (want T %s), carried %+v", res.Backup.SnapshotAt, T, res.Carried)
+	}
 	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
 		t.Errorf("scratch folder not emptied: %v", ents)
 	}

@@ -14,6 +14,7 @@ import (
 	"casino"
 	"casino/api"
 	"casino/auth"
+	"casino/redact"
 	"casino/sqlstore"
 )
 
@@ -160,6 +161,7 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 		Settings:       db,
 		Audit:          db,
 		System:         db,
+		Data:           db,
 	}), nil
 }
 
@@ -199,7 +201,9 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 // printPasswordBanner shows a generated password once, on stderr.
 func printPasswordBanner(env *Env, title, email, password string) {
 	line := "================================================================"
-	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  password: %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, password, email, line)
+	// redact.Generated marks the line, so 'casino dr run' journals that a
+	// password was printed, never the password.
+	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, redact.Generated("password", password), email, line)
 }
 
 // jwtKeyFile is the token key file: CASINO_JWT_KEY_FILE, else keys/jwt.json

@@ -196,6 +196,14 @@ func TestUIFrontendAdminBackendDown(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Backend unavailable") {
 		t.Errorf("login with the backend down: %d, want 503", resp.StatusCode)
 	}
+	// Every answer of the frontend-admin role carries nosniff: its own
+	// probes, its "not here" for /api/, console pages and their errors.
+	for _, p := range []string{"/api/health", "/api/ready", "/api/v1/tenants", "/metrics", "/login", "/tenants", "/static/app.css"} {
+		resp, _ := uiGet(t, fe.URL+p, owner)
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("frontend-admin GET %s (%d): X-Content-Type-Options = %q, want nosniff", p, resp.StatusCode, got)
+		}
+	}
 	if !strings.Contains(fe.Stdout.String(), `"backend_unavailable"`) {
 		t.Errorf("the frontend-admin did not log backend_unavailable")
 	}
