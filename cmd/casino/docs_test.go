@@ -1082,6 +1082,9 @@ func TestDeploySettingsValidate(t *testing.T) {
 		"CASINO_OWNER_PASSWORD": "a-long-owner-password-2026",
 		"CASINO_JWT_KEY":        strings.Repeat("k", 48),
 		"POSTGRES_PASSWORD":     "pw",
+		// the public half of the test signing key, as kubectl create
+		// secret --from-file would hold it
+		"CASINO_BACKUP_VERIFY_KEY": func() string { p, _ := parseTestKey(); return string(p.Public().PEM()) }(),
 	}
 	check := func(where string, cmd []string, env map[string]string) {
 		t.Helper()
