@@ -146,6 +146,11 @@ type Output struct {
 type ScenarioDecision struct {
 	Scenario string `json:"scenario"`
 	Reason   string `json:"reason"`
+	Runbook  string `json:"runbook,omitempty"` // the runbook's source
+	// RollbackTarget (scenario A) is the previous distinct version from the
+	// database's versions history; RollbackError says why it is not known.
+	RollbackTarget string `json:"rollback_target,omitempty"`
+	RollbackError  string `json:"rollback_error,omitempty"`
 }
 
 // Step is where one step stands, folded from its entries.

@@ -237,6 +237,11 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		json.Unmarshal(e.Data, &d)
 		head("decided scenario " + d.Scenario)
 		fmt.Fprintf(b, "Reason: %s\n\n", d.Reason)
+		if d.RollbackTarget != "" {
+			fmt.Fprintf(b, "Rollback target (previous distinct version): %s\n\n", d.RollbackTarget)
+		} else if d.RollbackError != "" {
+			fmt.Fprintf(b, "Rollback target not known: %s\n\n", d.RollbackError)
+		}
 	case TypeValidate:
 		var v Validation
 		json.Unmarshal(e.Data, &v)

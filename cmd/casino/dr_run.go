@@ -11,6 +11,7 @@ import (
 
 	"casino/docs/ops"
 	"casino/dr"
+	"casino/sqlstore"
 )
 
 const drScenarioUsage = `dr scenario A|B|C --reason "..." [--runbook FILE]
@@ -53,10 +54,20 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	if prev := in.State.Scenario; prev != nil && prev.Scenario != sc {
 		fmt.Fprintf(env.Stderr, "note: changing the decision from scenario %s to %s (both stay in the journal)\n", prev.Scenario, sc)
 	}
-	if err := in.Append(dr.TypeScenario, dr.ScenarioDecision{Scenario: sc, Reason: *reason}); err != nil {
+	dec := dr.ScenarioDecision{Scenario: sc, Reason: *reason, Runbook: rb.Name}
+	if sc == "A" {
+		dec.RollbackTarget, dec.RollbackError = rollbackTarget(ctx, env, in.State.VersionBefore)
+	}
+	if err := in.Append(dr.TypeScenario, dec); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "scenario %s recorded in %s\n\n%s\n", sc, in.JournalPath(), section)
+	fmt.Fprintf(env.Stdout, "scenario %s recorded in %s\n", sc, in.JournalPath())
+	if dec.RollbackTarget != "" {
+		fmt.Fprintf(env.Stdout, "rollback target (previous distinct version): %s\n", dec.RollbackTarget)
+	} else if dec.RollbackError != "" {
+		fmt.Fprintf(env.Stdout, "rollback target not known: %s\n", red.String(dec.RollbackError))
+	}
+	fmt.Fprintf(env.Stdout, "\n%s\n", section)
 	fmt.Fprintln(env.Stdout, "\nRun each command through the journal: casino dr run -- COMMAND ARGS...")
 	return nil
 }
@@ -173,4 +184,38 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 		return &exitError{code: o.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], o.ExitCode)}
 	}
 	return nil
+}
+
+// rollbackTarget reads the versions history straight from DATABASE_URL (the
+// API may be down) and returns the previous distinct version before running
+// (the version recorded at declare, else the newest in the history).
+func rollbackTarget(ctx context.Context, env *Env, running string) (target, problem string) {
+	u := getenvDefault(env.Getenv, "DATABASE_URL", "")
+	if u == "" {
+		return "", "DATABASE_URL is not set: run 'casino version history' where it is"
+	}
+	if t, err := sqlstore.ParseURL(u); err != nil {
+		return "", sqlstore.Redact(err.Error())
+	} else if t.Dialect == sqlstore.SQLite {
+		if err := requireExistingFile(t.Path); err != nil { // Open would create it
+			return "", err.Error()
+		}
+	}
+	db, err := sqlstore.Open(ctx, u)
+	if err != nil {
+		return "", sqlstore.Redact(err.Error())
+	}
+	defer db.Close()
+	hist, err := db.Versions(ctx)
+	if err != nil {
+		return "", sqlstore.Redact(err.Error())
+	}
+	if running == "" && len(hist) > 0 {
+		running = hist[0].Version
+	}
+	v, ok := dr.RollbackTarget(hist, running)
+	if !ok {
+		return "", "the versions history holds no version other than " + running
+	}
+	return fmt.Sprintf("%s (commit %s, last seen %s)", v.Version, v.Commit, v.LastSeen.Format("2006-01-02T15:04:05Z")), ""
 }
