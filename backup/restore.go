@@ -33,6 +33,9 @@ type RestoreOptions struct {
 	// false stops the restore with ErrNotConfirmed. Nil means confirmed.
 	Confirm  func(plan *Plan) bool
 	PGBinDir string
+	// Jobs is the number of connections a PostgreSQL restore loads data
+	// and builds indexes with (0: the number of CPUs).
+	Jobs     int
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
@@ -388,7 +391,7 @@ func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin
 	}()
 	scratchURL := withDatabase(pg.url, scratch)
 	o.logf("restoring into scratch database %s", scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, o.File, scratchURL, o.Progress, o.Pause)
+	counts, err := loadPostgresDump(ctx, o.File, scratchURL, pgLoadOptions{BinDir: o.PGBinDir, Manifest: res.Plan.Manifest, Jobs: o.Jobs, Progress: o.Progress, Pause: o.Pause})
 	if err != nil {
 		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
 	}

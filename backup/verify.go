@@ -42,6 +42,9 @@ type VerifyOptions struct {
 	// decompressing (a PostgreSQL restore decompresses while it restores).
 	Quick    bool
 	Progress *Progress
+	// Jobs is the number of connections a deep verify loads with (0: the
+	// number of CPUs).
+	Jobs int
 }
 
 // VerifyResult is what verification established.
@@ -340,20 +343,12 @@ func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *Ve
 		return err
 	}
 	defer admin.close()
-	major, err := serverMajor(ctx, admin.db)
-	if err != nil {
-		return err
-	}
-	psql, err := findPGTool("psql", o.PGBinDir, major)
-	if err != nil {
-		return err
-	}
 	scratch := pgSideName(pg.dbname, pgVerifyTag)
 	if err := admin.create(ctx, scratch); err != nil {
 		return err
 	}
 	defer admin.drop(context.Background(), scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, path, withDatabase(o.AdminURL, scratch), o.Progress, nil)
+	counts, err := loadPostgresDump(ctx, path, withDatabase(o.AdminURL, scratch), pgLoadOptions{BinDir: o.PGBinDir, Manifest: r.Manifest, Jobs: o.Jobs, Progress: o.Progress})
 	if err != nil {
 		return invalid(path, "scratch restore failed: %v", err)
 	}
@@ -364,62 +359,4 @@ func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *Ve
 	}
 	r.pass("deep: restored into a scratch database; row counts match")
 	return nil
-}
-
-// restoreIntoPostgres feeds the dump into the (empty) database at url via
-// psql, checking the trailer on the way, and returns the restored row
-// counts.
-func restoreIntoPostgres(ctx context.Context, psql, path, url string, p *Progress, pause func(string)) (map[string]int64, error) {
-	r, err := openDecompressed(path, p)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	scan := newDumpScanner()
-	pr, pw := io.Pipe()
-	go func() {
-		var w io.Writer = io.MultiWriter(pw, scan)
-		if pause != nil {
-			w = &pauseOnce{w: w, point: "restoring", pause: pause}
-		}
-		_, err := io.Copy(w, r)
-		if err == nil && !scan.complete() {
-			err = errors.New("the SQL dump is incomplete: pg_dump's completion trailer is missing")
-		}
-		// An error here makes psql see a broken stream; with
-		// --single-transaction nothing of it commits.
-		pw.CloseWithError(err)
-	}()
-	err = runPSQL(ctx, psql, url, pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if err != nil {
-		return nil, err
-	}
-	if !scan.complete() {
-		return nil, errors.New("the SQL dump is incomplete: pg_dump's completion trailer is missing")
-	}
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	return db.RowCounts(ctx)
-}
-
-// pauseOnce calls pause(point) once, after the first write went through
-// (tests kill the process mid-stream there).
-type pauseOnce struct {
-	w     io.Writer
-	point string
-	pause func(string)
-	done  bool
-}
-
-func (p *pauseOnce) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	if !p.done {
-		p.done = true
-		p.pause(p.point)
-	}
-	return n, err
 }
