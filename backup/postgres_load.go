@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,17 +229,34 @@ func (l *pgLoader) describe(ctx context.Context, binDir, url string) error {
 	if err != nil {
 		return err
 	}
-	ref, err := schemaOnlyDump(ctx, bin, url)
-	if err != nil {
-		return err
+	// The same pg_dump writes the same DDL for the same migrations on the
+	// same server: a process that loads several dumps (tests, drills)
+	// asks it once.
+	host := ""
+	if u, err := neturl.Parse(url); err == nil {
+		host = u.Host
 	}
-	if s.ddl, err = parseReferenceDDL(ref); err != nil {
-		return err
+	key := fmt.Sprintf("%s|%d|%s|%d", bin, major, host, l.version)
+	if ddl, ok := referenceDDL.Load(key); ok {
+		s.ddl = ddl.(map[string]bool)
+	} else {
+		ref, err := schemaOnlyDump(ctx, bin, url)
+		if err != nil {
+			return err
+		}
+		if s.ddl, err = parseReferenceDDL(ref); err != nil {
+			return err
+		}
+		referenceDDL.Store(key, s.ddl)
 	}
 	l.schema = s
 	l.catalog, err = pgCatalog(ctx, l.ctl)
 	return err
 }
+
+// referenceDDL caches parsed pg_dump --schema-only output by pg_dump
+// binary, server version, server and schema version. Read-only once stored.
+var referenceDDL sync.Map
 
 // schemaOnlyDump is pg_dump --schema-only of the database at url.
 func schemaOnlyDump(ctx context.Context, bin, url string) ([]byte, error) {

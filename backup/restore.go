@@ -205,7 +205,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			"checkpoint the live database (refused if another process has it open), then rename(2) the new file over it")
 	} else {
 		plan.Steps = append(plan.Steps,
-			"create a scratch database on the same server and restore the dump into it with psql (one transaction)",
+			"create a scratch database on the same server, build casino's schema there from its migrations at the backup's schema version, and load only the dump's COPY data (any other statement refuses the restore)",
 			"compare its row counts with the manifest, migrate it up to schema "+strconv.Itoa(sqlstore.LatestVersion(sqlstore.Postgres)),
 			"swap in one transaction: terminate sessions, ALTER DATABASE "+pg.dbname+" RENAME to "+pgBase(pg.dbname)+pgOldTag+"..., scratch RENAME to "+pg.dbname,
 			"drop the old database")

@@ -257,6 +257,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	bindBackupCommon(fs, env, &b)
 	deep := fs.Bool("deep", false, "PostgreSQL: restore into a scratch database on DATABASE_URL's server and compare row counts")
 	force := fs.Bool("force-unverified", false, "check a backup that has no manifest (no checksum to compare)")
+	jobs := fs.Int("jobs", 0, "with --deep: connections that load the data and build the indexes (default: the number of CPUs)")
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return helpOK(err)
@@ -269,7 +270,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 			file = filepath.Join(b.dir, file)
 		}
 	}
-	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut)}
+	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut)}
 	if *deep {
 		if err := b.cfg.validateDatabase(fs); err != nil {
 			return err

@@ -42,6 +42,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
+	jobs := fs.Int("jobs", 0, "PostgreSQL: connections that load the data and build the indexes (default: the number of CPUs)")
 	// flags may follow FILE, as the checklist writes "restore FILE --yes"
 	file, err := parseWithFile(fs, args)
 	if err != nil {
@@ -70,7 +71,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	o := backup.RestoreOptions{
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
-		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
+		PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut), Log: out,
 		Pause: pauseHook(ctx, env),
 	}
 	o.Confirm = func(p *backup.Plan) bool {
