@@ -213,3 +213,107 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 		}
 	})
 }
+
+// craftSQLiteBackup applies ddl to a copy of good's SQLite file and writes
+// it as a backup with a correctly recomputed manifest.
+func craftSQLiteBackup(t testing.TB, dir string, good *backup.CreateResult, ddl string) string {
+	t.Helper()
+	f, err := os.Open(good.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(t.TempDir(), "edit.db")
+	os.WriteFile(work, raw, 0o600)
+	db, err := sql.Open("sqlite", work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ddl); err != nil {
+		t.Fatalf("%s: %v", ddl, err)
+	}
+	db.Close()
+	edited, err := os.ReadFile(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return craftBackup(t, dir, good, edited)
+}
+
+// TestSQLiteRestoreRefusesForeignSchema: a SQLite backup whose schema is
+// not exactly what casino's migrations create (here: a trigger that
+// deletes every login failure as it is recorded, which switches off login
+// throttling) is refused by restore and verify, and the live database
+// keeps its data and schema.
+func TestSQLiteRestoreRefusesForeignSchema(t *testing.T) {
+	ctx := context.Background()
+	live := testdb.Open(t, sqlstore.SQLite)
+	seed(t, live, 2)
+	dir := t.TempDir()
+	good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('after', '1', CURRENT_TIMESTAMP)`)
+	live.Close()
+	before := dbState(t, live.Target.URL)
+	cases := []struct{ name, ddl, want string }{
+		{"extra trigger", `CREATE TRIGGER no_throttle AFTER INSERT ON login_failures BEGIN DELETE FROM login_failures; END`, "extra trigger no_throttle"},
+		{"extra view", `CREATE VIEW owners AS SELECT email, password_hash FROM users`, "extra view owners"},
+		{"extra table", `CREATE TABLE extra (x)`, "extra table extra"},
+		{"extra index", `CREATE INDEX users_email_hash ON users (email, password_hash)`, "extra index users_email_hash"},
+		{"missing trigger", `DROP TRIGGER audit_events_no_delete`, "missing trigger audit_events_no_delete"},
+		{"changed check", `PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, '''suspended''', '''suspended'', ''gone''') WHERE name = 'tenants'; PRAGMA writable_schema = OFF`, "changed table tenants"},
+		{"schema_migrations rewritten", `DELETE FROM schema_migrations`, "schema_migrations records version 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bdir := t.TempDir()
+			p := craftSQLiteBackup(t, bdir, good, tc.ddl)
+			_, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
+			if err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
+				t.Fatalf("restore: %v\nwant a refusal saying %q", err, tc.want)
+			}
+			if _, err := backup.Verify(ctx, p, backup.VerifyOptions{}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
+				t.Errorf("verify: %v, want a refusal saying %q", err, tc.want)
+			}
+			if dbState(t, live.Target.URL) != before {
+				t.Error("the live database changed")
+			}
+			db, err := sql.Open("sqlite", live.Target.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name IN ('no_throttle', 'owners', 'extra', 'users_email_hash')`).Scan(&n)
+			db.Close()
+			if n != 0 {
+				t.Error("the crafted schema reached the live database")
+			}
+			if left, _ := backup.FindLeftovers(ctx, live.Target, bdir); len(left) > 0 {
+				t.Errorf("leftovers: %v", left)
+			}
+			es, _ := os.ReadDir(filepath.Dir(live.Target.Path))
+			for _, e := range es {
+				if strings.Contains(e.Name(), ".restore-") {
+					t.Errorf("left %s beside the database", e.Name())
+				}
+			}
+		})
+	}
+	t.Run("the untouched copy restores", func(t *testing.T) {
+		bdir := t.TempDir()
+		p := craftSQLiteBackup(t, bdir, good, `SELECT 1`)
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true}); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+	})
+}

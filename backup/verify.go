@@ -156,6 +156,14 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 		}
 		r.RowCounts = counts
 		r.pass("decompressed; PRAGMA integrity_check: ok")
+		version := 0
+		if m != nil {
+			version = m.SchemaVersion
+		}
+		if version, err = checkSQLiteSchema(ctx, out, filepath.Dir(out), version); err != nil {
+			return nil, invalid(path, "%v", err)
+		}
+		r.pass("schema (sqlite_master) is exactly casino's at version %d", version)
 		if want != nil {
 			if err := compareCounts(want, counts); err != nil {
 				return nil, invalid(path, "%v", err)
