@@ -3,7 +3,8 @@
 # on the same data, reporting time ratios (issue 5 targets in brackets):
 #
 #   PostgreSQL backup   casino backup create      vs  pg_dump | gzip        [<= 0.7x]
-#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 1.0x]
+#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 0.8x]
+#                                                 vs  pg_restore -j2 of a custom-format dump (info)
 #   SQLite backup       casino backup create      vs  sqlite3 .backup+gzip  (info)
 #                                                 vs  cp                    [<= 1.5x]
 #
@@ -14,9 +15,15 @@
 #      BENCH_DIR     work folder (default a fresh mktemp -d; removed at exit)
 #      BENCH_OUT     also write the markdown result table to this file
 #      BENCH_ENGINES "postgres sqlite" (default both)
+#      BENCH_JOBS    casino restore --jobs (default: casino's default, the CPU count)
+#      BENCH_RESTORE_ONLY=1  PostgreSQL: time only the restores (the backup
+#                    rows are left out; casino still makes the backup file)
+#      RESTORE_RUNS  restore runs per tool (default 3); medians are compared
 #
 # The casino restore includes what gunzip|psql skips: the sha256 check, a
-# scratch database, the row-count check, the migration check and the swap.
+# scratch database whose schema casino's migrations build, the check of
+# every dump statement against pg_dump's DDL for that schema, the row-count
+# check, the catalog comparison, the migration check and the swap.
 # The restore runs with --no-safety-backup (the safety backup is a backup,
 # measured above). Not a test: it measures, it does not assert.
 set -euo pipefail
@@ -61,36 +68,60 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	log "database size: $(psql -X -At "$ADMIN" -c "SELECT pg_size_pretty(pg_database_size('$SRC'))")"
 	export DATABASE_URL="$(dburl $SRC)"
 
-	timeit pg_peer_backup "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"
-	timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
-	timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
+	if [ -z "${BENCH_RESTORE_ONLY:-}" ]; then
+		timeit pg_peer_backup "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"
+		timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
+		timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
+		log "sizes: peer $(stat -c %s peer.sql.gz) zstd $(stat -c %s pgz/*.sql.zst)"
+	else
+		"$CASINO" backup create --dir pgb >/dev/null
+	fi
 	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
-	log "sizes: peer $(stat -c %s peer.sql.gz) casino $(stat -c %s "$FILE") zstd $(stat -c %s pgz/*.sql.zst)"
+	# Both peers restore the same data: the plain peer reads casino's own
+	# .sql.gz (plain pg_dump output), pg_restore a custom-format dump.
+	pg_dump -Fc --no-owner --no-privileges -f peer.dump "$DATABASE_URL"
+	log "sizes: casino $(stat -c %s "$FILE") custom $(stat -c %s peer.dump)"
+	JOBS_FLAG=""
+	[ -z "${BENCH_JOBS:-}" ] || JOBS_FLAG="--jobs $BENCH_JOBS"
 
 	# Restores write 1.3 GB each: the server's checkpoint after one run lands
 	# on the next. So each run starts after a CHECKPOINT, the order of the
 	# pair alternates, and the medians of RESTORE_RUNS pairs are compared.
 	peer_restore() {
 		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "CREATE DATABASE bench_peer" -c "CHECKPOINT"
-		timeit t "gunzip -c peer.sql.gz | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
+		timeit t "gunzip -c '$FILE' | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
 		peer_times+=("$t")
+	}
+	pgr_restore() {
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)" -c "CREATE DATABASE bench_pgr" -c "CHECKPOINT"
+		timeit t "pg_restore -j2 --no-owner --no-privileges -d '$(dburl bench_pgr)' peer.dump"
+		pgr_times+=("$t")
 	}
 	casino_restore() {
 		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "CHECKPOINT"
-		timeit t "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup"
+		timeit t "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup $JOBS_FLAG"
 		casino_times+=("$t")
 	}
-	peer_times=() casino_times=()
+	median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+	peer_times=() pgr_times=() casino_times=()
 	for i in $(seq "${RESTORE_RUNS:-3}"); do
-		if [ $((i % 2)) = 1 ]; then peer_restore; casino_restore; else casino_restore; peer_restore; fi
+		case $((i % 3)) in
+		1) peer_restore; pgr_restore; casino_restore ;;
+		2) casino_restore; peer_restore; pgr_restore ;;
+		0) pgr_restore; casino_restore; peer_restore ;;
+		esac
 	done
-	pg_peer_restore=$(printf '%s\n' "${peer_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	pg_casino_restore=$(printf '%s\n' "${casino_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	log "restore runs: peer ${peer_times[*]}; casino ${casino_times[*]}"
-	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
-	rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
-	rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
-	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
+	pg_peer_restore=$(median "${peer_times[@]}")
+	pg_pgr_restore=$(median "${pgr_times[@]}")
+	pg_casino_restore=$(median "${casino_times[@]}")
+	log "restore runs: gunzip|psql ${peer_times[*]}; pg_restore -j2 ${pgr_times[*]}; casino ${casino_times[*]}"
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
+	if [ -z "${BENCH_RESTORE_ONLY:-}" ]; then
+		rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
+		rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
+	fi
+	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 0.8x |")
+	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | pg_restore -j2 (custom format): $pg_pgr_restore s | $(ratio "$pg_casino_restore" "$pg_pgr_restore")x | - |")
 	unset DATABASE_URL
 fi
 
