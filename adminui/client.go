@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"casino/observe"
 )
 
 // ErrUnavailable means the backend could not be reached, or answered like a
@@ -84,27 +86,6 @@ func (c *Client) SetTimeout(d time.Duration) {
 	}
 }
 
-// callMeta is what the UI request passes on to the backend calls it makes.
-type callMeta struct {
-	requestID string
-	clientIP  string
-}
-
-type metaKey struct{}
-
-// withCallMeta records the UI request's id and client IP so that backend
-// calls made for it carry X-Request-ID (one id across both logs) and
-// X-Forwarded-For (so login throttling sees the real client, when the backend
-// trusts this frontend as a proxy).
-func withCallMeta(ctx context.Context, requestID, clientIP string) context.Context {
-	return context.WithValue(ctx, metaKey{}, callMeta{requestID, clientIP})
-}
-
-func metaFrom(ctx context.Context) callMeta {
-	m, _ := ctx.Value(metaKey{}).(callMeta)
-	return m
-}
-
 // do sends one request. body, when non-nil, is encoded as JSON; out, when
 // non-nil, receives the decoded 2xx body. Transport failures become
 // ErrUnavailable; error answers become *APIError.
@@ -133,13 +114,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if m := metaFrom(ctx); m.requestID != "" || m.clientIP != "" {
-		if m.requestID != "" {
-			req.Header.Set("X-Request-ID", m.requestID)
-		}
-		if m.clientIP != "" {
-			req.Header.Set("X-Forwarded-For", m.clientIP)
-		}
+	// A call made while serving a console request carries its id (one id
+	// across both logs) and its client address (so login throttling sees
+	// the real client, when the backend trusts this frontend as a proxy).
+	if id := observe.RequestID(ctx); id != "" {
+		req.Header.Set("X-Request-ID", id)
+	}
+	if ip := observe.ClientIP(ctx); ip != "" {
+		req.Header.Set("X-Forwarded-For", ip)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"casino/observe"
 )
 
 // routes lists every route of the UI. GET never changes state; every POST
@@ -79,7 +81,7 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 			u.toLogin(w, r, "")
 			return
 		}
-		ctx := u.callCtx(r)
+		ctx := r.Context()
 		caps, err := u.c.Capabilities(ctx, tok)
 		if err != nil {
 			var ae *APIError
@@ -91,11 +93,9 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 			return
 		}
 		s := &session{token: tok, Caps: caps}
-		if u.cfg.SetIdentity != nil {
-			uid, _ := strconv.ParseInt(string(caps.UserID), 10, 64)
-			tid, _ := strconv.ParseInt(string(caps.TenantID), 10, 64)
-			u.cfg.SetIdentity(r, uid, tid)
-		}
+		uid, _ := strconv.ParseInt(string(caps.UserID), 10, 64)
+		tid, _ := strconv.ParseInt(string(caps.TenantID), 10, 64)
+		observe.SetIdentity(r.Context(), uid, tid)
 		if caps.IsOwner || caps.Can("admin:status") {
 			// The banner: best effort, a page still renders without it.
 			if st, err := u.c.Status(ctx, tok); err == nil {
@@ -147,7 +147,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusBadRequest, "login", v)
 		return
 	}
-	tok, err := u.c.Login(u.callCtx(r), email, password)
+	tok, err := u.c.Login(r.Context(), email, password)
 	if err == nil {
 		u.setSession(w, r, tok)
 		if next == "" {
@@ -192,7 +192,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 func (u *UI) handleLogout(w http.ResponseWriter, r *http.Request) {
 	tok := u.token(r)
 	if tok != "" {
-		err := u.c.Logout(u.callCtx(r), tok)
+		err := u.c.Logout(r.Context(), tok)
 		if errors.Is(err, ErrUnavailable) {
 			// The cookie goes anyway, but the user must know the token
 			// itself lives on until it expires.
@@ -238,7 +238,7 @@ func offsetParam(r *http.Request) int {
 
 func (u *UI) tenantsView(r *http.Request, s *session) (*view, error) {
 	offset := offsetParam(r)
-	p, err := u.c.Tenants(u.callCtx(r), s.token, offset)
+	p, err := u.c.Tenants(r.Context(), s.token, offset)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func (u *UI) handleTenants(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (u *UI) handleCreateTenant(w http.ResponseWriter, r *http.Request, s *session) {
 	name, slug := strings.TrimSpace(r.PostFormValue("name")), trimLower(r.PostFormValue("slug"))
-	t, err := u.c.CreateTenant(u.callCtx(r), s.token, name, slug)
+	t, err := u.c.CreateTenant(r.Context(), s.token, name, slug)
 	if err == nil {
 		redirect(w, r, "/tenants/"+url.PathEscape(string(t.ID))+"?ok=created")
 		return
@@ -300,7 +300,7 @@ func (d tenantData) SettingAction() string {
 }
 
 func (u *UI) tenantView(r *http.Request, s *session) (*view, error) {
-	ctx := u.callCtx(r)
+	ctx := r.Context()
 	id := ID(r.PathValue("id"))
 	t, err := u.c.Tenant(ctx, s.token, id)
 	if err != nil {
@@ -359,7 +359,7 @@ func (u *UI) handleTenantStatus(w http.ResponseWriter, r *http.Request, s *sessi
 		u.renderError(w, r, s, http.StatusBadRequest, "Bad request", "Status must be active or suspended.")
 		return
 	}
-	_, err := u.c.SetTenantStatus(u.callCtx(r), s.token, id, status)
+	_, err := u.c.SetTenantStatus(r.Context(), s.token, id, status)
 	back := safeNext(r.PostFormValue("return"))
 	if back == "" || strings.Contains(back, "?") {
 		back = "/tenants/" + url.PathEscape(string(id))
@@ -382,7 +382,7 @@ func (u *UI) handleTenantStatus(w http.ResponseWriter, r *http.Request, s *sessi
 func (u *UI) handleCreateAdmin(w http.ResponseWriter, r *http.Request, s *session) {
 	id := ID(r.PathValue("id"))
 	email, password := trimLower(r.PostFormValue("email")), r.PostFormValue("password")
-	_, err := u.c.CreateAdmin(u.callCtx(r), s.token, id, email, password)
+	_, err := u.c.CreateAdmin(r.Context(), s.token, id, email, password)
 	if err != nil {
 		u.formFailed(w, r, s, err, map[string]string{"admin_email": email, "form": "admin"}, func() (*view, error) { return u.tenantView(r, s) }, "tenant")
 		return
@@ -441,7 +441,7 @@ func (u *UI) putSetting(w http.ResponseWriter, r *http.Request, s *session, tena
 	} else if problem != "" {
 		err = &APIError{Status: http.StatusBadRequest, Message: problem, Fields: map[string]string{"value": problem}}
 	} else {
-		err = u.c.PutSetting(u.callCtx(r), s.token, tenantID, key, settingType(typ), value)
+		err = u.c.PutSetting(r.Context(), s.token, tenantID, key, settingType(typ), value)
 	}
 	if err != nil {
 		u.formFailed(w, r, s, err, form, build, page)
@@ -477,7 +477,7 @@ func (u *UI) settingsView(r *http.Request, s *session) (*view, error) {
 		d.TenantID = s.Caps.TenantID
 	}
 	var err error
-	if d.Settings, err = u.c.Settings(u.callCtx(r), s.token, d.TenantID); err != nil {
+	if d.Settings, err = u.c.Settings(r.Context(), s.token, d.TenantID); err != nil {
 		if errors.Is(err, ErrUnavailable) || StatusOf(err) == http.StatusUnauthorized {
 			return nil, err
 		}
@@ -500,10 +500,10 @@ func (u *UI) handleSwitch(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	enabled := r.PostFormValue("enabled") == "true"
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	if err := u.c.SetSwitch(u.callCtx(r), s.token, name, enabled, reason); err != nil {
+	if err := u.c.SetSwitch(r.Context(), s.token, name, enabled, reason); err != nil {
 		u.formFailed(w, r, s, err, map[string]string{"form": name, "reason": reason}, func() (*view, error) {
 			// Re-read the switches for the page.
-			if st, err := u.c.Status(u.callCtx(r), s.token); err == nil {
+			if st, err := u.c.Status(r.Context(), s.token); err == nil {
 				s.status = &st
 			}
 			return u.settingsView(r, s)
@@ -543,7 +543,7 @@ type BuildVersionOfConsole struct {
 }
 
 func (u *UI) handleVersions(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := u.callCtx(r)
+	ctx := r.Context()
 	d := versionsData{Console: BuildVersionOfConsole{u.cfg.Build.Version, u.cfg.Build.Commit, u.cfg.Build.BuildTime, u.cfg.Build.GoVersion}}
 	var err error
 	if d.Backend, err = u.c.Version(ctx); err != nil {
@@ -586,7 +586,7 @@ func parseDay(s string, end bool) time.Time {
 }
 
 func (u *UI) handleAudit(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := u.callCtx(r)
+	ctx := r.Context()
 	q := r.URL.Query()
 	d := auditData{Tenant: strings.TrimSpace(q.Get("tenant")), Action: strings.TrimSpace(q.Get("action")), Since: q.Get("since"), Until: q.Get("until")}
 	f := AuditFilter{TenantID: ID(d.Tenant), Action: d.Action, Since: parseDay(d.Since, false), Until: parseDay(d.Until, true), Offset: offsetParam(r)}

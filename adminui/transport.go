@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"casino/observe"
 )
 
 // HandlerTransport returns an http.RoundTripper that serves each request with
@@ -27,7 +29,7 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.Host = req.URL.Host
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.RemoteAddr = "127.0.0.1:0"
-	if ip := metaFrom(req.Context()).clientIP; ip != "" {
+	if ip := observe.ClientIP(req.Context()); ip != "" {
 		r.RemoteAddr = net.JoinHostPort(ip, "0")
 		// The peer already is the client; a forwarded-for header would only
 		// be believed if 127.0.0.1 were a trusted proxy, and is redundant.

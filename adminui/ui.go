@@ -1,7 +1,6 @@
 package adminui
 
 import (
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"casino"
+	"casino/observe"
 )
 
 //go:embed templates/*.html
@@ -48,16 +48,6 @@ type Config struct {
 	Build casino.BuildInfo
 	// SecureCookie is SecureAuto (default), SecureAlways or SecureNever.
 	SecureCookie string
-	// RequestMeta, when set, returns the request id and client IP decided by
-	// the surrounding middleware (api.Observe); they are passed on to the
-	// backend as X-Request-ID and X-Forwarded-For.
-	RequestMeta func(*http.Request) (requestID, clientIP string)
-	// SetRoute, when set, is told the route pattern of each request, for the
-	// request log and metrics.
-	SetRoute func(*http.Request, string)
-	// SetIdentity, when set, is told the signed-in user and tenant of each
-	// request (0 when unknown), for the request log.
-	SetIdentity func(r *http.Request, userID, tenantID int64)
 }
 
 // UI is the frontend-admin's http.Handler: the HTML pages and their static
@@ -143,12 +133,8 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// route records the route pattern for logs and metrics.
-func (u *UI) route(r *http.Request, pattern string) {
-	if u.cfg.SetRoute != nil {
-		u.cfg.SetRoute(r, pattern)
-	}
-}
+// route records the route pattern for logs and metrics (observe.SetRoute).
+func (u *UI) route(r *http.Request, pattern string) { observe.SetRoute(r.Context(), pattern) }
 
 // handle mounts h at pattern, recording the pattern as the route.
 func (u *UI) handle(pattern string, h http.HandlerFunc) {
@@ -158,23 +144,9 @@ func (u *UI) handle(pattern string, h http.HandlerFunc) {
 	})
 }
 
-// callCtx is the context of the backend calls made for r.
-func (u *UI) callCtx(r *http.Request) context.Context {
-	if u.cfg.RequestMeta == nil {
-		return r.Context()
-	}
-	id, ip := u.cfg.RequestMeta(r)
-	return withCallMeta(r.Context(), id, ip)
-}
-
-// requestID is the id of r, for error pages.
-func (u *UI) requestID(r *http.Request) string {
-	if u.cfg.RequestMeta == nil {
-		return ""
-	}
-	id, _ := u.cfg.RequestMeta(r)
-	return id
-}
+// requestID is the id of r, for error pages: observe.Middleware's, "" when
+// the UI is served without it.
+func (u *UI) requestID(r *http.Request) string { return observe.RequestID(r.Context()) }
 
 // secure reports whether r arrived over HTTPS (directly or via a proxy).
 func (u *UI) secure(r *http.Request) bool {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"casino"
+	"casino/observe"
 )
 
 // newTestUI serves the UI in front of backend (in-process, through
@@ -350,16 +352,24 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
+// The console's backend calls carry the request id and client address that
+// observe.Middleware decided for the console request.
 func TestForwardsRequestMeta(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	c, _ := NewClient("http://backend.test", HandlerTransport(fake))
-	u, err := New(Config{Client: c, RequestMeta: func(*http.Request) (string, string) { return "req-123", "203.0.113.9" }})
+	u, err := New(Config{Client: c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(u)
+	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	srv := httptest.NewServer(observe.Middleware(nil, nil, proxies, u))
 	defer srv.Close()
-	do(t, "POST", srv.URL+"/login", url.Values{"email": {"admin@casino.com"}, "password": {"owner-pass"}}, sameOrigin)
+	hdr := map[string]string{"X-Request-ID": "req-123", "X-Forwarded-For": "203.0.113.9"}
+	for k, v := range sameOrigin {
+		hdr[k] = v
+	}
+	do(t, "POST", srv.URL+"/login", url.Values{"email": {"admin@casino.com"}, "password": {"owner-pass"}}, hdr)
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	last := fake.calls[len(fake.calls)-1]

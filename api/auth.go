@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"casino"
+	"casino/observe"
 )
 
 // LoginRequest is the body of POST /api/v1/auth/login.
@@ -26,7 +27,7 @@ const (
 // withMeta puts the request id and client IP where the services (audit)
 // read them.
 func withMeta(r *http.Request) *http.Request {
-	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: RequestID(r.Context()), RemoteIP: ClientIP(r.Context())})
+	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
 	return r.WithContext(ctx)
 }
 
@@ -70,7 +71,7 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 			Error(w, r, err)
 			return
 		}
-		SetIdentity(r.Context(), id.UserID, id.TenantID)
+		observe.SetIdentity(r.Context(), id.UserID, id.TenantID)
 		if sess.Maintenance && o&duringMaintenance == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			msg := "The platform is in maintenance mode: changes are refused until it ends; reads keep working."
 			if sess.MaintenanceReason != "" {
@@ -94,7 +95,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	SetIdentity(r.Context(), tok.UserID, tok.TenantID)
+	observe.SetIdentity(r.Context(), tok.UserID, tok.TenantID)
 	JSON(w, http.StatusOK, tok)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"casino"
+	"casino/observe"
 )
 
 // MaxBodyBytes is the largest request body the API reads.
@@ -54,7 +55,7 @@ type ErrorDetail struct {
 // request id and answered with a generic message.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := casino.ErrorCode(err), casino.ErrorMessage(err)
-	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg}, RequestID: RequestID(r.Context())}
+	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg}, RequestID: observe.RequestID(r.Context())}
 	var e *casino.Error
 	if errors.As(err, &e) {
 		body.Error.Fields = e.Fields
@@ -62,8 +63,8 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 		}
 	}
-	if info := infoFrom(r.Context()); info != nil && code == casino.EINTERNAL {
-		info.Err = err
+	if code == casino.EINTERNAL {
+		observe.SetError(r.Context(), err)
 	}
 	JSON(w, StatusOf(code), body)
 }

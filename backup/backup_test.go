@@ -30,7 +30,7 @@ func seed(t testing.TB, db *sqlstore.DB, tenants int) {
 	now := sqlstore.Now()
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := db.ExecContext(ctx, db.Rebind(q), args...); err != nil {
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -38,7 +38,7 @@ func seed(t testing.TB, db *sqlstore.DB, tenants int) {
 	for i := 1; i <= tenants; i++ {
 		exec(`INSERT INTO tenants (name, slug, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)`, fmt.Sprintf("Tenant %d", i), fmt.Sprintf("tenant-%d", i), now, now)
 		var id int64
-		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT id FROM tenants WHERE slug = ?`), fmt.Sprintf("tenant-%d", i)).Scan(&id); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT id FROM tenants WHERE slug = ?`, fmt.Sprintf("tenant-%d", i)).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
 		exec(`INSERT INTO users (tenant_id, email, password_hash, role, created_at, updated_at) VALUES (?, ?, '$argon2id$y', 'tenant_admin', ?, ?)`, id, fmt.Sprintf("admin%d@example.com", i), now, now)
@@ -118,7 +118,7 @@ func startWriter(t testing.TB, db *sqlstore.DB) *writer {
 			w.mu.Lock()
 			w.started[target] = time.Now().UTC()
 			w.mu.Unlock()
-			if _, err := db.ExecContext(context.Background(), db.Rebind(`INSERT INTO audit_events (ts, action, target) VALUES (?, 'writer.insert', ?)`), sqlstore.Now(), target); err != nil {
+			if _, err := db.ExecContext(context.Background(), `INSERT INTO audit_events (ts, action, target) VALUES (?, 'writer.insert', ?)`, sqlstore.Now(), target); err != nil {
 				w.err = err
 				return
 			}
@@ -279,7 +279,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Change the live data after the backup, so a restore would show.
-		live.ExecContext(ctx, live.Rebind(`INSERT INTO system_state (key, value, updated_at) VALUES ('after', '1', ?)`), sqlstore.Now())
+		live.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('after', '1', ?)`, sqlstore.Now())
 		other := map[sqlstore.Dialect]string{sqlstore.SQLite: casino.EnginePostgres, sqlstore.Postgres: casino.EngineSQLite}[engine]
 		cases := []struct {
 			name    string
@@ -363,7 +363,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 			t.Fatal(err)
 		}
 		seed2 := func() {
-			live.ExecContext(ctx, live.Rebind(`INSERT INTO tenants (name, slug, created_at, updated_at) VALUES ('Late', 'late', ?, ?)`), sqlstore.Now(), sqlstore.Now())
+			live.ExecContext(ctx, `INSERT INTO tenants (name, slug, created_at, updated_at) VALUES ('Late', 'late', ?, ?)`, sqlstore.Now(), sqlstore.Now())
 		}
 		seed2()
 		live.Close()

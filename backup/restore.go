@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"casino"
@@ -41,7 +37,7 @@ type RestoreOptions struct {
 	Log io.Writer
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
-	// (PostgreSQL, psql mid-stream), scratch_ready, before_swap, during_swap, after_swap.
+	// (PostgreSQL, data loading), scratch_ready, before_swap, during_swap, after_swap.
 	Pause func(point string)
 }
 
@@ -112,31 +108,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 	plan.Leftovers = left
 
-	engine := engineOf(o.Target.Dialect)
-	vo := VerifyOptions{Engine: engine, ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
-	// SQLite: decompress and check straight into the file that will be
-	// swapped in. PostgreSQL: checksum now, decompress while restoring.
-	var newFile string
-	if o.Target.Dialect == sqlstore.SQLite {
-		newFile = o.Target.Path + ".restore-" + time.Now().UTC().Format("20060102T150405") + "-" + strconv.Itoa(os.Getpid())
-		if dir := filepath.Dir(o.Target.Path); dir != "." {
-			os.MkdirAll(dir, 0o750)
-		}
-		if o.DryRun {
-			vo.ScratchDir = o.BackupDir
-		} else {
-			vo.SQLiteOut = newFile
-		}
-	} else if o.DryRun {
-		// a dry run decompresses the whole dump to check it
-	} else {
-		vo.Quick = true
-	}
-	removeNew := func() {
-		if newFile != "" {
-			removeSQLiteFiles(newFile)
-		}
-	}
+	eng := newEngineRestore(o.Target)
+	defer eng.close()
+	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
+	eng.verifyInto(&vo, o.DryRun, o.BackupDir)
+	removeNew := eng.discard
 	vr, err := Verify(ctx, o.File, vo)
 	if err == nil && vo.Quick && vr.Manifest == nil {
 		// No manifest, no checksum: decompress and check the whole dump
@@ -156,35 +132,8 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		plan.DataLossWindow = time.Since(m.SnapshotAt).Round(time.Second).String()
 	}
 
-	var pg *pgTarget
-	var admin *pgAdmin
-	var psql string
-	switch o.Target.Dialect {
-	case sqlstore.SQLite:
-		_, err := os.Stat(o.Target.Path)
-		plan.TargetExists = err == nil
-	default:
-		if pg, err = newPGTarget(o.Target.URL); err != nil {
-			return nil, err
-		}
-		switch pg.dbname {
-		case "postgres", "template0", "template1":
-			return nil, errorf(casino.EINVALID, "refusing to restore over the %s database: restore into the application's own database", pg.dbname)
-		}
-		if admin, err = openPGAdmin(ctx, pg); err != nil {
-			return nil, err
-		}
-		defer admin.close()
-		if plan.TargetExists, err = admin.exists(ctx, pg.dbname); err != nil {
-			return nil, err
-		}
-		major, err := serverMajor(ctx, admin.db)
-		if err != nil {
-			return nil, err
-		}
-		if psql, err = findPGTool("psql", o.PGBinDir, major); err != nil {
-			return nil, err
-		}
+	if plan.TargetExists, err = eng.open(ctx, &o); err != nil {
+		return nil, err
 	}
 	hasSchema := plan.TargetExists && targetHasSchema(ctx, o.Target)
 	if !hasSchema {
@@ -198,18 +147,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	} else {
 		plan.Steps = append(plan.Steps, "NO safety backup (--no-safety-backup): the current data cannot be brought back")
 	}
-	if o.Target.Dialect == sqlstore.SQLite {
-		plan.Steps = append(plan.Steps,
-			"decompress into a new file beside the database, PRAGMA integrity_check, compare row counts",
-			"migrate the new file up to schema "+strconv.Itoa(sqlstore.LatestVersion(sqlstore.SQLite)),
-			"checkpoint the live database (refused if another process has it open), then rename(2) the new file over it")
-	} else {
-		plan.Steps = append(plan.Steps,
-			"create a scratch database on the same server, build casino's schema there from its migrations at the backup's schema version, and load only the dump's COPY data (any other statement refuses the restore)",
-			"compare its row counts with the manifest, migrate it up to schema "+strconv.Itoa(sqlstore.LatestVersion(sqlstore.Postgres)),
-			"swap in one transaction: terminate sessions, ALTER DATABASE "+pg.dbname+" RENAME to "+pgBase(pg.dbname)+pgOldTag+"..., scratch RENAME to "+pg.dbname,
-			"drop the old database")
-	}
+	plan.Steps = append(plan.Steps, eng.steps()...)
 	if o.DryRun {
 		removeNew()
 		return &RestoreResult{Plan: plan}, nil
@@ -225,7 +163,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}()
 	if len(left) > 0 {
-		cleaned, err := leftovers(ctx, o.Target, o.BackupDir, true, newFile)
+		cleaned, err := leftovers(ctx, o.Target, o.BackupDir, true, eng.keep())
 		for _, c := range cleaned {
 			o.logf("cleaned leftover of an interrupted run: %s", c)
 		}
@@ -233,10 +171,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, fmt.Errorf("clean leftovers: %w", err)
 		}
 	}
-	if o.Target.Dialect == sqlstore.SQLite && plan.TargetExists {
-		// Fail fast, before the safety backup, if another process has the
-		// file open; checked again right before the swap.
-		if err := checkpointAlone(ctx, o.Target.Path); err != nil {
+	if plan.TargetExists {
+		// Fail fast, before the safety backup, if another process uses the
+		// database; checked again right before the swap.
+		if err := eng.checkAlone(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -258,15 +196,8 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if vr.Manifest != nil {
 		want = vr.Manifest.RowCounts
 	}
-	switch o.Target.Dialect {
-	case sqlstore.SQLite:
-		if err := restoreSQLite(ctx, &o, newFile, want, plan.TargetExists, res); err != nil {
-			return nil, err
-		}
-	default:
-		if err := restorePostgres(ctx, &o, pg, admin, psql, want, plan.TargetExists, res); err != nil {
-			return nil, err
-		}
+	if err := eng.restore(ctx, &o, want, plan.TargetExists, res); err != nil {
+		return nil, err
 	}
 	ok = true
 	if m := vr.Manifest; m != nil {
@@ -310,111 +241,33 @@ func migrateScratch(ctx context.Context, url string, res *RestoreResult) error {
 	return err
 }
 
-func restoreSQLite(ctx context.Context, o *RestoreOptions, newFile string, want map[string]int64, liveExists bool, res *RestoreResult) error {
-	// Verify already decompressed newFile and ran integrity_check and the
-	// row-count comparison on it.
-	if err := migrateScratch(ctx, "sqlite:"+newFile, res); err != nil {
-		return err
-	}
-	if err := setRollbackJournal(ctx, newFile); err != nil {
-		return err
-	}
-	if f, err := os.OpenFile(newFile, os.O_RDWR, 0); err == nil {
-		f.Sync()
-		f.Close()
-	}
-	o.pause("scratch_ready")
-	live := o.Target.Path
-	if liveExists {
-		// Fold the WAL into the live file and make sure nobody else has it
-		// open: a live writer would keep appending to <db>-wal, which would
-		// then be replayed onto the new file.
-		if err := checkpointAlone(ctx, live); err != nil {
-			return err
-		}
-	}
-	o.pause("before_swap")
-	o.logf("swapping %s into place", filepath.Base(newFile))
-	if err := os.Rename(newFile, live); err != nil {
-		return fmt.Errorf("swap: %w", err)
-	}
-	if err := syncDir(filepath.Dir(live)); err != nil {
-		return err
-	}
-	o.pause("after_swap")
-	// The old WAL is empty (checkpointed); remove it and the stale index.
-	os.Remove(live + "-wal")
-	os.Remove(live + "-shm")
-	return syncDir(filepath.Dir(live))
+// engineRestore is the part of a restore that differs by engine: where the
+// backup is decompressed, how the target is inspected, how the restored copy
+// is built aside and swapped in. Restore drives it in this order: verifyInto,
+// open, steps, checkAlone, restore; discard and close on the way out.
+type engineRestore interface {
+	// verifyInto tells Verify where to decompress (SQLite keeps the checked
+	// copy as the new file; PostgreSQL only checksums before restoring).
+	verifyInto(vo *VerifyOptions, dryRun bool, backupDir string)
+	// open inspects the target and reports whether it exists.
+	open(ctx context.Context, o *RestoreOptions) (exists bool, err error)
+	// steps describes restore's work for the plan.
+	steps() []string
+	// checkAlone fails when another process uses the existing target.
+	checkAlone(ctx context.Context) error
+	// restore builds the restored copy aside, checks and migrates it, and
+	// swaps it in.
+	restore(ctx context.Context, o *RestoreOptions, want map[string]int64, liveExists bool, res *RestoreResult) error
+	// keep names the restore's own file a leftover cleanup must spare.
+	keep() string
+	// discard removes what verifyInto prepared, when the restore stops.
+	discard()
+	close()
 }
 
-// checkpointAlone checkpoints the SQLite database with TRUNCATE and checks
-// that no other connection has it open (the WAL file must be gone once we
-// close, as SQLite deletes it when the last connection closes).
-func checkpointAlone(ctx context.Context, path string) error {
-	db, err := sqlstore.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		return err
+func newEngineRestore(t sqlstore.Target) engineRestore {
+	if t.Dialect == sqlstore.SQLite {
+		return &sqliteRestore{target: t}
 	}
-	var busy, logFrames, ckpt int
-	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &ckpt)
-	db.Close()
-	if err != nil {
-		return fmt.Errorf("checkpoint the live database %s: %w (if it is damaged: stop the backend, move it and its -wal/-shm files aside, and restore again; nothing was changed)", path, err)
-	}
-	if busy != 0 {
-		return errorf(casino.ECONFLICT, "the database %s is busy in another process: stop casino serve (and any other user of the file) first; nothing was changed", path)
-	}
-	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 0 {
-		return errorf(casino.ECONFLICT, "the database %s is open in another process (its WAL is in use): stop casino serve first; nothing was changed", path)
-	} else if err == nil {
-		// An empty WAL left behind means another connection still has the
-		// file open.
-		return errorf(casino.ECONFLICT, "the database %s is open in another process: stop casino serve first; nothing was changed", path)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-func restorePostgres(ctx context.Context, o *RestoreOptions, pg *pgTarget, admin *pgAdmin, psql string, want map[string]int64, liveExists bool, res *RestoreResult) error {
-	scratch := pgSideName(pg.dbname, pgScratchTag)
-	old := pgSideName(pg.dbname, pgOldTag)
-	if err := admin.create(ctx, scratch); err != nil {
-		return err
-	}
-	swapped := false
-	defer func() {
-		if !swapped {
-			admin.drop(context.Background(), scratch)
-		}
-	}()
-	scratchURL := withDatabase(pg.url, scratch)
-	o.logf("restoring into scratch database %s", scratch)
-	counts, err := loadPostgresDump(ctx, o.File, scratchURL, pgLoadOptions{BinDir: o.PGBinDir, Manifest: res.Plan.Manifest, Jobs: o.Jobs, Progress: o.Progress, Pause: o.Pause})
-	if err != nil {
-		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
-	}
-	if want != nil {
-		if err := compareCounts(want, counts); err != nil {
-			return fmt.Errorf("the restored copy fails its check, the live database was not touched: %w", err)
-		}
-	}
-	if err := migrateScratch(ctx, scratchURL, res); err != nil {
-		return err
-	}
-	o.pause("scratch_ready")
-	o.pause("before_swap")
-	o.logf("swapping %s into place as %s", scratch, pg.dbname)
-	if err := admin.swap(ctx, scratch, old, liveExists, o.pause); err != nil {
-		return fmt.Errorf("swap failed, the live database is unchanged: %w", err)
-	}
-	swapped = true
-	o.pause("after_swap")
-	if liveExists {
-		if err := admin.drop(ctx, old); err != nil {
-			o.logf("could not drop the previous database %s (the next restore or serve retries): %v", old, err)
-		}
-	}
-	return nil
+	return &pgRestore{target: t}
 }

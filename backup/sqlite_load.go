@@ -35,7 +35,9 @@ func (r sqliteSchemaRow) String() string {
 	return fmt.Sprintf("%s %s on %s: %s", r.typ, r.name, r.table, r.sql)
 }
 
-func readSQLiteMaster(ctx context.Context, db *sql.DB) (map[string]sqliteSchemaRow, error) {
+func readSQLiteMaster(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[string]sqliteSchemaRow, error) {
 	rows, err := db.QueryContext(ctx, `SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master`)
 	if err != nil {
 		return nil, fmt.Errorf("read sqlite_master: %v", err)
@@ -77,7 +79,7 @@ func sqliteMigratedSchema(ctx context.Context, dir string, version int) (map[str
 	if _, err := db.MigrateTo(ctx, version); err != nil {
 		return nil, fmt.Errorf("build casino's schema at version %d: %w", version, err)
 	}
-	ref, err := readSQLiteMaster(ctx, db.DB)
+	ref, err := readSQLiteMaster(ctx, db)
 	if err != nil {
 		return nil, err
 	}

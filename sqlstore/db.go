@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"casino"
@@ -113,10 +114,15 @@ func (t Target) Identity() string {
 	return "postgres://" + host + u.Path
 }
 
-// DB is an open database of either engine.
+// DB is an open database of either engine. It does not embed *sql.DB: every
+// query goes through the methods below, which rebind '?' placeholders for the
+// engine, so no caller can forget to.
 type DB struct {
-	*sql.DB
+	sql    *sql.DB
 	Target Target
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared statements of this DB, by query; closed by Close
 }
 
 // Dialect returns the engine of the database.
@@ -155,10 +161,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.SetMaxIdleConns(16) // not the default 2: no reconnect storms under load
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	db := &DB{DB: sqldb, Target: t}
+	db := &DB{sql: sqldb, Target: t}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
+	if err := sqldb.PingContext(pctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("connect to %s: %s", t.Redacted(), Redact(err.Error()))
 	}
@@ -172,11 +178,8 @@ func SQLiteDSN(path string) string {
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
 }
 
-// Rebind turns '?' placeholders into $1, $2, ... for PostgreSQL. Queries in
-// this package never contain a literal '?' inside strings.
-func (db *DB) Rebind(q string) string { return Rebind(db.Dialect(), q) }
-
-// Rebind turns '?' placeholders into the dialect's form.
+// Rebind turns '?' placeholders into the dialect's form: $1, $2, ... for
+// PostgreSQL. Queries in casino never contain a literal '?' inside strings.
 func Rebind(d Dialect, q string) string {
 	if d != Postgres || !strings.Contains(q, "?") {
 		return q
@@ -195,19 +198,92 @@ func Rebind(d Dialect, q string) string {
 	return b.String()
 }
 
-// Tx is a transaction that knows its dialect.
-type Tx struct {
-	*sql.Tx
-	dialect Dialect
+// ExecContext runs q, written with '?' placeholders, on the pool.
+func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, Rebind(db.Dialect(), q), args...)
+}
+
+// QueryContext runs q, written with '?' placeholders, on the pool.
+func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, Rebind(db.Dialect(), q), args...)
+}
+
+// QueryRowContext runs q, written with '?' placeholders, on the pool.
+func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, Rebind(db.Dialect(), q), args...)
+}
+
+// Exec is ExecContext with a background context.
+func (db *DB) Exec(q string, args ...any) (sql.Result, error) {
+	return db.ExecContext(context.Background(), q, args...)
+}
+
+// QueryRow is QueryRowContext with a background context.
+func (db *DB) QueryRow(q string, args ...any) *sql.Row {
+	return db.QueryRowContext(context.Background(), q, args...)
+}
+
+// prepared returns this DB's prepared statement for q (written with '?'),
+// preparing it on first use. The statement lives as long as the DB: Close
+// closes it, so no statement outlives its pool and none is shared between
+// pools. A failed prepare is not kept, so a query over a table that a later
+// migration creates prepares once the table exists.
+func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if s, ok := db.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := db.sql.PrepareContext(ctx, Rebind(db.Dialect(), q))
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = make(map[string]*sql.Stmt)
+	}
+	db.stmts[q] = s
+	return s, nil
 }
 
 // BeginTx starts a transaction.
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
-	tx, err := db.DB.BeginTx(ctx, opts)
+	tx, err := db.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, dialect: db.Dialect()}, nil
+	return &Tx{tx: tx, dialect: db.Dialect()}, nil
+}
+
+// Conn pins one connection of the pool, for work that must stay on one
+// session (a read snapshot, a driver call such as COPY FROM). Close returns
+// it to the pool.
+func (db *DB) Conn(ctx context.Context) (*Conn, error) {
+	c, err := db.sql.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{conn: c, dialect: db.Dialect()}, nil
+}
+
+// Stats returns the pool's statistics (open, in use, idle, waits).
+func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
+
+// Close closes the prepared statements, then the pool.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	for q, s := range db.stmts {
+		s.Close()
+		delete(db.stmts, q)
+	}
+	db.mu.Unlock()
+	return db.sql.Close()
+}
+
+// Tx is a transaction that knows its dialect. Like DB, it does not embed
+// *sql.Tx, so every statement is rebound.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
 }
 
 // Dialect returns the engine of the transaction.
@@ -215,18 +291,65 @@ func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
 // ExecContext runs q with '?' placeholders rebound.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, Rebind(tx.dialect, q), args...)
+	return tx.tx.ExecContext(ctx, Rebind(tx.dialect, q), args...)
 }
 
 // QueryContext runs q with '?' placeholders rebound.
 func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(ctx, Rebind(tx.dialect, q), args...)
+	return tx.tx.QueryContext(ctx, Rebind(tx.dialect, q), args...)
 }
 
 // QueryRowContext runs q with '?' placeholders rebound.
 func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(ctx, Rebind(tx.dialect, q), args...)
+	return tx.tx.QueryRowContext(ctx, Rebind(tx.dialect, q), args...)
 }
+
+// Conn is one pinned connection that knows its dialect; it rebinds like DB.
+type Conn struct {
+	conn    *sql.Conn
+	dialect Dialect
+}
+
+// ExecContext runs q with '?' placeholders rebound.
+func (c *Conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.conn.ExecContext(ctx, Rebind(c.dialect, q), args...)
+}
+
+// QueryContext runs q with '?' placeholders rebound.
+func (c *Conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.conn.QueryContext(ctx, Rebind(c.dialect, q), args...)
+}
+
+// QueryRowContext runs q with '?' placeholders rebound.
+func (c *Conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.conn.QueryRowContext(ctx, Rebind(c.dialect, q), args...)
+}
+
+// Raw runs fn with the driver's own connection (a *stdlib.Conn for
+// PostgreSQL, the modernc connection for SQLite).
+func (c *Conn) Raw(fn func(driverConn any) error) error { return c.conn.Raw(fn) }
+
+// Close returns the connection to the pool.
+func (c *Conn) Close() error { return c.conn.Close() }
+
+// execScript runs a migration file verbatim: it is not written with '?'
+// placeholders and may hold a '?' of its own.
+func (tx *Tx) execScript(ctx context.Context, script string) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, script)
+}
+
+// PrepareContext prepares q, with '?' placeholders rebound, for this
+// transaction; the statement closes with it.
+func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return tx.tx.PrepareContext(ctx, Rebind(tx.dialect, q))
+}
+
+// Commit commits the transaction.
+func (tx *Tx) Commit() error { return tx.tx.Commit() }
+
+// Rollback aborts the transaction; after Commit it does nothing and returns
+// sql.ErrTxDone.
+func (tx *Tx) Rollback() error { return tx.tx.Rollback() }
 
 // Tables lists the application's tables in dependency order (parents first).
 // Backups count their rows; restores compare them.
@@ -252,7 +375,7 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 var _ casino.StoreStatus = (*DB)(nil)
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 
 // LatestSchemaVersion is the newest schema version this binary knows.
 func (db *DB) LatestSchemaVersion() int { return LatestVersion(db.Dialect()) }

@@ -263,7 +263,7 @@ func (db *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
 	if n > 0 { // another process applied it while we waited for the lock
 		return false, nil
 	}
-	if _, err := tx.Tx.ExecContext(ctx, m.SQL); err != nil {
+	if _, err := tx.execScript(ctx, m.SQL); err != nil {
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, Now()); err != nil {

@@ -36,8 +36,8 @@ func (db *DB) RecordLoginFailure(ctx context.Context, email, ip string, at time.
 // LoginFailures implements casino.AuthStore.
 func (db *DB) LoginFailures(ctx context.Context, email, ip string, since time.Time) (casino.FailureCounts, error) {
 	var fc casino.FailureCounts
-	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT scope, COUNT(*), MIN(at) FROM login_failures
-WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at >= ? GROUP BY scope`),
+	rows, err := db.QueryContext(ctx, `SELECT scope, COUNT(*), MIN(at) FROM login_failures
+WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at >= ? GROUP BY scope`,
 		casino.NormalizeEmail(email), ip, since.UTC())
 	if err != nil {
 		return fc, fmt.Errorf("count login failures: %w", err)
@@ -62,7 +62,7 @@ WHERE ((scope = 'account' AND key = ?) OR (scope = 'ip' AND key = ?)) AND at >= 
 
 // ClearLoginFailures implements casino.AuthStore.
 func (db *DB) ClearLoginFailures(ctx context.Context, email string) error {
-	_, err := db.ExecContext(ctx, db.Rebind("DELETE FROM login_failures WHERE scope = 'account' AND key = ?"), casino.NormalizeEmail(email))
+	_, err := db.ExecContext(ctx, "DELETE FROM login_failures WHERE scope = 'account' AND key = ?", casino.NormalizeEmail(email))
 	return err
 }
 

@@ -2,12 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"casino"
@@ -40,39 +36,18 @@ const sessionStateQuery = `SELECT
  COALESCE((SELECT value FROM system_state WHERE key = ?), ''),
  COALESCE((SELECT value FROM system_state WHERE key = ?), '')`
 
-// sessionStmts holds the prepared session-state statement of each DB:
-// every authenticated request runs it, and on SQLite preparing it cost
-// two thirds of the query.
-var sessionStmts sync.Map // *DB -> *sql.Stmt
-
-func (db *DB) sessionStmt(ctx context.Context) (*sql.Stmt, error) {
-	if s, ok := sessionStmts.Load(db); ok {
-		return s.(*sql.Stmt), nil
-	}
-	s, err := db.PrepareContext(ctx, db.Rebind(sessionStateQuery))
-	if err != nil {
-		return nil, err
-	}
-	if old, loaded := sessionStmts.LoadOrStore(db, s); loaded {
-		s.Close()
-		return old.(*sql.Stmt), nil
-	}
-	return s, nil
-}
-
 // SessionState implements casino.AuthStore in one statement, so a request
 // pays one round trip for revocation, user, tenant and both switches.
 func (db *DB) SessionState(ctx context.Context, jti string, userID, tenantID int64) (*casino.SessionState, error) {
 	var revoked, users int
 	var status, after, freeze, maint string
-	stmt, err := db.sessionStmt(ctx)
+	// Prepared once per DB: every authenticated request runs it, and on
+	// SQLite preparing it cost two thirds of the query.
+	stmt, err := db.prepared(ctx, sessionStateQuery)
 	if err != nil {
 		return nil, fmt.Errorf("session state: %w", err)
 	}
 	err = stmt.QueryRowContext(ctx, jti, userID, tenantID, tokensAfterKey(userID), stateLoginFreeze, stateMaintenance).Scan(&revoked, &users, &status, &after, &freeze, &maint)
-	if errors.Is(err, sql.ErrConnDone) || (err != nil && strings.Contains(err.Error(), "database is closed")) {
-		sessionStmts.Delete(db)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("session state: %w", err)
 	}

@@ -30,7 +30,7 @@ func scanUser(r scanner, extra ...any) (*casino.User, error) {
 func (db *DB) FindCredentials(ctx context.Context, email string) (*casino.Credentials, error) {
 	var c casino.Credentials
 	var status sql.NullString
-	u, err := scanUser(db.QueryRowContext(ctx, db.Rebind("SELECT "+userColumns+", u.password_hash, t.status FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ?"), casino.NormalizeEmail(email)), &c.PasswordHash, &status)
+	u, err := scanUser(db.QueryRowContext(ctx, "SELECT "+userColumns+", u.password_hash, t.status FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ?", casino.NormalizeEmail(email)), &c.PasswordHash, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, casino.Errorf(casino.ENOTFOUND, "No such user.")
 	} else if err != nil {
@@ -42,7 +42,7 @@ func (db *DB) FindCredentials(ctx context.Context, email string) (*casino.Creden
 
 // UpdatePasswordHash implements casino.AuthStore.
 func (db *DB) UpdatePasswordHash(ctx context.Context, userID int64, hash string) error {
-	_, err := db.ExecContext(ctx, db.Rebind("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"), hash, Now(), userID)
+	_, err := db.ExecContext(ctx, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", hash, Now(), userID)
 	return err
 }
 

@@ -13,8 +13,8 @@ var _ casino.VersionService = (*DB)(nil)
 // its last_seen. Every start calls it.
 func (db *DB) RecordVersion(ctx context.Context, version, commit string) error {
 	now := Now()
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO versions (version, commit_hash, first_seen, last_seen) VALUES (?, ?, ?, ?)
-ON CONFLICT (version, commit_hash) DO UPDATE SET last_seen = excluded.last_seen`), version, commit, now, now)
+	_, err := db.ExecContext(ctx, `INSERT INTO versions (version, commit_hash, first_seen, last_seen) VALUES (?, ?, ?, ?)
+ON CONFLICT (version, commit_hash) DO UPDATE SET last_seen = excluded.last_seen`, version, commit, now, now)
 	if err != nil {
 		return fmt.Errorf("record version: %w", err)
 	}

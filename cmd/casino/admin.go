@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"casino"
@@ -78,7 +77,5 @@ func runAdmin(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("admin %s: %w", rest[0], err)
 	}
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(env.Stdout, out)
 }

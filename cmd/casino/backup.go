@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"casino"
 	"casino/backup"
@@ -52,7 +48,7 @@ type backupFlags struct {
 
 func bindBackupCommon(fs *flag.FlagSet, env *Env, b *backupFlags) {
 	bindDatabaseFlag(fs, env, &b.cfg)
-	fs.StringVar(&b.dir, "dir", getenvDefault(env.Getenv, "CASINO_BACKUP_DIR", backup.DefaultDir), "backup folder (env CASINO_BACKUP_DIR)")
+	stringSetting(fs, env, &b.dir, "dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder")
 	fs.BoolVar(&b.jsonOut, "json", false, "print the result as JSON for automation")
 	b.pgBinDir = env.Getenv("CASINO_PG_BINDIR")
 }
@@ -61,9 +57,7 @@ func bindBackupCommon(fs *flag.FlagSet, env *Env, b *backupFlags) {
 // and nothing with --json (stdout then carries only the JSON).
 func progressFor(env *Env, jsonOut bool) *backup.Progress {
 	p := &backup.Progress{W: env.Stderr}
-	if f, ok := env.Stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		p.TTY = true
-	}
+	p.TTY = isTerminal(env.Stderr)
 	if jsonOut && !p.TTY {
 		p.W = nil
 	}
@@ -92,12 +86,6 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("backup: want one of create, list, verify, prune (see 'casino backup -h')")
 	}
 	return usageErrorf("backup: unknown subcommand %q: want create, list, verify or prune", sub)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func runBackupCreate(ctx context.Context, env *Env, args []string) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,11 +35,10 @@ type Config struct {
 	UI     uiConfig
 	Backup backupConfig
 
-	level   slog.Level
-	proxies []netip.Prefix
-	target  sqlstore.Target
-	// names of the settings as the user gave them: env var or --flag
-	source map[string]string
+	level      slog.Level
+	proxies    []netip.Prefix
+	target     sqlstore.Target
+	badMigrate string // a CASINO_MIGRATE that is not on or off
 }
 
 // Roles of casino serve.
@@ -50,44 +48,24 @@ const (
 	RoleFrontendAdmin = "frontend-admin"
 )
 
-// getenvDefault returns the variable, or def when it is unset or empty.
-func getenvDefault(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 // bindDatabaseFlag registers --database-url with DATABASE_URL as default.
 func bindDatabaseFlag(fs *flag.FlagSet, env *Env, c *Config) {
-	fs.StringVar(&c.DatabaseURL, "database-url", getenvDefault(env.Getenv, "DATABASE_URL", sqlstore.DefaultURL), "database URL: sqlite:PATH or postgres://... (env DATABASE_URL)")
+	stringSetting(fs, env, &c.DatabaseURL, "database-url", "DATABASE_URL", sqlstore.DefaultURL, "database URL: sqlite:PATH or postgres://...")
 }
 
 // bindServeFlags registers the flags of casino serve, defaulting to the env.
 func bindServeFlags(fs *flag.FlagSet, env *Env, c *Config) {
 	bindDatabaseFlag(fs, env, c)
-	fs.StringVar(&c.Addr, "addr", getenvDefault(env.Getenv, "CASINO_ADDR", ":8080"), "listen address host:port (env CASINO_ADDR)")
-	fs.StringVar(&c.LogLevel, "log-level", getenvDefault(env.Getenv, "CASINO_LOG_LEVEL", "info"), "debug, info, warn or error (env CASINO_LOG_LEVEL)")
-	fs.StringVar(&c.Role, "role", getenvDefault(env.Getenv, "CASINO_ROLE", RoleAll), "all, backend or frontend-admin (env CASINO_ROLE)")
-	fs.StringVar(&c.BackendURL, "backend-url", getenvDefault(env.Getenv, "CASINO_BACKEND_URL", ""), "backend base URL for --role frontend-admin (env CASINO_BACKEND_URL)")
-	fs.StringVar(&c.TrustedProxies, "trusted-proxies", getenvDefault(env.Getenv, "CASINO_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is trusted (env CASINO_TRUSTED_PROXIES)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may drain after SIGTERM")
+	stringSetting(fs, env, &c.Addr, "addr", "CASINO_ADDR", ":8080", "listen address host:port")
+	stringSetting(fs, env, &c.LogLevel, "log-level", "CASINO_LOG_LEVEL", "info", "debug, info, warn or error")
+	stringSetting(fs, env, &c.Role, "role", "CASINO_ROLE", RoleAll, "all, backend or frontend-admin")
+	stringSetting(fs, env, &c.BackendURL, "backend-url", "CASINO_BACKEND_URL", "", "backend base URL for --role frontend-admin")
+	stringSetting(fs, env, &c.TrustedProxies, "trusted-proxies", "CASINO_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	durationSetting(fs, env, &c.ShutdownTimeout, "shutdown-timeout", "CASINO_SHUTDOWN_TIMEOUT", 20*time.Second, "how long in-flight requests may drain after SIGTERM")
+	switchSetting(fs, env, &c.Migrate, &c.badMigrate, "migrate", "CASINO_MIGRATE", true, "on or off: apply pending migrations at start")
 	bindAuthFlags(fs, env, &c.Auth)
 	bindUIFlags(fs, env, &c.UI)
 	bindBackupFlags(fs, env, &c.Backup)
-	migrate := getenvDefault(env.Getenv, "CASINO_MIGRATE", "on")
-	c.Migrate = migrate != "off" && migrate != "false" && migrate != "0"
-	fs.Func("migrate", "on or off: apply pending migrations at start (env CASINO_MIGRATE, default on)", func(v string) error {
-		switch v {
-		case "on", "true", "1":
-			c.Migrate = true
-		case "off", "false", "0":
-			c.Migrate = false
-		default:
-			return fmt.Errorf("must be on or off, not %q", v)
-		}
-		return nil
-	})
 }
 
 // settingName names a setting as the user gave it: --flag when set on the
@@ -138,7 +116,10 @@ func (c *Config) validate(fs *flag.FlagSet) error {
 		return usageErrorf("invalid %s %q: must be all, backend or frontend-admin", settingName(fs, "role", "CASINO_ROLE"), c.Role)
 	}
 	if c.ShutdownTimeout < 0 {
-		return usageErrorf("invalid --shutdown-timeout: must not be negative")
+		return usageErrorf("invalid %s: must be a duration of 0 or more, like 20s", settingName(fs, "shutdown-timeout", "CASINO_SHUTDOWN_TIMEOUT"))
+	}
+	if c.badMigrate != "" {
+		return usageErrorf("invalid CASINO_MIGRATE %q: must be on or off", c.badMigrate)
 	}
 	if err := c.Auth.validate(fs); err != nil {
 		return err
@@ -201,7 +182,5 @@ func (c *Config) printConfig(w io.Writer, extra map[string]any) error {
 	for k, v := range extra {
 		m[k] = v
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(m)
+	return writeJSON(w, m)
 }

@@ -176,7 +176,7 @@ func (s *seeder) insertSQLite(ctx context.Context, src rowSource) error {
 	const batch = 50000
 	for done := 0; done < src.n; done += batch {
 		err := func() error {
-			tx, err := s.db.DB.BeginTx(ctx, nil)
+			tx, err := s.db.BeginTx(ctx, nil)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -943,7 +942,7 @@ func copyDocsOps(t *testing.T, from, to string) {
 }
 
 // openDrillDB opens the drill's database as casino does, from the working folder.
-func openDrillDB(t *testing.T, work, dbURL string) *sql.DB {
+func openDrillDB(t *testing.T, work, dbURL string) *sqlstore.DB {
 	t.Helper()
 	if strings.HasPrefix(dbURL, "sqlite:") && !filepath.IsAbs(strings.TrimPrefix(dbURL, "sqlite:")) {
 		dbURL = "sqlite:" + filepath.Join(work, strings.TrimPrefix(dbURL, "sqlite:"))
@@ -954,17 +953,17 @@ func openDrillDB(t *testing.T, work, dbURL string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db.DB
+	return db
 }
 
-func execSQL(t *testing.T, db *sql.DB, q string) {
+func execSQL(t *testing.T, db *sqlstore.DB, q string) {
 	t.Helper()
 	if _, err := db.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func countSQL(t *testing.T, db *sql.DB, q string) int {
+func countSQL(t *testing.T, db *sqlstore.DB, q string) int {
 	t.Helper()
 	var n int
 	if err := db.QueryRow(q).Scan(&n); err != nil {

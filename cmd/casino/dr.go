@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"casino/dr"
 )
 
@@ -132,17 +130,6 @@ func openIncident(f *drFlags, red *dr.Redactor, write bool) (*dr.Incident, error
 		}
 	}
 	return in, nil
-}
-
-// isTerminal reports whether r is a terminal (not merely a character
-// device: /dev/null is one, and must not count as someone typing).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // confirm asks for a typed confirmation on a TTY unless --yes was given;

@@ -173,9 +173,7 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 			"scenario": st.Scenario, "steps": steps, "validations": len(st.Validations),
 			"login_freeze": st.LoginFrozen, "close": st.Close,
 		}
-		e := json.NewEncoder(env.Stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(out)
+		return writeJSON(env.Stdout, out)
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "incident %s: %s, %s, IC %s, comms %s\n", in.ID, strings.ToUpper(state), st.Severity, st.IC, st.Comms)

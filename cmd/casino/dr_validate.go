@@ -87,13 +87,11 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 	defer cancel()
 	val := v.Run(cctx, selected)
 	if *asJSON {
-		e := json.NewEncoder(env.Stdout)
-		e.SetIndent("", "  ")
 		// the same redaction as the proof: the JSON may be pasted anywhere
 		raw, _ := json.Marshal(val)
 		var generic any
 		json.Unmarshal([]byte(red.String(string(raw))), &generic)
-		e.Encode(generic)
+		writeJSON(env.Stdout, generic)
 	} else {
 		printValidation(env.Stdout, val, red)
 	}
@@ -186,9 +184,7 @@ func runDRLogs(ctx context.Context, env *Env, args []string) error {
 	el := time.Since(t0)
 	verdict, detail := dr.FiveXXDropping(s)
 	if *asJSON {
-		e := json.NewEncoder(env.Stdout)
-		e.SetIndent("", "  ")
-		return e.Encode(map[string]any{"stats": s, "five_xx_dropping": verdict, "detail": detail,
+		return writeJSON(env.Stdout, map[string]any{"stats": s, "five_xx_dropping": verdict, "detail": detail,
 			"seconds": el.Seconds(), "mb_per_s": float64(s.Bytes) / 1e6 / el.Seconds()})
 	}
 	fmt.Fprintf(env.Stdout, "%s\n5xx dropping: %s (%s)\nread %.1f MB in %s (%.0f MB/s)\n", s, verdict, detail,

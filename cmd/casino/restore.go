@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"casino/backup"
 	"casino/sqlstore"
@@ -184,8 +181,7 @@ func printPlan(w io.Writer, p *backup.Plan) {
 // confirmOnTTY asks for the target's name on a terminal; elsewhere it
 // refuses, so a script without --yes never restores by accident.
 func confirmOnTTY(env *Env, p *backup.Plan) bool {
-	f, ok := env.Stdin.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+	if !isTerminal(env.Stdin) {
 		return false
 	}
 	want := p.Target

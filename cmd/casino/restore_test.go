@@ -74,14 +74,14 @@ func bkSeed(t testing.TB, url, label string, n int) {
 	now := sqlstore.Now()
 	for i := 0; i < n; i++ {
 		slug := fmt.Sprintf("%s-%d", label, i)
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO tenants (name, slug, created_at, updated_at) VALUES (?, ?, ?, ?)`), label, slug, now, now); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO tenants (name, slug, created_at, updated_at) VALUES (?, ?, ?, ?)`, label, slug, now, now); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO audit_events (ts, action, target, after) VALUES (?, 'tenant.create', ?, '{"payload":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}')`), now, slug); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO audit_events (ts, action, target, after) VALUES (?, 'tenant.create', ?, '{"payload":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}')`, now, slug); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO settings (tenant_id, key, type, value, updated_at) VALUES (NULL, ?, 'string', ?, ?)`), "label-"+label, `"`+label+`"`, now); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO settings (tenant_id, key, type, value, updated_at) VALUES (NULL, ?, 'string', ?, ?)`, "label-"+label, `"`+label+`"`, now); err != nil {
 		t.Fatal(err)
 	}
 }

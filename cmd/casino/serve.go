@@ -69,7 +69,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		}
 		defer db.Close()
 		engine = db.Engine()
-		reg.MustRegister(collectors.NewDBStatsCollector(db.DB, "casino"))
+		reg.MustRegister(db.Collector("casino"))
 		if err := backupServeHook(ctx, env, &cfg, db, logger, reg); err != nil {
 			return err
 		}

@@ -39,12 +39,12 @@ var testHasherConfig *auth.HasherConfig
 func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {
 	c.ownerPassword = env.Getenv("CASINO_OWNER_PASSWORD")
 	c.jwtKey = env.Getenv("CASINO_JWT_KEY")
-	fs.StringVar(&c.OwnerEmail, "owner-email", getenvDefault(env.Getenv, "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail), "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
-	fs.StringVar(&c.tokenTTL, "token-ttl", getenvDefault(env.Getenv, "CASINO_TOKEN_TTL", "30m"), "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else generated once and stored in the database)")
-	fs.StringVar(&c.window, "login-window", getenvDefault(env.Getenv, "CASINO_LOGIN_WINDOW", "15m"), "login throttle window (env CASINO_LOGIN_WINDOW)")
-	fs.StringVar(&c.maxAccount, "login-max-account-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5"), "failed logins per account within the window before 429 (env CASINO_LOGIN_MAX_ACCOUNT_FAILURES)")
-	fs.StringVar(&c.maxIP, "login-max-ip-failures", getenvDefault(env.Getenv, "CASINO_LOGIN_MAX_IP_FAILURES", "20"), "failed logins per client IP within the window before 429 (env CASINO_LOGIN_MAX_IP_FAILURES)")
-	fs.StringVar(&c.maxHashes, "max-concurrent-hashes", getenvDefault(env.Getenv, "CASINO_MAX_CONCURRENT_HASHES", "0"), "password hashes running at once, 19 MiB each; 0 = number of CPUs (env CASINO_MAX_CONCURRENT_HASHES)")
+	stringSetting(fs, env, &c.OwnerEmail, "owner-email", "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail, "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
+	stringSetting(fs, env, &c.tokenTTL, "token-ttl", "CASINO_TOKEN_TTL", "30m", "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else generated once and stored in the database)")
+	stringSetting(fs, env, &c.window, "login-window", "CASINO_LOGIN_WINDOW", "15m", "login throttle window")
+	stringSetting(fs, env, &c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5", "failed logins per account within the window before 429")
+	stringSetting(fs, env, &c.maxIP, "login-max-ip-failures", "CASINO_LOGIN_MAX_IP_FAILURES", "20", "failed logins per client IP within the window before 429")
+	stringSetting(fs, env, &c.maxHashes, "max-concurrent-hashes", "CASINO_MAX_CONCURRENT_HASHES", "0", "password hashes running at once, 19 MiB each; 0 = number of CPUs")
 }
 
 func (c *authConfig) validate(fs *flag.FlagSet) error {

@@ -21,7 +21,7 @@ type backupConfig struct {
 }
 
 func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
-	fs.StringVar(&c.Dir, "backup-dir", getenvDefault(env.Getenv, "CASINO_BACKUP_DIR", backup.DefaultDir), "backup folder whose newest backup /metrics reports (env CASINO_BACKUP_DIR)")
+	stringSetting(fs, env, &c.Dir, "backup-dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder whose newest backup /metrics reports")
 }
 
 func (c *backupConfig) validate(fs *flag.FlagSet) error {

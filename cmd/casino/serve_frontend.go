@@ -15,6 +15,7 @@ import (
 	"casino"
 	"casino/adminui"
 	"casino/api"
+	"casino/observe"
 )
 
 // uiConfig holds the settings of the frontend-admin UI. Env first, flags
@@ -30,26 +31,10 @@ type uiConfig struct {
 }
 
 func bindUIFlags(fs *flag.FlagSet, env *Env, c *uiConfig) {
-	fs.StringVar(&c.SecureCookie, "ui-secure-cookie", getenvDefault(env.Getenv, "CASINO_UI_SECURE_COOKIE", adminui.SecureAuto),
-		"session cookie Secure/__Host-: auto (when served over HTTPS), always or never (env CASINO_UI_SECURE_COOKIE)")
-	c.BackendTimeout = envDuration(env, "CASINO_UI_BACKEND_TIMEOUT", 15*time.Second)
-	fs.DurationVar(&c.BackendTimeout, "ui-backend-timeout", c.BackendTimeout, "timeout of each UI call to the backend API (env CASINO_UI_BACKEND_TIMEOUT)")
-	c.ReadyTimeout = envDuration(env, "CASINO_UI_READY_TIMEOUT", 2*time.Second)
-	fs.DurationVar(&c.ReadyTimeout, "ui-ready-timeout", c.ReadyTimeout, "how long the frontend-admin's /api/ready waits for the backend (env CASINO_UI_READY_TIMEOUT)")
-}
-
-// envDuration reads a duration variable; a malformed value is kept as -1 so
-// validate reports it by name.
-func envDuration(env *Env, key string, def time.Duration) time.Duration {
-	v := env.Getenv(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return -1
-	}
-	return d
+	stringSetting(fs, env, &c.SecureCookie, "ui-secure-cookie", "CASINO_UI_SECURE_COOKIE", adminui.SecureAuto,
+		"session cookie Secure/__Host-: auto (when served over HTTPS), always or never")
+	durationSetting(fs, env, &c.BackendTimeout, "ui-backend-timeout", "CASINO_UI_BACKEND_TIMEOUT", 15*time.Second, "timeout of each UI call to the backend API")
+	durationSetting(fs, env, &c.ReadyTimeout, "ui-ready-timeout", "CASINO_UI_READY_TIMEOUT", 2*time.Second, "how long the frontend-admin's /api/ready waits for the backend")
 }
 
 func (c *uiConfig) validate(fs *flag.FlagSet) error {
@@ -97,22 +82,17 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 		Logger:       logger,
 		Build:        casino.Build(),
 		SecureCookie: cfg.UI.SecureCookie,
-		RequestMeta: func(r *http.Request) (string, string) {
-			return api.RequestID(r.Context()), api.ClientIP(r.Context())
-		},
-		SetRoute:    func(r *http.Request, pattern string) { api.SetRoute(r.Context(), pattern) },
-		SetIdentity: func(r *http.Request, userID, tenantID int64) { api.SetIdentity(r.Context(), userID, tenantID) },
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics := api.NewHTTPMetrics(reg)
+	metrics := observe.NewMetrics(reg)
 
 	if backend != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/api/", backend)
 		mux.Handle("/metrics", backend)
-		mux.Handle("/", api.Observe(logger, metrics, cfg.proxies, ui))
+		mux.Handle("/", observe.Middleware(logger, metrics, cfg.proxies, ui))
 		return mux, backend.SetDraining, nil
 	}
 
@@ -120,7 +100,7 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 	mux := http.NewServeMux()
 	probe := func(pattern string, h http.HandlerFunc) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			api.SetRoute(r.Context(), pattern)
+			observe.SetRoute(r.Context(), pattern)
 			h(w, r)
 		})
 	}
@@ -131,7 +111,7 @@ func newFrontend(ctx context.Context, env *Env, cfg *Config, logger *slog.Logger
 		api.Error(w, r, casino.Errorf(casino.ENOTFOUND, "This is the frontend-admin; only /api/health and /api/ready are served here, the API is on the backend."))
 	})
 	mux.Handle("/", ui)
-	return api.Observe(logger, metrics, cfg.proxies, mux), func() { p.draining.Store(true) }, nil
+	return observe.Middleware(logger, metrics, cfg.proxies, mux), func() { p.draining.Store(true) }, nil
 }
 
 // backendTransport is the HTTP transport to the backend: short connect and

@@ -178,6 +178,9 @@ func TestBadConfig(t *testing.T) {
 		{"frontend without backend", nil, []string{"--role", "frontend-admin"}, "CASINO_BACKEND_URL"},
 		{"unknown flag", nil, []string{"--nope"}, "unknown flag -nope"},
 		{"bad migrate flag", nil, []string{"--migrate=maybe"}, "migrate"},
+		{"bad migrate env", map[string]string{"CASINO_MIGRATE": "no"}, nil, "CASINO_MIGRATE"},
+		{"shutdown timeout env not a duration", map[string]string{"CASINO_SHUTDOWN_TIMEOUT": "soon"}, nil, "CASINO_SHUTDOWN_TIMEOUT"},
+		{"shutdown timeout flag negative", nil, []string{"--shutdown-timeout=-1s"}, "--shutdown-timeout"},
 		{"stray argument", nil, []string{"extra"}, "unexpected argument"},
 	}
 	for _, c := range cases {
@@ -223,6 +226,31 @@ func TestUsage(t *testing.T) {
 	var v map[string]string
 	if json.Unmarshal([]byte(out), &v) != nil || v["version"] == "" || v["commit"] == "" {
 		t.Errorf("version --json: %q", out)
+	}
+}
+
+// Every serve setting is read the same way: the environment variable, then
+// the flag over it. --shutdown-timeout has its variable too.
+func TestConfigEnvThenFlag(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"CASINO_SHUTDOWN_TIMEOUT": "7s", "CASINO_MIGRATE": "off", "CASINO_UI_READY_TIMEOUT": "3s", "CASINO_ROLE": "backend"}
+	for _, tt := range []struct {
+		args []string
+		want map[string]any
+	}{
+		{nil, map[string]any{"shutdown_timeout": "7s", "migrate": false, "ui_ready_timeout": "3s", "role": "backend"}},
+		{[]string{"--shutdown-timeout=9s", "--migrate=on", "--ui-ready-timeout=4s", "--role=all"}, map[string]any{"shutdown_timeout": "9s", "migrate": true, "ui_ready_timeout": "4s", "role": "all"}},
+	} {
+		out, stderr, code := runCLI(t, env, "", append([]string{"serve", "--print-config"}, tt.args...)...)
+		var got map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+			t.Fatalf("print-config %v: exit %d %s %s", tt.args, code, out, stderr)
+		}
+		for k, want := range tt.want {
+			if got[k] != want {
+				t.Errorf("args %v: %s = %v, want %v", tt.args, k, got[k], want)
+			}
+		}
 	}
 }
 

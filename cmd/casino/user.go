@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"casino"
@@ -53,10 +52,8 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 	}
 	password := ""
 	if !*generate {
-		if f, ok := env.Stdin.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				fmt.Fprint(env.Stderr, "New password (it will echo; empty line = generate one): ")
-			}
+		if isTerminal(env.Stdin) {
+			fmt.Fprint(env.Stderr, "New password (it will echo; empty line = generate one): ")
 		}
 		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 		if err != nil && line == "" && err.Error() != "EOF" {

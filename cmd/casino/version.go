@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -21,7 +20,7 @@ func runVersion(ctx context.Context, env *Env, args []string) error {
 	}
 	b := casino.Build()
 	if *asJSON {
-		return json.NewEncoder(env.Stdout).Encode(b)
+		return writeJSON(env.Stdout, b)
 	}
 	fmt.Fprintf(env.Stdout, "casino %s (commit %s, built %s, %s)\n", b.Version, b.Commit, b.BuildTime, b.GoVersion)
 	return nil
