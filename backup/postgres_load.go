@@ -571,9 +571,13 @@ func (l *pgLoader) stream(ctx context.Context, path, wantSum string, o pgLoadOpt
 		go sink.run(c)
 	}
 	perr := p.parse(zr)
+	if perr != nil {
+		// Queued chunks of a refused dump need not load.
+		cancel(perr)
+	}
 	close(sink.work)
 	sink.wg.Wait()
-	if cause := context.Cause(sctx); cause != nil && cause != context.Canceled {
+	if cause := context.Cause(sctx); cause != nil && cause != context.Canceled && cause != perr {
 		return cause
 	}
 	if perr != nil {
