@@ -98,7 +98,9 @@ func (p *dumpParser) newChunk() []byte {
 	case b := <-p.free:
 		return b
 	default:
-		return make([]byte, 0, dumpChunkSize+64<<10)
+		// Small tables need small buffers; a large table's grow by append
+		// and come back through release for the next chunks.
+		return make([]byte, 0, 64<<10)
 	}
 }
 
