@@ -41,7 +41,10 @@ RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false \
 
 FROM alpine:${ALPINE_VERSION} AS runtime
 ARG PG_MAJOR
-RUN apk add --no-cache bash ca-certificates tzdata postgresql${PG_MAJOR}-client \
+# postgresql${PG_MAJOR} (the server) is for point-in-time restores: casino
+# restore --to-time replays WAL in a temporary server of the same major
+# (docs/ops/pitr.md); the client package has pg_receivewal/pg_basebackup.
+RUN apk add --no-cache bash ca-certificates tzdata postgresql${PG_MAJOR}-client postgresql${PG_MAJOR} \
  && addgroup -S -g 65532 casino \
  && adduser -S -D -H -u 65532 -G casino -h /app casino \
  && mkdir -p /app/backups /app/data \

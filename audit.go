@@ -21,6 +21,9 @@ const (
 	ActionOwnerBootstrap = "user.owner_bootstrap"
 	ActionPasswordReset  = "user.password_reset"
 	ActionPasswordRehash = "user.password_rehash"
+	// ActionRestore is written into a restored database by the restore
+	// itself (target "backup:NAME", after: its restore_id).
+	ActionRestore = "system.restore"
 )
 
 // AuditEvent is one append-only record of who did what. ActorID, ActorEmail,

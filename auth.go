@@ -158,9 +158,6 @@ type AuthStore interface {
 	RevokeToken(ctx context.Context, jti string, userID int64, expiresAt time.Time) error
 	// SessionState reads revocation, user, tenant and platform switches.
 	SessionState(ctx context.Context, jti string, userID, tenantID int64) (*SessionState, error)
-	// SigningKey returns the shared token signing key, storing newKey first
-	// when there is none yet. Concurrent callers all get the same key.
-	SigningKey(ctx context.Context, newKey []byte) ([]byte, error)
 	// RecordAudit appends an event; actor and request come from ctx and ev.
 	RecordAudit(ctx context.Context, ev *AuditEvent) error
 }

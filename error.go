@@ -14,7 +14,8 @@ const (
 	ECONFLICT     = "conflict"     // 409: the object already exists or changed
 	ETOOLARGE     = "too_large"    // 413: the request body is over the limit
 	ETHROTTLED    = "throttled"    // 429: too many attempts; retry later
-	EUNAVAILABLE  = "unavailable"  // 503: maintenance, login freeze, dependency down
+	EUNAVAILABLE  = "unavailable"  // 503: maintenance, dependency down
+	ELOGINFROZEN  = "login_frozen" // 503: the disaster-recovery login freeze refuses a non-owner
 	EINTERNAL     = "internal"     // 500: a bug or an unexpected failure; details go to the log only
 )
 

@@ -11,6 +11,7 @@ import (
 // TestPolicyParity: CapabilitiesOf lists exactly the capabilities Allowed
 // grants on the caller's own scope, and Authorize agrees with both.
 func TestPolicyParity(t *testing.T) {
+	t.Parallel()
 	ids := []*casino.Identity{
 		{UserID: 1, Role: casino.RoleOwner},
 		{UserID: 2, Role: casino.RoleTenantAdmin, TenantID: 7},

@@ -72,6 +72,9 @@ type CarriedState struct {
 	AuditEvents      int      `json:"audit_events"`
 	Verifications    int      `json:"verifications"`
 	Drills           int      `json:"drills"`
+	// Skipped names each part that could not be carried, and why (a
+	// damaged live database carries what it still has).
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // PITRFacts are the facts of a point-in-time restore.
@@ -83,6 +86,15 @@ type PITRFacts struct {
 	ReachedAt time.Time `json:"reached_at"`
 	// Source is the replica or WAL archive read.
 	Source string `json:"source"`
+	// Mode is "target_time" (replay stopped at TargetTime) or "end_of_wal"
+	// (the target was at or after the last commit, or "latest").
+	Mode string `json:"mode,omitempty"`
+	// BaseBackup names the PostgreSQL base backup replay started from.
+	BaseBackup string `json:"base_backup,omitempty"`
+	// LastXID is the last replayed transaction (PostgreSQL), 0 when unknown.
+	LastXID uint32 `json:"last_xid,omitempty"`
+	// RecoveryEnd is the server's recovery end line, as logged.
+	RecoveryEnd string `json:"recovery_end,omitempty"`
 }
 
 // BackupVerification is one verification of a backup: a deep verify or a
@@ -92,7 +104,7 @@ type BackupVerification struct {
 	ID         int64     `json:"id"`
 	BackupName string    `json:"backup_name"`
 	SHA256     string    `json:"sha256"`
-	Kind       string    `json:"kind"` // "deep_verify" or "drill"
+	Kind       string    `json:"kind"` // "verify" (full, no database), "deep_verify" or "drill"
 	OK         bool      `json:"ok"`
 	Detail     string    `json:"detail,omitempty"`
 	VerifiedAt time.Time `json:"verified_at"`

@@ -22,6 +22,7 @@ type fakeAPI struct {
 	throttle    time.Duration // >0: login answers 429 with this Retry-After
 	freeze      bool          // non-owner login answers 503
 	maintenance bool
+	capsErr     [2]string // code and message: capabilities answers 503 with them
 }
 
 func newFakeAPI() *fakeAPI {
@@ -71,7 +72,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			caps = Capabilities{IsOwner: true, Role: "owner", Email: req.Email, Capabilities: []string{"tenants:read", "tenants:create", "admin:status"}}
 		case req.Email == "ta@acme.test" && req.Password == "ta-pass":
 			if f.freeze {
-				fakeErr(w, 503, "unavailable", "Admin logins are frozen (disaster-recovery login freeze); only the owner may log in.", nil)
+				fakeErr(w, 503, "login_frozen", "Admin logins are frozen (disaster-recovery login freeze); only the owner may log in.", nil)
 				return
 			}
 			caps = Capabilities{Role: "tenant_admin", TenantID: "1", Email: req.Email, Capabilities: []string{"tenants:read"}}
@@ -99,6 +100,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(f.tokens, tok)
 		w.WriteHeader(204)
 	case r.URL.Path == "/api/v1/tenants/capabilities":
+		if f.capsErr[0] != "" {
+			fakeErr(w, 503, f.capsErr[0], f.capsErr[1], nil)
+			return
+		}
 		fakeJSON(w, 200, caps)
 	case r.URL.Path == "/api/v1/admin/status":
 		if !caps.IsOwner {

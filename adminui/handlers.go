@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"casino"
 	"casino/observe"
 )
 
@@ -85,7 +86,7 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 		caps, err := u.c.Capabilities(ctx, tok)
 		if err != nil {
 			var ae *APIError
-			if errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable && isFreeze(ae.Message) {
+			if errors.As(err, &ae) && ae.Code == casino.ELOGINFROZEN {
 				u.toLogin(w, r, "frozen")
 				return
 			}
@@ -96,7 +97,7 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 		uid, _ := strconv.ParseInt(string(caps.UserID), 10, 64)
 		tid, _ := strconv.ParseInt(string(caps.TenantID), 10, 64)
 		observe.SetIdentity(r.Context(), uid, tid)
-		if caps.IsOwner || caps.Can("admin:status") {
+		if caps.IsOwner || caps.Can(casino.CapAdminStatus) {
 			// The banner: best effort, a page still renders without it.
 			if st, err := u.c.Status(ctx, tok); err == nil {
 				s.status = &st
@@ -104,12 +105,6 @@ func (u *UI) authed(h func(http.ResponseWriter, *http.Request, *session)) http.H
 		}
 		h(w, r, s)
 	}
-}
-
-// isFreeze reports whether a 503 message is the login freeze's.
-func isFreeze(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "freeze") || strings.Contains(m, "frozen")
 }
 
 // loginMessages are the notes the login page shows for ?m=.
@@ -483,10 +478,10 @@ func (u *UI) settingsView(r *http.Request, s *session) (*view, error) {
 		}
 		d.Note = "Settings cannot be read by your account."
 	}
-	if s.status != nil && s.Caps.Can("admin:login_freeze") {
+	if s.status != nil && s.Caps.Can(casino.CapAdminLoginFreeze) {
 		d.Switches = append(d.Switches, switchView{SwitchLoginFreeze, "Admin login freeze", "Tenant admins cannot sign in and their sessions end; the owner still can.", s.status.LoginFreeze})
 	}
-	if s.status != nil && s.Caps.Can("admin:maintenance") {
+	if s.status != nil && s.Caps.Can(casino.CapAdminMaintenance) {
 		d.Switches = append(d.Switches, switchView{SwitchMaintenance, "Maintenance mode", "Every change is refused; reads keep working.", s.status.Maintenance})
 	}
 	return &view{Title: "Settings", Nav: "settings", S: s, Flash: flashes[r.URL.Query().Get("ok")], Data: d}, nil

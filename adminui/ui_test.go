@@ -94,6 +94,7 @@ func login(t *testing.T, base, email, password string) *http.Cookie {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	srv := newTestUI(t, newFakeAPI())
 	for _, p := range []string{"/login", "/static/app.css", "/tenants", "/nope"} {
 		r := do(t, "GET", srv.URL+p, nil, nil)
@@ -116,6 +117,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestTemplatesHaveNoInlineScriptOrExternalURL(t *testing.T) {
+	t.Parallel()
 	entries, _ := templateFS.ReadDir("templates")
 	for _, e := range entries {
 		b, _ := templateFS.ReadFile("templates/" + e.Name())
@@ -129,6 +131,7 @@ func TestTemplatesHaveNoInlineScriptOrExternalURL(t *testing.T) {
 }
 
 func TestLoginErrors(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	srv := newTestUI(t, fake)
 	tests := []struct {
@@ -161,6 +164,7 @@ func TestLoginErrors(t *testing.T) {
 }
 
 func TestThrottleForwardsRetryAfter(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	fake.throttle = 30 * time.Second
 	srv := newTestUI(t, fake)
@@ -174,6 +178,7 @@ func TestThrottleForwardsRetryAfter(t *testing.T) {
 }
 
 func TestSessionCookie(t *testing.T) {
+	t.Parallel()
 	srv := newTestUI(t, newFakeAPI())
 	r := do(t, "POST", srv.URL+"/login", url.Values{"email": {"admin@casino.com"}, "password": {"owner-pass"}}, sameOrigin)
 	sc := r.Header.Get("Set-Cookie")
@@ -200,6 +205,7 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	srv := newTestUI(t, fake)
 	c := login(t, srv.URL, "admin@casino.com", "owner-pass")
@@ -226,6 +232,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 }
 
 func TestGetNeverMutates(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	srv := newTestUI(t, fake)
 	c := login(t, srv.URL, "admin@casino.com", "owner-pass")
@@ -243,6 +250,7 @@ func TestGetNeverMutates(t *testing.T) {
 }
 
 func TestPagesRender(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	srv := newTestUI(t, fake)
 	owner := login(t, srv.URL, "admin@casino.com", "owner-pass")
@@ -274,6 +282,7 @@ func TestPagesRender(t *testing.T) {
 }
 
 func TestRevokedTokenGoesToLogin(t *testing.T) {
+	t.Parallel()
 	fake := newFakeAPI()
 	srv := newTestUI(t, fake)
 	c := login(t, srv.URL, "admin@casino.com", "owner-pass")
@@ -294,6 +303,7 @@ func TestRevokedTokenGoesToLogin(t *testing.T) {
 }
 
 func TestBackendUnavailable(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -337,6 +347,7 @@ func TestBackendUnavailable(t *testing.T) {
 }
 
 func TestSafeNext(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/tenants/1":           "/tenants/1",
 		"//evil.example/x":     "",
@@ -382,6 +393,7 @@ func TestForwardsRequestMeta(t *testing.T) {
 }
 
 func TestAuditChanges(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name          string
 		before, after string
@@ -398,5 +410,31 @@ func TestAuditChanges(t *testing.T) {
 				t.Errorf("Changes() = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The console knows the login freeze by its error code, not by words in the
+// message: a signed-in admin refused with login_frozen goes to the login page
+// with the freeze note; another 503 that happens to say "freeze" does not.
+func TestFreezeRecognisedByCode(t *testing.T) {
+	t.Parallel()
+	fake := newFakeAPI()
+	srv := newTestUI(t, fake)
+	cookie := login(t, srv.URL, "ta@acme.test", "ta-pass")
+	for _, tt := range []struct {
+		code, msg string
+		frozen    bool
+	}{
+		{"login_frozen", "Admin logins are suspended for now.", true},
+		{"unavailable", "Maintenance: we freeze deploys and the admins are frozen out.", false},
+	} {
+		fake.mu.Lock()
+		fake.capsErr = [2]string{tt.code, tt.msg}
+		fake.mu.Unlock()
+		r := do(t, "GET", srv.URL+"/tenants", nil, nil, cookie)
+		toFrozen := r.StatusCode == http.StatusSeeOther && strings.Contains(r.Header.Get("Location"), "m=frozen")
+		if toFrozen != tt.frozen {
+			t.Errorf("503 %s %q: status %d, Location %q; sent to the freeze note = %v, want %v", tt.code, tt.msg, r.StatusCode, r.Header.Get("Location"), toFrozen, tt.frozen)
+		}
 	}
 }

@@ -54,3 +54,18 @@ func (s *Server) setLoginFreeze(r *http.Request, on bool, reason string) (*casin
 func (s *Server) setMaintenance(r *http.Request, on bool, reason string) (*casino.Switch, error) {
 	return s.cfg.System.SetMaintenance(r.Context(), on, reason)
 }
+
+// handleDataSummary answers which data the service runs on: the restore
+// mark, per-table row counts and the database's identity (owner only).
+func (s *Server) handleDataSummary(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Data == nil {
+		Error(w, r, casino.Errorf(casino.EUNAVAILABLE, "The data summary is not available on this server."))
+		return
+	}
+	sum, err := s.cfg.Data.DataSummary(r.Context())
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	JSON(w, http.StatusOK, sum)
+}

@@ -80,6 +80,7 @@ func FuzzDecodeRequests(f *testing.F) {
 // bodies to every endpoint that reads one: 400 or 413 with the JSON error
 // body, never 500.
 func TestBadBodies(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestDecodeReader(t *testing.T) {
+	t.Parallel()
 	type body struct {
 		Name  string `json:"name"`
 		Count int    `json:"count"`

@@ -27,6 +27,7 @@ var statusOf = map[string]int{
 	casino.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	casino.ETHROTTLED:    http.StatusTooManyRequests,
 	casino.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	casino.ELOGINFROZEN:  http.StatusServiceUnavailable,
 	casino.EINTERNAL:     http.StatusInternalServerError,
 }
 

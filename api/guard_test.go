@@ -15,6 +15,7 @@ import (
 )
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		login := func(email, pw, ip string) *response {
@@ -58,6 +59,7 @@ func TestThrottle(t *testing.T) {
 }
 
 func TestThrottleConfigurable(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, sqlstore.SQLite, func(_ *auth.HasherConfig, th *auth.ThrottleConfig) { th.MaxAccount = 2 })
 	for i := 0; i < 2; i++ {
 		e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": ownerEmail, "password": "wrong"})
@@ -68,6 +70,7 @@ func TestThrottleConfigurable(t *testing.T) {
 }
 
 func TestLoginFreeze(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -77,10 +80,10 @@ func TestLoginFreeze(t *testing.T) {
 		if r.Status != 200 || r.Body["enabled"] != true || r.Body["updated_by"] != ownerEmail {
 			t.Fatalf("freeze on: %s", r)
 		}
-		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || !strings.Contains(string(r.Raw), "frozen") || !strings.Contains(string(r.Raw), "DR incident 42") {
+		if r := e.call("POST", "/api/v1/auth/login", "", map[string]string{"email": "frozen-admin@casino.com", "password": "tenant-admin-password-1"}); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN || !strings.Contains(string(r.Raw), "DR incident 42") {
 			t.Errorf("tenant admin login while frozen: got %s", r)
 		}
-		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 {
+		if r := e.call("GET", "/api/v1/tenants", admin, nil); r.Status != 503 || r.errCode() != casino.ELOGINFROZEN {
 			t.Errorf("tenant admin token while frozen: got %s", r)
 		}
 		owner2 := e.login(ownerEmail, ownerPassword)
@@ -103,6 +106,7 @@ func TestLoginFreeze(t *testing.T) {
 }
 
 func TestMaintenance(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -135,6 +139,7 @@ func TestMaintenance(t *testing.T) {
 }
 
 func TestTenantsAndSuspension(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -198,6 +203,7 @@ func TestTenantsAndSuspension(t *testing.T) {
 }
 
 func TestSettingsTypedAndAudited(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -249,6 +255,7 @@ func TestSettingsTypedAndAudited(t *testing.T) {
 // TestRehashOnLogin: a hash made with other parameters is replaced at the
 // next successful login.
 func TestRehashOnLogin(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		other, _ := auth.NewHasher(auth.HasherConfig{Params: auth.Params{Memory: 128, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, AllowWeakForTests: true})
@@ -274,6 +281,7 @@ func TestRehashOnLogin(t *testing.T) {
 // slip past the check before failures are recorded; with one hashing slot
 // exactly MaxAccount guesses are tried.
 func TestThrottleConcurrentGuesses(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine, func(hc *auth.HasherConfig, _ *auth.ThrottleConfig) { hc.MaxConcurrent = 1 })
 		var mu sync.Mutex

@@ -15,6 +15,7 @@ import (
 )
 
 func TestHealthReadyVersion(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ts, srv, _ := newTestServer(t, engine)
 
@@ -57,6 +58,7 @@ func TestHealthReadyVersion(t *testing.T) {
 // TestReadyFailsOnSchemaBehind: a database the binary has not migrated is
 // not ready, and the failing check is named.
 func TestReadyFailsOnSchemaBehind(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db, err := sqlstore.Open(context.Background(), testdb.URL(t, engine))
 		if err != nil {
@@ -75,6 +77,7 @@ func TestReadyFailsOnSchemaBehind(t *testing.T) {
 }
 
 func TestErrorBodies(t *testing.T) {
+	t.Parallel()
 	ts, _, _ := newTestServer(t, sqlstore.SQLite)
 	cases := []struct {
 		method, path string
@@ -106,6 +109,7 @@ func TestErrorBodies(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	ts, _, _ := newTestServer(t, sqlstore.SQLite)
 	do(t, "GET", ts.URL+"/api/health", "", nil)
 	do(t, "GET", ts.URL+"/api/nope", "", nil)

@@ -73,6 +73,7 @@ func do(t *testing.T, method, url string, body string, hdr map[string]string) (*
 // TestLogLinesFollowSchema sends real requests of every kind and validates
 // each emitted line against docs/ops/log_schema.json.
 func TestLogLinesFollowSchema(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ts, _, logs := newTestServer(t, engine)
 		reqs := []struct {

@@ -39,6 +39,7 @@ func probes(tenant int64, n int) map[string]probe {
 // for the owner and a tenant admin, every listed capability's probe
 // succeeds and every unlisted one is refused with 403 or 404.
 func TestCapabilityParity(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)
@@ -74,6 +75,7 @@ func TestCapabilityParity(t *testing.T) {
 // TestIsolationMatrix: a tenant admin of A gets 403 or 404 for every
 // tenant-scoped endpoint aimed at B, and never sees B's objects in a list.
 func TestIsolationMatrix(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		e := newAPIEnv(t, engine)
 		owner := e.login(ownerEmail, ownerPassword)

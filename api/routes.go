@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", s.authed(s.handleListAudit))
 
 	s.handle("GET /api/v1/admin/status", s.authed(s.handleAdminStatus))
+	s.handle("GET /api/v1/admin/data-summary", s.authed(s.handleDataSummary))
 	s.handle("POST /api/v1/admin/login-freeze", s.authed(s.handleSwitch(casino.CapAdminLoginFreeze, s.setLoginFreeze), duringMaintenance))
 	s.handle("POST /api/v1/admin/maintenance", s.authed(s.handleSwitch(casino.CapAdminMaintenance, s.setMaintenance), duringMaintenance))
 }

@@ -18,8 +18,11 @@ import (
 	"casino/observe"
 )
 
-// Config holds the dependencies of the API server. Nil services disable the
-// routes that need them.
+// Config holds the dependencies of the API server. Logger, Registry and
+// ReadyTimeout have defaults. With Store nil, /api/ready checks nothing but
+// shutdown and /api/version names no database. With Auth nil, only the probes
+// and /metrics are mounted; with Auth set, every /api/v1 route is mounted and
+// each service below must be set.
 type Config struct {
 	Logger   *slog.Logger
 	Build    casino.BuildInfo
@@ -34,6 +37,9 @@ type Config struct {
 	Settings casino.SettingService
 	Audit    casino.AuditService
 	System   casino.SystemService
+	// Data answers GET /api/v1/admin/data-summary (dr validate's data
+	// check); nil answers 503.
+	Data casino.DataSummaryService
 	// Registry receives the HTTP metrics and /metrics serves it; nil means
 	// a private registry.
 	Registry *prometheus.Registry

@@ -14,6 +14,7 @@ import (
 var cheap = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func TestHasherRefusesWeakParams(t *testing.T) {
+	t.Parallel()
 	if _, err := NewHasher(HasherConfig{Params: cheap}); err == nil {
 		t.Fatal("weak parameters accepted without AllowWeakForTests")
 	}
@@ -27,6 +28,7 @@ func TestHasherRefusesWeakParams(t *testing.T) {
 }
 
 func TestHashVerifyRehash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h, err := NewHasher(HasherConfig{})
 	if err != nil {
@@ -60,6 +62,7 @@ func TestHashVerifyRehash(t *testing.T) {
 
 // TestHasherBoundsConcurrency: no more than MaxConcurrent hashes run at once.
 func TestHasherBoundsConcurrency(t *testing.T) {
+	t.Parallel()
 	h, _ := NewHasher(HasherConfig{Params: cheap, MaxConcurrent: 2, AllowWeakForTests: true})
 	var running, peak atomic.Int32
 	var wg sync.WaitGroup
@@ -95,6 +98,7 @@ func TestHasherBoundsConcurrency(t *testing.T) {
 }
 
 func TestGeneratePassword(t *testing.T) {
+	t.Parallel()
 	a, b := GeneratePassword(0), GeneratePassword(24)
 	if len(a) != 20 || len(b) != 24 || a == b[:20] {
 		t.Errorf("got %q and %q", a, b)
@@ -102,6 +106,7 @@ func TestGeneratePassword(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	key := NewKey()
 	tk, err := NewTokens(key, 30*time.Minute)
 	if err != nil {
@@ -157,6 +162,7 @@ func TestTokens(t *testing.T) {
 // TestTokenMemoStillExpires: a token verified once is remembered, but its
 // expiry is still enforced.
 func TestTokenMemoStillExpires(t *testing.T) {
+	t.Parallel()
 	tk, _ := NewTokens(NewKey(), time.Minute)
 	s, _, _ := tk.Issue(1, "a@b.c", "owner", 0)
 	if _, err := tk.Parse(s); err != nil {

@@ -217,7 +217,7 @@ func freezeError(reason string) error {
 	if reason != "" {
 		msg += " Reason: " + reason
 	}
-	return casino.Errorf(casino.EUNAVAILABLE, "%s", msg)
+	return casino.Errorf(casino.ELOGINFROZEN, "%s", msg)
 }
 
 // fail records a failed login and answers the one bad-credentials error.

@@ -34,11 +34,14 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// Tokens issues and verifies HS256 access tokens with one key.
+// Tokens issues and verifies HS256 access tokens. New tokens are signed
+// with the current key and carry its kid in their header; a token verifies
+// with the key its kid names, so older keys keep verifying their tokens
+// after a rotation until they are dropped.
 type Tokens struct {
-	key []byte
-	ttl time.Duration
-	now func() time.Time
+	keys func() (keySet, bool, error)
+	ttl  time.Duration
+	now  func() time.Time
 
 	// verified remembers the claims of tokens whose signature and claims
 	// already checked out, so a token used for many requests pays for the
@@ -60,7 +63,36 @@ func NewTokens(key []byte, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, errors.New("token lifetime must be positive")
 	}
-	return &Tokens{key: append([]byte(nil), key...), ttl: ttl, now: time.Now, verified: map[string]*Claims{}}, nil
+	set, err := newKeySet([]SigningKey{{ID: KeyID(key), Secret: append([]byte(nil), key...)}})
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{keys: func() (keySet, bool, error) { return set, false, nil }, ttl: ttl, now: time.Now, verified: map[string]*Claims{}}, nil
+}
+
+// NewFileTokens returns a token issuer whose keys are those of the key
+// file, reread within a second of a change (a rotation, or a --revoke-old
+// that must refuse the old keys' tokens at once).
+func NewFileTokens(f *KeyFile, ttl time.Duration) (*Tokens, error) {
+	if ttl <= 0 {
+		return nil, errors.New("token lifetime must be positive")
+	}
+	if _, _, err := f.keys(); err != nil {
+		return nil, err
+	}
+	return &Tokens{keys: f.keys, ttl: ttl, now: time.Now, verified: map[string]*Claims{}}, nil
+}
+
+// keySet returns the current keys, forgetting verified tokens when they
+// changed (a revoked key's tokens must not live on in the memo).
+func (t *Tokens) keySet() (keySet, error) {
+	ks, changed, err := t.keys()
+	if changed {
+		t.mu.Lock()
+		clear(t.verified)
+		t.mu.Unlock()
+	}
+	return ks, err
 }
 
 // TTL returns the lifetime of new tokens.
@@ -85,7 +117,13 @@ func (t *Tokens) Issue(userID int64, email, role string, tenantID int64) (string
 			ID:        hex.EncodeToString(jti[:]),
 		},
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	ks, err := t.keySet()
+	if err != nil {
+		return "", nil, err
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	tok.Header["kid"] = ks.current.ID
+	s, err := tok.SignedString(ks.current.Secret)
 	if err != nil {
 		return "", nil, err
 	}
@@ -99,6 +137,10 @@ var ErrInvalidToken = errors.New("invalid token")
 // Parse verifies a token: HS256 only, signature, iss, aud, exp, iat (not
 // in the future), and sub, jti and role present.
 func (t *Tokens) Parse(s string) (*Claims, error) {
+	ks, err := t.keySet()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
 	t.mu.Lock()
 	memo := t.verified[s]
 	t.mu.Unlock()
@@ -119,7 +161,17 @@ func (t *Tokens) Parse(s string) (*Claims, error) {
 		jwt.WithLeeway(5*time.Second),
 		jwt.WithTimeFunc(t.now),
 	)
-	_, err := p.ParseWithClaims(s, &c, func(*jwt.Token) (any, error) { return t.key, nil })
+	_, err = p.ParseWithClaims(s, &c, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		if kid == "" {
+			// issued before keys had ids: the key moved out of the database
+			return ks.current.Secret, nil
+		}
+		if k, ok := ks.byID[kid]; ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("unknown or revoked signing key %q", kid)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}

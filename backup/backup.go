@@ -12,22 +12,27 @@
 // place (link fails rather than clobbering an existing name), then the
 // folder is fsynced: a crash never leaves a file that looks complete.
 //
-// A restore verifies first, takes a pre_restore_ safety backup, restores into
-// a separate target (a new file, or a scratch database), checks it against
-// the manifest, migrates it up, and only then swaps it in with one atomic
-// step (rename(2), or two ALTER DATABASE RENAMEs in one transaction). See
+// A restore verifies first, takes a pre_restore_ safety backup (a failure to
+// dump a damaged database does not stop it), restores into a separate target
+// (a new file, or a scratch database), checks it against the manifest,
+// migrates it up, carries the live database's state into it (switches,
+// revocations, later password changes and audit events), and only then
+// swaps it in with one atomic step (link(2) + rename(2), or two ALTER
+// DATABASE RENAMEs in one transaction), keeping the replaced database aside
+// for Undo. See
 // docs/ops/backup_restore.md.
 package backup
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,10 +70,11 @@ const (
 // checklist's backups/casino_db_... paths expect.
 const DefaultDir = "backups"
 
-// Sentinel errors. Each wraps into a *casino.Error with a message that says
-// what to do.
+// Sentinel errors, matched with errors.Is.
 var (
 	// ErrLocked: another backup or restore runs against the same database.
+	// AcquireLock's error matches it and is also a *casino.Error (ECONFLICT)
+	// whose message names the database and says to wait.
 	ErrLocked = errors.New("another backup or restore is running against this database")
 	// ErrNotConfirmed: a restore without --yes only prints its plan.
 	ErrNotConfirmed = errors.New("restore not confirmed: re-run with --yes to carry out the plan above")
@@ -91,6 +97,7 @@ func extension(engine, compression string) string {
 
 // EngineOfName guesses the engine from a backup file name: "" when unknown.
 func EngineOfName(name string) string {
+	name = strings.TrimSuffix(name, AgeSuffix)
 	switch {
 	case strings.HasSuffix(name, ".sql.gz"), strings.HasSuffix(name, ".sql.zst"), strings.HasSuffix(name, ".sql"):
 		return casino.EnginePostgres
@@ -102,6 +109,7 @@ func EngineOfName(name string) string {
 
 // CompressionOfName returns gzip, zstd or none from a file name.
 func CompressionOfName(name string) string {
+	name = strings.TrimSuffix(name, AgeSuffix)
 	switch {
 	case strings.HasSuffix(name, ".gz"):
 		return Gzip
@@ -160,39 +168,36 @@ func publish(tmp, dir, name string) error {
 	return syncDir(dir)
 }
 
-// writeFileAtomic writes data to path via a temporary file, fsync and rename
-// (replacing path). Used to rewrite manifests (last_verified_at).
-func writeFileAtomic(path string, data []byte) error {
-	dir, name := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+// diskError names the path of a failed write, and says "no space left on
+// device" in words when that is why.
+func diskError(path string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return errorf(casino.EUNAVAILABLE, "no space left on device writing %s: free space there (or choose another folder) and run again", path)
 	}
-	f, err := createTemp(dir, name)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return fmt.Errorf("write %s: %w", path, err)
 }
+
+// baseName is filepath.Base.
+func baseName(path string) string { return filepath.Base(path) }
+
+// hashCounter hashes and counts what is written to it.
+type hashCounter struct {
+	h hash.Hash
+	n int64
+}
+
+func newHashCounter() *hashCounter { return &hashCounter{h: sha256.New()} }
+
+func (c *hashCounter) Write(b []byte) (int, error) {
+	c.h.Write(b)
+	c.n += int64(len(b))
+	return len(b), nil
+}
+
+func (c *hashCounter) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
 
 // stamp is the UTC name stamp of t: YYYYMMDD_HHMMSS.
 func stamp(t time.Time) string { return t.UTC().Format("20060102_150405") }
-
-// nameRE parses backup names: prefix, stamp, optional collision counter.
-var nameRE = regexp.MustCompile(`^(pre_restore_casino_db_|casino_db_)(\d{8}_\d{6})(?:_(\d+))?\.`)
 
 // candidateName is the n-th name for a backup at t: n=0 is the plain name,
 // later ones append _2, _3 so two backups in one second never collide.

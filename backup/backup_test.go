@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"casino/backup"
 	"casino/internal/testdb"
 	"casino/internal/testpg"
+	"casino/keys"
 	"casino/sqlstore"
 )
 
@@ -86,7 +88,11 @@ func tableRows(t testing.TB, url string) map[string][]string {
 					parts = append(parts, fmt.Sprint(x))
 				}
 			}
-			out[tbl] = append(out[tbl], strings.Join(parts, "|"))
+			row := strings.Join(parts, "|")
+			if tbl == "system_state" && strings.HasPrefix(row, "restore_id|") || tbl == "audit_events" && strings.Contains(row, "|"+casino.ActionRestore+"|") {
+				continue // the restore's own marks on the restored copy
+			}
+			out[tbl] = append(out[tbl], row)
 		}
 		rows.Close()
 	}
@@ -129,6 +135,16 @@ func startWriter(t testing.TB, db *sqlstore.DB) *writer {
 	return w
 }
 
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, within)
+		}
+	}
+}
+
 func (w *writer) Stop(t testing.TB) {
 	close(w.stop)
 	<-w.done
@@ -138,23 +154,21 @@ func (w *writer) Stop(t testing.TB) {
 }
 
 func TestRoundTripWithConcurrentWriter(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		src := testdb.Open(t, engine)
 		seed(t, src, 20)
 		w := startWriter(t, src)
-		for w.n.Load() < 20 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitFor(t, 30*time.Second, "20 writes before the backup", func() bool { return w.n.Load() >= 20 })
 		dir := t.TempDir()
-		res, err := backup.Create(ctx, backup.CreateOptions{Target: src.Target, Dir: dir})
+		res, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: src.Target, Dir: dir})
 		if err != nil {
 			w.Stop(t)
 			t.Fatalf("create: %v", err)
 		}
-		for n := w.n.Load(); w.n.Load() < n+20; {
-			time.Sleep(5 * time.Millisecond)
-		}
+		n := w.n.Load()
+		waitFor(t, 30*time.Second, "20 writes after the backup", func() bool { return w.n.Load() >= n+20 })
 		w.Stop(t)
 		m := res.Manifest
 
@@ -182,12 +196,20 @@ func TestRoundTripWithConcurrentWriter(t *testing.T) {
 		// Restore into a fresh target.
 		dst := testdb.URL(t, engine)
 		dt, _ := sqlstore.ParseURL(dst)
-		rr, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: dt, BackupDir: dir})
+		rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: res.Path, Target: dt, BackupDir: dir})
 		if err != nil {
 			t.Fatalf("restore: %v", err)
 		}
-		if !reflect.DeepEqual(rr.RowCounts, m.RowCounts) {
-			t.Errorf("restored counts %v, manifest %v", rr.RowCounts, m.RowCounts)
+		// The restored copy holds the backup's rows plus its restore_id and
+		// the audit event of the restore.
+		wantCounts := map[string]int64{}
+		for k, v := range m.RowCounts {
+			wantCounts[k] = v
+		}
+		wantCounts["system_state"]++
+		wantCounts["audit_events"]++
+		if !reflect.DeepEqual(rr.RowCounts, wantCounts) {
+			t.Errorf("restored counts %v, want the manifest's %v and the restore_id row", rr.RowCounts, m.RowCounts)
 		}
 		got := tableRows(t, dst)
 		all := tableRows(t, src.Target.URL)
@@ -266,15 +288,19 @@ func editManifest(t testing.TB, path string, f func(m map[string]any)) {
 	f(m)
 	b, _ = json.Marshal(m)
 	os.WriteFile(mp, b, 0o600)
+	// Signed with the valid key, as an attacker holding it would: what
+	// refuses the backup is then the check under test, not the signature.
+	os.WriteFile(casino.SignaturePath(path), testSigner.Sign(b), 0o600)
 }
 
 func TestRestoreRefusesBadFiles(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
 		seed(t, live, 3)
 		dir := t.TempDir()
-		good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+		good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,6 +335,33 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 			{"manifest of another file", func(p string) {
 				editManifest(t, p, func(m map[string]any) { m["file"] = "casino_db_19990101_000000" + filepath.Ext(p) })
 			}, "describes"},
+			{"manifest edited, signature not renewed", func(p string) {
+				b, _ := os.ReadFile(casino.ManifestPath(p))
+				os.WriteFile(casino.ManifestPath(p), []byte(strings.Replace(string(b), `"kind": "manual"`, `"kind": "scheduled"`, 1)), 0o600)
+			}, "signature does not verify"},
+			{"signature missing", func(p string) { os.Remove(casino.SignaturePath(p)) }, "unsigned"},
+			{"signed by another key", func(p string) {
+				other, _ := keys.Generate()
+				editManifest(t, p, func(m map[string]any) { m["key_fingerprint"] = other.Public().Fingerprint() })
+				b, _ := os.ReadFile(casino.ManifestPath(p))
+				os.WriteFile(casino.SignaturePath(p), other.Sign(b), 0o600)
+			}, "not among the verify keys"},
+			{"snapshot_at in the future", func(p string) {
+				editManifest(t, p, func(m map[string]any) {
+					m["snapshot_at"] = time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)
+				})
+			}, "lies in the future"},
+			{"snapshot_at after the file was written", func(p string) {
+				old := time.Now().Add(-48 * time.Hour)
+				os.Chtimes(p, old, old)
+				editManifest(t, p, func(m map[string]any) { m["snapshot_at"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano) })
+			}, "later than the file itself"},
+			{"stream longer than signed (bomb)", func(p string) {
+				editManifest(t, p, func(m map[string]any) { m["uncompressed_bytes"] = m["uncompressed_bytes"].(float64) - 1 })
+			}, "goes on past"},
+			{"stream shorter than signed", func(p string) {
+				editManifest(t, p, func(m map[string]any) { m["uncompressed_bytes"] = m["uncompressed_bytes"].(float64) + 1 })
+			}, "ends short"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -316,9 +369,14 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 				p := filepath.Join(bdir, filepath.Base(good.Path))
 				copyFile(t, good.Path, p)
 				copyFile(t, casino.ManifestPath(good.Path), casino.ManifestPath(p))
+				copyFile(t, casino.SignaturePath(good.Path), casino.SignaturePath(p))
 				tc.mangle(p)
 				before := dbState(t, live.Target.URL)
-				_, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir})
+				// PostgreSQL checks the stream's length while it loads the
+				// scratch database, after the safety backup and the session
+				// check (the test's own pool holds a session).
+				streamed := engine == sqlstore.Postgres && strings.HasPrefix(tc.name, "stream ")
+				_, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: p, Target: live.Target, BackupDir: bdir, TerminateConnections: streamed})
 				if err == nil || !strings.Contains(casino.ErrorMessage(err)+err.Error(), tc.wantErr) {
 					t.Fatalf("restore: err %v, want one saying %q", err, tc.wantErr)
 				}
@@ -331,7 +389,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 				}
 				es, _ := os.ReadDir(bdir)
 				for _, e := range es {
-					if strings.HasPrefix(e.Name(), "pre_restore_") {
+					if strings.HasPrefix(e.Name(), "pre_restore_") && !streamed {
 						t.Errorf("a refused restore took a safety backup: %s", e.Name())
 					}
 				}
@@ -342,7 +400,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 			p := filepath.Join(bdir, filepath.Base(good.Path))
 			copyFile(t, good.Path, p)
 			live.Close() // SQLite: a restore refuses a file another connection holds open
-			if _, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, ForceUnverified: true}); err != nil {
+			if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: p, Target: live.Target, BackupDir: bdir, ForceUnverified: true}); err != nil {
 				t.Fatalf("forced restore: %v", err)
 			}
 			if n := tableRows(t, live.Target.URL)["system_state"]; len(n) != 1 {
@@ -353,12 +411,13 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 }
 
 func TestSafetyBackupRestoresPreviousState(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
 		seed(t, live, 2)
 		dir := t.TempDir()
-		old, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+		old, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +427,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 		seed2()
 		live.Close()
 		want := dbState(t, live.Target.URL)
-		rr, err := backup.Restore(ctx, backup.RestoreOptions{File: old.Path, Target: live.Target, BackupDir: dir})
+		rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: old.Path, Target: live.Target, BackupDir: dir})
 		if err != nil {
 			t.Fatalf("restore: %v", err)
 		}
@@ -378,7 +437,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 		if dbState(t, live.Target.URL) == want {
 			t.Fatal("restore changed nothing")
 		}
-		if _, err := backup.Restore(ctx, backup.RestoreOptions{File: rr.SafetyBackup, Target: live.Target, BackupDir: dir, NoSafetyBackup: true}); err != nil {
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: rr.SafetyBackup, Target: live.Target, BackupDir: dir, NoSafetyBackup: true}); err != nil {
 			t.Fatalf("restore the safety backup: %v", err)
 		}
 		if got := dbState(t, live.Target.URL); got != want {
@@ -388,6 +447,7 @@ func TestSafetyBackupRestoresPreviousState(t *testing.T) {
 }
 
 func TestSameSecondNamesDoNotCollide(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 1)
@@ -395,7 +455,7 @@ func TestSameSecondNamesDoNotCollide(t *testing.T) {
 	fixed := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
 	var names []string
 	for i := 0; i < 3; i++ {
-		r, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir, Now: func() time.Time { return fixed }})
+		r, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir, Now: func() time.Time { return fixed }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,6 +475,7 @@ func TestSameSecondNamesDoNotCollide(t *testing.T) {
 }
 
 func TestLockRefusesSecondOperation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -423,18 +484,19 @@ func TestLockRefusesSecondOperation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()})
-		if casino.ErrorCode(err) != casino.ECONFLICT {
-			t.Errorf("backup while locked: %v, want a conflict", err)
+		_, err = backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: t.TempDir()})
+		if casino.ErrorCode(err) != casino.ECONFLICT || !errors.Is(err, backup.ErrLocked) || !strings.Contains(casino.ErrorMessage(err), "wait for it to finish") {
+			t.Errorf("backup while locked: %v, want a conflict that is backup.ErrLocked", err)
 		}
 		l.Release()
-		if _, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir()}); err != nil {
+		if _, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: t.TempDir()}); err != nil {
 			t.Errorf("backup after release: %v", err)
 		}
 	})
 }
 
 func TestPruneKeepsLastAndDaily(t *testing.T) {
+	t.Parallel()
 	base := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	var es []backup.Entry
 	// newest first: 3 today, 2 yesterday, 1 each of the 3 days before
@@ -456,17 +518,19 @@ func TestPruneKeepsLastAndDaily(t *testing.T) {
 }
 
 func TestPostgresRefusesOlderPgDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	fake := t.TempDir()
 	os.WriteFile(filepath.Join(fake, "pg_dump"), []byte("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n"), 0o755)
-	_, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir(), PGBinDir: fake})
+	_, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: t.TempDir(), PGBinDir: fake})
 	if err == nil || !strings.Contains(casino.ErrorMessage(err), "older than the server") {
 		t.Fatalf("create with pg_dump 9.6: %v, want a refusal naming the version", err)
 	}
 }
 
 func TestPostgresRefusesImplausibleDump(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.Postgres)
 	seed(t, live, 3)
@@ -474,7 +538,7 @@ func TestPostgresRefusesImplausibleDump(t *testing.T) {
 	fake := t.TempDir()
 	os.WriteFile(filepath.Join(fake, "pg_dump"), []byte("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 99.0'; exit 0; fi\necho '-- dump'\necho '-- PostgreSQL database dump complete'\n"), 0o755)
 	dir := t.TempDir()
-	_, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir, PGBinDir: fake})
+	_, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir, PGBinDir: fake})
 	if err == nil || !strings.Contains(err.Error()+casino.ErrorMessage(err), "implausible") {
 		t.Fatalf("create with an empty dump: %v, want a refusal", err)
 	}
@@ -483,7 +547,8 @@ func TestPostgresRefusesImplausibleDump(t *testing.T) {
 	}
 }
 
-func TestVerifyMarksManifest(t *testing.T) {
+func TestVerifyNeverRewritesManifest(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		live := testdb.Open(t, engine)
@@ -493,17 +558,18 @@ func TestVerifyMarksManifest(t *testing.T) {
 		if engine == sqlstore.SQLite {
 			comp, ext = backup.None, ".sqlite" // the direct path: the copy is the backup
 		}
-		r, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir, Compression: comp})
+		r, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir, Compression: comp})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasSuffix(r.Path, ext) {
 			t.Errorf("%s backup named %s", comp, r.Path)
 		}
-		vo := backup.VerifyOptions{}
+		vo := backup.VerifyOptions{Keys: tk}
 		if engine == sqlstore.Postgres {
 			vo.Deep, vo.AdminURL = true, live.Target.URL
 		}
+		before, _ := os.ReadFile(casino.ManifestPath(r.Path))
 		res, err := backup.Verify(ctx, r.Path, vo)
 		if err != nil {
 			t.Fatalf("verify: %v", err)
@@ -511,12 +577,11 @@ func TestVerifyMarksManifest(t *testing.T) {
 		if !reflect.DeepEqual(res.RowCounts, r.Manifest.RowCounts) && engine == sqlstore.SQLite {
 			t.Errorf("verify counts %v, manifest %v", res.RowCounts, r.Manifest.RowCounts)
 		}
-		if err := backup.MarkVerified(r.Path, res.Manifest, time.Now()); err != nil {
-			t.Fatal(err)
+		if after, _ := os.ReadFile(casino.ManifestPath(r.Path)); string(after) != string(before) {
+			t.Error("verify rewrote the signed manifest")
 		}
-		m, _ := backup.ReadManifest(r.Path)
-		if m.LastVerifiedAt == nil {
-			t.Error("last_verified_at not recorded")
+		if res.KeyFingerprint != testSigner.Public().Fingerprint() || len(res.Overrides) != 0 {
+			t.Errorf("verify: key %q overrides %v, want %s and none", res.KeyFingerprint, res.Overrides, testSigner.Public().Fingerprint())
 		}
 		t.Logf("checks: %v", res.Checks)
 	})
@@ -526,6 +591,7 @@ func TestVerifyMarksManifest(t *testing.T) {
 // role with only CREATEDB that owns its database (not a superuser): the
 // privileges docs/ops/backup_restore.md says the swap needs.
 func TestPostgresRestoreAsApplicationRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	admin := testpg.ServerURL(t)
 	adb, err := sql.Open("pgx", admin)
@@ -569,7 +635,7 @@ func TestPostgresRestoreAsApplicationRole(t *testing.T) {
 	seed(t, db, 3)
 	target := db.Target
 	dir := t.TempDir()
-	res, err := backup.Create(ctx, backup.CreateOptions{Target: target, Dir: dir})
+	res, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: target, Dir: dir})
 	if err != nil {
 		t.Fatalf("backup as %s: %v", role, err)
 	}
@@ -578,8 +644,12 @@ func TestPostgresRestoreAsApplicationRole(t *testing.T) {
 	}
 	want := dbState(t, appURL)
 	db.ExecContext(ctx, `UPDATE tenants SET name = 'changed'`)
-	// the application keeps a session open: the swap must terminate it
-	rr, err := backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: target, BackupDir: dir})
+	// the application keeps a session open: the restore refuses, naming
+	// it, until told to terminate it
+	if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: res.Path, Target: target, BackupDir: dir}); casino.ErrorCode(err) != casino.ECONFLICT || !strings.Contains(err.Error(), "other sessions are connected") {
+		t.Fatalf("restore beside an open session: err %v, want a conflict naming it", err)
+	}
+	rr, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: res.Path, Target: target, BackupDir: dir, TerminateConnections: true})
 	if err != nil {
 		t.Fatalf("restore as %s: %v", role, err)
 	}
@@ -603,17 +673,18 @@ func encodeJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 // holds open (casino serve) is not swapped: its writer would keep appending
 // to the -wal that SQLite would then replay onto the new file.
 func TestSQLiteRestoreRefusesOpenDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 2)
 	dir := t.TempDir()
-	res, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	res, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('x', '1', CURRENT_TIMESTAMP)`)
 	before := dbState(t, live.Target.URL)
-	_, err = backup.Restore(ctx, backup.RestoreOptions{File: res.Path, Target: live.Target, BackupDir: dir})
+	_, err = backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: res.Path, Target: live.Target, BackupDir: dir})
 	if casino.ErrorCode(err) != casino.ECONFLICT || !strings.Contains(casino.ErrorMessage(err), "stop casino serve") {
 		t.Fatalf("restore over an open database: %v, want a conflict asking to stop serve", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"casino"
@@ -18,7 +19,20 @@ type Entry struct {
 	Manifest  *casino.BackupManifest `json:"manifest,omitempty"`
 	// ManifestError says why the manifest could not be read, if it could not.
 	ManifestError string `json:"manifest_error,omitempty"`
+	// Problem says why the manifest is not trusted: a snapshot_at in the
+	// future or after the file was written, or (CheckSignatures) a missing
+	// or wrong signature. Such an entry is never counted toward retention,
+	// never pruned automatically, and never reported as the newest backup.
+	Problem string `json:"problem,omitempty"`
+	// KeyFingerprint is the key whose signature verified the manifest
+	// (CheckSignatures); never the key itself.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+
+	manifestBytes []byte
 }
+
+// PreRestore reports whether the entry is a pre_restore_ safety copy.
+func (e Entry) PreRestore() bool { return strings.HasPrefix(e.Name, PrefixPreRestore) }
 
 // Time is the entry's snapshot time, or its file time without a manifest.
 func (e Entry) Time() time.Time {
@@ -46,8 +60,11 @@ func List(dir string) ([]Entry, error) {
 			continue
 		}
 		e := Entry{Name: de.Name(), Path: filepath.Join(dir, de.Name()), SizeBytes: info.Size(), ModTime: info.ModTime().UTC()}
-		if m, err := ReadManifest(e.Path); err == nil {
-			e.Manifest = m
+		if m, mb, err := readManifest(e.Path); err == nil {
+			e.Manifest, e.manifestBytes = m, mb
+			if err := checkSnapshotTime(e.Path, m, info.ModTime(), time.Now()); err != nil {
+				e.Problem = casino.ErrorMessage(err)
+			}
 		} else {
 			e.ManifestError = casino.ErrorMessage(err)
 		}
@@ -57,12 +74,36 @@ func List(dir string) ([]Entry, error) {
 	return out, nil
 }
 
-// Newest returns the newest backup with a manifest (a complete backup), or
-// nil. casino serve reports it on /metrics.
-func Newest(dir string) *Entry {
+// CheckSignatures checks each entry's manifest signature with k and sets
+// KeyFingerprint, or Problem when it does not verify. It reads only the
+// manifests and signatures, not the data.
+func CheckSignatures(entries []Entry, k *Keys) {
+	for i := range entries {
+		e := &entries[i]
+		if e.Manifest == nil || e.Problem != "" {
+			continue
+		}
+		strict := *k
+		strict.TrustUnsigned = false
+		sig, err := checkSignature(e.Path, e.manifestBytes, e.Manifest, &strict)
+		if err != nil {
+			e.Problem = casino.ErrorMessage(err)
+			continue
+		}
+		e.KeyFingerprint = sig.fingerprint
+	}
+}
+
+// Newest returns the newest backup with a trusted manifest (a complete
+// backup whose snapshot_at does not lie in the future; with k, whose
+// signature verifies), or nil. casino serve reports it on /metrics.
+func Newest(dir string, k *Keys) *Entry {
 	es, _ := List(dir)
+	if k != nil && len(k.Verify) > 0 {
+		CheckSignatures(es, k)
+	}
 	for i := range es {
-		if es[i].Manifest != nil {
+		if es[i].Manifest != nil && es[i].Problem == "" {
 			return &es[i]
 		}
 	}
@@ -78,31 +119,41 @@ type PruneDecision struct {
 
 // PlanPrune decides which backups to keep: the newest keepLast, plus the
 // newest of each of the keepDaily most recent UTC days that have a backup.
-// Backups without a manifest are kept (a human should look at them), and
-// so is the newest backup whatever the numbers say.
+// Only regular backups with a trusted manifest count: pre_restore_ safety
+// copies, backups without a manifest and those with a Problem (a lying
+// snapshot_at, a bad signature) are kept for a human to look at, and never
+// take a place of --keep-last, so a forged "newest" cannot push real
+// backups out. The newest trusted backup is kept whatever the numbers say.
 func PlanPrune(entries []Entry, keepLast, keepDaily int) []PruneDecision {
 	out := make([]PruneDecision, len(entries))
 	days := map[string]bool{}
+	counted := 0
 	for i, e := range entries { // newest first
 		d := PruneDecision{Entry: e}
-		day := e.Time().UTC().Format("2006-01-02")
 		switch {
 		case e.Manifest == nil:
 			d.Keep, d.Reason = true, "no manifest: not pruned automatically"
-		case i == 0:
-			d.Keep, d.Reason = true, "newest"
-		case i < keepLast:
-			d.Keep, d.Reason = true, "within --keep-last"
-		case !days[day] && len(days) < keepDaily:
-			d.Keep, d.Reason = true, "newest of "+day+" (--keep-daily)"
+		case e.Problem != "":
+			d.Keep, d.Reason = true, "untrusted, not counted and not pruned automatically: "+e.Problem
+		case e.PreRestore():
+			d.Keep, d.Reason = true, "pre_restore_ safety copy: not counted toward retention; delete it by hand when no longer needed"
 		default:
-			d.Reason = "beyond retention"
-		}
-		if e.Manifest != nil && !days[day] && len(days) < keepDaily {
-			days[day] = true
-			if !d.Keep {
-				d.Keep, d.Reason = true, "newest of "+day+" (--keep-daily)"
+			day := e.Time().UTC().Format("2006-01-02")
+			switch {
+			case counted == 0:
+				d.Keep, d.Reason = true, "newest"
+			case counted < keepLast:
+				d.Keep, d.Reason = true, "within --keep-last"
+			default:
+				d.Reason = "beyond retention"
 			}
+			if !days[day] && len(days) < keepDaily {
+				days[day] = true
+				if !d.Keep {
+					d.Keep, d.Reason = true, "newest of "+day+" (--keep-daily)"
+				}
+			}
+			counted++
 		}
 		out[i] = d
 	}
@@ -116,6 +167,9 @@ func Remove(e Entry) error {
 		return err
 	}
 	if err := os.Remove(casino.ManifestPath(e.Path)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.Remove(casino.SignaturePath(e.Path)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	return syncDir(filepath.Dir(e.Path))

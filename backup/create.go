@@ -2,17 +2,18 @@ package backup
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
+	"filippo.io/age"
 	sqlite "modernc.org/sqlite"
 
 	"casino"
@@ -43,6 +44,13 @@ type CreateOptions struct {
 	// Pause is called at "backup_written" (data fsynced under its temporary
 	// name, not yet published); tests kill the process there.
 	Pause func(point string)
+	// Keys sign the manifest (Keys.Signer is required) and, when they name
+	// recipients, encrypt the file with age.
+	Keys *Keys
+	// SnapshotAt, when set, is the instant the data describes, recorded as
+	// the manifest's snapshot_at instead of the time the snapshot was taken:
+	// a dump of a point-in-time recovery describes its recovery point.
+	SnapshotAt time.Time
 }
 
 // CreateResult is a finished backup.
@@ -69,6 +77,10 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	if o.Dir == "" {
 		o.Dir = DefaultDir
 	}
+	if o.Keys == nil || o.Keys.Signer == nil {
+		return nil, errorf(casino.EINVALID, "%s", ErrNoSigningKey.Error())
+	}
+	encrypt := o.Keys.Encrypts()
 	if !o.NoLock {
 		lock, err := AcquireLock(ctx, o.Target)
 		if err != nil {
@@ -88,6 +100,9 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		prefix = PrefixPreRestore
 	}
 	ext := extension(engine, o.Compression)
+	if encrypt {
+		ext += AgeSuffix
+	}
 
 	f, err := createTemp(o.Dir, prefix+stamp(start)+ext)
 	if err != nil {
@@ -101,12 +116,25 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 			os.Remove(tmp)
 		}
 	}()
-	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(f, h), p: o.Progress}
-	zw, err := compressor(cw, o.Compression, o.Level)
+	// The pipeline: data -> count (uncompressed) -> compress -> hash and
+	// count (the compressed stream) -> [age -> hash and count (ciphertext)]
+	// -> file.
+	fileHC := newHashCounter()
+	fw := &countingWriter{w: io.MultiWriter(f, fileHC), p: o.Progress}
+	var encW io.WriteCloser
+	var compDst io.Writer = fw
+	if encrypt {
+		if encW, err = age.Encrypt(fw, o.Keys.enc.recipients...); err != nil {
+			return nil, fmt.Errorf("age: %w", err)
+		}
+		compDst = encW
+	}
+	compHC := newHashCounter()
+	zw, err := compressor(io.MultiWriter(compDst, compHC), o.Compression, o.Level)
 	if err != nil {
 		return nil, err
 	}
+	uw := &countingWriter{w: zw}
 	m := &casino.BackupManifest{
 		FormatVersion: FormatVersion,
 		Engine:        engine,
@@ -119,32 +147,37 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	o.Progress.Start("backup "+engine, 0)
 	// An uncompressed SQLite backup is the backup API's copy itself: no
 	// second pass over the data but the checksum.
-	direct := o.Target.Dialect == sqlstore.SQLite && o.Compression == None
+	direct := o.Target.Dialect == sqlstore.SQLite && o.Compression == None && !encrypt
 	switch {
 	case o.Target.Dialect == sqlstore.Postgres:
-		err = createPostgres(ctx, o, m, zw)
+		err = createPostgres(ctx, o, m, uw)
 	case direct:
 		err = snapshotSQLite(ctx, o, m, tmp)
 	default:
-		err = createSQLite(ctx, o, m, zw)
+		err = createSQLite(ctx, o, m, uw)
 	}
 	if err != nil {
-		return nil, err
+		return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compress: %w", err)
+		return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), fmt.Errorf("compress: %w", err))
+	}
+	if encW != nil {
+		if err := encW.Close(); err != nil {
+			return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), fmt.Errorf("age: %w", err))
+		}
 	}
 	if direct {
 		// SQLite wrote the file through its own descriptor; f still reads
 		// from offset 0.
-		h.Reset()
-		cw = &countingWriter{w: h, p: o.Progress}
-		if _, err := io.Copy(cw, f); err != nil {
+		fw = &countingWriter{w: compHC, p: o.Progress}
+		if _, err := io.Copy(fw, f); err != nil {
 			return nil, fmt.Errorf("checksum the copy: %w", err)
 		}
+		uw.n = compHC.n
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("fsync backup: %w", err)
+		return nil, diskError(filepath.Join(o.Dir, prefix+stamp(start)+ext), err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, err
@@ -153,8 +186,12 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	if o.Pause != nil {
 		o.Pause("backup_written")
 	}
-	m.SizeBytes = cw.n
-	m.SHA256 = hex.EncodeToString(h.Sum(nil))
+	m.SizeBytes = compHC.n
+	m.SHA256 = compHC.sum()
+	m.UncompressedBytes = uw.n
+	if encrypt {
+		m.Encryption = &casino.BackupEncryption{Scheme: "age", Recipients: o.Keys.enc.names, CiphertextBytes: fileHC.n, CiphertextSHA256: fileHC.sum()}
+	}
 	m.CreatedAt = o.Now().UTC()
 	m.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 
@@ -166,6 +203,9 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		if _, err := os.Lstat(casino.ManifestPath(filepath.Join(o.Dir, name))); err == nil {
 			continue
 		}
+		if _, err := os.Lstat(casino.SignaturePath(filepath.Join(o.Dir, name))); err == nil {
+			continue
+		}
 		if err := os.Link(tmp, filepath.Join(o.Dir, name)); errors.Is(err, fs.ErrExist) {
 			continue
 		} else if err != nil {
@@ -173,23 +213,9 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		}
 		path := filepath.Join(o.Dir, name)
 		m.File = name
-		mf, err := createTemp(o.Dir, filepath.Base(casino.ManifestPath(path)))
-		if err != nil {
-			os.Remove(path)
-			return nil, err
-		}
-		_, err = mf.Write(encodeManifest(m))
-		if err == nil {
-			err = mf.Sync()
-		}
-		if cerr := mf.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = publish(mf.Name(), o.Dir, filepath.Base(casino.ManifestPath(path)))
-		}
-		if err != nil {
-			os.Remove(mf.Name())
+		mb, sig := signManifest(m, o.Keys.Signer)
+		if err := writeSigned(path, mb, sig, false); err != nil {
+			os.Remove(casino.SignaturePath(path))
 			os.Remove(path)
 			if errors.Is(err, fs.ErrExist) {
 				continue
@@ -224,6 +250,9 @@ func createPostgres(ctx context.Context, o CreateOptions, m *casino.BackupManife
 		return fmt.Errorf("refusing the backup: %w", err)
 	}
 	m.SnapshotAt = snap.at
+	if !o.SnapshotAt.IsZero() {
+		m.SnapshotAt = o.SnapshotAt.UTC()
+	}
 	m.RowCounts = snap.counts
 	m.SchemaVersion = snap.schema
 	return nil
@@ -283,6 +312,9 @@ func snapshotSQLite(ctx context.Context, o CreateOptions, m *casino.BackupManife
 		return errorf(casino.EINVALID, "read %s: %v (is this a casino database? run casino migrate up)", o.Target.Path, err)
 	}
 	m.SnapshotAt = time.Now().UTC()
+	if !o.SnapshotAt.IsZero() {
+		m.SnapshotAt = o.SnapshotAt.UTC()
+	}
 	counts := map[string]int64{}
 	for _, t := range sqlstore.Tables {
 		var n int64
@@ -342,5 +374,21 @@ func setRollbackJournal(ctx context.Context, path string) error {
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=DELETE").Scan(&mode); err != nil {
 		return fmt.Errorf("set journal mode of the copy: %w", err)
 	}
+	// Litestream's bookkeeping tables (CASINO_PITR=litestream) are not
+	// casino's data: they stay out of backups.
+	for _, t := range []string{"_litestream_seq", "_litestream_lock"} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return fmt.Errorf("drop %s from the copy: %w", t, err)
+		}
+	}
 	return nil
+}
+
+// diskIfFull turns a failure caused by a full disk into the message that
+// says so, with the path; other errors pass through.
+func diskIfFull(path string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "database or disk is full") {
+		return diskError(path, syscall.ENOSPC)
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,10 +17,11 @@ import (
 // ever the live database; each is safe to remove once the lock is held:
 //
 //   - SQLite: <db>.restore-* files beside the database (a new copy that was
-//     never swapped in) and their -wal/-shm/-journal;
+//     never swapped in) and their -wal/-shm/-journal, and a kept-aside name
+//     that is a second name of the live file itself;
 //   - PostgreSQL: <db>__rs_* (a restore's scratch database), <db>__vf_* (a
-//     deep verify's), <db>__old_* (the previous database, swapped out but not
-//     yet dropped);
+//     deep verify's), <db>__old_* (left by builds that dropped the previous
+//     database after a swap; kept-aside databases are never leftovers);
 //   - the backup folder: .NAME.tmp-PID-* files whose writer PID is dead.
 
 // FindLeftovers lists the leftovers without removing them.
@@ -40,9 +42,23 @@ func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove 
 	var out []string
 	var errs []error
 	if t.Dialect == sqlstore.SQLite {
+		// A kept-aside name on the live file itself: a restore was killed
+		// between link(2) and rename(2). The live name stays; the extra
+		// name goes.
+		kept, _ := listKeptSQLite(t.Path)
+		for _, k := range kept {
+			if same(k.Path, t.Path) {
+				out = append(out, k.Path)
+				if remove {
+					if err := os.Remove(k.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+						errs = append(errs, err)
+					}
+				}
+			}
+		}
 		matches, _ := filepath.Glob(t.Path + ".restore-*")
 		for _, m := range matches {
-			if keep != "" && strings.HasPrefix(m, keep) {
+			if keep != "" && strings.HasPrefix(m, keep) || !isRestoreFile(t.Path, m) {
 				continue
 			}
 			out = append(out, m)
@@ -95,22 +111,32 @@ func leftovers(ctx context.Context, t sqlstore.Target, backupDir string, remove 
 	return out, errors.Join(errs...)
 }
 
-// tempPID parses the writer PID out of a temporary name .NAME.tmp-PID-RAND.
+// tempRE matches exactly the temporary names createTemp makes:
+// .NAME.tmp-PID-RAND, RAND 8 hex digits, NAME a name casino writes (a
+// backup, its manifest or signature, a SQLite copy or a verify scratch).
+var tempRE = regexp.MustCompile(`^\.((?:pre_restore_)?casino_db_[0-9_]+\.[a-z.]+|sqlite-copy|verify-(?:pre_restore_)?casino_db_[0-9_]+\.[a-z.]+)\.tmp-([0-9]+)-[0-9a-f]{8}$`)
+
+// tempPID parses the writer PID out of a temporary name; ok is false for
+// any name casino does not generate, which cleanup then never touches.
 func tempPID(name string) (int, bool) {
-	if !strings.HasPrefix(name, ".") {
+	m := tempRE.FindStringSubmatch(name)
+	if m == nil {
 		return 0, false
 	}
-	i := strings.LastIndex(name, ".tmp-")
-	if i < 0 {
-		return 0, false
-	}
-	rest := name[i+5:]
-	j := strings.IndexByte(rest, '-')
-	if j < 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(rest[:j])
+	pid, err := strconv.Atoi(m[2])
 	return pid, err == nil
+}
+
+// isRestoreFile reports whether path is exactly a restore's new file
+// beside the database db (db.restore-YYYYMMDDTHHMMSS-PID, or its
+// -wal/-shm/-journal), as sqliteRestore names it.
+func isRestoreFile(db, path string) bool {
+	if filepath.Dir(path) != filepath.Dir(db) {
+		return false
+	}
+	re := `^` + regexp.QuoteMeta(filepath.Base(db)) + `\.restore-[0-9]{8}T[0-9]{6}-[0-9]+(?:-wal|-shm|-journal)?$`
+	ok, _ := regexp.MatchString(re, filepath.Base(path))
+	return ok
 }
 
 // pidAlive reports whether a process with that PID exists.

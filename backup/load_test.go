@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -57,17 +58,20 @@ func craftBackup(t testing.TB, dir string, good *backup.CreateResult, sql []byte
 	}
 	m := *good.Manifest
 	sum := sha256.Sum256(buf.Bytes())
-	m.SHA256, m.SizeBytes = hex.EncodeToString(sum[:]), int64(buf.Len())
+	m.SHA256, m.SizeBytes, m.UncompressedBytes = hex.EncodeToString(sum[:]), int64(buf.Len()), int64(len(sql))
 	sealManifest(t, p, &m)
 	return p
 }
 
-// sealManifest writes the manifest beside the backup.
+// sealManifest writes the manifest beside the backup and signs it with
+// the valid key, so that the loader itself is what refuses the backup.
 func sealManifest(t testing.TB, path string, m *casino.BackupManifest) {
 	t.Helper()
-	if err := backup.WriteManifest(path, m); err != nil {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(casino.ManifestPath(path), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(casino.SignaturePath(path), testSigner.Sign(b), 0o600)
 }
 
 // TestLoaderRefusesCraftedDumps: each crafted dump carries a valid manifest
@@ -80,11 +84,12 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 	live := testdb.Open(t, sqlstore.Postgres)
 	seed(t, live, 3)
 	dir := t.TempDir()
-	good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('after', '1', now())`)
+	live.Close()
 	before := dbState(t, live.Target.URL)
 	dump := readDump(t, good.Path)
 
@@ -166,7 +171,7 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 			crafted := tc.edit(dump)
 			bdir := t.TempDir()
 			p := craftBackup(t, bdir, good, []byte(crafted))
-			_, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
+			_, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
 			msg := ""
 			if err != nil {
 				msg = casino.ErrorMessage(err) + " " + err.Error()
@@ -177,7 +182,7 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 			// Deep verify shares the loader; once per kind of attack keeps
 			// the suite short.
 			if tc.file != "" || tc.name == "connect to another database" {
-				if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Deep: true, AdminURL: live.Target.URL}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.reason) {
+				if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Keys: tk, Deep: true, AdminURL: live.Target.URL}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.reason) {
 					t.Errorf("deep verify: %v, want a refusal saying %q", err, tc.reason)
 				}
 			}
@@ -208,7 +213,7 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 	t.Run("the untouched dump loads", func(t *testing.T) {
 		bdir := t.TempDir()
 		p := craftBackup(t, bdir, good, []byte(dump))
-		if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Deep: true, AdminURL: live.Target.URL}); err != nil {
+		if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Keys: tk, Deep: true, AdminURL: live.Target.URL}); err != nil {
 			t.Fatalf("deep verify of the re-packed good dump: %v", err)
 		}
 	})
@@ -258,7 +263,7 @@ func TestSQLiteRestoreRefusesForeignSchema(t *testing.T) {
 	live := testdb.Open(t, sqlstore.SQLite)
 	seed(t, live, 2)
 	dir := t.TempDir()
-	good, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: dir})
+	good, err := backup.Create(ctx, backup.CreateOptions{Keys: tk, Target: live.Target, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,11 +283,11 @@ func TestSQLiteRestoreRefusesForeignSchema(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bdir := t.TempDir()
 			p := craftSQLiteBackup(t, bdir, good, tc.ddl)
-			_, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
+			_, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
 			if err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
 				t.Fatalf("restore: %v\nwant a refusal saying %q", err, tc.want)
 			}
-			if _, err := backup.Verify(ctx, p, backup.VerifyOptions{}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
+			if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Keys: tk}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
 				t.Errorf("verify: %v, want a refusal saying %q", err, tc.want)
 			}
 			if dbState(t, live.Target.URL) != before {
@@ -312,7 +317,7 @@ func TestSQLiteRestoreRefusesForeignSchema(t *testing.T) {
 	t.Run("the untouched copy restores", func(t *testing.T) {
 		bdir := t.TempDir()
 		p := craftSQLiteBackup(t, bdir, good, `SELECT 1`)
-		if _, err := backup.Restore(ctx, backup.RestoreOptions{File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true}); err != nil {
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: tk, File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true}); err != nil {
 			t.Fatalf("restore: %v", err)
 		}
 	})

@@ -85,5 +85,20 @@ func AcquireLock(ctx context.Context, t sqlstore.Target) (*Lock, error) {
 }
 
 func lockedError(t sqlstore.Target) error {
-	return &casino.Error{Code: casino.ECONFLICT, Message: fmt.Sprintf("%s (%s): wait for it to finish, then retry", ErrLocked, t.Identity())}
+	return &sentinelError{
+		err:      &casino.Error{Code: casino.ECONFLICT, Message: fmt.Sprintf("%s (%s): wait for it to finish, then retry", ErrLocked, t.Identity())},
+		sentinel: ErrLocked,
+	}
 }
+
+// sentinelError is a *casino.Error (code and message for the user) that
+// errors.Is also matches against its sentinel.
+type sentinelError struct {
+	err      *casino.Error
+	sentinel error
+}
+
+func (e *sentinelError) Error() string { return e.err.Error() }
+
+// Unwrap gives errors.Is the sentinel and errors.As the *casino.Error.
+func (e *sentinelError) Unwrap() []error { return []error{e.err, e.sentinel} }

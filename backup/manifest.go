@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"runtime"
 
 	"github.com/klauspost/compress/zstd"
@@ -16,39 +14,50 @@ import (
 	"casino"
 )
 
+// maxManifest bounds what is read from a manifest file (a real one is ~1 KB).
+const maxManifest = 1 << 20
+
 // ReadManifest reads the manifest beside a backup file. A missing manifest
-// is a casino.ENOTFOUND error.
+// is a casino.ENOTFOUND error. It does not check the signature: Verify does.
 func ReadManifest(backupPath string) (*casino.BackupManifest, error) {
+	m, _, err := readManifest(backupPath)
+	return m, err
+}
+
+// readManifest reads and parses the manifest beside a backup file, and
+// returns its exact bytes too (what the signature covers).
+func readManifest(backupPath string) (*casino.BackupManifest, []byte, error) {
 	mp := casino.ManifestPath(backupPath)
-	b, err := os.ReadFile(mp)
+	b, err := readSmall(mp, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errorf(casino.ENOTFOUND, "no manifest %s beside the backup: cannot verify it (use --force-unverified only if you know where this file came from)", mp)
+		return nil, nil, errorf(casino.ENOTFOUND, "no manifest %s beside the backup: cannot verify it (use --force-unverified only if you know where this file came from)", mp)
 	} else if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, nil, errorf(casino.EINVALID, "read manifest %s: %v", mp, err)
 	}
 	var m casino.BackupManifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
-		return nil, errorf(casino.EINVALID, "manifest %s is not valid JSON: %v", mp, err)
+		return nil, nil, errorf(casino.EINVALID, "manifest %s is not valid JSON: %v", mp, err)
+	}
+	if dec.More() {
+		return nil, nil, errorf(casino.EINVALID, "manifest %s has data after its JSON object", mp)
 	}
 	if m.FormatVersion < 1 || m.FormatVersion > FormatVersion {
-		return nil, errorf(casino.EINVALID, "manifest %s has format_version %d; this build reads 1..%d", mp, m.FormatVersion, FormatVersion)
+		return nil, nil, errorf(casino.EINVALID, "manifest %s has format_version %d; this build reads 1..%d", mp, m.FormatVersion, FormatVersion)
 	}
 	if m.Engine != casino.EngineSQLite && m.Engine != casino.EnginePostgres {
-		return nil, errorf(casino.EINVALID, "manifest %s names unknown engine %q", mp, m.Engine)
+		return nil, nil, errorf(casino.EINVALID, "manifest %s names unknown engine %q", mp, m.Engine)
 	}
-	return &m, nil
+	if m.SizeBytes < 0 || m.UncompressedBytes < 0 || (m.Encryption != nil && m.Encryption.CiphertextBytes < 0) {
+		return nil, nil, errorf(casino.EINVALID, "manifest %s has a negative byte count", mp)
+	}
+	return &m, b, nil
 }
 
 // encodeManifest renders a manifest as indented JSON.
 func encodeManifest(m *casino.BackupManifest) []byte {
 	b, _ := json.MarshalIndent(m, "", "  ")
 	return append(b, '\n')
-}
-
-// WriteManifest atomically replaces the manifest beside a backup file.
-func WriteManifest(backupPath string, m *casino.BackupManifest) error {
-	return writeFileAtomic(casino.ManifestPath(backupPath), encodeManifest(m))
 }
 
 // compressor wraps w with the named compression. level applies to gzip

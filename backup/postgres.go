@@ -420,7 +420,8 @@ func (a *pgAdmin) sideDatabases(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		for _, tag := range []string{pgScratchTag, pgVerifyTag, pgOldTag} {
-			if strings.HasPrefix(n, base+tag) {
+			// exactly the names pgSideName makes, nothing that only starts so
+			if ok, _ := regexp.MatchString(`^`+regexp.QuoteMeta(base+tag)+`[0-9]{14}_[0-9]{1,5}$`, n); ok {
 				out = append(out, n)
 			}
 		}
@@ -429,14 +430,16 @@ func (a *pgAdmin) sideDatabases(ctx context.Context) ([]string, error) {
 }
 
 // swap replaces the live database by the scratch one: in ONE transaction on
-// the maintenance database, terminate the sessions of both, rename live to
-// old, rename scratch to live. PostgreSQL commits both renames or neither,
-// so a crash at any point leaves the live name on a whole database. A
-// session that connects between the terminate and the commit keeps the old
-// database; it is terminated again right after the commit. Needs: ownership
-// of both databases (or superuser), CREATEDB, and the right to terminate the
-// sessions (same role, pg_signal_backend, or superuser).
-func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists bool, pause func(string)) error {
+// the maintenance database, end the sessions of both (or, with
+// refuseSessions, refuse when the live one has any but this process's own),
+// rename live to old, rename scratch to live. PostgreSQL commits both
+// renames or neither, so a crash at any point leaves the live name on a
+// whole database. A session that connects between the check and the commit
+// waits on the rename's lock and then finds its database renamed. The old
+// database is kept, never dropped. Needs: ownership of both databases (or
+// superuser), and the right to terminate the sessions (same role,
+// pg_signal_backend, or superuser).
+func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists, refuseSessions bool, pause func(string), point string) error {
 	live := a.pg.dbname
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -451,6 +454,15 @@ func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists bool
 				return err
 			}
 			defer tx.Rollback()
+			if refuseSessions && liveExists {
+				ss, err := a.sessions(ctx, live)
+				if err != nil {
+					return err
+				}
+				if len(ss) > 0 {
+					return sessionsError(live, ss)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()`, live, scratch); err != nil {
 				return fmt.Errorf("terminate sessions: %w", err)
 			}
@@ -459,7 +471,7 @@ func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists bool
 					return fmt.Errorf("rename %s to %s: %w", live, old, err)
 				}
 			}
-			pause("during_swap")
+			pause(point)
 			if _, err := tx.ExecContext(ctx, "ALTER DATABASE "+quoteIdent(scratch)+" RENAME TO "+quoteIdent(live)); err != nil {
 				return fmt.Errorf("rename %s to %s: %w", scratch, live, err)
 			}
@@ -476,7 +488,7 @@ func (a *pgAdmin) swap(ctx context.Context, scratch, old string, liveExists bool
 		if !errors.As(err, &pe) || pe.Code != "55006" { // object_in_use
 			return err
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("swap: sessions kept reconnecting to %s; stop the backend first: %w", live, lastErr)
 }

@@ -3,15 +3,11 @@ package backup
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	neturl "net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -52,10 +48,6 @@ import (
 type pgLoadOptions struct {
 	// BinDir is where pg_dump is looked for (CASINO_PG_BINDIR), as for backups.
 	BinDir string
-	// Manifest gives the schema version, the sha256 checked while
-	// streaming, and the row counts; nil for an unverified backup, whose
-	// schema version is then read from its schema_migrations data.
-	Manifest *casino.BackupManifest
 	// Jobs is the number of connections loading data and building
 	// indexes; 0 means the number of CPUs.
 	Jobs     int
@@ -65,15 +57,18 @@ type pgLoadOptions struct {
 	Pause func(string)
 }
 
-// loadPostgresDump loads the dump at path into the empty database at url
-// and returns its row counts.
-func loadPostgresDump(ctx context.Context, path, url string, o pgLoadOptions) (map[string]int64, error) {
-	version, wantSum := 0, ""
-	if m := o.Manifest; m != nil {
-		version, wantSum = m.SchemaVersion, m.SHA256
+// loadPostgresDump loads the verified dump into the empty database at url
+// and returns its row counts. The data is read through vr.Open, which
+// checks it again as it streams against what the manifest signed (exact
+// length; an encrypted file's decrypted sha256). Without a manifest, the
+// schema version is read from the dump's schema_migrations data.
+func loadPostgresDump(ctx context.Context, vr *VerifyResult, url string, o pgLoadOptions) (map[string]int64, error) {
+	version := 0
+	if m := vr.Manifest; m != nil {
+		version = m.SchemaVersion
 	}
 	if version == 0 {
-		v, err := dumpSchemaVersion(path)
+		v, err := dumpSchemaVersion(vr)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +103,7 @@ func loadPostgresDump(ctx context.Context, path, url string, o pgLoadOptions) (m
 	if err := l.setAside(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.stream(ctx, path, wantSum, o); err != nil {
+	if err := l.stream(ctx, vr, o); err != nil {
 		return nil, err
 	}
 	if err := l.rebuild(ctx); err != nil {
@@ -191,18 +186,13 @@ func (l *pgLoader) describe(ctx context.Context, binDir, url string) error {
 	if err != nil {
 		return fmt.Errorf("read the migrated schema: %w", err)
 	}
-	known := map[string]bool{}
-	for _, t := range sqlstore.Tables {
-		known[t] = true
-	}
+	// Every table the migrations created is casino's: a COPY may load it.
 	for rows.Next() {
 		var t, c string
 		if err := rows.Scan(&t, &c); err != nil {
 			return err
 		}
-		if known[t] {
-			s.tables[t] = append(s.tables[t], c)
-		}
+		s.tables[t] = append(s.tables[t], c)
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -520,37 +510,12 @@ func (s *copySink) setval(seq string, v int64, called bool, line int) error {
 	return nil
 }
 
-// hashingReader hashes what it reads.
-type hashingReader struct {
-	r io.Reader
-	h interface{ Write([]byte) (int, error) }
-}
-
-func (h *hashingReader) Read(b []byte) (int, error) {
-	n, err := h.r.Read(b)
-	h.h.Write(b[:n])
-	return n, err
-}
-
-// stream reads the file once: sha256 of the bytes on disk, decompression,
-// the parser, and the COPY chunks over the job connections.
-func (l *pgLoader) stream(ctx context.Context, path, wantSum string, o pgLoadOptions) error {
-	f, err := os.Open(path)
+// stream reads the dump once: decompression (and decryption), the parser,
+// and the COPY chunks over the job connections.
+func (l *pgLoader) stream(ctx context.Context, vr *VerifyResult, o pgLoadOptions) error {
+	zr, err := vr.Open(o.Progress)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	o.Progress.Start("load "+filepath.Base(path), st.Size())
-	defer o.Progress.Done()
-	h := sha256.New()
-	raw := bufio.NewReaderSize(&countingReader{r: &hashingReader{r: f, h: h}, p: o.Progress}, 1<<20)
-	zr, err := decompressor(raw, CompressionOfName(path))
-	if err != nil {
-		return errorf(casino.EINVALID, "not a valid %s file: %v", CompressionOfName(path), err)
 	}
 	defer zr.Close()
 
@@ -589,14 +554,10 @@ func (l *pgLoader) stream(ctx context.Context, path, wantSum string, o pgLoadOpt
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// The rest of the file (a compressed stream's trailer) counts too.
-	if _, err := io.Copy(io.Discard, raw); err != nil {
-		return err
-	}
-	if wantSum != "" {
-		if sum := hex.EncodeToString(h.Sum(nil)); sum != wantSum {
-			return errorf(casino.EINVALID, "checksum mismatch: sha256 %s, the manifest says %s (the file changed while it was read, or the manifest is wrong)", sum, wantSum)
-		}
+	// The end of the stream is where vr.Open's checks (length, decrypted
+	// sha256) report.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return errorf(casino.EINVALID, "%v", err)
 	}
 	return nil
 }
@@ -751,8 +712,8 @@ func (l *pgLoader) checkMigrations(ctx context.Context) error {
 
 // dumpSchemaVersion reads the newest version in a dump's schema_migrations
 // data: the schema version of a backup that has no manifest.
-func dumpSchemaVersion(path string) (int, error) {
-	r, err := openDecompressed(path, nil)
+func dumpSchemaVersion(vr *VerifyResult) (int, error) {
+	r, err := vr.Open(nil)
 	if err != nil {
 		return 0, errorf(casino.EINVALID, "%v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"casino"
@@ -19,10 +21,21 @@ type RestoreOptions struct {
 	Target sqlstore.Target
 	// BackupDir receives the pre_restore_ safety backup.
 	BackupDir string
-	// NoSafetyBackup skips the safety backup.
+	// NoSafetyBackup skips the dump-based safety backup. The replaced
+	// database is kept aside either way (see KeptAside).
 	NoSafetyBackup bool
 	// ForceUnverified accepts a backup without a manifest.
 	ForceUnverified bool
+	// ForceForeignTarget restores over a database that holds tables but
+	// none of casino's (it is kept aside, never dropped).
+	ForceForeignTarget bool
+	// TerminateConnections terminates the other sessions of the live
+	// PostgreSQL database before carrying its live state over; without it
+	// a restore refuses while any is connected.
+	TerminateConnections bool
+	// Overrides are further safety overrides the caller used (for example
+	// "verify_key", "trust_unsigned"), recorded in the facts.
+	Overrides []string
 	// DryRun verifies and prints the plan, and changes nothing.
 	DryRun bool
 	// Confirm is asked, with the plan, before anything changes; returning
@@ -35,10 +48,18 @@ type RestoreOptions struct {
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
+	// Keys verify the backup's signature (and decrypt it), and sign the
+	// safety backup.
+	Keys *Keys
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
-	// (PostgreSQL, data loading), scratch_ready, before_swap, during_swap, after_swap.
+	// (PostgreSQL, data loading), scratch_ready, carried, before_swap,
+	// during_swap (PostgreSQL), kept_aside (SQLite), after_swap.
 	Pause func(point string)
+
+	// verified is the verified backup: the engine's restore reads the data
+	// through verified.Open, which checks it again as it streams.
+	verified *VerifyResult
 }
 
 // Plan is what a restore will do, printed before it does it.
@@ -55,6 +76,9 @@ type Plan struct {
 	Steps          []string               `json:"steps"`
 	Leftovers      []string               `json:"leftovers,omitempty"` // removed once confirmed
 	DataLossWindow string                 `json:"data_loss_window,omitempty"`
+	// Sessions are the other sessions connected to the live PostgreSQL
+	// database when the plan was made.
+	Sessions []Session `json:"sessions,omitempty"`
 }
 
 // RestoreResult is a finished restore.
@@ -66,6 +90,32 @@ type RestoreResult struct {
 	DurationMS   float64          `json:"duration_ms"`
 	RowCounts    map[string]int64 `json:"row_counts"`
 	Migrated     []int            `json:"migrated_to,omitempty"`
+	// KeptAside is the replaced database, kept for --undo: a PostgreSQL
+	// database name or a SQLite file path; "" when there was none.
+	KeptAside string `json:"kept_aside,omitempty"`
+	// Carried is the live state carried into the restored copy.
+	Carried *casino.CarriedState `json:"carried,omitempty"`
+	// Terminated are the sessions --terminate-connections ended.
+	Terminated []Session `json:"terminated,omitempty"`
+	// SafetyBackupError says why the safety backup failed, when it did
+	// (the restore goes on: the replaced database is kept aside).
+	SafetyBackupError string `json:"safety_backup_error,omitempty"`
+	// Facts are the typed facts of this restore (casino restore --json).
+	Facts *casino.RestoreFacts `json:"-"`
+	// KeyFingerprint is the key whose signature verified the backup ("" when
+	// --trust-unsigned let an unsigned one through); Overrides lists the
+	// verification overrides used (OverrideVerifyKey, OverrideTrustUnsigned).
+	// Facts carries both too.
+	KeyFingerprint string   `json:"key_fingerprint,omitempty"`
+	Overrides      []string `json:"overrides,omitempty"`
+}
+
+// restoreJob is what the engine's restore needs beyond the options.
+type restoreJob struct {
+	want       map[string]int64
+	liveExists bool
+	snapshotAt time.Time // zero without a manifest
+	restoreID  RestoreIDValue
 }
 
 func (o *RestoreOptions) logf(format string, args ...any) {
@@ -80,11 +130,18 @@ func (o *RestoreOptions) pause(point string) {
 	}
 }
 
-// Restore verifies the backup, takes a safety backup of the target, restores
-// into a separate scratch target, checks it, migrates it up, and swaps it in
-// atomically. It holds the database's lock throughout, and once confirmed
-// first cleans the leftovers of any interrupted restore. A failure at any
-// point leaves the target database whole: untouched, or wholly replaced.
+// Restore verifies the backup, restores it into a separate copy (a new file
+// or a scratch database), checks and migrates the copy, carries the live
+// database's state into it, and swaps it in atomically, keeping the
+// replaced database aside for Undo. It holds the database's lock
+// throughout, and once confirmed first cleans the leftovers of any
+// interrupted restore. A failure or kill at any point leaves the target
+// database whole: untouched, or wholly replaced.
+//
+// It refuses (casino.ECONFLICT) while other sessions use the live database
+// (PostgreSQL: unless TerminateConnections; SQLite: always), and
+// (casino.EINVALID) a target that holds tables but no casino schema unless
+// ForceForeignTarget.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
 	if o.BackupDir == "" {
@@ -110,7 +167,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 
 	eng := newEngineRestore(o.Target)
 	defer eng.close()
-	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress}
+	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys}
 	eng.verifyInto(&vo, o.DryRun, o.BackupDir)
 	removeNew := eng.discard
 	vr, err := Verify(ctx, o.File, vo)
@@ -131,26 +188,49 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if m := vr.Manifest; m != nil {
 		plan.DataLossWindow = time.Since(m.SnapshotAt).Round(time.Second).String()
 	}
+	facts := newFacts(&o, vr)
 
 	if plan.TargetExists, err = eng.open(ctx, &o); err != nil {
+		removeNew()
 		return nil, err
 	}
-	hasSchema := plan.TargetExists && targetHasSchema(ctx, o.Target)
-	if !hasSchema {
+	facts.Target = eng.identity(ctx)
+	kind := targetEmpty
+	if plan.TargetExists {
+		var tables []string
+		kind, tables = classifyTarget(ctx, o.Target)
+		if kind == targetForeign && !o.ForceForeignTarget {
+			removeNew()
+			return nil, errorf(casino.EINVALID, "refusing to restore over %s: it holds tables but no casino schema (%s); is --target right? Nothing was changed. Re-run with --force-foreign-target to replace it (it is kept aside, not dropped)", plan.Target, strings.Join(tables, ", "))
+		}
+	}
+	if kind != targetCasino {
 		plan.SafetyBackup = false
 	}
 	if plan.SafetyBackup {
 		plan.SafetyDir = o.BackupDir
-		plan.Steps = append(plan.Steps, "take a safety backup of "+plan.Target+" into "+o.BackupDir+"/"+PrefixPreRestore+"...")
-	} else if !hasSchema {
+		plan.Steps = append(plan.Steps, "take a safety backup of "+plan.Target+" into "+o.BackupDir+"/"+PrefixPreRestore+"... (a failure to dump a damaged database does not stop the restore)")
+	} else if kind != targetCasino {
 		plan.Steps = append(plan.Steps, "no safety backup: the target holds no casino data")
 	} else {
-		plan.Steps = append(plan.Steps, "NO safety backup (--no-safety-backup): the current data cannot be brought back")
+		plan.Steps = append(plan.Steps, "no dump-based safety backup (--no-safety-backup)")
 	}
-	plan.Steps = append(plan.Steps, eng.steps()...)
+	plan.Steps = append(plan.Steps, eng.steps(plan.TargetExists)...)
+	if plan.TargetExists {
+		// Fail fast, before anything is written, if another process uses
+		// the database; checked again right before the swap.
+		sessions, err := eng.checkAlone(ctx, &o)
+		plan.Sessions = sessions
+		if err != nil {
+			removeNew()
+			return nil, err
+		}
+	}
 	if o.DryRun {
 		removeNew()
-		return &RestoreResult{Plan: plan}, nil
+		facts.DryRun = true
+		facts.FinishedAt = time.Now().UTC()
+		return &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}, nil
 	}
 	if o.Confirm != nil && !o.Confirm(plan) {
 		removeNew()
@@ -171,32 +251,32 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, fmt.Errorf("clean leftovers: %w", err)
 		}
 	}
-	if plan.TargetExists {
-		// Fail fast, before the safety backup, if another process uses the
-		// database; checked again right before the swap.
-		if err := eng.checkAlone(ctx); err != nil {
-			return nil, err
-		}
-	}
 	o.pause("verified")
-	res := &RestoreResult{Plan: plan}
+	res := &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}
+	o.verified = vr
 
 	if plan.SafetyBackup {
 		o.logf("taking safety backup of %s", plan.Target)
-		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause})
+		cr, err := Create(ctx, CreateOptions{Target: o.Target, Dir: o.BackupDir, Kind: KindPreRestore, PGBinDir: o.PGBinDir, Progress: o.Progress, NoLock: true, Pause: o.Pause, Keys: o.Keys})
 		if err != nil {
-			return nil, fmt.Errorf("safety backup failed, nothing was changed (if the current database is too damaged to back up, re-run with --no-safety-backup): %w", err)
+			// The database is kept aside by the swap, so the undo does not
+			// depend on this dump: a damaged database that cannot be
+			// dumped must not block its own restore.
+			res.SafetyBackupError = casino.ErrorMessage(err)
+			o.logf("safety backup failed (%s); going on: the current database is kept aside for --undo", res.SafetyBackupError)
+		} else {
+			res.SafetyBackup = cr.Path
+			o.logf("safety backup: %s", cr.Path)
 		}
-		res.SafetyBackup = cr.Path
-		o.logf("safety backup: %s", cr.Path)
 	}
 	o.pause("safety_backup_done")
 
-	var want map[string]int64
+	job := &restoreJob{liveExists: plan.TargetExists, restoreID: RestoreIDValue{RestoreID: facts.RestoreID, Backup: facts.Backup.Name, RestoredAt: facts.StartedAt}}
 	if vr.Manifest != nil {
-		want = vr.Manifest.RowCounts
+		job.want = vr.Manifest.RowCounts
+		job.snapshotAt = vr.Manifest.SnapshotAt
 	}
-	if err := eng.restore(ctx, &o, want, plan.TargetExists, res); err != nil {
+	if err := eng.restore(ctx, &o, job, res); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -206,21 +286,105 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		res.DataLossSec = time.Since(at).Seconds()
 	}
 	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	facts.Carried, facts.KeptAside, facts.RowCounts = res.Carried, res.KeptAside, res.RowCounts
+	facts.FinishedAt = time.Now().UTC()
 	return res, nil
 }
 
-// targetHasSchema reports whether the target database may carry casino data
-// (something worth a safety backup). Only a database that answers and has
-// no schema is empty: one that cannot be read gets the safety backup
-// attempted, whose failure then says what is wrong.
-func targetHasSchema(ctx context.Context, t sqlstore.Target) bool {
-	db, err := sqlstore.Open(ctx, t.URL)
+// newFacts starts the facts of a restore from its options and verification.
+func newFacts(o *RestoreOptions, vr *VerifyResult) *casino.RestoreFacts {
+	f := &casino.RestoreFacts{
+		FormatVersion: casino.RestoreFactsVersion,
+		RestoreID:     NewRestoreID(),
+		StartedAt:     time.Now().UTC().Truncate(time.Second),
+		Backup:        casino.RestoredBackup{Name: filepath.Base(o.File), Location: o.File},
+		RowCounts:     map[string]int64{},
+	}
+	if m := vr.Manifest; m != nil {
+		f.Backup.SHA256, f.Backup.SnapshotAt, f.Backup.SchemaVersion = m.SHA256, m.SnapshotAt, m.SchemaVersion
+		f.RowCounts = m.RowCounts
+		f.Backup.Encrypted = m.Encryption != nil
+	}
+	f.Backup.KeyFingerprint = vr.KeyFingerprint
+	f.Overrides = append(f.Overrides, vr.Overrides...)
+	f.Overrides = append(f.Overrides, o.Overrides...)
+	for _, ov := range []struct {
+		on   bool
+		name string
+	}{
+		{o.ForceUnverified, "force_unverified"},
+		{o.ForceForeignTarget, "force_foreign_target"},
+		{o.TerminateConnections, "terminate_connections"},
+		{o.NoSafetyBackup, "no_safety_backup"},
+	} {
+		if ov.on {
+			f.Overrides = append(f.Overrides, ov.name)
+		}
+	}
+	return f
+}
+
+// Kinds of target a restore may replace.
+const (
+	targetEmpty   = "empty"   // missing, or no tables at all
+	targetCasino  = "casino"  // casino's schema, whole or damaged
+	targetForeign = "foreign" // tables, none of them casino's
+)
+
+// classifyTarget tells casino's database from an empty or a foreign one.
+// A damaged casino database (schema_migrations or other tables dropped) is
+// still casino's when it keeps schema_migrations or at least three of
+// casino's other tables. A database that cannot be read is taken as
+// casino's: it is kept aside anyway.
+func classifyTarget(ctx context.Context, t sqlstore.Target) (string, []string) {
+	db, err := sqlstore.Open(ctx, ownURL(t.URL))
 	if err != nil {
-		return true
+		return targetCasino, nil
 	}
 	defer db.Close()
-	v, err := db.SchemaVersion(ctx)
-	return err != nil || v > 0
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`
+	if t.Dialect == sqlstore.Postgres {
+		q = `SELECT schemaname || '.' || tablename FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return targetCasino, nil
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			tables = append(tables, n)
+		}
+	}
+	if rows.Err() != nil {
+		return targetCasino, nil
+	}
+	if len(tables) == 0 {
+		return targetEmpty, nil
+	}
+	ours := map[string]bool{}
+	for _, n := range sqlstore.Tables {
+		ours[n] = true
+		ours["public."+n] = true
+	}
+	found := 0
+	for _, n := range tables {
+		if n == "schema_migrations" || n == "public.schema_migrations" {
+			return targetCasino, tables
+		}
+		if ours[n] {
+			found++
+		}
+	}
+	if found >= 3 {
+		return targetCasino, tables
+	}
+	if len(tables) > 8 {
+		tables = append(tables[:8], "...")
+	}
+	return targetForeign, tables
 }
 
 // migrateScratch migrates a restored copy up and returns its row counts.
@@ -243,21 +407,29 @@ func migrateScratch(ctx context.Context, url string, res *RestoreResult) error {
 
 // engineRestore is the part of a restore that differs by engine: where the
 // backup is decompressed, how the target is inspected, how the restored copy
-// is built aside and swapped in. Restore drives it in this order: verifyInto,
-// open, steps, checkAlone, restore; discard and close on the way out.
+// is built aside and swapped in, and how an undo swaps it back. Restore
+// drives it in this order: verifyInto, open, identity, steps, checkAlone,
+// restore; discard and close on the way out.
 type engineRestore interface {
 	// verifyInto tells Verify where to decompress (SQLite keeps the checked
 	// copy as the new file; PostgreSQL only checksums before restoring).
 	verifyInto(vo *VerifyOptions, dryRun bool, backupDir string)
 	// open inspects the target and reports whether it exists.
 	open(ctx context.Context, o *RestoreOptions) (exists bool, err error)
+	// identity names the target for the facts.
+	identity(ctx context.Context) casino.RestoreTarget
 	// steps describes restore's work for the plan.
-	steps() []string
-	// checkAlone fails when another process uses the existing target.
-	checkAlone(ctx context.Context) error
-	// restore builds the restored copy aside, checks and migrates it, and
-	// swaps it in.
-	restore(ctx context.Context, o *RestoreOptions, want map[string]int64, liveExists bool, res *RestoreResult) error
+	steps(liveExists bool) []string
+	// checkAlone fails (casino.ECONFLICT) when another process uses the
+	// existing target, unless the options allow ending its sessions; it
+	// returns the sessions it found.
+	checkAlone(ctx context.Context, o *RestoreOptions) ([]Session, error)
+	// restore builds the restored copy aside, checks and migrates it,
+	// carries the live state into it, and swaps it in, keeping the
+	// replaced database aside.
+	restore(ctx context.Context, o *RestoreOptions, job *restoreJob, res *RestoreResult) error
+	// undo swaps the newest kept-aside database back in.
+	undo(ctx context.Context, o *UndoOptions) (*UndoResult, error)
 	// keep names the restore's own file a leftover cleanup must spare.
 	keep() string
 	// discard removes what verifyInto prepared, when the restore stops.
@@ -270,4 +442,39 @@ func newEngineRestore(t sqlstore.Target) engineRestore {
 		return &sqliteRestore{target: t}
 	}
 	return &pgRestore{target: t}
+}
+
+// Session is a group of other sessions connected to the live database.
+type Session struct {
+	ApplicationName string `json:"application_name"`
+	ClientAddr      string `json:"client_addr"`
+	Count           int    `json:"count"`
+}
+
+func (s Session) String() string {
+	app := s.ApplicationName
+	if app == "" {
+		app = "(no application_name)"
+	}
+	return fmt.Sprintf("%d x %s from %s", s.Count, app, s.ClientAddr)
+}
+
+func sessionList(ss []Session) string {
+	parts := make([]string, len(ss))
+	n := 0
+	for i, s := range ss {
+		parts[i] = s.String()
+		n += s.Count
+	}
+	return fmt.Sprintf("%d session(s): %s", n, strings.Join(parts, "; "))
+}
+
+// rowCounts opens url and counts its rows.
+func rowCounts(ctx context.Context, url string) (map[string]int64, error) {
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return db.RowCounts(ctx)
 }

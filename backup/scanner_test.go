@@ -21,6 +21,7 @@ func fakeDump(rows int) []byte {
 // TestDumpScannerAcrossChunks feeds a dump in odd-sized chunks: the COPY
 // row counts and the trailer must not depend on where writes split lines.
 func TestDumpScannerAcrossChunks(t *testing.T) {
+	t.Parallel()
 	d := fakeDump(1000)
 	for _, chunk := range []int{1, 2, 3, 7, 100, 4096, len(d)} {
 		s := newDumpScanner()

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"casino"
@@ -45,7 +46,18 @@ type VerifyOptions struct {
 	// Jobs is the number of connections a deep verify loads with (0: the
 	// number of CPUs).
 	Jobs int
+	// Keys check the manifest's signature (and decrypt an encrypted file).
+	// Without verify keys, only Keys.TrustUnsigned lets a backup through.
+	Keys *Keys
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
 }
+
+// MaxClockSkew is how far a manifest's snapshot_at may lie after the
+// backup file's modification time, or after now, before it is refused as a
+// lie: a future snapshot_at would keep the backup-age metric from alerting
+// and make prune keep the fake and delete real backups.
+const MaxClockSkew = 5 * time.Minute
 
 // VerifyResult is what verification established.
 type VerifyResult struct {
@@ -55,6 +67,41 @@ type VerifyResult struct {
 	// RowCounts found in the file: COPY rows of a dump, or a SQLite copy's.
 	RowCounts map[string]int64
 	Checks    []string
+	// KeyFingerprint is the key whose signature verified; "" when none did.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	// Overrides lists the overrides the verification relied on:
+	// OverrideVerifyKey or OverrideTrustUnsigned (casino.RestoreFacts
+	// records them).
+	Overrides []string `json:"overrides,omitempty"`
+	// Encrypted is true for an age-encrypted file.
+	Encrypted bool `json:"encrypted"`
+	// UncompressedBytes is the decompressed length read (0 when the data
+	// was not read).
+	UncompressedBytes int64 `json:"uncompressed_bytes,omitempty"`
+
+	keys *Keys
+}
+
+// Open returns the verified backup's decompressed data, checked again as
+// it streams against everything the manifest signed (exact length, and the
+// decrypted stream's sha256): a loader reads through it and fails on a
+// mismatch before it commits.
+func (r *VerifyResult) Open(p *Progress) (io.ReadCloser, error) {
+	return openStream(r.Path, r.Manifest, r.keys, p)
+}
+
+// ContentsChecked reports whether the data itself was read and checked
+// (not only the ciphertext of an encrypted file, nor a quick check).
+func (r *VerifyResult) ContentsChecked() bool { return r.RowCounts != nil }
+
+// Verification returns the record of this verification for the
+// verification store.
+func (r *VerifyResult) Verification(kind string, ok bool, detail string, at time.Time) casino.BackupVerification {
+	v := casino.BackupVerification{BackupName: filepath.Base(r.Path), Kind: kind, OK: ok, Detail: detail, VerifiedAt: at.UTC()}
+	if r.Manifest != nil {
+		v.SHA256 = r.Manifest.SHA256
+	}
+	return v
 }
 
 func (r *VerifyResult) pass(format string, args ...any) {
@@ -73,7 +120,10 @@ func invalid(path, format string, args ...any) error {
 // row counts of a scratch copy; PostgreSQL: completion trailer and COPY row
 // counts; with Deep, a scratch restore).
 func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, error) {
-	r := &VerifyResult{Path: path}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &VerifyResult{Path: path, keys: o.Keys}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, errorf(casino.ENOTFOUND, "no backup file %s", path)
@@ -86,16 +136,28 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	}
 	name := filepath.Base(path)
 	r.Engine = EngineOfName(name)
-	m, err := ReadManifest(path)
+	r.Encrypted = isEncryptedName(name)
+	m, mb, err := readManifest(path)
 	switch {
 	case err == nil:
 		r.Manifest = m
 	case casino.ErrorCode(err) == casino.ENOTFOUND && o.ForceUnverified:
-		r.pass("no manifest: --force-unverified, so no checksum, row count or schema check")
+		r.pass("no manifest: --force-unverified, so no signature, checksum, row count or schema check")
 	default:
 		return nil, err
 	}
 	if m != nil {
+		// The signature first: nothing else in the manifest is trusted
+		// before it verifies.
+		sig, err := checkSignature(path, mb, m, o.Keys)
+		if err != nil {
+			return nil, err
+		}
+		r.KeyFingerprint = sig.fingerprint
+		if sig.override != "" {
+			r.Overrides = append(r.Overrides, sig.override)
+		}
+		r.pass("%s", sig.note)
 		if m.File != "" && m.File != name {
 			return nil, invalid(path, "the manifest describes %s, not this file", m.File)
 		}
@@ -103,34 +165,53 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 			return nil, invalid(path, "the manifest is for a %s backup but the file is named as a %s backup: mismatched manifest", m.Engine, r.Engine)
 		}
 		r.Engine = m.Engine
+		if r.Encrypted != (m.Encryption != nil) {
+			return nil, invalid(path, "the file name says encrypted=%v but the manifest says encrypted=%v: mismatched manifest", r.Encrypted, m.Encryption != nil)
+		}
+		if err := checkSnapshotTime(path, m, st.ModTime(), o.Now()); err != nil {
+			return nil, err
+		}
 	}
 	if r.Engine == "" {
-		return nil, invalid(path, "cannot tell the engine from the name: want .sql.gz, .sql.zst, .sqlite.gz or .sqlite.zst")
+		return nil, invalid(path, "cannot tell the engine from the name: want .sql.gz, .sql.zst, .sqlite.gz or .sqlite.zst (optionally .age)")
 	}
 	if o.Engine != "" && r.Engine != o.Engine {
 		return nil, invalid(path, "this is a %s backup; the target database is %s: refusing to restore across engines", r.Engine, o.Engine)
 	}
 	if m != nil {
-		if st.Size() != m.SizeBytes {
+		wantSize, wantSum, what := m.SizeBytes, m.SHA256, "size %d bytes and sha256 match the manifest"
+		if m.Encryption != nil {
+			wantSize, wantSum, what = m.Encryption.CiphertextBytes, m.Encryption.CiphertextSHA256, "ciphertext size %d bytes and sha256 match the manifest (checked without the private key)"
+		}
+		if st.Size() != wantSize {
 			what := "the wrong size"
-			if st.Size() < m.SizeBytes {
+			if st.Size() < wantSize {
 				what = "truncated"
 			}
-			return nil, invalid(path, "the file is %s: %d bytes, the manifest says %d", what, st.Size(), m.SizeBytes)
+			return nil, invalid(path, "the file is %s: %d bytes, the manifest says %d", what, st.Size(), wantSize)
 		}
 		sum, err := fileSHA256(path)
 		if err != nil {
 			return nil, err
 		}
-		if sum != m.SHA256 {
-			return nil, invalid(path, "checksum mismatch: sha256 %s, the manifest says %s (corrupt file or wrong manifest)", sum, m.SHA256)
+		if sum != wantSum {
+			return nil, invalid(path, "checksum mismatch: sha256 %s, the manifest says %s (corrupt file or wrong manifest)", sum, wantSum)
 		}
-		r.pass("size %d bytes and sha256 match the manifest", st.Size())
+		r.pass(what, st.Size())
 		latest := sqlstore.LatestVersion(sqlstore.Dialect(m.Engine))
 		if m.SchemaVersion > latest {
 			return nil, invalid(path, "the backup's schema version %d is newer than this binary knows (%d): restore it with a casino build that knows schema %d", m.SchemaVersion, latest, m.SchemaVersion)
 		}
 		r.pass("schema version %d (this binary knows %d)", m.SchemaVersion, latest)
+	}
+	if r.Encrypted && (o.Keys == nil || len(o.Keys.enc.identities) == 0) {
+		if o.Deep || o.SQLiteOut != "" {
+			return nil, errorf(casino.EINVALID, "%s is encrypted with age: set CASINO_BACKUP_IDENTITY to the identity (AGE-SECRET-KEY-1... value or file) of one of its recipients to read it", name)
+		}
+		if !o.Quick {
+			r.pass("encrypted: contents not checked (no CASINO_BACKUP_IDENTITY); the ciphertext's integrity is")
+		}
+		return r, nil
 	}
 	if o.Quick {
 		return r, nil
@@ -150,10 +231,14 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 			out = tempName(dir, "verify-"+name)
 			defer removeSQLiteFiles(out)
 		}
-		counts, err := decompressSQLite(ctx, path, out, o.Progress)
+		counts, n, err := decompressSQLite(ctx, r, out, o.Progress)
 		if err != nil {
+			if casino.ErrorCode(err) == casino.EUNAVAILABLE {
+				return nil, err
+			}
 			return nil, invalid(path, "%v", err)
 		}
+		r.UncompressedBytes = n
 		r.RowCounts = counts
 		r.pass("decompressed; PRAGMA integrity_check: ok")
 		version := 0
@@ -172,9 +257,11 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 		}
 	default:
 		scan := newDumpScanner()
-		if err := decompressTo(path, scan, o.Progress); err != nil {
+		n, err := r.copyTo(scan, o.Progress)
+		if err != nil {
 			return nil, invalid(path, "decompression failed: %v (corrupt or truncated file)", err)
 		}
+		r.UncompressedBytes = n
 		if !scan.complete() {
 			return nil, invalid(path, "the SQL dump is incomplete: pg_dump's completion trailer is missing")
 		}
@@ -187,7 +274,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 			r.pass("COPY row counts match the manifest")
 		}
 		if o.Deep {
-			if err := deepVerifyPostgres(ctx, path, o, r, want); err != nil {
+			if err := deepVerifyPostgres(ctx, r, o, want); err != nil {
 				return nil, err
 			}
 		}
@@ -195,11 +282,19 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	return r, nil
 }
 
-// MarkVerified records the verification time in the manifest.
-func MarkVerified(path string, m *casino.BackupManifest, at time.Time) error {
-	at = at.UTC()
-	m.LastVerifiedAt = &at
-	return WriteManifest(path, m)
+// checkSnapshotTime refuses a manifest whose snapshot_at lies in the
+// future, or after the backup file was last written.
+func checkSnapshotTime(path string, m *casino.BackupManifest, mtime, now time.Time) error {
+	if m.SnapshotAt.IsZero() {
+		return invalid(path, "the manifest has no snapshot_at")
+	}
+	if m.SnapshotAt.After(now.Add(MaxClockSkew)) {
+		return invalid(path, "the manifest's snapshot_at %s lies in the future (now is %s): a lying manifest, refused", m.SnapshotAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if m.SnapshotAt.After(mtime.Add(MaxClockSkew)) {
+		return invalid(path, "the manifest's snapshot_at %s is later than the file itself was written (%s): a lying manifest, refused", m.SnapshotAt.UTC().Format(time.RFC3339), mtime.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {
@@ -215,56 +310,36 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// openDecompressed opens a backup file for reading its decompressed bytes.
-func openDecompressed(path string, p *Progress) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+// copyTo streams the verified backup's decompressed data into w and
+// returns its length.
+func (r *VerifyResult) copyTo(w io.Writer, p *Progress) (int64, error) {
+	rc, err := r.Open(p)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	st, _ := f.Stat()
-	p.Start("read "+filepath.Base(path), st.Size())
-	zr, err := decompressor(&countingReader{r: bufio.NewReaderSize(f, 1<<20), p: p}, CompressionOfName(path))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("not a valid %s file: %v", CompressionOfName(path), err)
-	}
-	return &readCloser{Reader: zr, close: func() error { zr.Close(); p.Done(); return f.Close() }}, nil
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r *readCloser) Close() error { return r.close() }
-
-// decompressTo decompresses the whole file into w.
-func decompressTo(path string, w io.Writer, p *Progress) error {
-	r, err := openDecompressed(path, p)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = io.Copy(w, r)
-	return err
+	defer rc.Close()
+	return io.Copy(w, rc)
 }
 
 // decompressSQLite writes the decompressed database to out (0600, fsynced),
-// runs PRAGMA integrity_check on it, and returns its row counts.
-func decompressSQLite(ctx context.Context, path, out string, p *Progress) (map[string]int64, error) {
+// runs PRAGMA integrity_check on it, and returns its row counts and length.
+func decompressSQLite(ctx context.Context, r *VerifyResult, out string, p *Progress) (map[string]int64, int64, error) {
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	err = decompressTo(path, f, p)
+	n, err := r.copyTo(f, p)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return nil, 0, diskError(out, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("decompression failed: %v (corrupt or truncated file)", err)
+		return nil, 0, fmt.Errorf("decompression failed: %v (corrupt or truncated file)", err)
 	}
 	head := make([]byte, 16)
 	if g, err := os.Open(out); err == nil {
@@ -272,9 +347,10 @@ func decompressSQLite(ctx context.Context, path, out string, p *Progress) (map[s
 		g.Close()
 	}
 	if !bytes.Equal(head, []byte("SQLite format 3\x00")) {
-		return nil, errors.New("the decompressed file is not a SQLite database")
+		return nil, 0, errors.New("the decompressed file is not a SQLite database")
 	}
-	return checkSQLiteFile(ctx, out)
+	counts, err := checkSQLiteFile(ctx, out)
+	return counts, n, err
 }
 
 // checkSQLiteFile runs integrity_check on a SQLite file and counts its rows.
@@ -338,7 +414,8 @@ func compareCounts(want, got map[string]int64) error {
 
 // deepVerifyPostgres restores the dump into a scratch database on the
 // server of o.AdminURL, compares row counts, and drops it.
-func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *VerifyResult, want map[string]int64) error {
+func deepVerifyPostgres(ctx context.Context, r *VerifyResult, o VerifyOptions, want map[string]int64) error {
+	path := r.Path
 	if o.AdminURL == "" {
 		return errorf(casino.EINVALID, "--deep needs a PostgreSQL DATABASE_URL: the scratch database is created on that server")
 	}
@@ -356,7 +433,7 @@ func deepVerifyPostgres(ctx context.Context, path string, o VerifyOptions, r *Ve
 		return err
 	}
 	defer admin.drop(context.Background(), scratch)
-	counts, err := loadPostgresDump(ctx, path, withDatabase(o.AdminURL, scratch), pgLoadOptions{BinDir: o.PGBinDir, Manifest: r.Manifest, Jobs: o.Jobs, Progress: o.Progress})
+	counts, err := loadPostgresDump(ctx, r, withDatabase(o.AdminURL, scratch), pgLoadOptions{BinDir: o.PGBinDir, Jobs: o.Jobs, Progress: o.Progress})
 	if err != nil {
 		return invalid(path, "scratch restore failed: %v", err)
 	}

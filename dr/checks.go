@@ -60,6 +60,9 @@ type Validation struct {
 	// Skipped names the must-pass checks that did not run.
 	Skipped []string      `json:"skipped,omitempty"`
 	Checks  []CheckResult `json:"checks"`
+	// SentRequestIDs are the request ids the server echoed to this
+	// validation's requests: later log checks leave them out.
+	SentRequestIDs []string `json:"sent_request_ids,omitempty"`
 }
 
 // Validator holds what the checks need.
@@ -76,6 +79,9 @@ type Validator struct {
 	// Window is how much of the newest logs counts as "now".
 	Window      time.Duration
 	ImpactStart time.Time
+	// Data is what the data check expects (State.ExpectedData); nil makes
+	// it skip.
+	Data *DataExpectation
 	// Logs, when set, is read once by the first log check.
 	Logs         io.Reader
 	LogsName     string
@@ -84,7 +90,13 @@ type Validator struct {
 	HTTP         *http.Client
 	Red          *Redactor
 
+	// ExcludeIDs are request ids dr sent before this validation (declare,
+	// earlier validations), journaled: the log checks leave them out, with
+	// the ones this validation sends.
+	ExcludeIDs []string
+
 	token   string
+	sent    []string // X-Request-Id of every response this validator got
 	logs    *LogStats
 	logsErr error
 	lastIDs []string
@@ -97,6 +109,7 @@ var Registry = []Check{
 	{Name: "version", Title: "/api/version matches the expected version", MustPass: true, Run: checkVersion},
 	{Name: "login", Title: "owner login returns a token", MustPass: true, Run: checkLogin},
 	{Name: "is_owner", Title: "capabilities answer is_owner=true", MustPass: true, Run: checkIsOwner},
+	{Name: "data", Title: "the service runs on the restored data: restore_id, durable tables' row counts", MustPass: true, Run: checkData},
 	{Name: "ui", Title: "UI smoke over HTTP: login, tenants, Settings → Versions, logout", MustPass: true, Run: checkUI},
 	{Name: "browser", Title: "UI smoke in headless Chromium (--browser)", MustPass: true, Run: checkBrowser},
 	{Name: "logs_5xx", Title: "5xx rate per minute is dropping", MustPass: true, Run: checkLogs5xx},
@@ -176,7 +189,18 @@ func (v *Validator) Run(ctx context.Context, checks []Check) Validation {
 		val.Checks = append(val.Checks, r)
 	}
 	val.End = time.Now().UTC()
+	val.SentRequestIDs = v.sent
 	return val
+}
+
+// SentRequestIDs returns the request ids the server echoed to this
+// validator's requests so far.
+func (v *Validator) SentRequestIDs() []string { return v.sent }
+
+func (v *Validator) noteID(resp *http.Response) {
+	if id := resp.Header.Get("X-Request-Id"); id != "" {
+		v.sent = append(v.sent, id)
+	}
 }
 
 // get fetches path and returns status and (capped) body.
@@ -202,6 +226,7 @@ func (v *Validator) do(ctx context.Context, method, path string, body any, beare
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
+	v.noteID(resp)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, b, err
 }
@@ -399,6 +424,10 @@ func (v *Validator) fetch(ctx context.Context, c *http.Client, method, ref strin
 		return nil, "", err
 	}
 	defer resp.Body.Close()
+	// redirects followed: every hop's response
+	for r := resp; r != nil; r = r.Request.Response {
+		v.noteID(r)
+	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	return resp, string(b), nil
 }
@@ -522,7 +551,11 @@ func ChromiumPath(getenv func(string) string) string {
 
 func (v *Validator) loadLogs() (*LogStats, error) {
 	if v.logs == nil && v.logsErr == nil {
-		v.logs, v.logsErr = AnalyzeLogs(v.Logs)
+		ex := map[string]bool{}
+		for _, id := range append(append([]string{}, v.ExcludeIDs...), v.sent...) {
+			ex[id] = true
+		}
+		v.logs, v.logsErr = AnalyzeLogsExcluding(v.Logs, ex)
 	}
 	return v.logs, v.logsErr
 }
@@ -535,7 +568,15 @@ func checkLogs5xx(ctx context.Context, v *Validator) (string, string) {
 	if err != nil {
 		return Fail, "read logs: " + err.Error()
 	}
-	return FiveXXDropping(s)
+	st, detail := FiveXXDropping(s)
+	return st, detail + excludedNote(s)
+}
+
+func excludedNote(s *LogStats) string {
+	if s.Excluded == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d requests dr itself sent left out by their request ids", s.Excluded)
 }
 
 // Thresholds of FiveXXDropping: a drop is a fall of at least 20 % from the
@@ -621,7 +662,7 @@ func checkLogsP95(ctx context.Context, v *Validator) (string, string) {
 		return Fail, fmt.Sprintf("p95 %.3f ms over the last %s (%d requests), but no baseline: pass --baseline-p95, record one at declare, or give logs from before the impact start", now, v.Window, n)
 	}
 	limit := base * (1 + v.P95Tolerance)
-	detail := fmt.Sprintf("p95 %.3f ms over the last %s (%d requests) vs baseline %.3f ms (+%.0f%% allowed, from %s)", now, v.Window, n, base, 100*v.P95Tolerance, src)
+	detail := fmt.Sprintf("p95 %.3f ms over the last %s (%d requests) vs baseline %.3f ms (+%.0f%% allowed, from %s)", now, v.Window, n, base, 100*v.P95Tolerance, src) + excludedNote(s)
 	if now > limit {
 		return Fail, detail
 	}

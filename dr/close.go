@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
-
-	"casino"
 )
 
 // DefaultTargets is the file of RTO/RPO targets per scenario.
@@ -38,6 +34,11 @@ func LoadTargets(path string) (*Targets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("RTO/RPO targets: %w (pass --targets FILE)", err)
 	}
+	return ParseTargets(b, path)
+}
+
+// ParseTargets parses and checks targets; path names them in errors.
+func ParseTargets(b []byte, path string) (*Targets, error) {
 	var t Targets
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, fmt.Errorf("RTO/RPO targets %s: %w", path, err)
@@ -60,9 +61,11 @@ type CloseReport struct {
 	Scenario string `json:"scenario"`
 	// RTO: incident_start_utc to the end of the first complete validation
 	// that passed.
-	RTO          *Measure `json:"rto"`
-	RPO          *Measure `json:"rpo"`
-	TargetsFile  string   `json:"targets_file"`
+	RTO         *Measure `json:"rto"`
+	RPO         *Measure `json:"rpo"`
+	TargetsFile string   `json:"targets_file"`
+	// TargetsText is the exact bytes of the targets used.
+	TargetsText  string   `json:"targets_text,omitempty"`
 	Summary      string   `json:"summary,omitempty"`
 	Unmet        []string `json:"unmet,omitempty"`
 	ClosedByNote string   `json:"note,omitempty"`
@@ -80,47 +83,6 @@ type Measure struct {
 	NotKnown string    `json:"not_known,omitempty"`
 }
 
-var backupName = regexp.MustCompile(`casino_db_\d{8}_\d{6}\.(?:sql|sqlite)(?:\.gz|\.zst)?`)
-
-// RestoredBackup returns the backup file that the journal shows was restored:
-// the last successful run step whose command line names a backup file,
-// preferring commands that restore (restore_postgres.sh, casino restore)
-// over ones that only name it (casino backup verify).
-func (st *State) RestoredBackup() (path string, step *Step) {
-	var anyPath string
-	var anyStep *Step
-	for _, k := range st.Order {
-		s := st.Steps[k]
-		if s.Kind != "run" || !s.Done() {
-			continue
-		}
-		for _, argv := range s.Commands {
-			file, restores := "", false
-			for _, a := range argv {
-				if backupName.MatchString(a) {
-					file = a
-				} else if strings.Contains(a, "restore") {
-					restores = true
-				}
-			}
-			if file == "" {
-				continue
-			}
-			if !filepath.IsAbs(file) && s.Dir != "" {
-				file = filepath.Join(s.Dir, file)
-			}
-			anyPath, anyStep = file, s
-			if restores {
-				path, step = file, s
-			}
-		}
-	}
-	if path == "" {
-		return anyPath, anyStep
-	}
-	return path, step
-}
-
 // FirstPassedValidation returns the first complete validation that passed.
 func (st *State) FirstPassedValidation() *Validation {
 	for i := range st.Validations {
@@ -131,11 +93,24 @@ func (st *State) FirstPassedValidation() *Validation {
 	return nil
 }
 
+// ErrDataNotRestored: the newest validation failed the data check, so the
+// service does not run on the restored data and no RTO can be measured.
+var ErrDataNotRestored = errors.New("the service does not run on the restored data")
+
 // ComputeClose measures RTO and RPO and compares them with the scenario's
-// targets.
-func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport, error) {
+// targets. It refuses (ErrDataNotRestored) when the newest validation failed
+// the data check, unless unrecovered is set: then the RTO is recorded as not
+// known, and the incident as not recovered.
+func ComputeClose(st *State, targets *Targets, targetsFile string, unrecovered bool) (*CloseReport, error) {
 	if st.Scenario == nil {
 		return nil, errors.New("no scenario decided: run 'casino dr scenario A|B|C --reason ...' first")
+	}
+	if n := len(st.Validations); n > 0 && !unrecovered {
+		last := st.Validations[n-1]
+		if last.CheckStatus("data") == Fail {
+			return nil, fmt.Errorf("%w: the newest validation (%s) failed data: %s. Point the service at the restored database and validate again, or close with --unrecovered to record that it was not recovered",
+				ErrDataNotRestored, last.End.Format(time.RFC3339), last.CheckDetail("data"))
+		}
 	}
 	tg, ok := targets.Scenarios[st.Scenario.Scenario]
 	if !ok {
@@ -148,51 +123,55 @@ func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport
 	v := st.FirstPassedValidation()
 	if v == nil {
 		// Fall back to a validation that passed what it ran, and say what
-		// it left out: a number with a caveat beats none at 03:00.
+		// it left out: a number with a caveat beats none at 03:00. Never
+		// one that did not check the data: that is how an empty database
+		// once passed.
 		for i := range st.Validations {
-			if st.Validations[i].Passed {
+			if st.Validations[i].Passed && st.Validations[i].CheckStatus("data") == Pass {
 				v = &st.Validations[i]
 				rto.Basis += fmt.Sprintf("; CAVEAT: no complete validation passed, this one skipped %s", strings.Join(v.Skipped, ", "))
 				break
 			}
 		}
 	}
+	if unrecovered {
+		v = nil
+	}
 	if v != nil {
 		d := v.End.Sub(st.IncidentStart)
 		target, _ := time.ParseDuration(tg.RTO)
 		rto.To, rto.Value, rto.Seconds, rto.Met = v.End, d.Round(time.Second).String(), d.Seconds(), met(d <= target)
 	} else {
-		rto.NotKnown = "no validation passed: service not shown restored"
+		rto.NotKnown = "no validation passed with its data checked: service not shown restored"
+		if unrecovered {
+			rto.NotKnown = "closed --unrecovered: the service was not shown running on the restored data"
+		}
 		rto.Met = met(false)
 	}
 	rep.RTO = rto
 	// RPO
-	rpo := &Measure{Basis: "impact_start_utc minus snapshot_at of the restored backup's manifest"}
+	rpo := &Measure{Basis: "impact_start_utc minus snapshot_at of the restored backup (typed restore facts)"}
 	if tg.RPO != nil {
 		rpo.Target = *tg.RPO
 	}
-	file, _ := st.RestoredBackup()
+	r := st.Restored()
 	switch {
-	case file == "" && tg.RPO == nil:
+	case r == nil && tg.RPO == nil:
 		rpo.NotKnown = "no data restored (scenario " + rep.Scenario + " has no RPO target)"
-	case file == "":
-		rpo.NotKnown = "the journal shows no successful 'dr run' restoring a backup file"
+	case r == nil:
+		rpo.NotKnown = "the journal holds no restore facts of a restore that exited 0 and was not a dry run ('casino dr run -- casino restore --json ...' records them)"
 		rpo.Met = met(false)
 	default:
-		mpath := casino.ManifestPath(file)
-		b, err := os.ReadFile(mpath)
-		var m casino.BackupManifest
-		if err == nil {
-			err = json.Unmarshal(b, &m)
+		from, what := r.Facts.Backup.SnapshotAt, "snapshot_at"
+		if r.Facts.PITR != nil && !r.Facts.PITR.ReachedAt.IsZero() {
+			from, what = r.Facts.PITR.ReachedAt, "pitr.reached_at"
 		}
-		if err != nil || m.SnapshotAt.IsZero() {
-			rpo.NotKnown = fmt.Sprintf("restored %s, but its manifest %s gives no snapshot_at: %v", file, mpath, err)
-			rpo.Met = met(false)
-			break
+		d := st.ImpactStart.Sub(from)
+		if d < 0 {
+			d = 0 // the restored data reaches past the impact start: nothing lost
 		}
-		d := st.ImpactStart.Sub(m.SnapshotAt)
-		rpo.From, rpo.To, rpo.Value, rpo.Seconds = m.SnapshotAt, st.ImpactStart, d.Round(time.Second).String(), d.Seconds()
-		rpo.Basis += " (" + filepath.Base(file) + ")"
+		rpo.From, rpo.To, rpo.Value, rpo.Seconds = from, st.ImpactStart, d.Round(time.Second).String(), d.Seconds()
+		rpo.Basis = fmt.Sprintf("impact_start_utc minus %s of the restored backup %s (restore_id %s)", what, r.Facts.Backup.Name, r.Facts.RestoreID)
 		if tg.RPO != nil {
 			target, _ := time.ParseDuration(*tg.RPO)
 			rpo.Met = met(d <= target)
@@ -206,4 +185,25 @@ func ComputeClose(st *State, targets *Targets, targetsFile string) (*CloseReport
 		rep.Unmet = append(rep.Unmet, "RPO")
 	}
 	return rep, nil
+}
+
+// CheckStatus returns the named check's status in the validation, "" when
+// it did not run.
+func (v *Validation) CheckStatus(name string) string {
+	for _, c := range v.Checks {
+		if c.Name == name {
+			return c.Status
+		}
+	}
+	return ""
+}
+
+// CheckDetail returns the named check's detail.
+func (v *Validation) CheckDetail(name string) string {
+	for _, c := range v.Checks {
+		if c.Name == name {
+			return c.Detail
+		}
+	}
+	return ""
 }

@@ -1,9 +1,7 @@
 package dr
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,27 +10,21 @@ import (
 )
 
 func TestComputeClose(t *testing.T) {
-	dir := t.TempDir()
 	start := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
 	impact := start.Add(-20 * time.Minute)
-	bk := filepath.Join(dir, "casino_db_20261129_020000.sql.gz")
-	os.WriteFile(bk, []byte("x"), 0o644)
-	m, _ := json.Marshal(casino.BackupManifest{SnapshotAt: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)})
-	os.WriteFile(casino.ManifestPath(bk), m, 0o644)
 	rpo := "1h"
 	targets := &Targets{Scenarios: map[string]ScenarioTarget{"A": {RTO: "15m"}, "B": {RTO: "60m", RPO: &rpo}}}
-	restored := &Step{Key: "run r", Kind: "run", Commands: [][]string{{"./scripts/restore_postgres.sh", "casino_db_20261129_020000.sql.gz"}}, Dir: dir, Ended: true}
-	state := func(scenario string, vals []Validation, steps ...*Step) *State {
-		st := &State{Declaration: Declaration{IncidentStart: start, ImpactStart: impact}, Scenario: &ScenarioDecision{Scenario: scenario}, Steps: map[string]*Step{}, Validations: vals}
-		for _, s := range steps {
-			st.Steps[s.Key] = s
-			st.Order = append(st.Order, s.Key)
-		}
-		return st
+	restored := RestoreRecord{Step: "run r", Facts: casino.RestoreFacts{FormatVersion: 1, RestoreID: strings.Repeat("ab", 16),
+		Backup: casino.RestoredBackup{Name: "casino_db_20261129_020000.sql.gz", SnapshotAt: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)}}}
+	state := func(scenario string, vals []Validation, restores ...RestoreRecord) *State {
+		return &State{Declaration: Declaration{IncidentStart: start, ImpactStart: impact}, Scenario: &ScenarioDecision{Scenario: scenario}, Steps: map[string]*Step{}, Validations: vals, Restores: restores}
 	}
 	v := func(min int, passed, complete bool) Validation {
-		return Validation{End: start.Add(time.Duration(min) * time.Minute), Passed: passed, Complete: complete, Skipped: []string{"logs_5xx"}}
+		return Validation{End: start.Add(time.Duration(min) * time.Minute), Passed: passed, Complete: complete, Skipped: []string{"logs_5xx"},
+			Checks: []CheckResult{{Name: "data", Status: Pass}}}
 	}
+	noData := v(20, true, false)
+	noData.Checks, noData.Skipped = nil, []string{"data"}
 	cases := []struct {
 		name            string
 		st              *State
@@ -46,10 +38,11 @@ func TestComputeClose(t *testing.T) {
 		{"B without a restore", state("B", []Validation{v(20, true, true)}), "20m0s", "", "true", "false", "RPO", ""},
 		{"A rolls back, no RPO", state("A", []Validation{v(10, true, true)}), "10m0s", "", "true", "nil", "", ""},
 		{"never validated", state("A", nil), "", "", "false", "nil", "RTO", ""},
+		{"passed without checking the data", state("B", []Validation{noData}, restored), "", "40m0s", "false", "true", "RTO", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := ComputeClose(c.st, targets, "targets.json")
+			rep, err := ComputeClose(c.st, targets, "targets.json", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,22 +64,89 @@ func TestComputeClose(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ComputeClose(&State{}, targets, "t"); err == nil {
+	if _, err := ComputeClose(&State{}, targets, "t", false); err == nil {
 		t.Error("close without a scenario should fail")
+	}
+	// The newest validation found the service on other data: no RTO.
+	bad := v(50, false, true)
+	bad.Checks = []CheckResult{{Name: "data", Status: Fail, Detail: "restore_id is none, expected abab"}}
+	st := state("B", []Validation{v(30, true, true), bad}, restored)
+	if _, err := ComputeClose(st, targets, "t", false); !errors.Is(err, ErrDataNotRestored) || !strings.Contains(err.Error(), "restore_id is none") {
+		t.Errorf("close after a failed data check: %v, want ErrDataNotRestored naming the mismatch", err)
+	}
+	rep, err := ComputeClose(st, targets, "t", true)
+	if err != nil || rep.RTO.Value != "" || !strings.Contains(rep.RTO.NotKnown, "--unrecovered") {
+		t.Errorf("close --unrecovered: %+v, %v", rep.RTO, err)
 	}
 }
 
-func TestRestoredBackupPrefersRestores(t *testing.T) {
-	st := &State{Steps: map[string]*Step{}}
-	add := func(key string, argv ...string) {
-		st.Steps[key] = &Step{Key: key, Kind: "run", Commands: [][]string{argv}, Dir: "/w", Ended: true}
-		st.Order = append(st.Order, key)
+// TestRPOFromTypedRestoreFacts: the RPO comes from the typed restore entry
+// alone, whatever the backup is called; dry runs and failed restores never
+// count; a later real restore supersedes an earlier one.
+func TestRPOFromTypedRestoreFacts(t *testing.T) {
+	start := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	rpoT := "2h"
+	targets := &Targets{Scenarios: map[string]ScenarioTarget{"B": {RTO: "60m", RPO: &rpoT}}}
+	rec := func(name string, snap time.Time, dry bool, exit int) RestoreRecord {
+		return RestoreRecord{ExitCode: exit, Facts: casino.RestoreFacts{FormatVersion: 1, RestoreID: strings.Repeat("cd", 16), DryRun: dry,
+			Backup: casino.RestoredBackup{Name: name, SnapshotAt: snap}}}
 	}
-	add("a", "casino", "backup", "verify", "backups/casino_db_20261129_010000.sql.gz")
-	add("b", "./scripts/restore_postgres.sh", "backups/casino_db_20261129_020000.sql.gz")
-	add("c", "casino", "backup", "verify", "backups/casino_db_20261129_030000.sql.gz")
-	if got, _ := st.RestoredBackup(); got != "/w/backups/casino_db_20261129_020000.sql.gz" {
-		t.Fatalf("RestoredBackup = %s", got)
+	at := func(h int) time.Time { return start.Add(time.Duration(-h) * time.Hour) }
+	cases := []struct {
+		name     string
+		restores []RestoreRecord
+		want     string
+		basis    string
+	}{
+		{"_2 backup name", []RestoreRecord{rec("casino_db_20261129_010000_2.sql.gz", at(2), false, 0)}, "2h0m0s", "casino_db_20261129_010000_2.sql.gz"},
+		{"any name at all", []RestoreRecord{rec("nightly.dump", at(1), false, 0)}, "1h0m0s", "nightly.dump"},
+		{"dry run after the real one does not count", []RestoreRecord{rec("real.sql.gz", at(3), false, 0), rec("dry.sql.gz", at(1), true, 0)}, "3h0m0s", "real.sql.gz"},
+		{"only a dry run", []RestoreRecord{rec("dry.sql.gz", at(1), true, 0)}, "", ""},
+		{"failed restore does not count", []RestoreRecord{rec("failed.sql.gz", at(1), false, 3)}, "", ""},
+		{"later real restore wins", []RestoreRecord{rec("old.sql.gz", at(5), false, 0), rec("new.sql.gz", at(1), false, 0)}, "1h0m0s", "new.sql.gz"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := &State{Declaration: Declaration{IncidentStart: start, ImpactStart: start}, Scenario: &ScenarioDecision{Scenario: "B"}, Steps: map[string]*Step{}, Restores: c.restores}
+			rep, err := ComputeClose(st, targets, "t", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.RPO.Value != c.want || !strings.Contains(rep.RPO.Basis, c.basis) {
+				t.Errorf("RPO %q (basis %q, not known %q), want %q naming %q", rep.RPO.Value, rep.RPO.Basis, rep.RPO.NotKnown, c.want, c.basis)
+			}
+		})
+	}
+}
+
+// TestParseRestoreFactsRefusesWhatIsNotFacts: hostile or unrelated output is
+// never taken for a restore.
+func TestParseRestoreFactsRefusesWhatIsNotFacts(t *testing.T) {
+	good := `{"format_version":1,"restore_id":"` + strings.Repeat("0a", 16) + `","dry_run":false,"backup":{"name":"b.sql.gz","snapshot_at":"2026-11-29T02:00:00Z"},"row_counts":{"tenants":2},"target":{"engine":"sqlite","path":"/d/c.db"}}`
+	if f, err := ParseRestoreFacts([]byte("\n" + good + "\n")); err != nil || f.Backup.Name != "b.sql.gz" || f.RowCounts["tenants"] != 2 {
+		t.Fatalf("good facts: %+v, %v", f, err)
+	}
+	for name, in := range map[string]string{
+		"text":        "restore complete: casino_db_20261129_020000.sql.gz",
+		"old --json":  `{"ok":true,"result":{"snapshot_at":"2026-11-29T02:00:00Z"}}`,
+		"two objects": good + good,
+		"array":       "[" + good + "]",
+		"empty":       "",
+	} {
+		if _, err := ParseRestoreFacts([]byte(in)); err != ErrNotRestoreFacts {
+			t.Errorf("%s: err %v, want ErrNotRestoreFacts", name, err)
+		}
+	}
+	for name, in := range map[string]string{
+		"short restore_id": strings.Replace(good, strings.Repeat("0a", 16), "abc", 1),
+		"no backup name":   strings.Replace(good, `"name":"b.sql.gz"`, `"name":""`, 1),
+		"no snapshot_at":   strings.Replace(good, `,"snapshot_at":"2026-11-29T02:00:00Z"`, ``, 1),
+		"future format":    strings.Replace(good, `"format_version":1`, `"format_version":99`, 1),
+		"wrong type":       strings.Replace(good, `"row_counts":{"tenants":2}`, `"row_counts":{"tenants":"x"}`, 1),
+	} {
+		if _, err := ParseRestoreFacts([]byte(in)); err == nil || err == ErrNotRestoreFacts {
+			t.Errorf("%s: err %v, want an error naming the field", name, err)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ func newIncident(t *testing.T) *Incident {
 	tpl := filepath.Join(dir, "template.md")
 	os.WriteFile(tpl, []byte("# Proof template\n"), 0o644)
 	start := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
-	in, err := Declare(dir, tpl, Declaration{Severity: "SEV-1", IC: "ic", Comms: "cm", IncidentStart: start, ImpactStart: start.Add(-10 * time.Minute)}, &Redactor{}, start)
+	in, err := Declare(dir, Source{Name: tpl, Text: []byte("# Proof template\n")}, Declaration{Severity: "SEV-1", IC: "ic", Comms: "cm", IncidentStart: start, ImpactStart: start.Add(-10 * time.Minute)}, &Redactor{}, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestDeclareSuffixes(t *testing.T) {
 	tpl := filepath.Join(in.Dir, "template.md")
 	var ids []string
 	for range 2 {
-		n, err := Declare(in.Dir, tpl, Declaration{Severity: "SEV-2", IncidentStart: in.State.IncidentStart}, &Redactor{}, time.Now())
+		n, err := Declare(in.Dir, Source{Name: tpl, Text: []byte("# t\n")}, Declaration{Severity: "SEV-2", IncidentStart: in.State.IncidentStart, ImpactStart: in.State.IncidentStart}, &Redactor{}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestDeclareSuffixes(t *testing.T) {
 	if _, err := Open(in.Dir, "", nil); err == nil || !strings.Contains(err.Error(), "several open incidents") {
 		t.Fatalf("Open with three open: %v", err)
 	}
-	_, err := Declare(in.Dir, filepath.Join(in.Dir, "missing.md"), Declaration{IncidentStart: time.Now()}, &Redactor{}, time.Now())
+	_, err := LoadSource(filepath.Join(in.Dir, "missing.md"), "", "template.md", nil)
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing template: %v", err)
 	}
@@ -275,5 +275,18 @@ func TestRenderRebuildsALostProof(t *testing.T) {
 	}
 	if _, err := VerifyFile(in.ProofPath()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTornPrivateKeyIsMasked: output capped mid-key still hides the key.
+func TestTornPrivateKeyIsMasked(t *testing.T) {
+	in := "before\n-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHtornkeybodyline0123456789abcdef\n"
+	got := scrub(&Redactor{}, in)
+	if strings.Contains(got, "tornkeybody") || !strings.HasPrefix(got, "before\n") {
+		t.Errorf("scrub(torn PEM) = %q", got)
+	}
+	whole := "x -----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEApublic\n-----END PUBLIC KEY-----\n"
+	if got := scrub(&Redactor{}, whole); got != whole {
+		t.Errorf("a public key was masked: %q", got)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"casino"
 )
 
 // DefaultProofDir is where proofs and journals live unless --proof-dir says
@@ -52,14 +54,51 @@ type Declaration struct {
 	Comms         string    `json:"comms_owner"`
 	IncidentStart time.Time `json:"incident_start_utc"`
 	ImpactStart   time.Time `json:"impact_start_utc"`
-	Template      string    `json:"template"`
-	URL           string    `json:"url,omitempty"`
+	// Template names the proof template's source (a path, or
+	// "embedded:template.md"); TemplateText is its exact bytes, so the
+	// proof re-renders from the journal alone, whatever happens to the
+	// file later. RendererVersion is the version of Render that wrote the
+	// proof: verify-proof re-renders with it.
+	Template        string `json:"template"`
+	TemplateText    string `json:"template_text,omitempty"`
+	RendererVersion int    `json:"renderer_version,omitempty"`
+	// Drill marks a drill: the proof says DRILL PROOF.
+	Drill bool   `json:"drill,omitempty"`
+	URL   string `json:"url,omitempty"`
 	// VersionBefore is /api/version's version when declared, if --url was
 	// given and answered: validate expects it back.
 	VersionBefore string `json:"version_before,omitempty"`
 	VersionError  string `json:"version_error,omitempty"`
 	// BaselineP95MS is the latency baseline validate compares with.
 	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
+	// DataBefore is the service's data summary at declare (--url with the
+	// owner's password): the data check's expectation when no restore is
+	// journaled.
+	DataBefore      *casino.DataSummary `json:"data_before,omitempty"`
+	DataBeforeError string              `json:"data_before_error,omitempty"`
+	// SentRequestIDs are the ids of the requests declare sent: the log
+	// checks leave them out.
+	SentRequestIDs []string `json:"sent_request_ids,omitempty"`
+}
+
+// ClockSkew is how far in the future a declared time may lie: the clocks of
+// the operator's laptop and of the service disagree by seconds, not hours.
+const ClockSkew = time.Minute
+
+// CheckTimes refuses a declaration whose incident or impact start lies in
+// the future (an impact start a year ahead once gave a 27,022-hour RPO), or
+// whose incident start is zero.
+func (d Declaration) CheckTimes(now time.Time) error {
+	if d.IncidentStart.IsZero() {
+		return errors.New("the incident start must be set")
+	}
+	if d.IncidentStart.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("--incident-start %s is in the future (now %s)", d.IncidentStart.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if d.ImpactStart.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("--impact-start %s is in the future (now %s): RPO is measured back from it", d.ImpactStart.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // StepStart is the data of a step_start entry: written (and synced) before a
@@ -140,6 +179,10 @@ type State struct {
 	Order       []string // step keys in first-start order
 	Validations []Validation
 	LoginFrozen string // "on", "off" or ""
+	// Restores are the typed restore facts dr run captured, in order.
+	Restores []RestoreRecord
+	Notes    []Note
+	Addenda  []Addendum
 }
 
 // Fold rebuilds the state of an incident from its entries.
@@ -202,6 +245,24 @@ func Fold(entries []Entry) (*State, error) {
 				return nil, err
 			}
 			st.Validations = append(st.Validations, v)
+		case TypeRestore:
+			var r RestoreRecord
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				return nil, err
+			}
+			st.Restores = append(st.Restores, r)
+		case TypeNote:
+			var n Note
+			if err := json.Unmarshal(e.Data, &n); err != nil {
+				return nil, err
+			}
+			st.Notes = append(st.Notes, n)
+		case TypeAddendum:
+			var a Addendum
+			if err := json.Unmarshal(e.Data, &a); err != nil {
+				return nil, err
+			}
+			st.Addenda = append(st.Addenda, a)
 		case TypeClose:
 			var c CloseReport
 			if err := json.Unmarshal(e.Data, &c); err != nil {
@@ -313,12 +374,12 @@ func (in *Incident) now() time.Time {
 
 // Declare creates a new incident in dir: the proof from the template,
 // marked INCIDENT PROOF, and the journal's first entry, stamped now.
-func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
-	if _, err := os.Stat(template); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("proof template %s does not exist: it is the canonical template the checklist copies (pass --template FILE)", template)
-		}
-		return nil, fmt.Errorf("read proof template: %w", err)
+func Declare(dir string, template Source, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	if d.ImpactStart.IsZero() {
+		d.ImpactStart = d.IncidentStart
+	}
+	if err := d.CheckTimes(now); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -343,18 +404,13 @@ func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) 
 			f.Close()
 			continue
 		}
-		cand.State = &State{Declaration: d}
-		_, err = f.Write([]byte(red.String(cand.proofHead(template))))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := f.Close(); err != nil {
 			return nil, err
 		}
 		in = cand
 		break
 	}
-	d.Template = template
+	d.Template, d.TemplateText, d.RendererVersion = template.Name, string(template.Text), RendererVersion
 	// The declare entry carries the moment of declaration.
 	in.Now = func() time.Time { return now }
 	err := in.Append(TypeDeclare, d)
@@ -365,16 +421,17 @@ func Declare(dir, template string, d Declaration, red *Redactor, now time.Time) 
 	return in, nil
 }
 
-// proofHead is the top of a proof: the INCIDENT PROOF banner and the
-// template with the declaration's fields filled in.
-func (in *Incident) proofHead(template string) string {
-	banner := fmt.Sprintf("# INCIDENT PROOF\n\n> **INCIDENT PROOF** `%s`. Generated by `casino dr declare` from `%s`; the section\n> below the marker line is re-rendered from `%s` by every `casino dr` command.\n\n",
-		in.ID, template, filepath.Base(in.JournalPath()))
-	tpl, err := os.ReadFile(template)
-	if err != nil {
-		return banner + fmt.Sprintf("(template %s not readable: %v)\n", template, err)
+// proofHead is the top of a proof: the INCIDENT (or DRILL) PROOF banner and
+// the journaled template with the declaration's fields filled in.
+func (in *Incident) proofHead() string {
+	d := in.State.Declaration
+	kind := "INCIDENT PROOF"
+	if d.Drill {
+		kind = "DRILL PROOF"
 	}
-	return banner + fillTemplate(string(tpl), in.ID, in.State.Declaration)
+	banner := fmt.Sprintf("# %s\n\n> **%s** `%s`. Generated by `casino dr declare` from `%s`; everything in\n> this file is rendered from `%s` and re-rendered by every `casino dr` command.\n\n",
+		kind, kind, in.ID, d.Template, filepath.Base(in.JournalPath()))
+	return banner + fillTemplate(d.TemplateText, in.ID, d)
 }
 
 // Open finds the incident to act on in dir: the one named by id (an ID, a
@@ -501,7 +558,7 @@ func (in *Incident) Append(typ string, data any) error {
 			return err
 		}
 	}
-	if err := in.Writable(); err != nil {
+	if err := in.Writable(); err != nil && !postClose[typ] {
 		return err
 	}
 	var last *Entry

@@ -173,7 +173,7 @@ func redactValue(r *Redactor, v any) (any, error) {
 func walkRedact(r *Redactor, v any) any {
 	switch t := v.(type) {
 	case string:
-		return r.String(t)
+		return scrub(r, t)
 	case []any:
 		for i := range t {
 			t[i] = walkRedact(r, t[i])
@@ -182,7 +182,7 @@ func walkRedact(r *Redactor, v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, x := range t {
-			out[r.String(k)] = walkRedact(r, x)
+			out[scrub(r, k)] = walkRedact(r, x)
 		}
 		return out
 	}

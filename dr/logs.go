@@ -43,10 +43,13 @@ const maxErrorRefsPerMinute = 50
 // LogStats is the analysis of request logs that follow
 // docs/ops/log_schema.md: only lines with event=request count.
 type LogStats struct {
-	Lines    int          `json:"lines"`
-	Requests int          `json:"requests"`
-	Errors   int          `json:"errors_5xx"`
-	BadLines int          `json:"bad_lines"`
+	Lines    int `json:"lines"`
+	Requests int `json:"requests"`
+	Errors   int `json:"errors_5xx"`
+	BadLines int `json:"bad_lines"`
+	// Excluded counts the request lines left out by request_id (see
+	// AnalyzeLogsExcluding).
+	Excluded int          `json:"excluded,omitempty"`
 	Bytes    int64        `json:"bytes"`
 	Minutes  []MinuteStat `json:"minutes"`
 	// P95MS is the p95 of duration_ms over every request, computed as
@@ -142,7 +145,12 @@ func quickselect(d []float64, k int) float64 {
 // splits the input into blocks and parses them on every core; the fast path
 // finds fields by their compact spelling (what casino's logger writes) and
 // falls back to encoding/json for any line it cannot read that way.
-func AnalyzeLogs(r io.Reader) (*LogStats, error) {
+func AnalyzeLogs(r io.Reader) (*LogStats, error) { return AnalyzeLogsExcluding(r, nil) }
+
+// AnalyzeLogsExcluding is AnalyzeLogs leaving out the request lines whose
+// request_id is in exclude: the requests dr itself sent (validate, declare),
+// known by the exact ids the server echoed, so they do not judge themselves.
+func AnalyzeLogsExcluding(r io.Reader, exclude map[string]bool) (*LogStats, error) {
 	const block = 4 << 20
 	workers := runtime.GOMAXPROCS(0)
 	blocks := make(chan []byte, workers)
@@ -154,6 +162,7 @@ func AnalyzeLogs(r io.Reader) (*LogStats, error) {
 		go func() {
 			defer wg.Done()
 			p := newPartial()
+			p.exclude = exclude
 			for b := range blocks {
 				p.parseBlock(b)
 				pool.Put(b[:0]) //nolint:staticcheck // slices are fine here
@@ -199,6 +208,7 @@ func AnalyzeLogs(r io.Reader) (*LogStats, error) {
 	for p := range results {
 		s.Lines += p.lines
 		s.BadLines += p.bad
+		s.Excluded += p.excluded
 		for k, m := range p.minutes {
 			acc := s.byMinute[k]
 			if acc == nil {
@@ -238,6 +248,8 @@ func AnalyzeLogs(r io.Reader) (*LogStats, error) {
 
 type partial struct {
 	lines, bad int
+	exclude    map[string]bool
+	excluded   int
 	minutes    map[int64]*minuteAcc
 	lastTS     []byte
 	lastMin    int64
@@ -293,6 +305,12 @@ func (p *partial) parseLine(line []byte) {
 		p.slowLine(line)
 		return
 	}
+	if len(p.exclude) > 0 {
+		if id, _ := stringAfter(line, keyRequestID); p.exclude[string(id)] {
+			p.excluded++
+			return
+		}
+	}
 	var ref *ErrorRef
 	if status >= 500 {
 		id, _ := stringAfter(line, keyRequestID)
@@ -347,6 +365,10 @@ func (p *partial) slowLine(line []byte) {
 	t, err := time.Parse(time.RFC3339Nano, v.TS)
 	if err != nil {
 		p.bad++
+		return
+	}
+	if p.exclude[v.RequestID] {
+		p.excluded++
 		return
 	}
 	var ref *ErrorRef

@@ -164,3 +164,23 @@ func TestP95AgainstBaseline(t *testing.T) {
 		t.Errorf("without any baseline: %s %s", got, detail)
 	}
 }
+
+// TestAnalyzeLogsExcludesExactRequestIDs: dr's own requests are left out by
+// the exact ids the server echoed, not by a prefix or a user agent a client
+// could choose; spaced JSON lines too.
+func TestAnalyzeLogsExcludesExactRequestIDs(t *testing.T) {
+	ts := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	lines := []string{
+		logLine(ts, 200, 900, "dr-login-1"), // validate's slow login: excluded
+		logLine(ts, 500, 5, "dr-login-1x"),  // shares a prefix: counted
+		logLine(ts, 200, 10, "client-1"),    // counted
+		`{ "ts": "2026-11-29T03:00:01Z", "event": "request", "status_code": 200, "duration_ms": 800, "request_id": "dr-ver-2" }`,
+	}
+	s, err := AnalyzeLogsExcluding(strings.NewReader(strings.Join(lines, "\n")+"\n"), map[string]bool{"dr-login-1": true, "dr-ver-2": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 2 || s.Errors != 1 || s.Excluded != 2 || s.P95MS != 10 {
+		t.Errorf("requests %d errors %d excluded %d p95 %v; want 2, 1, 2, 10", s.Requests, s.Errors, s.Excluded, s.P95MS)
+	}
+}

@@ -6,36 +6,57 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
 
-// Marker separates the proof's head (the template, which people may edit)
-// from the part re-rendered from the journal.
+// Marker separates the proof's head (the journaled template, filled in)
+// from the record of the incident.
 const Marker = "<!-- casino dr: everything below this line is generated from the journal; edits are overwritten -->"
 
-// Render rewrites the generated part of the proof from the journal. The head
-// (template) is kept as it is on disk.
-func (in *Incident) Render() error {
-	path := in.ProofPath()
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	head := old
-	if i := bytes.Index(old, []byte(Marker)); i >= 0 {
-		head = old[:i]
-	} else if len(old) == 0 && in.State != nil {
-		// The proof is gone (only the journal survived): rebuild its head
-		// from the template the declaration names, as declare wrote it.
-		head = []byte(in.proofHead(in.State.Template))
+// RendererVersion is the version of the proof's layout. A journal records
+// the version that rendered it; verify-proof refuses to compare across
+// versions rather than report a difference the operator did not make.
+const RendererVersion = 2
+
+// RenderBytes returns the proof as the journal alone determines it: the
+// journaled template, filled in, then the record of every entry. Only
+// pattern redaction (a function of the text alone) runs here: every entry
+// was redacted by value when it was journaled. ok is false for a journal
+// from before the template was journaled (renderer version 0), whose head
+// only the file on disk holds.
+func (in *Incident) RenderBytes() (proof []byte, ok bool) {
+	if in.State.RendererVersion == 0 {
+		return nil, false
 	}
 	var b strings.Builder
-	b.Write(bytes.TrimRight(head, "\n"))
+	b.WriteString(strings.TrimRight(in.proofHead(), "\n"))
 	b.WriteString("\n\n" + Marker + "\n\n")
 	in.renderBody(&b)
-	// Everything that reaches the proof passes the redactor once more.
-	out := in.Red.String(b.String())
+	return []byte(scrub(nil, b.String())), true
+}
+
+// Render rewrites the proof from the journal. A legacy proof (whose
+// template the journal lacks) keeps its head as it is on disk.
+func (in *Incident) Render() error {
+	path := in.ProofPath()
+	out, ok := in.RenderBytes()
+	if !ok {
+		old, err := os.ReadFile(path)
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		head := old
+		if i := bytes.Index(old, []byte(Marker)); i >= 0 {
+			head = old[:i]
+		}
+		var b strings.Builder
+		b.Write(bytes.TrimRight(head, "\n"))
+		b.WriteString("\n\n" + Marker + "\n\n")
+		in.renderBody(&b)
+		out = []byte(scrub(in.Red, b.String()))
+	}
 	// A unique temp file and a rename: a concurrent status never sees, nor
 	// interleaves with, a half-written proof.
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -43,7 +64,7 @@ func (in *Incident) Render() error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(out); err != nil {
+	if _, err := tmp.Write(out); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -121,6 +142,14 @@ func (in *Incident) renderBody(b *strings.Builder) {
 	if st.Closed && st.Close != nil {
 		renderClose(b, st, in)
 	}
+	for _, e := range in.Entries {
+		if e.Type != TypeAddendum {
+			continue
+		}
+		var a Addendum
+		json.Unmarshal(e.Data, &a)
+		fmt.Fprintf(b, "\n## Addendum %d: %s (after close, journal entry %d)\n\n%s\n", e.Seq, a.Section, e.Seq, strings.TrimRight(a.Text, "\n"))
+	}
 }
 
 func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
@@ -136,6 +165,11 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		}
 		if d.BaselineP95MS > 0 {
 			fmt.Fprintf(b, " Baseline p95 %.3f ms.", d.BaselineP95MS)
+		}
+		if d.DataBefore != nil {
+			fmt.Fprintf(b, " Data before: restore_id %q, %s.", d.DataBefore.RestoreID, formatCounts(d.DataBefore.RowCounts))
+		} else if d.DataBeforeError != "" {
+			fmt.Fprintf(b, " Data before not recorded: %s.", d.DataBeforeError)
 		}
 		b.WriteString("\n\n")
 	case TypeState:
@@ -216,6 +250,50 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		head("validation of " + v.URL + ": " + verdict)
 		b.WriteString(ValidationTable(v))
 		b.WriteString("\n")
+	case TypeRestore:
+		var r RestoreRecord
+		json.Unmarshal(e.Data, &r)
+		f := r.Facts
+		verdict := "restored"
+		switch {
+		case f.DryRun:
+			verdict = "dry run of a restore (does not count)"
+		case r.ExitCode != 0:
+			verdict = fmt.Sprintf("restore FAILED (exit %d, does not count)", r.ExitCode)
+		}
+		head(fmt.Sprintf("%s `%s` (facts from %s)", verdict, f.Backup.Name, r.Source))
+		row := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(b, "- %s: %s\n", k, v)
+			}
+		}
+		row("restore_id", "`"+f.RestoreID+"`")
+		row("backup sha256", f.Backup.SHA256)
+		row("snapshot_at", ts(f.Backup.SnapshotAt))
+		row("signing key", f.Backup.KeyFingerprint)
+		row("target", strings.TrimSpace(f.Target.Engine+" "+f.Target.Database+" "+f.Target.SystemIdentifier+" "+f.Target.Path))
+		row("overrides", strings.Join(f.Overrides, ", "))
+		row("kept aside", f.KeptAside)
+		if f.PITR != nil {
+			row("point in time reached", ts(f.PITR.ReachedAt))
+		}
+		if len(f.RowCounts) > 0 {
+			row("row counts", formatCounts(f.RowCounts))
+		}
+		b.WriteString("\n")
+	case TypeNote:
+		var n Note
+		json.Unmarshal(e.Data, &n)
+		head("note")
+		b.WriteString(strings.TrimRight(n.Text, "\n") + "\n\n")
+	case TypeAddendum:
+		var a Addendum
+		json.Unmarshal(e.Data, &a)
+		head(fmt.Sprintf("addendum: %s from `%s` (sha256 %s), below", a.Section, a.File, a.SHA256))
+	case TypeSignature:
+		var sg Signature
+		json.Unmarshal(e.Data, &sg)
+		head(fmt.Sprintf("signed entry %d (sha256 `%s`) with key %s", sg.Seq, sg.Hash, sg.KeyFingerprint))
 	case TypeClose:
 		head("closed")
 	default:
@@ -315,8 +393,34 @@ func timelineLine(e Entry) string {
 			return "validation passed"
 		}
 		return "validation failed: " + strings.Join(v.Failed, ", ")
+	case TypeRestore:
+		var r RestoreRecord
+		json.Unmarshal(e.Data, &r)
+		if !r.Counts() {
+			return "restore facts of " + r.Facts.Backup.Name + " (dry run or failed: does not count)"
+		}
+		return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
+	case TypeNote:
+		var n Note
+		json.Unmarshal(e.Data, &n)
+		first, _, _ := strings.Cut(n.Text, "\n")
+		return "note: " + first
 	case TypeClose:
 		return "closed"
 	}
 	return e.Type
+}
+
+// formatCounts renders row counts sorted by table: "tenants=2 users=5".
+func formatCounts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }

@@ -24,6 +24,9 @@ func fillTemplate(tpl, id string, d Declaration) string {
 	for i, l := range lines {
 		if strings.HasPrefix(l, "**Kind:** <") {
 			lines[i] = "**Kind:** INCIDENT PROOF"
+			if d.Drill {
+				lines[i] = "**Kind:** DRILL PROOF"
+			}
 			continue
 		}
 		if !strings.HasPrefix(l, "| ") {

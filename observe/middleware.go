@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"casino/logging"
 )
@@ -29,13 +30,16 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 		start := time.Now()
 		info := &Info{ID: r.Header.Get("X-Request-ID"), RemoteIP: clientIP(r, trusted)} // one allocation for all per-request state
 		if !validRequestID(info.ID) {
-			info.ID = NewRequestID()
+			newRequestID(&info.idBuf)
+			// The string shares info's bytes, which are never written again.
+			info.ID = unsafe.String(&info.idBuf[0], len(info.idBuf))
 		}
 		info.idHdr[0] = info.ID
 		h := w.Header()
 		h["X-Request-Id"] = info.idHdr[:] // canonical keys, no re-canonicalising on the hot path
 		h["X-Content-Type-Options"] = nosniff
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		info.ctx = infoCtx{Context: r.Context(), info: info}
+		r = r.WithContext(&info.ctx)
 		sw := &info.sw
 		sw.ResponseWriter = w
 

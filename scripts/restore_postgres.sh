@@ -6,8 +6,11 @@
 # against DATABASE_URL, then restart the backend. A thin wrapper over
 # `casino restore FILE --yes`, which verifies the file, takes a safety backup
 # (backups/pre_restore_casino_db_...), restores into a scratch database,
-# checks it, and swaps it in atomically. Extra flags pass through
-# (e.g. --dry-run, --target URL, --no-safety-backup). See
+# checks it, carries the live state over, and swaps it in atomically,
+# keeping the old database aside (`casino restore --undo` swaps it back).
+# It refuses while the backend is still connected: contain first, or pass
+# --terminate-connections. Extra flags pass through (e.g. --dry-run,
+# --target URL, --no-safety-backup, --terminate-connections). See
 # docs/ops/backup_restore.md.
 set -euo pipefail
 

@@ -9,6 +9,7 @@ CASINO_TEST_PG_URL="$(bash scripts/ci/postgres.sh url)"
 export CASINO_TEST_PG_URL
 CASINO_CHROMIUM="$(bash scripts/ci/chromium.sh)"
 export CASINO_CHROMIUM
+bash scripts/ci/tools.sh
 
 go vet ./...
 go test -count=1 -timeout 14m "$@" ./...

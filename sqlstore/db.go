@@ -153,7 +153,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.SetMaxOpenConns(16)
 		sqldb.SetMaxIdleConns(16)
 	case Postgres:
-		sqldb, err = sql.Open("pgx", t.URL)
+		sqldb, err = sql.Open("pgx", withAppName(t.URL))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %s", Redact(err.Error()))
 		}
@@ -169,6 +169,24 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s: %s", t.Redacted(), Redact(err.Error()))
 	}
 	return db, nil
+}
+
+// withAppName sets application_name to "casino SUBCOMMAND" unless the URL
+// sets one, so a restore that refuses while sessions are connected can name
+// them (pg_stat_activity shows it).
+func withAppName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Query().Get("application_name") != "" {
+		return raw
+	}
+	name := "casino"
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		name += " " + os.Args[1]
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // SQLiteDSN is the modernc.org/sqlite DSN for a file: WAL journal, a busy

@@ -3,7 +3,8 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
-	"sync"
+	"encoding/base64"
+	"os"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ func ownerCtx() context.Context {
 }
 
 func TestAuditAppendOnly(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := casino.NewContextWithRequestMeta(ownerCtx(), casino.RequestMeta{RequestID: "req-1", RemoteIP: "10.0.0.1"})
@@ -40,33 +42,45 @@ func TestAuditAppendOnly(t *testing.T) {
 	})
 }
 
-func TestSigningKeySharedOnce(t *testing.T) {
+// TestLegacySigningKeyLeavesTheFile: the token signing key that older
+// versions kept in system_state is read once, then deleted, and on SQLite
+// its bytes are gone from the file, free pages included.
+func TestLegacySigningKeyLeavesTheFile(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
-		var wg sync.WaitGroup
-		keys := make([][]byte, 4)
-		for i := range keys {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				k := bytes.Repeat([]byte{byte(i + 1)}, 32)
-				got, err := db.SigningKey(context.Background(), k)
-				if err != nil {
-					t.Error(err)
-				}
-				keys[i] = got
-			}()
+		ctx := context.Background()
+		key := bytes.Repeat([]byte("K3y!"), 8)
+		b64 := base64.StdEncoding.EncodeToString(key)
+		if _, err := db.ExecContext(ctx, `INSERT INTO system_state (key, value, updated_at) VALUES ('jwt_signing_key', ?, ?)`, `{"key":"`+b64+`"}`, sqlstore.Now()); err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
-		for i := range keys {
-			if len(keys[i]) != 32 || !bytes.Equal(keys[i], keys[0]) {
-				t.Fatalf("replicas disagree on the key: %x vs %x", keys[i], keys[0])
+		got, err := db.LegacySigningKey(ctx)
+		if err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("legacy key %x %v, want %x", got, err, key)
+		}
+		if dropped, err := db.DropLegacySigningKey(ctx); err != nil || !dropped {
+			t.Fatalf("drop: %v %v", dropped, err)
+		}
+		if got, err := db.LegacySigningKey(ctx); err != nil || got != nil {
+			t.Fatalf("after drop: %x %v", got, err)
+		}
+		if dropped, _ := db.DropLegacySigningKey(ctx); dropped {
+			t.Error("second drop found a row")
+		}
+		if engine == sqlstore.SQLite {
+			db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			for _, f := range []string{db.Target.Path, db.Target.Path + "-wal"} {
+				if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(b64)) {
+					t.Errorf("%s still holds the key's bytes", f)
+				}
 			}
 		}
 	})
 }
 
 func TestThrottleAndSessionState(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := context.Background()
@@ -121,6 +135,7 @@ func TestThrottleAndSessionState(t *testing.T) {
 }
 
 func TestEnsureOwnerOnce(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		db := testdb.Open(t, engine)
 		ctx := context.Background()

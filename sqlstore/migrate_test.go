@@ -12,6 +12,7 @@ import (
 )
 
 func TestMigrateBothEngines(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		db, err := sqlstore.Open(ctx, testdb.URL(t, engine))
@@ -89,6 +90,7 @@ func TestMigrateBothEngines(t *testing.T) {
 }
 
 func TestVersionsUpsert(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		ctx := context.Background()
 		db := testdb.Open(t, engine)
@@ -108,6 +110,7 @@ func TestVersionsUpsert(t *testing.T) {
 }
 
 func TestParseURLAndRedact(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in      string
 		dialect sqlstore.Dialect

@@ -40,27 +40,48 @@ func getState(ctx context.Context, tx *Tx, key string) (string, error) {
 	return v, err
 }
 
-// SigningKey implements casino.AuthStore: the first replica to start stores
-// its key; everyone, then and later, reads the stored one.
-func (db *DB) SigningKey(ctx context.Context, newKey []byte) ([]byte, error) {
-	var out []byte
-	err := db.inTx(ctx, func(tx *Tx) error {
-		v, _ := json.Marshal(map[string]string{"key": base64.StdEncoding.EncodeToString(newKey)})
-		if _, err := tx.ExecContext(ctx, "INSERT INTO system_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", stateSigningKey, string(v), Now()); err != nil {
-			return fmt.Errorf("store signing key: %w", err)
-		}
-		s, err := getState(ctx, tx, stateSigningKey)
-		if err != nil {
-			return fmt.Errorf("read signing key: %w", err)
-		}
-		var k struct{ Key string }
-		if err := json.Unmarshal([]byte(s), &k); err != nil {
-			return fmt.Errorf("read signing key: %w", err)
-		}
-		out, err = base64.StdEncoding.DecodeString(k.Key)
-		return err
-	})
-	return out, err
+// LegacySigningKey returns the token signing key that versions before the
+// key file kept in system_state, or nil when there is none. It is read only
+// to move it out (see DropLegacySigningKey).
+func (db *DB) LegacySigningKey(ctx context.Context) ([]byte, error) {
+	var v string
+	err := db.QueryRowContext(ctx, "SELECT value FROM system_state WHERE key = ?", stateSigningKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read legacy signing key: %w", err)
+	}
+	var k struct{ Key string }
+	if err := json.Unmarshal([]byte(v), &k); err != nil {
+		return nil, fmt.Errorf("read legacy signing key: %w", err)
+	}
+	return base64.StdEncoding.DecodeString(k.Key)
+}
+
+// DropLegacySigningKey deletes the system_state row of the old token
+// signing key, then rewrites the storage so its bytes leave the free pages
+// too (SQLite: VACUUM; PostgreSQL: VACUUM FULL system_state). It reports
+// whether there was a row.
+func (db *DB) DropLegacySigningKey(ctx context.Context) (bool, error) {
+	res, err := db.ExecContext(ctx, "DELETE FROM system_state WHERE key = ?", stateSigningKey)
+	if err != nil {
+		return false, fmt.Errorf("delete legacy signing key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	q := "VACUUM"
+	if db.Dialect() == Postgres {
+		q = "VACUUM FULL system_state"
+	}
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return true, fmt.Errorf("vacuum after deleting the legacy signing key: %w", err)
+	}
+	if db.Dialect() == SQLite {
+		// the WAL still holds the frames that wrote the key
+		db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	return true, nil
 }
 
 func parseSwitch(s string) casino.Switch {

@@ -3,7 +3,9 @@
 # on the same data, reporting time ratios (issue 5 targets in brackets):
 #
 #   PostgreSQL backup   casino backup create      vs  pg_dump | gzip        [<= 0.7x]
-#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 0.8x]
+#     signed (always), median of BACKUP_RUNS        vs  pg_dump | gzip        [<= 0.3x, issue 10]
+#     signed + age --encrypt-to                     vs  signed, unencrypted   [<= 1.10x, issue 10]
+#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 0.8x, issue 10]
 #                                                 vs  pg_restore -j2 of a custom-format dump (info)
 #   SQLite backup       casino backup create      vs  sqlite3 .backup+gzip  (info)
 #                                                 vs  cp                    [<= 1.5x]
@@ -15,10 +17,14 @@
 #      BENCH_DIR     work folder (default a fresh mktemp -d; removed at exit)
 #      BENCH_OUT     also write the markdown result table to this file
 #      BENCH_ENGINES "postgres sqlite" (default both)
+#      BACKUP_RUNS   backups per variant for the signing/age medians (default 3)
+#      BENCH_BACKUP_ONLY=1  skip the restores (backup figures only)
+#      BENCH_RESTORE_ONLY=1 skip the backup rounds (restore figures only)
 #      BENCH_JOBS    casino restore --jobs (default: casino's default, the CPU count)
-#      BENCH_RESTORE_ONLY=1  PostgreSQL: time only the restores (the backup
-#                    rows are left out; casino still makes the backup file)
 #      RESTORE_RUNS  restore runs per tool (default 3); medians are compared
+#
+# Every backup is signed: the run makes a key pair with casino backup keygen
+# (and an age identity with age-keygen for the encrypted variant).
 #
 # The casino restore includes what gunzip|psql skips: the sha256 check, a
 # scratch database whose schema casino's migrations build, the check of
@@ -54,6 +60,14 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 log "building casino"
 (cd "$ROOT" && go build -o "$WORK/casino" ./cmd/casino)
 CASINO="$WORK/casino"
+"$CASINO" backup keygen --out "$WORK/keys" >/dev/null 2>&1
+export CASINO_BACKUP_SIGNING_KEY="$WORK/keys/backup-signing.key"
+AGE_RECIPIENT=""
+if command -v age-keygen >/dev/null; then
+	age-keygen -o "$WORK/age.key" 2>/dev/null
+	AGE_RECIPIENT="$(age-keygen -y "$WORK/age.key")"
+fi
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 export PATH="$PGBIN:$PATH"
 
@@ -68,14 +82,9 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	log "database size: $(psql -X -At "$ADMIN" -c "SELECT pg_size_pretty(pg_database_size('$SRC'))")"
 	export DATABASE_URL="$(dburl $SRC)"
 
-	if [ -z "${BENCH_RESTORE_ONLY:-}" ]; then
-		timeit pg_peer_backup "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"
-		timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
-		timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
-		log "sizes: peer $(stat -c %s peer.sql.gz) zstd $(stat -c %s pgz/*.sql.zst)"
-	else
-		"$CASINO" backup create --dir pgb >/dev/null
-	fi
+	timeit pg_peer_backup "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"
+	timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
+	timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
 	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
 	# Both peers restore the same data: the plain peer reads casino's own
 	# .sql.gz (plain pg_dump output), pg_restore a custom-format dump.
@@ -83,6 +92,35 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	log "sizes: casino $(stat -c %s "$FILE") custom $(stat -c %s peer.dump)"
 	JOBS_FLAG=""
 	[ -z "${BENCH_JOBS:-}" ] || JOBS_FLAG="--jobs $BENCH_JOBS"
+
+	# Signing and age: BACKUP_RUNS rounds of (peer, signed, signed+age), the
+	# order rotating each round, medians compared.
+	sp=() ss=() se=()
+	# BENCH_RESTORE_ONLY=1 skips these rounds (restore figures only).
+	[ -z "${BENCH_RESTORE_ONLY:-}" ] || BACKUP_RUNS=0
+	for i in $(seq "${BACKUP_RUNS:-3}"); do
+		for which in $(case $((i % 3)) in 1) echo p s e;; 2) echo s e p;; 0) echo e p s;; esac); do
+			case $which in
+			p) timeit t "pg_dump --no-owner --no-privileges '$DATABASE_URL' | gzip > peer.sql.gz"; sp+=("$t") ;;
+			s) rm -rf pgs; timeit t "'$CASINO' backup create --dir pgs"; ss+=("$t") ;;
+			e) if [ -n "$AGE_RECIPIENT" ]; then rm -rf pge; timeit t "'$CASINO' backup create --dir pge --encrypt-to '$AGE_RECIPIENT'"; se+=("$t"); fi ;;
+			esac
+		done
+	done
+	if [ "${#ss[@]}" -gt 0 ]; then
+		log "backup runs: pg_dump|gzip ${sp[*]}; signed ${ss[*]}; signed+age ${se[*]:-}"
+		pg_peer_med=$(median "${sp[@]}") pg_signed_med=$(median "${ss[@]}")
+		rows+=("| PostgreSQL backup, signed (median of ${BACKUP_RUNS:-3}) | $pg_signed_med s | pg_dump \\| gzip: $pg_peer_med s | $(ratio "$pg_signed_med" "$pg_peer_med")x | <= 0.3x |")
+		if [ "${#se[@]}" -gt 0 ]; then
+			pg_age_med=$(median "${se[@]}")
+			rows+=("| PostgreSQL backup, signed + age (median of ${BACKUP_RUNS:-3}) | $pg_age_med s | signed, unencrypted: $pg_signed_med s | $(ratio "$pg_age_med" "$pg_signed_med")x | <= 1.10x |")
+		fi
+	fi
+	if [ -n "${BENCH_BACKUP_ONLY:-}" ]; then
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
+		rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
+		unset DATABASE_URL
+	else
 
 	# Restores write 1.3 GB each: the server's checkpoint after one run lands
 	# on the next. So each run starts after a CHECKPOINT, the order of the
@@ -123,6 +161,7 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 0.8x |")
 	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | pg_restore -j2 (custom format): $pg_pgr_restore s | $(ratio "$pg_casino_restore" "$pg_pgr_restore")x | - |")
 	unset DATABASE_URL
+	fi
 fi
 
 if [[ " $ENGINES " == *" sqlite "* ]]; then

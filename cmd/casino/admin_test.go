@@ -9,6 +9,7 @@ import (
 // TestAuthConfig: identity settings are validated at start, env first,
 // flags override, and --print-config masks the secrets.
 func TestAuthConfig(t *testing.T) {
+	t.Parallel()
 	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
 	for _, c := range []struct {
 		env  map[string]string

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,22 +22,41 @@ func init() {
 	register(command{Name: "backup", Summary: "create, list, verify or prune database backups", Run: runBackup})
 }
 
-const backupUsage = `backup create|list|verify|prune [flags]
+const backupUsage = `backup create|list|verify|prune|keygen|adopt [flags]
 
-  create [--dir backups] [--compress gzip|zstd|none] [--json]
+  create [--dir backups] [--compress gzip|zstd|none] [--encrypt-to AGE_RECIPIENT]... [--json]
       snapshot the live database (it may keep serving) into
       DIR/casino_db_YYYYMMDD_HHMMSS.sql.gz (PostgreSQL, pg_dump plain SQL)
-      or .sqlite.gz (SQLite), with a .manifest.json beside it
+      or .sqlite.gz (SQLite), with a .manifest.json and its Ed25519
+      signature .manifest.json.sig beside it; with recipients, the file is
+      age-encrypted (.sql.gz.age)
   list [--dir backups] [--json]
-      name, age, size, engine, schema and last verification of each backup
-  verify [--deep] [--force-unverified] [--json] FILE
-      checksum, full decompression and a structural check; --deep restores a
-      PostgreSQL dump into a scratch database and compares row counts
+      name, age, size, engine, schema, signing key fingerprint and last
+      verification (from the live database) of each backup
+  verify [--deep] [--verify-key PUB]... [--trust-unsigned] [--force-unverified] [--json] FILE
+      signature, checksum, full decompression and a structural check; --deep
+      restores a PostgreSQL dump into a scratch database and compares row
+      counts; the result is recorded in the live database
   prune --keep-last N --keep-daily N [--yes] [--dir backups]
       show what retention would delete; --yes deletes it
+  keygen --out DIR [--name backup-signing]
+      write an Ed25519 key pair DIR/NAME.key (0600) and DIR/NAME.pub, and
+      print the public key
+  adopt FILE
+      sign a backup made before signatures existed, after a full verify
+  prune --kept-aside --older-than 7d [--yes]
+      the databases restores kept aside for --undo (PostgreSQL
+      <db>_pre_restore_..., SQLite <file>.pre_restore_...): show those older
+      than the age; --yes removes them
 
 Settings: DATABASE_URL, CASINO_BACKUP_DIR (default backups), CASINO_PG_BINDIR
-(folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin).`
+(folder of pg_dump/psql; default PATH, then /usr/lib/postgresql/*/bin),
+CASINO_BACKUP_SIGNING_KEY (private key: PEM value or file; with the embedded
+SQLite default and none set, a pair is generated once in the database's
+folder, under keys/), CASINO_BACKUP_VERIFY_KEY (public keys: PEM values or
+comma-separated files; derived from the signing key when unset),
+CASINO_BACKUP_RECIPIENTS (age recipients, comma-separated),
+CASINO_BACKUP_IDENTITY (age identity: value or file, to read encrypted backups).`
 
 // backupFlags are the flags every backup and restore subcommand shares.
 type backupFlags struct {
@@ -44,6 +64,9 @@ type backupFlags struct {
 	dir      string
 	jsonOut  bool
 	pgBinDir string
+	// keys: the environment's, and the flags that add to them
+	keys          backup.KeyConfig
+	trustUnsigned bool
 }
 
 func bindBackupCommon(fs *flag.FlagSet, env *Env, b *backupFlags) {
@@ -51,6 +74,50 @@ func bindBackupCommon(fs *flag.FlagSet, env *Env, b *backupFlags) {
 	stringSetting(fs, env, &b.dir, "dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder")
 	fs.BoolVar(&b.jsonOut, "json", false, "print the result as JSON for automation")
 	b.pgBinDir = env.Getenv("CASINO_PG_BINDIR")
+	b.keys.SigningKey = env.Getenv("CASINO_BACKUP_SIGNING_KEY")
+	b.keys.VerifyKeys = splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))
+	b.keys.Identity = env.Getenv("CASINO_BACKUP_IDENTITY")
+	if r := env.Getenv("CASINO_BACKUP_RECIPIENTS"); r != "" {
+		b.keys.Recipients = []string{r}
+	}
+}
+
+// bindVerifyKeyFlags adds --verify-key and --trust-unsigned (the commands
+// that read backups).
+func bindVerifyKeyFlags(fs *flag.FlagSet, b *backupFlags) {
+	fs.Func("verify-key", "public key (PEM file or value) to check the manifest signature with, in addition to CASINO_BACKUP_VERIFY_KEY; repeatable; recorded as an override", func(v string) error {
+		b.keys.FlagVerifyKeys = append(b.keys.FlagVerifyKeys, v)
+		return nil
+	})
+	fs.BoolVar(&b.trustUnsigned, "trust-unsigned", false, "accept a backup whose signature is missing or does not verify (recorded as an override)")
+}
+
+// splitKeyList splits CASINO_BACKUP_VERIFY_KEY: PEM values are kept whole
+// (they may hold several keys), file paths are comma-separated.
+func splitKeyList(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	if strings.Contains(v, "-----BEGIN") {
+		return []string{v}
+	}
+	return strings.Split(v, ",")
+}
+
+// loadKeys loads the backup keys for the validated database target; with
+// generate (backup create on embedded SQLite) a missing key pair is
+// created, and said so on stderr.
+func (b *backupFlags) loadKeys(env *Env, generate bool) (*backup.Keys, error) {
+	c := b.keys
+	c.Target, c.BackupDir, c.Generate, c.TrustUnsigned = b.cfg.target, b.dir, generate, b.trustUnsigned
+	k, err := backup.LoadKeys(c)
+	if err != nil {
+		return nil, cliError(err)
+	}
+	if k.Generated != "" {
+		fmt.Fprintf(env.Stderr, "generated the backup signing key %s (public key %s.pub, fingerprint %s): keep a copy of the public key wherever backups are restored (CASINO_BACKUP_VERIFY_KEY); set CASINO_BACKUP_SIGNING_KEY to use your own\n", k.Generated, strings.TrimSuffix(k.Generated, ".key"), k.Signer.Public().Fingerprint())
+	}
+	return k, nil
 }
 
 // progressFor returns a progress bar on a TTY stderr, plain lines otherwise,
@@ -78,20 +145,28 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 		return runBackupVerify(ctx, env, args)
 	case "prune":
 		return runBackupPrune(ctx, env, args)
+	case "keygen":
+		return runBackupKeygen(ctx, env, args)
+	case "adopt":
+		return runBackupAdopt(ctx, env, args)
 	case "":
 		fs := newFlagSet(env, "backup", backupUsage)
 		if err := parseFlags(fs, args); err != nil {
 			return helpOK(err)
 		}
-		return usageErrorf("backup: want one of create, list, verify, prune (see 'casino backup -h')")
+		return usageErrorf("backup: want one of create, list, verify, prune, keygen, adopt (see 'casino backup -h')")
 	}
-	return usageErrorf("backup: unknown subcommand %q: want create, list, verify or prune", sub)
+	return usageErrorf("backup: unknown subcommand %q: want create, list, verify, prune, keygen or adopt", sub)
 }
 
 func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup create", "backup create [--dir backups] [--compress gzip|zstd|none] [--json]")
+	fs := newFlagSet(env, "backup create", "backup create [--dir backups] [--compress gzip|zstd|none] [--encrypt-to AGE_RECIPIENT]... [--json]")
 	bindBackupCommon(fs, env, &b)
+	fs.Func("encrypt-to", "age recipient (age1...) to encrypt the backup to; repeatable; adds to CASINO_BACKUP_RECIPIENTS", func(v string) error {
+		b.keys.Recipients = append(b.keys.Recipients, v)
+		return nil
+	})
 	compress := fs.String("compress", backup.Gzip, "gzip (default; plain .gz any gunzip reads), zstd (faster) or none")
 	level := fs.Int("level", 0, "gzip level 1-9 (0: default 6)")
 	kind := fs.String("kind", backup.KindManual, "manual or scheduled (recorded in the manifest)")
@@ -110,9 +185,13 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
 	}
+	k, err := b.loadKeys(env, true)
+	if err != nil {
+		return err
+	}
 	res, err := backup.Create(ctx, backup.CreateOptions{
 		Target: b.cfg.target, Dir: b.dir, Compression: *compress, Level: *level, Kind: *kind,
-		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut),
+		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k,
 	})
 	if err != nil {
 		return cliError(err)
@@ -123,6 +202,10 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	m := res.Manifest
 	fmt.Fprintf(env.Stdout, "backup written: %s\n", res.Path)
 	fmt.Fprintf(env.Stdout, "  manifest:    %s\n", casino.ManifestPath(res.Path))
+	fmt.Fprintf(env.Stdout, "  signature:   %s (key %s)\n", casino.SignaturePath(res.Path), m.KeyFingerprint)
+	if m.Encryption != nil {
+		fmt.Fprintf(env.Stdout, "  encrypted:   age, to %s\n", strings.Join(m.Encryption.Recipients, ", "))
+	}
 	fmt.Fprintf(env.Stdout, "  engine:      %s, schema %d, source %s\n", m.Engine, m.SchemaVersion, m.Source)
 	fmt.Fprintf(env.Stdout, "  snapshot_at: %s\n", m.SnapshotAt.Format(time.RFC3339Nano))
 	fmt.Fprintf(env.Stdout, "  size:        %s (%s), sha256 %s\n", backup.HumanBytes(m.SizeBytes), m.Compression, m.SHA256)
@@ -181,6 +264,16 @@ func runBackupList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var verified map[string]casino.BackupVerification
+	if b.cfg.validateDatabase(fs) == nil {
+		if k, err := b.loadKeys(env, false); err == nil && len(k.Verify) > 0 {
+			backup.CheckSignatures(entries, k)
+		}
+		if db := openVerificationStore(ctx, b.cfg.target); db != nil {
+			verified, _ = db.LastVerifications(ctx)
+			db.Close()
+		}
+	}
 	if b.jsonOut {
 		type row struct {
 			Name           string     `json:"name"`
@@ -191,39 +284,162 @@ func runBackupList(ctx context.Context, env *Env, args []string) error {
 			SchemaVersion  int        `json:"schema_version"`
 			Kind           string     `json:"kind"`
 			SnapshotAt     *time.Time `json:"snapshot_at"`
+			KeyFingerprint string     `json:"key_fingerprint,omitempty"`
+			Encrypted      bool       `json:"encrypted"`
 			LastVerifiedAt *time.Time `json:"last_verified_at"`
+			LastVerifiedOK *bool      `json:"last_verified_ok,omitempty"`
+			Problem        string     `json:"problem,omitempty"`
 			ManifestError  string     `json:"manifest_error,omitempty"`
 		}
 		rows := []row{}
 		for _, e := range entries {
-			r := row{Name: e.Name, Path: e.Path, AgeSeconds: time.Since(e.Time()).Seconds(), SizeBytes: e.SizeBytes, Engine: backup.EngineOfName(e.Name), ManifestError: e.ManifestError}
+			r := row{Name: e.Name, Path: e.Path, AgeSeconds: time.Since(e.Time()).Seconds(), SizeBytes: e.SizeBytes, Engine: backup.EngineOfName(e.Name), ManifestError: e.ManifestError, Problem: e.Problem, KeyFingerprint: e.KeyFingerprint}
 			if m := e.Manifest; m != nil {
 				at := m.SnapshotAt
-				r.Engine, r.SchemaVersion, r.Kind, r.SnapshotAt, r.LastVerifiedAt = m.Engine, m.SchemaVersion, m.Kind, &at, m.LastVerifiedAt
+				r.Engine, r.SchemaVersion, r.Kind, r.SnapshotAt, r.Encrypted = m.Engine, m.SchemaVersion, m.Kind, &at, m.Encryption != nil
+			}
+			if v, ok := verified[e.Name]; ok {
+				at, vok := v.VerifiedAt, v.OK
+				r.LastVerifiedAt, r.LastVerifiedOK = &at, &vok
 			}
 			rows = append(rows, r)
 		}
 		return writeJSON(env.Stdout, rows)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE\tSCHEMA\tKIND\tVERIFIED")
+	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE\tSCHEMA\tKIND\tKEY\tVERIFIED")
+	var problems []string
 	for _, e := range entries {
-		engine, schema, kind, verified := backup.EngineOfName(e.Name), "-", "-", "never"
+		engine, schema, kind, key, ver := backup.EngineOfName(e.Name), "-", "-", "-", "never"
 		if m := e.Manifest; m != nil {
 			engine, schema, kind = m.Engine, fmt.Sprint(m.SchemaVersion), m.Kind
-			if m.LastVerifiedAt != nil {
-				verified = humanAge(time.Since(*m.LastVerifiedAt)) + " ago"
+			if e.KeyFingerprint != "" {
+				key = e.KeyFingerprint
+			} else if m.KeyFingerprint != "" {
+				key = m.KeyFingerprint + " (not checked)"
+			} else {
+				key = "UNSIGNED"
+			}
+			if v, ok := verified[e.Name]; ok {
+				ver = humanAge(time.Since(v.VerifiedAt)) + " ago"
+				if !v.OK {
+					ver += " FAILED"
+				}
 			}
 		} else {
-			verified = "NO MANIFEST"
+			ver = "NO MANIFEST"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, humanAge(time.Since(e.Time())), backup.HumanBytes(e.SizeBytes), engine, schema, kind, verified)
+		if e.Problem != "" {
+			key = "UNTRUSTED"
+			problems = append(problems, e.Name+": "+e.Problem)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, humanAge(time.Since(e.Time())), backup.HumanBytes(e.SizeBytes), engine, schema, kind, key, ver)
 	}
 	tw.Flush()
+	for _, p := range problems {
+		fmt.Fprintf(env.Stdout, "untrusted: %s\n", p)
+	}
 	if len(entries) == 0 {
 		fmt.Fprintf(env.Stdout, "(no backups in %s)\n", b.dir)
 	}
+	printKeptAside(ctx, env, fs, &b)
 	return nil
+}
+
+// printKeptAside lists the databases restores kept aside for --undo, when
+// the database setting names one.
+func printKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFlags) {
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kept, err := backup.ListKeptAside(lctx, b.cfg.target)
+	if err != nil {
+		fmt.Fprintf(env.Stdout, "(kept-aside databases not listed: %s)\n", sqlstore.Redact(casino.ErrorMessage(err)))
+		return
+	}
+	if len(kept) == 0 {
+		return
+	}
+	fmt.Fprintln(env.Stdout, "\nkept aside by restores (casino restore --undo swaps the newest back; backup prune --kept-aside removes them):")
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE")
+	for _, k := range kept {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, humanAge(time.Since(k.KeptAt)), backup.HumanBytes(k.SizeBytes), k.Engine)
+	}
+	tw.Flush()
+}
+
+// parseAge parses 7d, 36h, 90m: a duration with days allowed.
+func parseAge(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+	}
+	return d, nil
+}
+
+func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFlags, olderThan string, yes bool) error {
+	if olderThan == "" {
+		return usageErrorf("backup prune --kept-aside: give --older-than AGE (like 7d)")
+	}
+	age, err := parseAge(olderThan)
+	if err != nil {
+		return usageErrorf("backup prune: %v", err)
+	}
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return err
+	}
+	old, err := backup.PruneKeptAside(ctx, backup.PruneKeptAsideOptions{Target: b.cfg.target, OlderThan: age, Yes: yes})
+	if err != nil {
+		return cliError(err)
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"dry_run": !yes, "kept_aside": old})
+	}
+	verb := "would remove"
+	if yes {
+		verb = "removed"
+	}
+	for _, k := range old {
+		fmt.Fprintf(env.Stdout, "%s %s (%s, kept %s ago)\n", verb, k.Name, backup.HumanBytes(k.SizeBytes), humanAge(time.Since(k.KeptAt)))
+	}
+	if len(old) == 0 {
+		fmt.Fprintf(env.Stdout, "no kept-aside database older than %s\n", olderThan)
+	}
+	if !yes {
+		fmt.Fprintln(env.Stdout, "dry run: nothing removed; re-run with --yes to remove")
+	}
+	return nil
+}
+
+// openVerificationStore opens the live database's verification store, or
+// returns nil when there is none to use: a SQLite file that does not exist
+// (it is never created here), a server that does not answer, or a schema
+// without the table.
+func openVerificationStore(ctx context.Context, t sqlstore.Target) *sqlstore.DB {
+	if t.Dialect == sqlstore.SQLite {
+		if _, err := os.Stat(t.Path); err != nil {
+			return nil
+		}
+	}
+	db, err := sqlstore.Open(ctx, t.URL)
+	if err != nil {
+		return nil
+	}
+	if v, err := db.SchemaVersion(ctx); err != nil || v < 3 {
+		db.Close()
+		return nil
+	}
+	return db
 }
 
 // humanAge renders a duration as 45s, 12m, 3h, 2d.
@@ -241,8 +457,9 @@ func humanAge(d time.Duration) string {
 
 func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup verify", "backup verify [--deep] [--force-unverified] [--json] FILE")
+	fs := newFlagSet(env, "backup verify", "backup verify [--deep] [--verify-key PUB]... [--trust-unsigned] [--force-unverified] [--json] FILE")
 	bindBackupCommon(fs, env, &b)
+	bindVerifyKeyFlags(fs, &b)
 	deep := fs.Bool("deep", false, "PostgreSQL: restore into a scratch database on DATABASE_URL's server and compare row counts")
 	force := fs.Bool("force-unverified", false, "check a backup that has no manifest (no checksum to compare)")
 	jobs := fs.Int("jobs", 0, "with --deep: connections that load the data and build the indexes (default: the number of CPUs)")
@@ -258,29 +475,34 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 			file = filepath.Join(b.dir, file)
 		}
 	}
-	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut)}
-	if *deep {
-		if err := b.cfg.validateDatabase(fs); err != nil {
-			return err
-		}
-		if b.cfg.target.Dialect == sqlstore.Postgres {
-			o.AdminURL = b.cfg.DatabaseURL
-		}
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return err
+	}
+	k, err := b.loadKeys(env, false)
+	if err != nil {
+		return err
+	}
+	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut), Keys: k}
+	if *deep && b.cfg.target.Dialect == sqlstore.Postgres {
+		o.AdminURL = b.cfg.DatabaseURL
 	}
 	res, err := backup.Verify(ctx, file, o)
+	kind := "verify"
+	if *deep {
+		kind = "deep_verify"
+	}
 	if err != nil {
+		recordVerification(ctx, env, b.cfg.target, casino.BackupVerification{BackupName: filepath.Base(file), Kind: kind, OK: false, Detail: casino.ErrorMessage(err), VerifiedAt: time.Now()})
 		if b.jsonOut {
 			writeJSON(env.Stdout, map[string]any{"file": file, "ok": false, "error": casino.ErrorMessage(err)})
 		}
 		return cliError(err)
 	}
-	if res.Manifest != nil {
-		if err := backup.MarkVerified(file, res.Manifest, time.Now()); err != nil {
-			return fmt.Errorf("record verification in the manifest: %w", err)
-		}
+	if res.Manifest != nil && res.ContentsChecked() {
+		recordVerification(ctx, env, b.cfg.target, res.Verification(kind, true, strings.Join(res.Overrides, ","), time.Now()))
 	}
 	if b.jsonOut {
-		return writeJSON(env.Stdout, map[string]any{"file": file, "ok": true, "engine": res.Engine, "checks": res.Checks, "row_counts": res.RowCounts, "manifest": res.Manifest})
+		return writeJSON(env.Stdout, map[string]any{"file": file, "ok": true, "engine": res.Engine, "checks": res.Checks, "row_counts": res.RowCounts, "manifest": res.Manifest, "key_fingerprint": res.KeyFingerprint, "overrides": res.Overrides})
 	}
 	fmt.Fprintf(env.Stdout, "OK %s (%s)\n", file, res.Engine)
 	for _, c := range res.Checks {
@@ -289,18 +511,101 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// recordVerification appends a result to the live database's verification
+// store when there is one; a failure to record is reported, not fatal.
+func recordVerification(ctx context.Context, env *Env, t sqlstore.Target, v casino.BackupVerification) {
+	db := openVerificationStore(ctx, t)
+	if db == nil {
+		return
+	}
+	defer db.Close()
+	if err := db.RecordVerification(ctx, v); err != nil {
+		fmt.Fprintf(env.Stderr, "warning: could not record the verification in the database: %s\n", sqlstore.Redact(err.Error()))
+	}
+}
+
+func runBackupKeygen(ctx context.Context, env *Env, args []string) error {
+	var b backupFlags
+	fs := newFlagSet(env, "backup keygen", "backup keygen --out DIR [--name backup-signing]")
+	bindBackupCommon(fs, env, &b)
+	out := fs.String("out", "", "folder to write NAME.key (0600) and NAME.pub into; keep it out of the backup folder")
+	name := fs.String("name", backup.KeyFileName, "file name of the pair, without .key/.pub")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("backup keygen: unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		return usageErrorf("backup keygen: give --out DIR, a folder outside the backup folder (your secret store's staging folder)")
+	}
+	if *name == "" || strings.ContainsAny(*name, `/\`) {
+		return usageErrorf("backup keygen: --name must be a plain file name")
+	}
+	priv, pub, err := backup.Keygen(*out, *name, b.dir)
+	if err != nil {
+		return cliError(err)
+	}
+	fmt.Fprintf(env.Stderr, "wrote %s (private, 0600) and %s (public)\nkeep the private key in your secret store as CASINO_BACKUP_SIGNING_KEY (value or file), never in the database or the backup folder;\ngive the public key to every host that verifies or restores as CASINO_BACKUP_VERIFY_KEY\n", priv, pub.Path)
+	fmt.Fprintf(env.Stderr, "fingerprint: %s\n", pub.Fingerprint)
+	_, err = env.Stdout.Write(pub.PEM)
+	return err
+}
+
+func runBackupAdopt(ctx context.Context, env *Env, args []string) error {
+	var b backupFlags
+	fs := newFlagSet(env, "backup adopt", "backup adopt FILE: sign a backup made before signatures existed, after a full verify")
+	bindBackupCommon(fs, env, &b)
+	file, err := parseWithFile(fs, args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if file == "" {
+		return usageErrorf("backup adopt: want exactly one FILE")
+	}
+	if !strings.ContainsRune(file, filepath.Separator) {
+		if _, err := os.Stat(file); err != nil {
+			file = filepath.Join(b.dir, file)
+		}
+	}
+	if err := b.cfg.validateDatabase(fs); err != nil {
+		return err
+	}
+	k, err := b.loadKeys(env, true)
+	if err != nil {
+		return err
+	}
+	res, err := backup.Adopt(ctx, file, backup.VerifyOptions{PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k})
+	if err != nil {
+		return cliError(err)
+	}
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"file": file, "ok": true, "key_fingerprint": res.KeyFingerprint, "checks": res.Checks})
+	}
+	fmt.Fprintf(env.Stdout, "adopted %s: signed with key %s\n", file, res.KeyFingerprint)
+	for _, c := range res.Checks {
+		fmt.Fprintf(env.Stdout, "  - %s\n", c)
+	}
+	return nil
+}
+
 func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	var b backupFlags
-	fs := newFlagSet(env, "backup prune", "backup prune --keep-last N --keep-daily N [--yes] [--dir backups]")
+	fs := newFlagSet(env, "backup prune", "backup prune --keep-last N --keep-daily N [--yes] [--dir backups]\nbackup prune --kept-aside --older-than 7d [--yes]")
 	bindBackupCommon(fs, env, &b)
 	keepLast := fs.Int("keep-last", 0, "keep the N newest backups")
 	keepDaily := fs.Int("keep-daily", 0, "keep the newest backup of each of the N most recent days")
 	yes := fs.Bool("yes", false, "delete; without it prune only prints what it would delete")
+	keptAside := fs.Bool("kept-aside", false, "prune the databases restores kept aside for --undo (with --older-than)")
+	olderThan := fs.String("older-than", "", "with --kept-aside: only those kept longer than this age (7d, 36h)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("backup prune: unexpected argument %q", fs.Arg(0))
+	}
+	if *keptAside {
+		return runPruneKeptAside(ctx, env, fs, &b, *olderThan, *yes)
 	}
 	if *keepLast < 0 || *keepDaily < 0 {
 		return usageErrorf("backup prune: --keep-last and --keep-daily must not be negative")
@@ -311,6 +616,11 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 	entries, err := backup.List(b.dir)
 	if err != nil {
 		return err
+	}
+	if b.cfg.validateDatabase(fs) == nil {
+		if k, err := b.loadKeys(env, false); err == nil && len(k.Verify) > 0 {
+			backup.CheckSignatures(entries, k)
+		}
 	}
 	plan := backup.PlanPrune(entries, *keepLast, *keepDaily)
 	deleted := 0

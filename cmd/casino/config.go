@@ -34,6 +34,7 @@ type Config struct {
 	Auth   authConfig
 	UI     uiConfig
 	Backup backupConfig
+	PITR   pitrConfig
 
 	level      slog.Level
 	proxies    []netip.Prefix
@@ -66,6 +67,7 @@ func bindServeFlags(fs *flag.FlagSet, env *Env, c *Config) {
 	bindAuthFlags(fs, env, &c.Auth)
 	bindUIFlags(fs, env, &c.UI)
 	bindBackupFlags(fs, env, &c.Backup)
+	bindPITRServeFlags(fs, env, &c.PITR)
 }
 
 // settingName names a setting as the user gave it: --flag when set on the
@@ -128,6 +130,9 @@ func (c *Config) validate(fs *flag.FlagSet) error {
 		return err
 	}
 	if err := c.Backup.validate(fs); err != nil {
+		return err
+	}
+	if err := c.PITR.validate(fs, c.target); err != nil {
 		return err
 	}
 	c.proxies = nil

@@ -636,7 +636,7 @@ func TestDocsProofTemplateFields(t *testing.T) {
 // runs them: start serve and back up (routine), declare and contain,
 // evaluate, restore, restart, validate, close. The data is broken between
 // backup and contain.
-// "undo" (runbook §6) then restores the restore's safety backup.
+// "undo" (runbook §6) then swaps the database the restore kept aside back in.
 var scenarioBSteps = []string{"start", "backup", "contain", "evaluate", "restore", "restart", "validate", "close", "undo"}
 
 // scenarioBBlocks returns the runbook's <!-- scenario-b-local: STEP [ENGINE] -->
@@ -747,6 +747,11 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 		"CASINO_OWNER_PASSWORD": "drill-Owner-password-1",
 		"CASINO_JWT_KEY":        "drill-jwt-key-0123456789abcdef0123456789abcdef",
 	})
+	if engine != "sqlite" {
+		// The operator's environment holds the backup signing key, as it
+		// holds DATABASE_URL; SQLite drills the zero-config key.
+		env = append(env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
+	}
 	placeholders := map[string]string{"<URL>": url, "<name>": "Drill Operator"}
 	pidfile := filepath.Join(work, "run", "backend.pid")
 	t.Cleanup(func() { stopPidfile(t, pidfile) })
@@ -844,7 +849,7 @@ func drill(t *testing.T, binDir, engine, dbURL string) {
 	// after the snapshot is gone (that is the RPO).
 	checkTenants(t, work, dbURL, "after restore", map[string]int{"drill-keep": 1, "after-backup": 0})
 
-	// Runbook §6: undo the restore with its safety backup. Stop the
+	// Runbook §6: undo the restore (casino restore --undo). Stop the
 	// backend first, as the runbook says, then start it again.
 	safety, _ := filepath.Glob(filepath.Join(work, "backups", "pre_restore_casino_db_*.manifest.json"))
 	if len(safety) != 1 {

@@ -34,8 +34,10 @@ var drCommands = []drCommand{
 	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
 	{"checks", "list the validation checks", runDRChecks},
 	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},
-	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only", runDRClose},
-	{"verify-proof", "check a journal's hash chain and name the first entry that breaks it", runDRVerifyProof},
+	{"note", "journal operator prose: dr note \"...\"", runDRNote},
+	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only, sign", runDRClose},
+	{"addendum", "after close: add the postmortem or sign-off as a chained, signed addendum", runDRAddendum},
+	{"verify-proof", "re-render the proof from its journal, byte-compare, check the chain and signatures", runDRVerifyProof},
 }
 
 const drUsage = `Usage: casino dr COMMAND [flags]
@@ -96,9 +98,13 @@ func positionalsLast(args []string) []string {
 	return append(out, args[:i]...)
 }
 
-// secretEnvNames are read through getenv as well as from the process
-// environment, so an in-process caller's settings are redacted too.
-var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_JWT_SECRET", "CASINO_TOKEN_SECRET"}
+// secretEnvNames are the variables casino reads that may hold a secret, and
+// PGPASSWORD, which the PostgreSQL tools casino starts read. They are looked
+// up through getenv as well as taken from the process environment, so an
+// in-process caller's values are redacted too. TestSecretEnvNames keeps the
+// list true: each name is read somewhere, and every CASINO_ variable named
+// like a secret is listed.
+var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "CASINO_JWT_KEY", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_DR_SIGNING_KEY"}
 
 // newRedactor collects the secrets that must never reach a proof: every
 // value of a variable named like a secret, passwords in URLs, plus extra

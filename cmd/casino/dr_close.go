@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
+	"casino/docs/ops"
 	"casino/dr"
+	"casino/keys"
 )
 
-const drCloseUsage = `dr close [--targets FILE] [--summary TEXT]
+const drCloseUsage = `dr close [--targets FILE] [--summary TEXT] [--unrecovered]
 
 Computes RTO (incident_start_utc to the first complete validation that
-passed) and RPO (impact_start_utc minus snapshot_at of the backup the journal
-shows restored, from its manifest), compares both with the scenario's
+passed, data check included) and RPO (impact_start_utc minus snapshot_at of
+the restore journaled by dr run as typed facts), compares both with the scenario's
 targets, writes the postmortem skeleton into the proof, and makes the
 incident read-only.`
 
@@ -21,8 +24,9 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
 	fs := newFlagSet(env, "dr close", drCloseUsage)
 	bindDRFlags(fs, env, &f)
-	targets := fs.String("targets", dr.DefaultTargets, "RTO/RPO targets per scenario (JSON)")
+	targets := fs.String("targets", "", "RTO/RPO targets per scenario (JSON; default "+dr.DefaultTargets+" when it exists, else the targets built into casino)")
 	summary := fs.String("summary", "", "one-paragraph summary for the postmortem")
+	unrecovered := fs.Bool("unrecovered", false, "close although the newest validation failed the data check: RTO not known, recorded as not recovered")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -30,6 +34,10 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("dr close: unexpected argument %q", fs.Arg(0))
 	}
 	red := newRedactor(env)
+	signer, err := drSigner(env)
+	if err != nil {
+		return err
+	}
 	in, err := openIncident(&f, red, true)
 	if err != nil {
 		return err
@@ -37,17 +45,28 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 	if open := in.State.Interrupted(); len(open) > 0 {
 		fmt.Fprintf(env.Stderr, "warning: step %q started and never ended; closing anyway\n", open[0].Key)
 	}
-	t, err := dr.LoadTargets(*targets)
+	src, err := dr.LoadSource(*targets, dr.DefaultTargets, "dr_targets.json", ops.Targets)
+	if err != nil {
+		return fmt.Errorf("dr close: RTO/RPO targets: %w", err)
+	}
+	t, err := dr.ParseTargets(src.Text, src.Name)
 	if err != nil {
 		return err
 	}
-	rep, err := dr.ComputeClose(in.State, t, *targets)
+	rep, err := dr.ComputeClose(in.State, t, src.Name, *unrecovered)
 	if err != nil {
 		return fmt.Errorf("dr close: %w", err)
 	}
+	rep.TargetsText = string(src.Text)
 	rep.Summary = *summary
 	if err := in.Append(dr.TypeClose, rep); err != nil {
 		return err
+	}
+	if signer != nil {
+		if err := in.Sign(*signer); err != nil {
+			return fmt.Errorf("dr close: closed, but signing the journal head failed: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "signed the journal head with key %s\n", signer.Public().Fingerprint())
 	}
 	for _, m := range []struct {
 		name string
@@ -76,37 +95,145 @@ func orDash(s string) string {
 	return s
 }
 
-const drVerifyProofUsage = `dr verify-proof [--head HASH] FILE
+// drSigner loads CASINO_DR_SIGNING_KEY (a PEM value or a file path), or
+// returns nil when it is unset.
+func drSigner(env *Env) (*keys.Private, error) {
+	v := env.Getenv("CASINO_DR_SIGNING_KEY")
+	if v == "" {
+		v = os.Getenv("CASINO_DR_SIGNING_KEY")
+	}
+	if v == "" {
+		return nil, nil
+	}
+	k, err := keys.LoadPrivate(v)
+	if err != nil {
+		return nil, fmt.Errorf("CASINO_DR_SIGNING_KEY: %w", err)
+	}
+	return &k, nil
+}
 
-Checks the hash chain of an incident journal (FILE is the proof .md or its
-.journal.jsonl) and that the proof names the journal's head; names the first
-entry that breaks the chain.`
+const drNoteUsage = `dr note "TEXT"
+
+Journals operator prose (what was seen, decided, told): the proof shows it
+in the timeline. After close, use 'casino dr addendum'.`
+
+func runDRNote(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr note", drNoteUsage)
+	bindDRFlags(fs, env, &f)
+	if err := parseFlags(fs, positionalsLast(args)); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() != 1 {
+		return usageErrorf("dr note: give the text as one argument (quote it)")
+	}
+	in, err := openIncident(&f, newRedactor(env), true)
+	if err != nil {
+		return err
+	}
+	if err := in.AddNote(fs.Arg(0)); err != nil {
+		return fmt.Errorf("dr note: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "note journaled in %s\n", in.JournalPath())
+	return nil
+}
+
+const drAddendumUsage = `dr addendum --section postmortem|signoff [--incident ID] FILE
+
+After close, adds FILE as a section of the proof: journaled (chained after
+the close), never edited in place, and signed when CASINO_DR_SIGNING_KEY is
+set. Default incident: the newest in the proof folder.`
+
+func runDRAddendum(ctx context.Context, env *Env, args []string) error {
+	var f drFlags
+	fs := newFlagSet(env, "dr addendum", drAddendumUsage)
+	bindDRFlags(fs, env, &f)
+	section := fs.String("section", "", "postmortem or signoff")
+	if err := parseFlags(fs, positionalsLast(args)); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() != 1 || *section == "" {
+		return usageErrorf("dr addendum: want --section postmortem|signoff FILE")
+	}
+	signer, err := drSigner(env)
+	if err != nil {
+		return err
+	}
+	id := f.incident
+	if id == "" {
+		ids, err := dr.List(f.proofDir)
+		if err != nil || len(ids) == 0 {
+			return fmt.Errorf("dr addendum: no incident in %s", f.proofDir)
+		}
+		id = ids[len(ids)-1]
+	}
+	in, err := dr.Open(f.proofDir, id, newRedactor(env))
+	if err != nil {
+		return err
+	}
+	if err := in.AddAddendum(*section, fs.Arg(0)); err != nil {
+		return fmt.Errorf("dr addendum: %w", err)
+	}
+	if signer != nil {
+		if err := in.Sign(*signer); err != nil {
+			return fmt.Errorf("dr addendum: added, but signing failed: %w", err)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "%s addendum added to %s\n", *section, in.ProofPath())
+	return nil
+}
+
+const drVerifyProofUsage = `dr verify-proof [--key PUB] [--head HASH] FILE
+
+Checks an incident's record as a whole (FILE is the proof .md or its
+.journal.jsonl): the journal's hash chain; the proof, re-rendered from the
+journal alone and compared byte for byte (the first differing line is
+named); and with --key, that the journal's last entry is an Ed25519
+signature of its head by that key (dr close signs when
+CASINO_DR_SIGNING_KEY is set), so a chain rewritten with recomputed hashes
+fails. See the proof folder's README for what is and is not detected.`
 
 func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr verify-proof", drVerifyProofUsage)
 	var f drFlags
 	bindDRFlags(fs, env, &f)
 	head := fs.String("head", "", "a head hash (or its prefix) recorded elsewhere at close: the journal must contain that entry")
+	key := fs.String("key", "", "public key (PEM value or file) the journal head must be signed with")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
 	if fs.NArg() != 1 {
 		return usageErrorf("dr verify-proof: give the proof file (or its journal)")
 	}
-	n, err := dr.VerifyFile(fs.Arg(0))
+	var pubs []keys.Public
+	if *key != "" {
+		var err error
+		if pubs, err = keys.LoadPublics(*key); err != nil {
+			return usageErrorf("dr verify-proof: --key: %v", err)
+		}
+	}
+	rep, err := dr.VerifyProof(fs.Arg(0), pubs)
 	if err != nil {
 		var ce *dr.ChainError
-		if errors.As(err, &ce) {
-			fmt.Fprintf(env.Stdout, "BROKEN after %d good entries: %s\n", n, ce)
+		var pm *dr.ProofMismatch
+		switch {
+		case errors.As(err, &ce):
+			fmt.Fprintf(env.Stdout, "BROKEN after %d good entries: %s\n", rep.Entries, ce)
 			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: hash chain broken at %s", ce)}
+		case errors.As(err, &pm):
+			fmt.Fprintf(env.Stdout, "BROKEN: %s\n", pm)
+			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: proof line %d differs from the journal", pm.Line)}
 		}
-		return fmt.Errorf("dr verify-proof: %w", err)
+		fmt.Fprintf(env.Stdout, "BROKEN: %s\n", err)
+		return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: %w", err)}
 	}
+	n := rep.Entries
 	if *head != "" {
-		entries, _ := dr.ReadJournal(strings.TrimSuffix(fs.Arg(0), ".md") + ".journal.jsonl")
+		jpath := strings.TrimSuffix(fs.Arg(0), ".md") + ".journal.jsonl"
 		if strings.HasSuffix(fs.Arg(0), ".jsonl") {
-			entries, _ = dr.ReadJournal(fs.Arg(0))
+			jpath = fs.Arg(0)
 		}
+		entries, _ := dr.ReadJournal(jpath)
 		found := 0
 		for _, e := range entries {
 			if strings.HasPrefix(e.Hash, strings.ToLower(*head)) {
@@ -119,6 +246,19 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "recorded head %s is entry seq %d of %d\n", *head, found, n)
 	}
-	fmt.Fprintf(env.Stdout, "OK: %d entries, hash chain intact, proof names the head\n", n)
+	what := "proof re-rendered from the journal matches byte for byte"
+	if !rep.Rendered {
+		what = "legacy proof: its head is not in the journal, only the journal's head hash was checked in it"
+	}
+	sig := "not signed"
+	if len(rep.Signed) > 0 {
+		sig = "signed by " + strings.Join(rep.Signed, ", ")
+		if rep.Checked {
+			sig += " (verified with --key)"
+		} else {
+			sig += " (not checked: pass --key PUB)"
+		}
+	}
+	fmt.Fprintf(env.Stdout, "OK: %d entries, hash chain intact, %s; %s\n", n, what, sig)
 	return nil
 }

@@ -7,18 +7,22 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"casino/docs/ops"
 	"casino/dr"
 )
 
 const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--proof-dir DIR]
 
-Opens an incident: copies the proof template to DIR/YYYY-MM-DD.md (-2, -3 ...
-when taken), marked INCIDENT PROOF, and starts the journal beside it
+Opens an incident: fills the proof template (--template, else DIR/template.md,
+else the one built into casino; its bytes are journaled) into
+DIR/YYYY-MM-DD.md (-2, -3 ... when taken), marked INCIDENT PROOF (DRILL PROOF
+with --drill), and starts the journal beside it
 (YYYY-MM-DD.journal.jsonl). incident_start_utc is now; impact_start_utc is
 --impact-start (default: the same). With --url, the running version is
 recorded so validate can expect it back.`
@@ -32,8 +36,11 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	comms := fs.String("comms", "", "comms owner")
 	impact := fs.String("impact-start", "", "when the impact started, RFC 3339 (default: incident start)")
 	start := fs.String("incident-start", "", "incident start, RFC 3339 (default: now; for drills and late declarations)")
-	tpl := fs.String("template", "", "proof template (default DIR/template.md)")
-	url := fs.String("url", "", "base URL of the service: records /api/version before the incident")
+	tpl := fs.String("template", "", "proof template (default DIR/template.md when it exists, else the one built into casino)")
+	drill := fs.Bool("drill", false, "a drill, not an incident: the proof says DRILL PROOF")
+	url := fs.String("url", "", "base URL of the service: records /api/version and, with the owner's password, the data summary before the incident")
+	email := fs.String("email", "admin@casino.com", "owner email (for the data summary, with --url)")
+	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password (for the data summary, with --url)")
 	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
@@ -47,6 +54,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	if *ic == "" || *comms == "" {
 		return usageErrorf("dr declare: --ic and --comms name who commands and who communicates")
 	}
+	var err error
 	now := time.Now().UTC()
 	d := dr.Declaration{Severity: *sev, IC: *ic, Comms: *comms, IncidentStart: now, URL: *url, BaselineP95MS: float64(baseline.Microseconds()) / 1000}
 	if *start != "" {
@@ -64,22 +72,54 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 		}
 		d.ImpactStart = t.UTC()
 	}
+	if err := d.CheckTimes(now); err != nil {
+		return usageErrorf("dr declare: %v", err)
+	}
+	password := env.Getenv(*pwEnv)
+	if password == "" {
+		password = os.Getenv(*pwEnv)
+	}
 	if *url != "" {
-		d.VersionBefore, d.VersionError = fetchVersion(ctx, *url)
+		var id string
+		d.VersionBefore, d.VersionError, id = fetchVersion(ctx, *url)
+		if id != "" {
+			d.SentRequestIDs = append(d.SentRequestIDs, id)
+		}
+		if password != "" {
+			var ids []string
+			d.DataBefore, ids, err = dr.OwnerDataSummary(ctx, *url, *email, password)
+			d.SentRequestIDs = append(d.SentRequestIDs, ids...)
+			if err != nil {
+				d.DataBeforeError = err.Error()
+			}
+		} else {
+			d.DataBeforeError = "no owner password in $" + *pwEnv
+		}
 	}
-	if *tpl == "" {
-		*tpl = filepath.Join(f.proofDir, "template.md")
+	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)
+	if err != nil {
+		return fmt.Errorf("dr declare: proof template: %w", err)
 	}
-	red := newRedactor(env)
+	d.Drill = *drill
+	red := newRedactor(env, password)
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
 		fmt.Fprintf(env.Stderr, "note: incident %s is still open in %s; later commands will need --incident\n", prev.ID, f.proofDir)
 	}
-	in, err := dr.Declare(f.proofDir, *tpl, d, red, now)
+	in, err := dr.Declare(f.proofDir, src, d, red, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "declared %s incident %s\n  proof:   %s\n  journal: %s\n  incident_start_utc: %s\n  impact_start_utc:   %s\n",
-		d.Severity, in.ID, in.ProofPath(), in.JournalPath(), d.IncidentStart.Format(time.RFC3339), d.ImpactStart.Format(time.RFC3339))
+	kind := "incident"
+	if d.Drill {
+		kind = "drill"
+	}
+	fmt.Fprintf(env.Stdout, "declared %s %s %s (template %s)\n  proof:   %s\n  journal: %s\n  incident_start_utc: %s\n  impact_start_utc:   %s\n",
+		d.Severity, kind, in.ID, src.Name, in.ProofPath(), in.JournalPath(), d.IncidentStart.Format(time.RFC3339), d.ImpactStart.Format(time.RFC3339))
+	if d.DataBefore != nil {
+		fmt.Fprintf(env.Stdout, "  data before: restore_id %q, tenants %d, users %d\n", d.DataBefore.RestoreID, d.DataBefore.RowCounts["tenants"], d.DataBefore.RowCounts["users"])
+	} else if *url != "" {
+		fmt.Fprintf(env.Stdout, "  data before: not recorded (%s)\n", red.String(d.DataBeforeError))
+	}
 	if d.VersionBefore != "" {
 		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {
@@ -89,26 +129,28 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// fetchVersion reads /api/version; on failure it returns the reason.
-func fetchVersion(ctx context.Context, base string) (version, problem string) {
+// fetchVersion reads /api/version; on failure it returns the reason. id is
+// the request id the server echoed.
+func fetchVersion(ctx context.Context, base string) (version, problem, id string) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/version", nil)
 	if err != nil {
-		return "", err.Error()
+		return "", err.Error(), ""
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", err.Error()
+		return "", err.Error(), ""
 	}
 	defer resp.Body.Close()
+	id = resp.Header.Get("X-Request-Id")
 	var v struct {
 		Version string `json:"version"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != 200 || json.Unmarshal(b, &v) != nil || v.Version == "" {
-		return "", fmt.Sprintf("GET /api/version: %d", resp.StatusCode)
+		return "", fmt.Sprintf("GET /api/version: %d", resp.StatusCode), id
 	}
-	return v.Version, ""
+	return v.Version, "", id
 }
 
 const drStatusUsage = `dr status [--proof-dir DIR] [--incident ID] [--json]

@@ -32,12 +32,16 @@ func TestDRScenarioRunbookSection(t *testing.T) {
 	}
 }
 
-func TestDRDeclareNeedsTemplate(t *testing.T) {
+func TestDRDeclareTemplateSources(t *testing.T) {
 	f := newDRFixture(t)
 	os.Remove(filepath.Join(f.ProofDir, "template.md"))
-	_, errOut, code := f.dr(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b")
-	if code == 0 || !strings.Contains(errOut, "template.md does not exist") {
-		t.Fatalf("exit %d: %s", code, errOut)
+	_, errOut, code := f.dr(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b", "--template", filepath.Join(f.Dir, "nope.md"))
+	if code == 0 || !strings.Contains(errOut, "nope.md does not exist") {
+		t.Fatalf("a --template that does not exist: exit %d: %s", code, errOut)
+	}
+	// Without a file, the template built into casino.
+	if out := f.mustDR(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b"); !strings.Contains(out, "(template embedded:template.md)") {
+		t.Fatalf("declare without a template file:\n%s", out)
 	}
 	if _, errOut, code := f.dr(t, "declare", "--severity", "SEV-9", "--ic", "a", "--comms", "b"); code != 2 || !strings.Contains(errOut, "SEV-1, SEV-2, SEV-3") {
 		t.Fatalf("bad severity: exit %d: %s", code, errOut)

@@ -97,7 +97,11 @@ func TestDRResumeAfterKill9(t *testing.T) {
 	// dr run killed mid-command: interrupted, and may run again.
 	marker := filepath.Join(f.Dir, "ran")
 	cmd = startKillable(t, "dr", "run", "--proof-dir", f.ProofDir, "--", "sh", "-c", "echo x >> "+marker+"; sleep 30")
-	waitFor(t, "dr run to start its command", func() bool { return fileContains(marker, "x") })
+	// The command runs before dr run journals its pid: wait for both, or a
+	// kill in between leaves no child to find (a race the test, not dr, had).
+	waitFor(t, "dr run to start its command and journal its pid", func() bool {
+		return fileContains(marker, "x") && fileContains(journal, `"type":"step_child"`)
+	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	// The CLI is gone; the command it started (sleep 30) is not.

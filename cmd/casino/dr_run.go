@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"casino/docs/ops"
 	"casino/dr"
 )
 
@@ -22,7 +23,7 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr scenario", drScenarioUsage)
 	bindDRFlags(fs, env, &f)
 	reason := fs.String("reason", "", "why this scenario (recorded)")
-	runbook := fs.String("runbook", "docs/ops/dr_runbook.md", "the runbook whose section is printed")
+	runbook := fs.String("runbook", "", "the runbook whose section is printed (default docs/ops/dr_runbook.md when it exists, else the one built into casino)")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -36,7 +37,11 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	if strings.TrimSpace(*reason) == "" {
 		return usageErrorf("dr scenario: --reason is required: the proof records why")
 	}
-	section, err := runbookSection(*runbook, sc)
+	rb, err := dr.LoadSource(*runbook, "docs/ops/dr_runbook.md", "dr_runbook.md", ops.Runbook)
+	if err != nil {
+		return fmt.Errorf("dr scenario: runbook: %w", err)
+	}
+	section, err := runbookSection(rb, sc)
 	if err != nil {
 		return err
 	}
@@ -61,11 +66,8 @@ var headingRe = regexp.MustCompile(`^(#{1,6})\s+(.*)$`)
 // runbookSection returns the section of the runbook whose heading names the
 // scenario ("Scenario B", "B)", "B:" ...), up to the next heading of the
 // same or a higher level.
-func runbookSection(path, sc string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("dr scenario: runbook: %w (pass --runbook FILE)", err)
-	}
+func runbookSection(src dr.Source, sc string) (string, error) {
+	b, path := src.Text, src.Name
 	named := regexp.MustCompile(`(?i)\bscenario\s+` + sc + `\b`)
 	var out []string
 	level := 0
@@ -94,19 +96,26 @@ func runbookSection(path, sc string) (string, error) {
 	return strings.TrimRight(strings.Join(out, "\n"), "\n"), nil
 }
 
-const drRunUsage = `dr run [--force] -- COMMAND ARGS...
+const drRunUsage = `dr run [--force] [--result-file F] -- COMMAND ARGS...
 
 Runs an operator command and journals its command line, UTC start and end,
 exit code, and stdout and stderr (redacted, capped at 64 KiB each). Its exit
 code is the command's. A command line that already finished with exit 0 is
 not run again without --force; one that was interrupted (the CLI killed
-mid-step) is.`
+mid-step) is.
+
+When the command prints restore facts (casino restore --json prints one
+JSON object on stdout), or writes them to --result-file F (casino restore
+--result-file F), they are journaled as a typed restore entry: dr close
+computes the RPO from it, and dr validate checks the running data against
+it.`
 
 func runDRRun(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
 	fs := newFlagSet(env, "dr run", drRunUsage)
 	bindDRFlags(fs, env, &f)
 	force := fs.Bool("force", false, "run it again even though the same command line finished with exit 0")
+	resultFile := fs.String("result-file", "", "the file the command writes its restore facts to (casino restore --result-file F)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -142,8 +151,23 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 	// The operator's input goes through, for commands that ask (psql, a
 	// confirmation prompt); it is not journaled.
 	o := dr.ExecRunner(dr.ExecOptions{Tee: tee, Started: started, Stdin: env.Stdin})(ctx, argv)
-	if err := in.EndStep(step, start, o.ExitCode, nil, []dr.Output{o}); err != nil {
+	rec, ferr := dr.CaptureRestore(step, o, *resultFile)
+	if rec != nil {
+		if err := in.Append(dr.TypeRestore, rec); err != nil {
+			return err
+		}
+		what := "restore"
+		if rec.Facts.DryRun {
+			what = "dry run (does not count for RPO)"
+		}
+		fmt.Fprintf(env.Stderr, "casino: journaled restore facts (%s): backup %s, snapshot_at %s, restore_id %s\n",
+			what, rec.Facts.Backup.Name, rec.Facts.Backup.SnapshotAt.Format("2006-01-02T15:04:05Z07:00"), rec.Facts.RestoreID)
+	}
+	if err := in.EndStep(step, start, o.ExitCode, ferr, []dr.Output{o}); err != nil {
 		return err
+	}
+	if ferr != nil {
+		return fmt.Errorf("dr run: restore facts: %w (journaled; the restore counts for nothing until its facts are)", ferr)
 	}
 	if o.ExitCode != 0 {
 		return &exitError{code: o.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], o.ExitCode)}

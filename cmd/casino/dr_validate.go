@@ -16,7 +16,9 @@ import (
 const drValidateUsage = `dr validate --url URL [--email E] [--password-env VAR] [--expect-version V] [--logs FILE|-] [--browser] [--checks a,b] [--json]
 
 Runs the must-pass checks of the checklist's section 5 (see 'casino dr
-checks'): health, ready, version, owner login, is_owner, UI smoke over HTTP
+checks'): health, ready, version, owner login, is_owner, data (the service
+answers the journaled restore's restore_id and at least its row counts in
+the durable tables, or the counts recorded at declare), UI smoke over HTTP
 (and in headless Chromium with --browser), and from request logs the 5xx
 rate per minute, p95 duration_ms against the baseline, and the request_ids
 of the remaining errors. Prints a PASS/FAIL table with each check's duration
@@ -70,6 +72,8 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 			v.BaselineP95MS = st.BaselineP95MS
 		}
 		v.ImpactStart = st.ImpactStart
+		v.Data = st.ExpectedData()
+		v.ExcludeIDs = st.SentRequestIDs()
 	}
 	switch *logs {
 	case "":

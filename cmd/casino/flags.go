@@ -1,25 +1,55 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"casino/redact"
 )
 
 // newFlagSet returns a flag set that reports a bad flag as a one-line usage
-// error and prints its usage (to stdout) only for -h.
+// error and prints its usage (to stdout) only for -h. The usage passes the
+// redactor first: flag defaults come from the environment, and
+// --database-url's default is DATABASE_URL, password and all.
 func newFlagSet(env *Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "Usage: casino %s\n\n", usage)
-		fs.SetOutput(env.Stdout)
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "Usage: casino %s\n\n", usage)
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+		io.WriteString(env.Stdout, usageRedactor(env, fs).String(b.String()))
 	}
 	return fs
+}
+
+// usageRedactor knows every secret a usage text may show: the secret-named
+// variables of the process and of env, and the default of every flag whose
+// name looks secret (a value from CASINO_JWT_SECRET shows as --jwt-secret's
+// default without a name the patterns would recognise).
+func usageRedactor(env *Env, fs *flag.FlagSet) *redact.Redactor {
+	environ := os.Environ()
+	for _, k := range secretEnvNames {
+		if v := env.Getenv(k); v != "" {
+			environ = append(environ, k+"="+v)
+		}
+	}
+	red := redact.New(environ)
+	fs.VisitAll(func(f *flag.Flag) {
+		if redact.IsSecretName(f.Name) {
+			red.Add(f.DefValue)
+		}
+		// a URL default (DATABASE_URL) teaches the redactor its password
+		red.Learn(f.DefValue)
+	})
+	return red
 }
 
 // errHelp means -h was asked for and answered; the command exits 0.

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"casino/redact"
 )
 
 func main() {
@@ -114,9 +116,11 @@ func (e *exitError) Error() string {
 // code.
 var errSilent = errors.New("")
 
-// exitCode prints err as one line and returns the process exit code:
+// exitCode prints err as one line, scrubbed by pattern (a flag's value can
+// be quoted back in a parse error), and returns the process exit code:
 // 0 success, 2 usage or configuration error, 1 anything else.
 func exitCode(err error, stderr io.Writer) int {
+	stderr = redactingWriter{stderr}
 	if err == nil {
 		return 0
 	}
@@ -136,4 +140,14 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "casino: %s\n", err)
 	return 1
+}
+
+// redactingWriter scrubs secrets by pattern from each write.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, redact.String(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

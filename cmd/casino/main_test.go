@@ -36,7 +36,15 @@ func (b *syncBuffer) String() string {
 // envFunc turns a map into a getenv; nothing leaks in from the real
 // environment.
 func envFunc(env map[string]string) func(string) string {
-	return func(k string) string { return env[k] }
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "CASINO_BACKUP_SIGNING_KEY" {
+			return testBackupKey
+		}
+		return ""
+	}
 }
 
 // runCLI runs casino in-process with args and env, and returns its output

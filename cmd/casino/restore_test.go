@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -35,10 +36,12 @@ var (
 func bkBinary(t testing.TB) string {
 	t.Helper()
 	bkBinOnce.Do(func() {
-		// One fixed folder per user, so repeated runs do not pile up
-		// binaries in /tmp; built under a private name, then renamed in
-		// (a concurrent run may be executing the previous one).
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d", os.Getuid()))
+		// One fixed folder per user and checkout, so repeated runs do not
+		// pile up binaries in /tmp, and two checkouts tested at once never
+		// run each other's build; built under a private name, then renamed
+		// in (a concurrent run may be executing the previous one).
+		sum := sha256.Sum256([]byte(testpg.RepoRoot()))
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("casino-bk-bin-%d-%x", os.Getuid(), sum[:4]))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			bkBinErr = err
 			return
@@ -90,6 +93,19 @@ func bkSeed(t testing.TB, url, label string, n int) {
 // every serve start bumps it).
 func bkState(t testing.TB, url string) string {
 	t.Helper()
+	return bkRender(t, url, true)
+}
+
+// bkCore is bkState without audit_events: a restore carries the live
+// database's later audit events into the restored data, so the events are
+// the backup's plus those.
+func bkCore(t testing.TB, url string) string {
+	t.Helper()
+	return bkRender(t, url, false)
+}
+
+func bkRender(t testing.TB, url string, audit bool) string {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, url)
 	if err != nil {
@@ -97,12 +113,15 @@ func bkState(t testing.TB, url string) string {
 	}
 	defer db.Close()
 	var b strings.Builder
-	for _, q := range []string{
+	qs := []string{
 		"SELECT id, name, slug, status FROM tenants ORDER BY id",
-		"SELECT id, action, target, COALESCE(after, '') FROM audit_events ORDER BY id",
 		"SELECT key, value FROM settings ORDER BY key",
 		"SELECT version, name FROM schema_migrations ORDER BY version",
-	} {
+	}
+	if audit {
+		qs = append(qs, "SELECT id, action, target, COALESCE(after, '') FROM audit_events ORDER BY id")
+	}
+	for _, q := range qs {
 		rows, err := db.QueryContext(ctx, q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -151,7 +170,10 @@ func bkIntegrity(t testing.TB, url string) {
 func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bkBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
+	if _, ok := env["CASINO_BACKUP_SIGNING_KEY"]; !ok {
+		cmd.Env = append(cmd.Env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -185,21 +207,21 @@ func TestRestoreKill9(t *testing.T) {
 		srcURL := testdb.URL(t, engine)
 		bkSeed(t, srcURL, "new", 5)
 		src, _ := sqlstore.ParseURL(srcURL)
-		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
 		if err != nil {
 			t.Fatal(err)
 		}
-		newState := bkState(t, srcURL)
+		newState := bkCore(t, srcURL)
 
-		points := []string{"verified", "backup_written", "safety_backup_done", "restoring", "scratch_ready", "before_swap", "during_swap", "after_swap"}
+		points := []string{"verified", "backup_written", "safety_backup_done", "restoring", "scratch_ready", "carried", "before_swap", "during_swap", "after_swap"}
 		if engine == sqlstore.SQLite {
-			points = []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "before_swap", "after_swap"}
+			points = []string{"verified", "backup_written", "safety_backup_done", "scratch_ready", "carried", "before_swap", "kept_aside", "after_swap"}
 		}
 		for i, point := range points {
 			t.Run(point, func(t *testing.T) {
 				liveURL := testdb.URL(t, engine)
 				bkSeed(t, liveURL, "old", 3)
-				oldState := bkState(t, liveURL)
+				oldState := bkCore(t, liveURL)
 				env := map[string]string{"DATABASE_URL": liveURL, "CASINO_BACKUP_DIR": backups, "CASINO_TEST_PAUSE_AT": point, "BK_DIR": dir}
 				cmd, lines, out := bkSubprocess(t, env, "restore", res.Path, "--yes")
 				paused := false
@@ -229,7 +251,7 @@ func TestRestoreKill9(t *testing.T) {
 				time.Sleep(100 * time.Millisecond) // let PostgreSQL notice the dead session
 
 				bkIntegrity(t, liveURL)
-				got := bkState(t, liveURL)
+				got := bkCore(t, liveURL)
 				switch got {
 				case oldState:
 					if point == "after_swap" {
@@ -245,7 +267,9 @@ func TestRestoreKill9(t *testing.T) {
 				target, _ := sqlstore.ParseURL(liveURL)
 				left, _ := backup.FindLeftovers(context.Background(), target, backups)
 				t.Logf("killed at %s: leftovers %v", point, left)
-				wantLeft := point != "safety_backup_done" && !(engine == sqlstore.SQLite && point == "after_swap")
+				// After the swap the old database is kept aside: that is
+				// not a leftover.
+				wantLeft := point != "safety_backup_done" && point != "after_swap"
 				if engine == sqlstore.Postgres && point == "verified" {
 					wantLeft = false // nothing created yet
 				}
@@ -264,7 +288,7 @@ func TestRestoreKill9(t *testing.T) {
 					if !strings.Contains(stdout, "cleaned leftover") {
 						t.Errorf("next restore did not report the leftovers:\n%s", stdout)
 					}
-					if got := bkState(t, liveURL); got != newState {
+					if got := bkCore(t, liveURL); got != newState {
 						t.Errorf("after the next restore the database is not the backup's state")
 					}
 				} else {
@@ -288,7 +312,8 @@ func TestRestoreKill9(t *testing.T) {
 //	./scripts/restore_postgres.sh backups/casino_db_YYYYMMDD_HHMMSS.sql.gz
 //	(restart backend)
 //
-// against DATABASE_URL, with the backend running during the restore.
+// against DATABASE_URL, with the backend running during the restore: the
+// restore refuses until --terminate-connections ends its sessions.
 func TestScenarioBVerbatim(t *testing.T) {
 	url := testpg.NewDatabase(t)
 	dir := t.TempDir()
@@ -301,10 +326,11 @@ func TestScenarioBVerbatim(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "scripts", name), script, 0o755)
 	}
 	chdir(t, dir)
-	env := map[string]string{"DATABASE_URL": url}
-	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	env := map[string]string{"DATABASE_URL": url, "CASINO_OWNER_PASSWORD": uiOwnerPassword}
+	scriptEnv := []string{"DATABASE_URL=" + url, "PATH=" + filepath.Dir(bkBinary(t)) + ":" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
 
 	s := startServe(t, env, true, "--role", "backend")
+	owner := ownerToken(t, s.URL)
 	bkSeed(t, url, "good", 4)
 	bcmd := exec.Command("./scripts/backup_postgres.sh", "--json")
 	bcmd.Dir, bcmd.Env = dir, scriptEnv
@@ -321,22 +347,39 @@ func TestScenarioBVerbatim(t *testing.T) {
 	if !strings.HasPrefix(name, "casino_db_") || !strings.HasSuffix(name, ".sql.gz") {
 		t.Fatalf("backup name %q", name)
 	}
-	want := bkState(t, url)
+	want := bkCore(t, url)
 	// The incident: bad data arrives.
 	bkSeed(t, url, "bad", 2)
 	db, _ := sql.Open("pgx", url)
 	db.Exec(`UPDATE tenants SET name = 'corrupted'`)
 	db.Close()
 
+	// The containment the backend answered before the restore: a login
+	// freeze, written after the backup. It must survive the restore.
+	if code := apiCall(t, "POST", s.URL+"/api/v1/admin/login-freeze", owner, map[string]any{"enabled": true, "reason": "scenario B"}, nil); code != 200 {
+		t.Fatalf("freeze on: %d", code)
+	}
+	// With the backend still connected the restore refuses, naming it:
+	// its writes after the snapshot would be lost.
 	cmd := exec.Command("./scripts/restore_postgres.sh", "backups/"+name)
 	cmd.Dir = dir
 	cmd.Env = scriptEnv
 	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "other sessions are connected") || !strings.Contains(string(out), "x casino") || !strings.Contains(string(out), "--terminate-connections") {
+		t.Fatalf("restore beside a connected backend: err %v, want a refusal naming the casino serve sessions:\n%s", err, out)
+	}
+	if got := bkCore(t, url); !strings.Contains(got, "corrupted") {
+		t.Fatalf("the refused restore changed the database")
+	}
+	cmd = exec.Command("./scripts/restore_postgres.sh", "backups/"+name, "--terminate-connections")
+	cmd.Dir = dir
+	cmd.Env = scriptEnv
+	out, err = cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("./scripts/restore_postgres.sh backups/%s: %v\n%s", name, err, out)
 	}
 	t.Logf("restore output:\n%s", out)
-	for _, w := range []string{"restore complete", "data-loss window", "safety backup"} {
+	for _, w := range []string{"restore complete", "data-loss window", "safety backup", "terminated", "kept aside"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("restore output lacks %q", w)
 		}
@@ -345,7 +388,11 @@ func TestScenarioBVerbatim(t *testing.T) {
 	s.Stop(t)
 	s = startServe(t, env, true, "--role", "backend")
 	waitStatus(t, s.URL+"/api/ready", 200, 30*time.Second)
-	if got := bkState(t, url); got != want {
+	var st casino.SystemStatus
+	if code := apiCall(t, "GET", s.URL+"/api/v1/admin/status", owner, nil, &st); code != 200 || !st.LoginFreeze.Enabled || st.LoginFreeze.Reason != "scenario B" {
+		t.Errorf("after the restore the freeze answered before the termination is lost: %d %+v", code, st)
+	}
+	if got := bkCore(t, url); got != want {
 		t.Errorf("after Scenario B the data does not match the backup:\n got %s\nwant %s", got, want)
 	}
 	// The script's usage on bad arguments.
@@ -381,7 +428,9 @@ func TestRestoreCLIRefusals(t *testing.T) {
 	data[len(data)/2] ^= 1
 	os.WriteFile(corrupt, data, 0o600)
 	mb, _ := os.ReadFile(casino.ManifestPath(created.Path))
-	os.WriteFile(casino.ManifestPath(corrupt), []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1)), 0o600)
+	cm := []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1))
+	os.WriteFile(casino.ManifestPath(corrupt), cm, 0o600)
+	os.WriteFile(casino.SignaturePath(corrupt), testSign(cm), 0o600)
 
 	cases := []struct {
 		name string
@@ -407,11 +456,8 @@ func TestRestoreCLIRefusals(t *testing.T) {
 		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--yes", "--json")
-	var res struct {
-		OK     bool
-		Result backup.RestoreResult
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || !res.OK || res.Result.SnapshotAt == nil {
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || res.Backup.SnapshotAt.IsZero() || len(res.RestoreID) != 32 {
 		t.Errorf("restore --json: exit %d, %v\n%s%s", code, err, stdout, stderr)
 	}
 	stdout, _, code = runCLI(t, env, "", "backup", "list", "--json")
@@ -433,7 +479,7 @@ func TestBackupVerifyAndPruneCLI(t *testing.T) {
 			t.Fatal(stderr)
 		}
 	}
-	newest := backup.Newest("backups")
+	newest := backup.Newest("backups", testBackupKeys)
 	stdout, stderr, code := runCLI(t, env, "", "backup", "verify", newest.Path, "--json")
 	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
 		t.Fatalf("verify: %d %s %s", code, stdout, stderr)
@@ -469,7 +515,7 @@ func TestServeBackupMetrics(t *testing.T) {
 	if _, stderr, code := runCLI(t, env, "", "backup", "create"); code != 0 {
 		t.Fatal(stderr)
 	}
-	m := backup.Newest("backups").Manifest
+	m := backup.Newest("backups", testBackupKeys).Manifest
 	s := startServe(t, env, true)
 	resp, err := httpGetBody(s.URL + "/metrics")
 	if err != nil {
@@ -548,6 +594,8 @@ func TestRestoreBadFilesCLI(t *testing.T) {
 				os.WriteFile(p, tc.data, 0o600)
 				if tc.manifest != nil {
 					os.WriteFile(casino.ManifestPath(p), tc.manifest, 0o600)
+					// signed with the valid key: the check under test refuses it
+					os.WriteFile(casino.SignaturePath(p), testSign(tc.manifest), 0o600)
 				} else {
 					os.Remove(casino.ManifestPath(p))
 				}

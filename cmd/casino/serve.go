@@ -73,6 +73,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		if err := backupServeHook(ctx, env, &cfg, db, logger, reg); err != nil {
 			return err
 		}
+		stopPITR, err := pitrServeHook(ctx, &cfg, db, logger)
+		if err != nil {
+			return err
+		}
+		defer stopPITR()
 		backend, err := newBackend(ctx, env, &cfg, db, logger, reg)
 		if err != nil {
 			return err

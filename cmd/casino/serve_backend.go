@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"casino"
 	"casino/api"
 	"casino/auth"
+	"casino/redact"
 	"casino/sqlstore"
 )
 
@@ -23,6 +25,7 @@ type authConfig struct {
 	OwnerEmail    string
 	ownerPassword string // CASINO_OWNER_PASSWORD, secret
 	jwtKey        string // CASINO_JWT_KEY, secret
+	jwtKeyFile    string // CASINO_JWT_KEY_FILE
 
 	tokenTTL, window, maxAccount, maxIP, maxHashes string
 
@@ -39,8 +42,9 @@ var testHasherConfig *auth.HasherConfig
 func bindAuthFlags(fs *flag.FlagSet, env *Env, c *authConfig) {
 	c.ownerPassword = env.Getenv("CASINO_OWNER_PASSWORD")
 	c.jwtKey = env.Getenv("CASINO_JWT_KEY")
+	c.jwtKeyFile = env.Getenv("CASINO_JWT_KEY_FILE")
 	stringSetting(fs, env, &c.OwnerEmail, "owner-email", "CASINO_OWNER_EMAIL", casino.DefaultOwnerEmail, "email of the owner created on first start (env CASINO_OWNER_EMAIL; password from env CASINO_OWNER_PASSWORD, generated when unset)")
-	stringSetting(fs, env, &c.tokenTTL, "token-ttl", "CASINO_TOKEN_TTL", "30m", "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else generated once and stored in the database)")
+	stringSetting(fs, env, &c.tokenTTL, "token-ttl", "CASINO_TOKEN_TTL", "30m", "access token lifetime (env CASINO_TOKEN_TTL; signing key from env CASINO_JWT_KEY, else the key file CASINO_JWT_KEY_FILE, default keys/jwt.json beside a SQLite database, data/keys/jwt.json otherwise; never in the database)")
 	stringSetting(fs, env, &c.window, "login-window", "CASINO_LOGIN_WINDOW", "15m", "login throttle window")
 	stringSetting(fs, env, &c.maxAccount, "login-max-account-failures", "CASINO_LOGIN_MAX_ACCOUNT_FAILURES", "5", "failed logins per account within the window before 429")
 	stringSetting(fs, env, &c.maxIP, "login-max-ip-failures", "CASINO_LOGIN_MAX_IP_FAILURES", "20", "failed logins per client IP within the window before 429")
@@ -136,13 +140,7 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 	if err != nil {
 		return nil, err
 	}
-	key := []byte(c.jwtKey)
-	if len(key) == 0 {
-		if key, err = db.SigningKey(ctx, auth.NewKey()); err != nil {
-			return nil, fmt.Errorf("token signing key: %w", err)
-		}
-	}
-	tokens, err := auth.NewTokens(key, c.TokenTTL)
+	tokens, err := tokenKeys(ctx, c, db, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +161,7 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 		Settings:       db,
 		Audit:          db,
 		System:         db,
+		Data:           db,
 	}), nil
 }
 
@@ -202,5 +201,60 @@ func bootstrapOwner(ctx context.Context, env *Env, c *authConfig, db *sqlstore.D
 // printPasswordBanner shows a generated password once, on stderr.
 func printPasswordBanner(env *Env, title, email, password string) {
 	line := "================================================================"
-	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  password: %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, password, email, line)
+	// redact.Generated marks the line, so 'casino dr run' journals that a
+	// password was printed, never the password.
+	fmt.Fprintf(env.Stderr, "\n%s\n  %s\n  email:    %s\n  %s\n  Shown only once. Store it in your password manager now;\n  'casino user reset-password %s' replaces it.\n%s\n\n", line, title, email, redact.Generated("password", password), email, line)
+}
+
+// jwtKeyFile is the token key file: CASINO_JWT_KEY_FILE, else keys/jwt.json
+// beside a SQLite database, else data/keys/jwt.json in the working folder.
+func jwtKeyFile(p string, t sqlstore.Target) *auth.KeyFile {
+	if p != "" {
+		return &auth.KeyFile{Path: p}
+	}
+	if t.Dialect == sqlstore.SQLite {
+		return &auth.KeyFile{Path: filepath.Join(filepath.Dir(t.Path), "keys", "jwt.json")}
+	}
+	return &auth.KeyFile{Path: filepath.Join("data", "keys", "jwt.json")}
+}
+
+// tokenKeys sets up the token signing keys, which never live in the
+// database: CASINO_JWT_KEY, or the key file. A key older versions kept in
+// system_state is moved into a new key file and its row deleted (and
+// vacuumed away); when the key file already exists, the row is an old key
+// (a restored database) and is only deleted, never brought back.
+func tokenKeys(ctx context.Context, c *authConfig, db *sqlstore.DB, logger *slog.Logger) (*auth.Tokens, error) {
+	legacy, err := db.LegacySigningKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("token signing key: %w", err)
+	}
+	var tokens *auth.Tokens
+	if c.jwtKey != "" {
+		tokens, err = auth.NewTokens([]byte(c.jwtKey), c.TokenTTL)
+	} else {
+		kf := jwtKeyFile(c.jwtKeyFile, db.Target)
+		created, err := kf.Ensure(legacy)
+		if err != nil {
+			return nil, fmt.Errorf("token signing key file %s: %w", kf.Path, err)
+		}
+		if created && len(legacy) > 0 {
+			logger.Info("jwt_key_moved_to_key_file")
+		} else if created {
+			logger.Info("jwt_key_file_created")
+		}
+		tokens, err = auth.NewFileTokens(kf, c.TokenTTL)
+		if err != nil {
+			return nil, fmt.Errorf("token signing key file %s: %w", kf.Path, err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if legacy != nil {
+		if _, err := db.DropLegacySigningKey(ctx); err != nil {
+			return nil, fmt.Errorf("remove the token signing key from the database: %w", err)
+		}
+		logger.Info("jwt_key_removed_from_database")
+	}
+	return tokens, nil
 }

@@ -18,10 +18,15 @@ import (
 // folder whose newest backup /metrics reports).
 type backupConfig struct {
 	Dir string
+	// keys check the signatures of the backups /metrics reports: only a
+	// backup whose manifest verifies counts as the newest.
+	keys backup.KeyConfig
 }
 
 func bindBackupFlags(fs *flag.FlagSet, env *Env, c *backupConfig) {
 	stringSetting(fs, env, &c.Dir, "backup-dir", "CASINO_BACKUP_DIR", backup.DefaultDir, "backup folder whose newest backup /metrics reports")
+	c.keys.SigningKey = env.Getenv("CASINO_BACKUP_SIGNING_KEY")
+	c.keys.VerifyKeys = splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))
 }
 
 func (c *backupConfig) validate(fs *flag.FlagSet) error {
@@ -37,7 +42,14 @@ func (c *backupConfig) redacted() map[string]any { return map[string]any{"backup
 // interrupted restore, and registers the backup metrics.
 func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) error {
 	cleanLeftoversAtStart(ctx, cfg, db, logger)
-	registerBackupMetrics(reg, cfg.Backup.Dir)
+	kc := cfg.Backup.keys
+	kc.Target, kc.BackupDir = db.Target, cfg.Backup.Dir
+	k, err := backup.LoadKeys(kc)
+	if err != nil {
+		logger.Warn("backup_keys_unusable", slog.String("reason", casino.ErrorMessage(err)))
+		k = nil
+	}
+	registerBackupMetrics(reg, cfg.Backup.Dir, k)
 	return nil
 }
 
@@ -67,7 +79,7 @@ func cleanLeftoversAtStart(ctx context.Context, cfg *Config, db *sqlstore.DB, lo
 
 // registerBackupMetrics exposes the newest complete backup of the folder.
 // The folder is rescanned at most every 10 s, on scrape.
-func registerBackupMetrics(reg *prometheus.Registry, dir string) {
+func registerBackupMetrics(reg *prometheus.Registry, dir string, k *backup.Keys) {
 	var mu sync.Mutex
 	var at time.Time
 	var newest *backup.Entry
@@ -75,7 +87,7 @@ func registerBackupMetrics(reg *prometheus.Registry, dir string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(at) > 10*time.Second {
-			newest, at = backup.Newest(dir), time.Now()
+			newest, at = backup.Newest(dir, k), time.Now()
 		}
 		return newest
 	}
@@ -88,7 +100,7 @@ func registerBackupMetrics(reg *prometheus.Registry, dir string) {
 		})
 	}
 	reg.MustRegister(
-		gauge("casino_backup_last_success_timestamp_seconds", "Unix time of snapshot_at of the newest complete backup (with manifest) in the backup folder; 0 if none. Alert when time() minus this exceeds the RPO target.",
+		gauge("casino_backup_last_success_timestamp_seconds", "Unix time of snapshot_at of the newest complete backup in the backup folder whose manifest is trusted (signature verifies when a verify key is set, snapshot_at not in the future); 0 if none. Alert when time() minus this exceeds the RPO target.",
 			func(e *backup.Entry) float64 { return float64(e.Manifest.SnapshotAt.UnixNano()) / 1e9 }),
 		gauge("casino_backup_last_size_bytes", "Size in bytes of the newest complete backup.",
 			func(e *backup.Entry) float64 { return float64(e.Manifest.SizeBytes) }),

@@ -6,6 +6,7 @@ import (
 )
 
 func TestUIConfigValidation(t *testing.T) {
+	t.Parallel()
 	base := map[string]string{}
 	tests := []struct {
 		name    string

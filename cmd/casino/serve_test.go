@@ -330,7 +330,10 @@ func TestDrainOnShutdown(t *testing.T) {
 			slog.String("role", "backend"), slog.String("version", "test"), slog.String("commit", "test"))
 	}()
 	var url string
-	for url == "" {
+	for deadline := time.Now().Add(30 * time.Second); url == ""; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no startup event within 30s:\n%s", logs)
+		}
 		time.Sleep(10 * time.Millisecond)
 		if a := startupAddr(logs.String()); a != "" {
 			url = "http://" + a
@@ -348,9 +351,10 @@ func TestDrainOnShutdown(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	time.Sleep(100 * time.Millisecond)
-	if !draining.Load() {
-		t.Fatal("readiness not flipped at shutdown")
+	for deadline := time.Now().Add(10 * time.Second); !draining.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("readiness not flipped within 10s of shutdown")
+		}
 	}
 	select {
 	case err := <-done:

@@ -77,6 +77,7 @@ func ownerToken(t *testing.T, apiURL string) string {
 }
 
 func TestUILoginFreezeMaintenanceBanners(t *testing.T) {
+	t.Parallel()
 	srv := startServe(t, uiEnv(t), true)
 	seedTenants(t, srv.URL)
 	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
@@ -135,6 +136,7 @@ func TestUILoginFreezeMaintenanceBanners(t *testing.T) {
 }
 
 func TestUILoginThrottled(t *testing.T) {
+	t.Parallel()
 	srv := startServe(t, uiEnv(t), true)
 	var resp *http.Response
 	var body string
@@ -156,6 +158,7 @@ func TestUILoginThrottled(t *testing.T) {
 }
 
 func TestUIFrontendAdminBackendDown(t *testing.T) {
+	t.Parallel()
 	backend := startServe(t, uiEnv(t), true, "--role", "backend")
 	fe := startServe(t, map[string]string{}, true, "--role", "frontend-admin", "--backend-url", backend.URL)
 	owner := uiLogin(t, fe.URL, "admin@casino.com", uiOwnerPassword)
@@ -193,12 +196,21 @@ func TestUIFrontendAdminBackendDown(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Backend unavailable") {
 		t.Errorf("login with the backend down: %d, want 503", resp.StatusCode)
 	}
+	// Every answer of the frontend-admin role carries nosniff: its own
+	// probes, its "not here" for /api/, console pages and their errors.
+	for _, p := range []string{"/api/health", "/api/ready", "/api/v1/tenants", "/metrics", "/login", "/tenants", "/static/app.css"} {
+		resp, _ := uiGet(t, fe.URL+p, owner)
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("frontend-admin GET %s (%d): X-Content-Type-Options = %q, want nosniff", p, resp.StatusCode, got)
+		}
+	}
 	if !strings.Contains(fe.Stdout.String(), `"backend_unavailable"`) {
 		t.Errorf("the frontend-admin did not log backend_unavailable")
 	}
 }
 
 func TestUISuspendActivateTenant(t *testing.T) {
+	t.Parallel()
 	srv := startServe(t, uiEnv(t), true)
 	seedTenants(t, srv.URL)
 	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
@@ -248,6 +260,7 @@ func TestUISuspendActivateTenant(t *testing.T) {
 // handler, as split mode does over the network: each UI request's backend
 // calls appear in the log as API requests carrying the UI request's id.
 func TestUIAllModeGoesThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	srv := startServe(t, uiEnv(t), true)
 	uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)
 	type line struct {
@@ -280,6 +293,7 @@ func TestUIAllModeGoesThroughTheAPI(t *testing.T) {
 // TestUIExpiredTokenGoesToLogin: a token past its expiry (not revoked) sends
 // the user back to the sign-in page with the message, as a revoked one does.
 func TestUIExpiredTokenGoesToLogin(t *testing.T) {
+	t.Parallel()
 	env := uiEnv(t)
 	env["CASINO_TOKEN_TTL"] = "1s"
 	srv := startServe(t, env, true)
@@ -290,9 +304,16 @@ func TestUIExpiredTokenGoesToLogin(t *testing.T) {
 	if resp, _ := uiGet(t, srv.URL+"/tenants", owner); resp.StatusCode != 200 {
 		t.Fatalf("fresh token: %d", resp.StatusCode)
 	}
-	// The backend allows 5 s of clock leeway past exp.
-	time.Sleep(7500 * time.Millisecond)
-	resp, _ := uiGet(t, srv.URL+"/tenants", owner)
+	// The backend allows 5 s of clock leeway past exp: poll until it
+	// refuses the token, well past that.
+	var resp *http.Response
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, _ = uiGet(t, srv.URL+"/tenants", owner)
+		if resp.StatusCode != http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "m=expired") {
 		t.Fatalf("expired token: %d %q, want 303 to login with the expiry note", resp.StatusCode, loc)
 	}
@@ -308,6 +329,7 @@ func TestUIExpiredTokenGoesToLogin(t *testing.T) {
 // TestUIAuditFilters: the audit page filters by tenant and by action, and a
 // tenant admin sees only their tenant's events.
 func TestUIAuditFilters(t *testing.T) {
+	t.Parallel()
 	srv := startServe(t, uiEnv(t), true)
 	seedTenants(t, srv.URL)
 	owner := uiLogin(t, srv.URL, "admin@casino.com", uiOwnerPassword)

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -36,7 +38,7 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 	}
 	rest, err := parseInterspersed(fs, fs.Args())
 	if err != nil {
-		return err
+		return helpOK(err)
 	}
 	if len(rest) != 2 || rest[0] != "reset-password" {
 		return usageErrorf("user: want 'reset-password EMAIL' (see 'casino user -h')")
@@ -104,7 +106,9 @@ func parseInterspersed(fs interface {
 	var pos []string
 	for len(args) > 0 {
 		if strings.HasPrefix(args[0], "-") && args[0] != "-" {
-			if err := fs.Parse(args); err != nil {
+			if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp // the usage is printed: 'casino user reset-password -h' succeeds
+			} else if err != nil {
 				return nil, usageErrorf("%s", err)
 			}
 			args = fs.Args()

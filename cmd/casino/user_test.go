@@ -75,6 +75,7 @@ func loginToken(t *testing.T, base, email, password string) string {
 // TestChecklistOwnerCapabilities runs the DR checklist's two commands
 // verbatim with curl against a fresh casino serve.
 func TestChecklistOwnerCapabilities(t *testing.T) {
+	t.Parallel()
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Skip("curl not installed")
@@ -107,6 +108,7 @@ func TestChecklistOwnerCapabilities(t *testing.T) {
 // TestOwnerBootstrapGeneratedPassword: without CASINO_OWNER_PASSWORD the
 // generated password is printed once, to stderr only, and works.
 func TestOwnerBootstrapGeneratedPassword(t *testing.T) {
+	t.Parallel()
 	cheapHashes(t)
 	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "c.db"), "CASINO_OWNER_EMAIL": "Boss@Casino.com"}
 	s := startServe(t, env, true)
@@ -130,6 +132,7 @@ func TestOwnerBootstrapGeneratedPassword(t *testing.T) {
 // with canary secrets, then proves no log line (stdout or stderr) holds a
 // password, a token or an Authorization header.
 func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
 	cheapHashes(t)
 	const ownerCanary = "CANARY-owner-7f3a9c1e5b"
 	const wrongCanary = "CANARY-wrong-2d8e4f6a0c"
@@ -172,6 +175,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 // and the login freeze set through one apply on the other and survive a
 // restart; the break-glass CLI lifts the freeze and toggles maintenance.
 func TestReplicasShareStateAndSurviveRestart(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
 		cheapHashes(t)
 		env := map[string]string{"DATABASE_URL": testdb.URL(t, engine), "CASINO_OWNER_PASSWORD": "replica-owner-password-1"}
@@ -262,6 +266,7 @@ func TestReplicasShareStateAndSurviveRestart(t *testing.T) {
 // TestResetPasswordCLI: the break-glass reset replaces the password from
 // stdin (or generates one) and refuses the tokens issued before it.
 func TestResetPasswordCLI(t *testing.T) {
+	t.Parallel()
 	cheapHashes(t)
 	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "c.db"), "CASINO_OWNER_PASSWORD": "first-owner-password-1"}
 	s := startServe(t, env, true)

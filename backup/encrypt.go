@@ -1,0 +1,201 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+
+	"casino"
+)
+
+// Encryption. With recipients set (--encrypt-to, CASINO_BACKUP_RECIPIENTS)
+// the compressed stream is encrypted with age, and the file is named
+// NAME.sql.gz.age (or .sqlite.gz.age): at 03:00 `age -d -i KEY FILE | gunzip`
+// gives back the plain dump. The manifest records the recipients and the
+// size and sha256 of the ciphertext, so integrity is checked without the
+// private key; reading the data (restore, deep verify) needs an identity
+// from CASINO_BACKUP_IDENTITY.
+
+// AgeSuffix ends the name of an encrypted backup.
+const AgeSuffix = ".age"
+
+// maxIdentityFile bounds an identity file read.
+const maxIdentityFile = 64 << 10
+
+// encKeys are a command's age keys.
+type encKeys struct {
+	recipients []age.Recipient
+	names      []string // the recipients as given, normalized
+	identities []age.Identity
+}
+
+// loadEncryption parses c's recipients and identity.
+func (k *Keys) loadEncryption(c KeyConfig) error {
+	seen := map[string]bool{}
+	for _, r := range c.Recipients {
+		for _, s := range strings.FieldsFunc(r, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			rs, err := age.ParseRecipients(strings.NewReader(s))
+			if err != nil || len(rs) != 1 {
+				return errorf(casino.EINVALID, "age recipient %q does not parse: want an age1... public key (age-keygen -y KEYFILE prints it)", s)
+			}
+			k.enc.recipients = append(k.enc.recipients, rs[0])
+			k.enc.names = append(k.enc.names, s)
+		}
+	}
+	v := strings.TrimSpace(c.Identity)
+	if v == "" {
+		return nil
+	}
+	b := []byte(v)
+	if !strings.HasPrefix(v, "AGE-SECRET-KEY-") && !strings.HasPrefix(v, "#") {
+		var err error
+		if b, err = readSmall(v, maxIdentityFile); err != nil {
+			return errorf(casino.EINVALID, "CASINO_BACKUP_IDENTITY: read %s: %v", v, errors.Unwrap(err))
+		}
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(b))
+	if err != nil {
+		// age's message may quote the line; never the key.
+		return errorf(casino.EINVALID, "CASINO_BACKUP_IDENTITY holds no valid age identity (want AGE-SECRET-KEY-1... lines, as age-keygen writes)")
+	}
+	k.enc.identities = ids
+	return nil
+}
+
+// Encrypts reports whether new backups are encrypted.
+func (k *Keys) Encrypts() bool { return k != nil && len(k.enc.recipients) > 0 }
+
+// isEncryptedName reports whether a backup file name is an age file.
+func isEncryptedName(name string) bool { return strings.HasSuffix(name, AgeSuffix) }
+
+// backupStream is a reader of a backup's decompressed data that checks,
+// as the bytes go by, everything the manifest signed about them: at most
+// and exactly want bytes (a stream that goes on is cut there, so a gzip
+// bomb never fills a disk), and when encrypted, the sha256 and size of the
+// decrypted compressed stream. Any mismatch is returned by Read in place of
+// io.EOF, so a consumer that loads the data fails before it commits.
+type backupStream struct {
+	r      io.Reader // decompressed data
+	want   int64     // signed uncompressed byte count; 0 = unknown
+	n      int64
+	final  func() error // checks once the stream is drained
+	closer func() error
+	err    error
+}
+
+func (s *backupStream) Read(b []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.want > 0 && int64(len(b)) > s.want-s.n {
+		b = b[:s.want-s.n]
+	}
+	if len(b) == 0 && s.want > 0 && s.n == s.want {
+		s.err = s.finish()
+		return 0, s.err
+	}
+	n, err := s.r.Read(b)
+	s.n += int64(n)
+	if err == io.EOF {
+		if s.want > 0 && s.n < s.want {
+			s.err = fmt.Errorf("the data ends short: %d bytes decompressed, the signed manifest says %d (truncated or altered file)", s.n, s.want)
+		} else {
+			s.err = s.finish()
+		}
+		return n, s.err
+	} else if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// finish runs at the signed length: nothing may follow, and the final
+// checks must pass.
+func (s *backupStream) finish() error {
+	if s.want > 0 {
+		var one [1]byte
+		for {
+			n, err := s.r.Read(one[:])
+			if n > 0 {
+				return fmt.Errorf("the data goes on past the %d bytes the signed manifest says: refused (reading stopped there)", s.want)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if s.final != nil {
+		if err := s.final(); err != nil {
+			return err
+		}
+	}
+	return io.EOF
+}
+
+func (s *backupStream) Close() error { return s.closer() }
+
+// openStream opens the decompressed data of the backup at path. m may be nil
+// (no manifest: no length or hash to check). An encrypted file needs k's
+// identities.
+func openStream(path string, m *casino.BackupManifest, k *Keys, p *Progress) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, _ := f.Stat()
+	p.Start("read "+stripAge(path), st.Size())
+	var src io.Reader = &countingReader{r: bufio.NewReaderSize(f, 1<<20), p: p}
+	var final func() error
+	if isEncryptedName(path) {
+		if k == nil || len(k.enc.identities) == 0 {
+			f.Close()
+			return nil, errorf(casino.EINVALID, "%s is encrypted with age: set CASINO_BACKUP_IDENTITY to the identity (AGE-SECRET-KEY-1... value or file) of one of its recipients", baseName(path))
+		}
+		dr, err := age.Decrypt(src, k.enc.identities...)
+		if err != nil {
+			f.Close()
+			var nm *age.NoIdentityMatchError
+			if errors.As(err, &nm) {
+				return nil, errorf(casino.EINVALID, "%s is encrypted to other recipients: CASINO_BACKUP_IDENTITY holds none of their identities", baseName(path))
+			}
+			return nil, errorf(casino.EINVALID, "%s: age decryption failed: %v", baseName(path), err)
+		}
+		if m != nil {
+			h := newHashCounter()
+			dr = io.TeeReader(dr, h)
+			final = func() error {
+				if h.n != m.SizeBytes || h.sum() != m.SHA256 {
+					return fmt.Errorf("the decrypted stream does not match the signed manifest: %d bytes sha256 %s, want %d bytes sha256 %s", h.n, h.sum(), m.SizeBytes, m.SHA256)
+				}
+				return nil
+			}
+		}
+		src = dr
+	}
+	zr, err := decompressor(src, CompressionOfName(path))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("not a valid %s file: %v", CompressionOfName(path), err)
+	}
+	var want int64
+	if m != nil {
+		want = m.UncompressedBytes
+	}
+	return &backupStream{r: zr, want: want, final: final, closer: func() error { zr.Close(); p.Done(); return f.Close() }}, nil
+}
+
+// stripAge returns the base name without the .age suffix.
+func stripAge(path string) string { return strings.TrimSuffix(baseName(path), AgeSuffix) }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"casino"
+	"casino/backup"
+	"casino/logging"
+	"casino/pitr"
+	"casino/redact"
+	"casino/sqlstore"
+)
+
+func init() {
+	register(command{Name: "pitr", Summary: "point-in-time recovery: stream WAL and base backups, report the window", Run: runPITR})
+}
+
+const pitrUsage = `pitr stream|status [flags]
+
+  stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--metrics-addr ADDR]
+      runs until stopped: pg_receivewal through a replication slot into DIR/wal,
+      a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
+      heartbeat in DIR/stream.json. Needs a role with REPLICATION and a
+      pg_hba "replication" line; the server needs max_slot_wal_keep_size.
+  status [--dir DIR] [--json]
+      streaming lag, newest base backup, recoverable window, bytes the slot
+      retains; read from DIR alone
+
+Settings: CASINO_PITR_DIR (default pitr), CASINO_PITR_REPLICATION_URL,
+CASINO_PG_BINDIR (pg_receivewal/pg_basebackup of the server's major).
+See docs/ops/pitr.md.`
+
+func runPITR(ctx context.Context, env *Env, args []string) error {
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "stream":
+		return runPITRStream(ctx, env, args)
+	case "status":
+		return runPITRStatus(ctx, env, args)
+	case "":
+		fs := newFlagSet(env, "pitr", pitrUsage)
+		if err := parseFlags(fs, args); err != nil {
+			return helpOK(err)
+		}
+		return usageErrorf("pitr: want stream or status (see 'casino pitr -h')")
+	}
+	return usageErrorf("pitr: unknown subcommand %q: want stream or status", sub)
+}
+
+func runPITRStream(ctx context.Context, env *Env, args []string) error {
+	var o pitr.StreamOptions
+	var metricsAddr, level string
+	fs := newFlagSet(env, "pitr stream", pitrUsage)
+	stringSetting(fs, env, &o.Dir, "dir", "CASINO_PITR_DIR", "pitr", "stream folder")
+	stringSetting(fs, env, &o.URL, "replication-url", "CASINO_PITR_REPLICATION_URL", "", "postgres:// URL of a role with REPLICATION")
+	stringSetting(fs, env, &o.Slot, "slot", "CASINO_PITR_SLOT", pitr.DefaultSlot, "physical replication slot")
+	durationSetting(fs, env, &o.BaseEvery, "base-every", "CASINO_PITR_BASE_EVERY", 24*time.Hour, "how often a base backup is taken")
+	stringSetting(fs, env, &metricsAddr, "metrics-addr", "CASINO_PITR_METRICS_ADDR", "", "serve /metrics here (host:port; empty: off)")
+	stringSetting(fs, env, &level, "log-level", "CASINO_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("pitr stream: unexpected argument %q", fs.Arg(0))
+	}
+	if !strings.HasPrefix(o.URL, "postgres://") && !strings.HasPrefix(o.URL, "postgresql://") {
+		return usageErrorf("pitr stream: %s must be a postgres:// URL of a role with REPLICATION", settingName(fs, "replication-url", "CASINO_PITR_REPLICATION_URL"))
+	}
+	if o.BaseEvery < time.Minute {
+		return usageErrorf("pitr stream: --base-every must be at least 1m")
+	}
+	lvl, err := logging.ParseLevel(level)
+	if err != nil {
+		return usageErrorf("pitr stream: %v", err)
+	}
+	o.BinDir = env.Getenv("CASINO_PG_BINDIR")
+	o.Log = logging.New(env.Stdout, lvl)
+	if metricsAddr != "" {
+		if err := validateAddr(metricsAddr); err != nil {
+			return usageErrorf("pitr stream: --metrics-addr %q: %v", metricsAddr, err)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(pitr.NewCollector(o.Dir))
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("pitr stream: metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		o.Log.Info("serving pitr metrics", slog.String("addr", ln.Addr().String()))
+	}
+	if err := pitr.Stream(ctx, o); err != nil {
+		return errors.New(redact.DatabaseURL(err.Error()))
+	}
+	return nil
+}
+
+func runPITRStatus(ctx context.Context, env *Env, args []string) error {
+	var dir string
+	var jsonOut bool
+	fs := newFlagSet(env, "pitr status", pitrUsage)
+	stringSetting(fs, env, &dir, "dir", "CASINO_PITR_DIR", "pitr", "stream folder")
+	fs.BoolVar(&jsonOut, "json", false, "print the status as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	st, err := pitr.ReadStatus(dir, time.Now())
+	if err != nil {
+		return fmt.Errorf("pitr status: %w", err)
+	}
+	if jsonOut {
+		return writeJSON(env.Stdout, st)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "stream folder:  %s (slot %s)\n", st.Dir, st.Slot)
+	state := "not receiving"
+	if st.Receiving && st.Fresh {
+		state = "receiving"
+	} else if st.Receiving {
+		state = "stale: no heartbeat since " + st.UpdatedAt.Format(time.RFC3339) + " (is `casino pitr stream` running?)"
+	}
+	fmt.Fprintf(w, "stream:         %s\n", state)
+	if st.LagSeconds >= 0 {
+		fmt.Fprintf(w, "wal lag:        %.1fs (everything committed before %s is streamed)\n", st.LagSeconds, st.CaughtUpAt.Format(time.RFC3339Nano))
+	} else {
+		fmt.Fprintln(w, "wal lag:        unknown (the stream has not caught up yet)")
+	}
+	if b := st.NewestBase; b != nil {
+		fmt.Fprintf(w, "newest base:    %s, finished %s (%d base backups, %s)\n", b.Name, b.FinishedAt.Format(time.RFC3339), st.BaseBackups, backup.HumanBytes(st.BaseBytes))
+	} else {
+		fmt.Fprintln(w, "newest base:    none yet")
+	}
+	if st.Window != nil {
+		fmt.Fprintf(w, "window:         %s\n", st.Window)
+	} else {
+		fmt.Fprintln(w, "window:         none: no base backup with WAL streamed after it")
+	}
+	fmt.Fprintf(w, "slot retains:   %s on the server (wal_status %s)\n", backup.HumanBytes(st.RetainedBytes), st.WALStatus)
+	fmt.Fprintf(w, "wal folder:     %s\n", backup.HumanBytes(st.WALBytes))
+	if st.SlotLostAt != nil {
+		fmt.Fprintf(w, "slot lost at:   %s (WAL before it moved to %s/old)\n", st.SlotLostAt.Format(time.RFC3339), st.Dir)
+	}
+	return nil
+}
+
+// bindPITRRestoreFlags adds restore's point-in-time flags.
+func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitrSource) {
+	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
+	src = new(pitrSource)
+	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
+	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path")
+	return toTime, src
+}
+
+// pitrSource is where restore --to-time reads: a stream folder (PostgreSQL)
+// or a Litestream replica (SQLite).
+type pitrSource struct{ dir, replica string }
+
+// restoreToTime is restore --to-time: pitr.Restore (PostgreSQL) or
+// pitr.RestoreSQLiteOver (SQLite) with the restore's options; the facts are
+// the restore's, with PITR set.
+func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime string, src *pitrSource, resultFile string) error {
+	var target *time.Time
+	if toTime != "latest" {
+		t, err := time.Parse(time.RFC3339Nano, toTime)
+		if err != nil {
+			return usageErrorf("restore: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z, or latest", toTime)
+		}
+		target = &t
+	}
+	out := o.Log
+	var res *backup.RestoreResult
+	var facts *casino.PITRFacts
+	var err error
+	if b.cfg.target.Dialect == sqlstore.SQLite {
+		if src.replica == "" {
+			return usageErrorf("restore --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
+		}
+		if err := pitr.CheckLitestreamReplica(src.replica, true, ""); err != nil {
+			return usageErrorf("restore: %v", err)
+		}
+		res, facts, err = pitr.RestoreSQLiteOver(ctx, src.replica, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
+	} else {
+		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
+		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
+	}
+	if errors.Is(err, backup.ErrNotConfirmed) {
+		return err
+	}
+	if err != nil {
+		return errors.New(redact.DatabaseURL(cliError(err).Error()))
+	}
+	res.Facts.PITR = facts
+	if err := writeFacts(env, b.jsonOut, resultFile, res.Facts); err != nil {
+		return err
+	}
+	if o.DryRun {
+		printPlan(out, res.Plan)
+		fmt.Fprintln(out, "dry run: nothing was changed")
+		return nil
+	}
+	fmt.Fprintf(out, "point-in-time restore complete: %s is now the data as of %s\n", res.Plan.Target, facts.ReachedAt.Format(time.RFC3339Nano))
+	fmt.Fprintf(out, "  restore_id:       %s\n", res.Facts.RestoreID)
+	if facts.TargetTime != nil {
+		fmt.Fprintf(out, "  target:           %s (%s)\n", facts.TargetTime.UTC().Format(time.RFC3339Nano), facts.Mode)
+	}
+	if facts.LastXID != 0 {
+		fmt.Fprintf(out, "  last recovered:   %s (transaction %d)\n", facts.ReachedAt.Format(time.RFC3339Nano), facts.LastXID)
+	} else {
+		fmt.Fprintf(out, "  last synced:      %s\n", facts.ReachedAt.Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(out, "  source:           %s %s\n", facts.Source, facts.BaseBackup)
+	fmt.Fprintf(out, "  rows:             %s\n", formatCounts(res.RowCounts))
+	if c := res.Carried; c != nil {
+		printCarried(out, c)
+	}
+	if res.KeptAside != "" {
+		fmt.Fprintf(out, "  kept aside:       %s (casino restore --undo swaps it back)\n", res.KeptAside)
+	}
+	if res.SafetyBackup != "" {
+		fmt.Fprintf(out, "  safety backup:    %s\n", res.SafetyBackup)
+	}
+	fmt.Fprintln(out, "next: restart the backend so every replica reconnects to the restored database")
+	return nil
+}

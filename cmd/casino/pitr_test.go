@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"casino"
+	"casino/internal/testpg"
+	"casino/pitr"
+)
+
+// TestRestoreToTimePostgres drives `casino pitr stream`, `casino pitr status`
+// and `casino restore --to-time` end to end: tenants created before T are
+// back after a delete, tenants created after T are not, the facts name the
+// instant reached, and a time outside the window is refused naming it.
+func TestRestoreToTimePostgres(t *testing.T) {
+	c := testpg.NewCluster(t)
+	dbURL := c.NewDatabase()
+	bkSeed(t, dbURL, "before", 3)
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE ROLE casino_repl LOGIN REPLICATION"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dbURL)
+	u.User = url.User("casino_repl")
+	u.Path = "/postgres" // the heartbeat's connection stays off the casino database
+	work := t.TempDir()
+	dir := filepath.Join(work, "pitr")
+	scratch, err := os.MkdirTemp("", "casino-pitr-cmdtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
+	t.Cleanup(func() { os.RemoveAll(scratch) })
+	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	streamDone := make(chan error, 1)
+	var streamOut, streamErr syncBuffer
+	go func() {
+		streamDone <- run(ctx, []string{"pitr", "stream"}, envFunc(env), strings.NewReader(""), &streamOut, &streamErr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-streamDone; err != nil {
+			t.Errorf("pitr stream: %v\n%s", err, streamErr.String())
+		}
+	}()
+	caughtUp := func(at time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			st, err := pitr.ReadStatus(dir, time.Now())
+			if err == nil && st.Window != nil && st.CaughtUpAt.After(at) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream did not catch up past %s:\n%s", at, streamOut.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	caughtUp(time.Now())
+
+	out, errOut, code := runCLI(t, env, "", "pitr", "status", "--json")
+	var st pitr.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Window == nil || st.NewestBase == nil {
+		t.Fatalf("pitr status --json: exit %d, %s %s", code, out, errOut)
+	}
+	if out, _, code := runCLI(t, env, "", "pitr", "status"); code != 0 || !strings.Contains(out, "window:") || !strings.Contains(out, st.NewestBase.Name) {
+		t.Errorf("pitr status: exit %d:\n%s", code, out)
+	}
+
+	bkSeed(t, dbURL, "before2", 2)
+	T := time.Now()
+	bkSeed(t, dbURL, "after", 2)
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(time.Now())
+
+	// Outside the window: refused, naming it, nothing changed.
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", "2001-01-01T00:00:00Z", "--yes", "--target", dbURL)
+	if code == 0 || !strings.Contains(errOut, "outside the recoverable window") || !strings.Contains(errOut, st.Window.Start.UTC().Format(time.RFC3339)) {
+		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window", code, errOut)
+	}
+
+	// kill -9 while the temporary server runs, and right before the swap:
+	// the live database stays wholly old and no temporary server survives.
+	tenants := func() string {
+		t.Helper()
+		rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var slugs []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			slugs = append(slugs, s)
+		}
+		return strings.Join(slugs, " ")
+	}
+	damaged := tenants()
+	for _, point := range []string{"pitr_recovered", "before_swap"} {
+		penv := map[string]string{"BK_DIR": work, "CASINO_TEST_PAUSE_AT": point}
+		for k, v := range env {
+			penv[k] = v
+		}
+		cmd, lines, pout := pitrSubprocess(t, penv, "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections")
+		paused := false
+		for l := range lines {
+			if l == "paused at "+point {
+				paused = true
+				break
+			}
+		}
+		if !paused {
+			cmd.Wait()
+			t.Fatalf("restore never paused at %s:\n%s", point, pout.String())
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		deadline := time.Now().Add(20 * time.Second)
+		for procsUnder(scratch) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("kill -9 at %s: a process under %s survived", point, scratch)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := tenants(); got != damaged {
+			t.Errorf("kill -9 at %s: live tenants %q, want the old state %q", point, got, damaged)
+		}
+	}
+
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.RestoreID == "" {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	if res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.RecoveryEnd == "" || res.PITR.TargetTime == nil || !res.PITR.TargetTime.Equal(T) {
+		t.Errorf("pitr facts %+v: want target_time, reached_at <= %s, a recovery end line", res.PITR, T)
+	}
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	want := "before-0 before-1 before-2 before2-0 before2-1"
+	if got := strings.Join(slugs, " "); got != want {
+		t.Errorf("tenants after restore to T: %q, want %q", got, want)
+	}
+	// The audit log is append-only: events after T (the incident's trail)
+	// are carried into the restored database.
+	var trail int
+	if err := db.QueryRow("SELECT count(*) FROM audit_events WHERE target LIKE 'after-%'").Scan(&trail); err != nil || trail != 2 {
+		t.Errorf("audit events written after T in the restored database: %d (err %v), want 2", trail, err)
+	}
+	if !res.Backup.SnapshotAt.Equal(T) || res.Carried == nil || res.Carried.AuditEvents < 2 {
+		t.Errorf("facts: snapshot_at %s (want T %s), carried %+v", res.Backup.SnapshotAt, T, res.Carried)
+	}
+	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
+		t.Errorf("scratch folder not emptied: %v", ents)
+	}
+}
+
+// TestRestoreToTimeSQLite: casino serve with CASINO_PITR=litestream
+// replicates to a folder; restore --to-time T brings back the tenants synced
+// by T, not those written after, through the ordinary restore steps; the
+// serve settings refuse what Litestream cannot do safely.
+func TestRestoreToTimeSQLite(t *testing.T) {
+	work := t.TempDir()
+	path := filepath.Join(work, "casino.db")
+	replica := "file://" + filepath.Join(work, "replica")
+	env := map[string]string{"DATABASE_URL": "sqlite:" + path, "CASINO_PITR": "litestream", "CASINO_PITR_REPLICA": replica,
+		"CASINO_BACKUP_DIR": filepath.Join(work, "backups"), "CASINO_PITR_SCRATCH_DIR": work}
+
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"CASINO_PITR": "litestream"}, "CASINO_PITR_REPLICA=file:///path"},
+		{map[string]string{"CASINO_PITR": "yes"}, "must be off or litestream"},
+		{map[string]string{"CASINO_PITR_REPLICA": "file://relative/x"}, "want file:///absolute/path"},
+		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db", "CASINO_S3_CA_FILE": "/etc/ca.pem"}, "cannot use a custom CA"},
+		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db?endpoint=http://127.0.0.1:9000"}, "plaintext endpoint"},
+		{map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1/db"}, "casino pitr stream"},
+	} {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range c.env {
+			e[k] = v
+		}
+		if c.env["CASINO_PITR"] == "litestream" {
+			delete(e, "CASINO_PITR_REPLICA")
+		}
+		_, errOut, code := runCLI(t, e, "", "serve", "--print-config")
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("serve with %v: exit %d, %q; want exit 2 naming %q", c.env, code, errOut, c.want)
+		}
+	}
+
+	srv := startServe(t, env, true)
+	bkSeed(t, "sqlite:"+path, "before", 3)
+	synced := func(at time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			w, err := pitr.LitestreamWindow(context.Background(), replica)
+			if err == nil && w.End.After(at) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica did not sync past %s: %v\n%s", at, err, srv.Stdout.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Litestream stamps changes when they sync: T is after "before" synced.
+	synced(time.Now())
+	T := time.Now()
+	bkSeed(t, "sqlite:"+path, "after", 2)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	synced(time.Now())
+	if err := srv.Stop(t); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	db.Close() // a restore refuses a database open elsewhere
+
+	out, errOut, code := runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2"; got != want {
+		t.Errorf("tenants after restore to T: %q, want %q", got, want)
+	}
+	var n int
+	db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_litestream%' ESCAPE '\\'").Scan(&n)
+	if n != 0 {
+		t.Errorf("the restored database holds %d _litestream tables", n)
+	}
+}
+
+// procsUnder counts processes whose command line names a path under dir.
+func procsUnder(dir string) int {
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	pitrBinOnce sync.Once
+	pitrBinPath string
+	pitrBinErr  error
+)
+
+// pitrSubprocess runs this worktree's casino binary, built once into a
+// private folder (the shared bkBinary path may hold another checkout's
+// build), and streams its stderr lines.
+func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
+	t.Helper()
+	pitrBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "casino-pitr-bin-")
+		if err != nil {
+			pitrBinErr = err
+			return
+		}
+		pitrBinPath = filepath.Join(dir, "casino")
+		build := exec.Command("go", "build", "-o", pitrBinPath, "./cmd/casino")
+		build.Dir = testpg.RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			pitrBinErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if pitrBinErr != nil {
+		t.Fatal(pitrBinErr)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(pitrBinPath)) })
+	cmd := exec.Command(pitrBinPath, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = env["BK_DIR"]
+	stderr, _ := cmd.StderrPipe()
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.Write([]byte(sc.Text() + "\n"))
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines, out
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"time"
+
+	"casino/pitr"
+	"casino/sqlstore"
+)
+
+// pitrConfig is casino serve's point-in-time recovery setting: Litestream
+// replication of the SQLite database (PostgreSQL uses `casino pitr stream`).
+type pitrConfig struct {
+	Mode    string // "" or "off", or "litestream"
+	Replica string
+	s3CA    string
+}
+
+func bindPITRServeFlags(fs *flag.FlagSet, env *Env, c *pitrConfig) {
+	stringSetting(fs, env, &c.Mode, "pitr", "CASINO_PITR", "off", "off, or litestream: replicate the SQLite database continuously")
+	stringSetting(fs, env, &c.Replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica: file:///path")
+	c.s3CA = env.Getenv("CASINO_S3_CA_FILE")
+}
+
+func (c *pitrConfig) validate(fs *flag.FlagSet, t sqlstore.Target) error {
+	switch c.Mode {
+	case "", "off":
+		return nil
+	case "litestream":
+	default:
+		return usageErrorf("invalid %s %q: must be off or litestream", settingName(fs, "pitr", "CASINO_PITR"), c.Mode)
+	}
+	if t.Dialect != sqlstore.SQLite {
+		return usageErrorf("%s=litestream replicates SQLite; for PostgreSQL run `casino pitr stream` (docs/ops/pitr.md)", settingName(fs, "pitr", "CASINO_PITR"))
+	}
+	if c.Replica == "" {
+		return usageErrorf("%s=litestream needs %s=file:///path", settingName(fs, "pitr", "CASINO_PITR"), settingName(fs, "pitr-replica", "CASINO_PITR_REPLICA"))
+	}
+	if err := pitr.CheckLitestreamReplica(c.Replica, false, c.s3CA); err != nil {
+		return usageErrorf("%v", err)
+	}
+	return nil
+}
+
+// pitrServeHook starts Litestream when configured; the returned function
+// syncs what is pending and stops it.
+func pitrServeHook(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
+	if cfg.PITR.Mode != "litestream" {
+		return func() {}, nil
+	}
+	ls, err := pitr.StartLitestream(ctx, pitr.LitestreamOptions{DBPath: db.Target.Path, Replica: cfg.PITR.Replica, S3CAFile: cfg.PITR.s3CA, Log: logger})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("pitr_replicating", slog.String("engine", "litestream"), slog.String("replica", cfg.PITR.Replica))
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := ls.Close(sctx); err != nil {
+			logger.Warn("pitr_stop", slog.String("error", err.Error()))
+		}
+	}, nil
+}
