@@ -39,8 +39,10 @@ import (
 //     back, and the whole catalog (tables, columns, constraints, indexes,
 //     functions, triggers, owners) must equal what the migrations made.
 //
-// The file's sha256 is computed while it streams; a mismatch refuses the
-// load at the end, before any swap. The loader connects with the URL it is
+// The data is read through VerifyResult.Open, which checks the stream
+// against the signed manifest as it goes (exact length; an encrypted
+// file's decrypted sha256); a mismatch refuses the load at the end, before
+// any swap. The loader connects with the URL it is
 // given: the application's role, so nothing it loads runs with more rights
 // than the application has.
 
