@@ -366,26 +366,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.b) }
 
-// runPSQL feeds plain SQL from r into the database, in one transaction,
-// stopping at the first error.
-func runPSQL(ctx context.Context, bin, rawURL string, r io.Reader) error {
-	u, env := libpqArgs(rawURL)
-	cmd := exec.CommandContext(ctx, bin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--dbname="+u)
-	// More sort memory for the index builds at the end of the dump (a
-	// user-settable, session-only setting), appended to any PGOPTIONS.
-	opts := strings.TrimSpace(os.Getenv("PGOPTIONS") + " -c maintenance_work_mem=256MB")
-	cmd.Env = append(env, "PGOPTIONS="+opts)
-	dieWithParent(cmd)
-	cmd.Stdin = r
-	var out tailBuffer
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &out
-	if err := runLocked(cmd); err != nil {
-		return fmt.Errorf("psql: %v: %s", err, sqlstore.Redact(strings.TrimSpace(out.String())))
-	}
-	return nil
-}
-
 // pgAdmin is a connection to the maintenance database.
 type pgAdmin struct {
 	db *sql.DB

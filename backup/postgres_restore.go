@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,7 +21,6 @@ type pgRestore struct {
 	target sqlstore.Target
 	pg     *pgTarget
 	admin  *pgAdmin
-	psql   string
 }
 
 func (r *pgRestore) verifyInto(vo *VerifyOptions, dryRun bool, backupDir string) {
@@ -43,7 +41,9 @@ func (r *pgRestore) open(ctx context.Context, o *RestoreOptions) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if r.psql, err = findPGTool("psql", o.PGBinDir, major); err != nil {
+	// The loader compares the dump with pg_dump's DDL for the migrated
+	// schema: find pg_dump before anything changes.
+	if _, err = findPGTool("pg_dump", o.PGBinDir, major); err != nil {
 		return false, err
 	}
 	return exists, nil
@@ -77,7 +77,7 @@ func (r *pgRestore) identity(ctx context.Context) casino.RestoreTarget {
 
 func (r *pgRestore) steps(liveExists bool) []string {
 	s := []string{
-		"create a scratch database on the same server and restore the dump into it with psql (one transaction)",
+		"create a scratch database on the same server, build casino's schema there from its migrations at the backup's schema version, and load only the dump's COPY data (any other statement refuses the restore)",
 		"compare its row counts with the manifest, migrate it up to schema " + strconv.Itoa(sqlstore.LatestVersion(sqlstore.Postgres)),
 	}
 	if liveExists {
@@ -142,7 +142,7 @@ func (r *pgRestore) restore(ctx context.Context, o *RestoreOptions, job *restore
 	}()
 	scratchURL := withDatabase(pg.url, scratch)
 	o.logf("restoring into scratch database %s", scratch)
-	counts, err := restoreIntoPostgres(ctx, r.psql, o.verified, scratchURL, o.Progress, o.Pause)
+	counts, err := loadPostgresDump(ctx, o.verified, scratchURL, pgLoadOptions{BinDir: o.PGBinDir, Jobs: o.Jobs, Progress: o.Progress, Pause: o.Pause})
 	if err != nil {
 		return fmt.Errorf("restore into scratch database failed, the live database was not touched: %w", err)
 	}
@@ -325,62 +325,4 @@ func (a *pgAdmin) terminate(ctx context.Context, db string) ([]Session, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// restoreIntoPostgres feeds the dump into the (empty) database at url via
-// psql, checking the trailer on the way, and returns the restored row
-// counts.
-func restoreIntoPostgres(ctx context.Context, psql string, vr *VerifyResult, url string, p *Progress, pause func(string)) (map[string]int64, error) {
-	r, err := vr.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	scan := newDumpScanner()
-	pr, pw := io.Pipe()
-	go func() {
-		var w io.Writer = io.MultiWriter(pw, scan)
-		if pause != nil {
-			w = &pauseOnce{w: w, point: "restoring", pause: pause}
-		}
-		_, err := io.Copy(w, r)
-		if err == nil && !scan.complete() {
-			err = errors.New("the SQL dump is incomplete: pg_dump's completion trailer is missing")
-		}
-		// An error here makes psql see a broken stream; with
-		// --single-transaction nothing of it commits.
-		pw.CloseWithError(err)
-	}()
-	err = runPSQL(ctx, psql, url, pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if err != nil {
-		return nil, err
-	}
-	if !scan.complete() {
-		return nil, errors.New("the SQL dump is incomplete: pg_dump's completion trailer is missing")
-	}
-	db, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	return db.RowCounts(ctx)
-}
-
-// pauseOnce calls pause(point) once, after the first write went through
-// (tests kill the process mid-stream there).
-type pauseOnce struct {
-	w     io.Writer
-	point string
-	pause func(string)
-	done  bool
-}
-
-func (p *pauseOnce) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	if !p.done {
-		p.done = true
-		p.pause(p.point)
-	}
-	return n, err
 }

@@ -42,6 +42,9 @@ type RestoreOptions struct {
 	// false stops the restore with ErrNotConfirmed. Nil means confirmed.
 	Confirm  func(plan *Plan) bool
 	PGBinDir string
+	// Jobs is the number of connections a PostgreSQL restore loads data
+	// and builds indexes with (0: the number of CPUs).
+	Jobs     int
 	Progress *Progress
 	// Log receives one line per step; may be nil.
 	Log io.Writer
@@ -50,7 +53,7 @@ type RestoreOptions struct {
 	Keys *Keys
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
-	// (PostgreSQL, psql mid-stream), scratch_ready, carried, before_swap,
+	// (PostgreSQL, data loading), scratch_ready, carried, before_swap,
 	// during_swap (PostgreSQL), kept_aside (SQLite), after_swap.
 	Pause func(point string)
 

@@ -43,6 +43,9 @@ type VerifyOptions struct {
 	// decompressing (a PostgreSQL restore decompresses while it restores).
 	Quick    bool
 	Progress *Progress
+	// Jobs is the number of connections a deep verify loads with (0: the
+	// number of CPUs).
+	Jobs int
 	// Keys check the manifest's signature (and decrypt an encrypted file).
 	// Without verify keys, only Keys.TrustUnsigned lets a backup through.
 	Keys *Keys
@@ -238,6 +241,14 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 		r.UncompressedBytes = n
 		r.RowCounts = counts
 		r.pass("decompressed; PRAGMA integrity_check: ok")
+		version := 0
+		if m != nil {
+			version = m.SchemaVersion
+		}
+		if version, err = checkSQLiteSchema(ctx, out, filepath.Dir(out), version); err != nil {
+			return nil, invalid(path, "%v", err)
+		}
+		r.pass("schema (sqlite_master) is exactly casino's at version %d", version)
 		if want != nil {
 			if err := compareCounts(want, counts); err != nil {
 				return nil, invalid(path, "%v", err)
@@ -417,20 +428,12 @@ func deepVerifyPostgres(ctx context.Context, r *VerifyResult, o VerifyOptions, w
 		return err
 	}
 	defer admin.close()
-	major, err := serverMajor(ctx, admin.db)
-	if err != nil {
-		return err
-	}
-	psql, err := findPGTool("psql", o.PGBinDir, major)
-	if err != nil {
-		return err
-	}
 	scratch := pgSideName(pg.dbname, pgVerifyTag)
 	if err := admin.create(ctx, scratch); err != nil {
 		return err
 	}
 	defer admin.drop(context.Background(), scratch)
-	counts, err := restoreIntoPostgres(ctx, psql, r, withDatabase(o.AdminURL, scratch), o.Progress, nil)
+	counts, err := loadPostgresDump(ctx, r, withDatabase(o.AdminURL, scratch), pgLoadOptions{BinDir: o.PGBinDir, Jobs: o.Jobs, Progress: o.Progress})
 	if err != nil {
 		return invalid(path, "scratch restore failed: %v", err)
 	}

@@ -5,7 +5,8 @@
 #   PostgreSQL backup   casino backup create      vs  pg_dump | gzip        [<= 0.7x]
 #     signed (always), median of BACKUP_RUNS        vs  pg_dump | gzip        [<= 0.3x, issue 10]
 #     signed + age --encrypt-to                     vs  signed, unencrypted   [<= 1.10x, issue 10]
-#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 1.0x]
+#   PostgreSQL restore  casino restore --yes      vs  gunzip -c | psql      [<= 0.8x, issue 10]
+#                                                 vs  pg_restore -j2 of a custom-format dump (info)
 #   SQLite backup       casino backup create      vs  sqlite3 .backup+gzip  (info)
 #                                                 vs  cp                    [<= 1.5x]
 #
@@ -18,12 +19,17 @@
 #      BENCH_ENGINES "postgres sqlite" (default both)
 #      BACKUP_RUNS   backups per variant for the signing/age medians (default 3)
 #      BENCH_BACKUP_ONLY=1  skip the restores (backup figures only)
+#      BENCH_RESTORE_ONLY=1 skip the backup rounds (restore figures only)
+#      BENCH_JOBS    casino restore --jobs (default: casino's default, the CPU count)
+#      RESTORE_RUNS  restore runs per tool (default 3); medians are compared
 #
 # Every backup is signed: the run makes a key pair with casino backup keygen
 # (and an age identity with age-keygen for the encrypted variant).
 #
 # The casino restore includes what gunzip|psql skips: the sha256 check, a
-# scratch database, the row-count check, the migration check and the swap.
+# scratch database whose schema casino's migrations build, the check of
+# every dump statement against pg_dump's DDL for that schema, the row-count
+# check, the catalog comparison, the migration check and the swap.
 # The restore runs with --no-safety-backup (the safety backup is a backup,
 # measured above). Not a test: it measures, it does not assert.
 set -euo pipefail
@@ -80,11 +86,18 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	timeit pg_casino_backup "'$CASINO' backup create --dir pgb"
 	timeit pg_casino_backup_zstd "'$CASINO' backup create --dir pgz --compress zstd"
 	FILE="$(ls pgb/casino_db_*.sql.gz | head -n1)"
-	log "sizes: peer $(stat -c %s peer.sql.gz) casino $(stat -c %s "$FILE") zstd $(stat -c %s pgz/*.sql.zst)"
+	# Both peers restore the same data: the plain peer reads casino's own
+	# .sql.gz (plain pg_dump output), pg_restore a custom-format dump.
+	pg_dump -Fc --no-owner --no-privileges -f peer.dump "$DATABASE_URL"
+	log "sizes: casino $(stat -c %s "$FILE") custom $(stat -c %s peer.dump)"
+	JOBS_FLAG=""
+	[ -z "${BENCH_JOBS:-}" ] || JOBS_FLAG="--jobs $BENCH_JOBS"
 
 	# Signing and age: BACKUP_RUNS rounds of (peer, signed, signed+age), the
 	# order rotating each round, medians compared.
 	sp=() ss=() se=()
+	# BENCH_RESTORE_ONLY=1 skips these rounds (restore figures only).
+	[ -z "${BENCH_RESTORE_ONLY:-}" ] || BACKUP_RUNS=0
 	for i in $(seq "${BACKUP_RUNS:-3}"); do
 		for which in $(case $((i % 3)) in 1) echo p s e;; 2) echo s e p;; 0) echo e p s;; esac); do
 			case $which in
@@ -94,12 +107,14 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 			esac
 		done
 	done
-	log "backup runs: pg_dump|gzip ${sp[*]}; signed ${ss[*]}; signed+age ${se[*]:-}"
-	pg_peer_med=$(median "${sp[@]}") pg_signed_med=$(median "${ss[@]}")
-	rows+=("| PostgreSQL backup, signed (median of ${BACKUP_RUNS:-3}) | $pg_signed_med s | pg_dump \\| gzip: $pg_peer_med s | $(ratio "$pg_signed_med" "$pg_peer_med")x | <= 0.3x |")
-	if [ "${#se[@]}" -gt 0 ]; then
-		pg_age_med=$(median "${se[@]}")
-		rows+=("| PostgreSQL backup, signed + age (median of ${BACKUP_RUNS:-3}) | $pg_age_med s | signed, unencrypted: $pg_signed_med s | $(ratio "$pg_age_med" "$pg_signed_med")x | <= 1.10x |")
+	if [ "${#ss[@]}" -gt 0 ]; then
+		log "backup runs: pg_dump|gzip ${sp[*]}; signed ${ss[*]}; signed+age ${se[*]:-}"
+		pg_peer_med=$(median "${sp[@]}") pg_signed_med=$(median "${ss[@]}")
+		rows+=("| PostgreSQL backup, signed (median of ${BACKUP_RUNS:-3}) | $pg_signed_med s | pg_dump \\| gzip: $pg_peer_med s | $(ratio "$pg_signed_med" "$pg_peer_med")x | <= 0.3x |")
+		if [ "${#se[@]}" -gt 0 ]; then
+			pg_age_med=$(median "${se[@]}")
+			rows+=("| PostgreSQL backup, signed + age (median of ${BACKUP_RUNS:-3}) | $pg_age_med s | signed, unencrypted: $pg_signed_med s | $(ratio "$pg_age_med" "$pg_signed_med")x | <= 1.10x |")
+		fi
 	fi
 	if [ -n "${BENCH_BACKUP_ONLY:-}" ]; then
 		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
@@ -112,25 +127,39 @@ if [[ " $ENGINES " == *" postgres "* ]]; then
 	# pair alternates, and the medians of RESTORE_RUNS pairs are compared.
 	peer_restore() {
 		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "CREATE DATABASE bench_peer" -c "CHECKPOINT"
-		timeit t "gunzip -c peer.sql.gz | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
+		timeit t "gunzip -c '$FILE' | psql -X -q -v ON_ERROR_STOP=1 '$(dburl bench_peer)'"
 		peer_times+=("$t")
+	}
+	pgr_restore() {
+		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)" -c "CREATE DATABASE bench_pgr" -c "CHECKPOINT"
+		timeit t "pg_restore -j2 --no-owner --no-privileges -d '$(dburl bench_pgr)' peer.dump"
+		pgr_times+=("$t")
 	}
 	casino_restore() {
 		psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "CHECKPOINT"
-		timeit t "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup"
+		timeit t "DATABASE_URL='$(dburl bench_dst)' '$CASINO' restore '$FILE' --dir pgb --yes --no-safety-backup $JOBS_FLAG"
 		casino_times+=("$t")
 	}
-	peer_times=() casino_times=()
+	median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+	peer_times=() pgr_times=() casino_times=()
 	for i in $(seq "${RESTORE_RUNS:-3}"); do
-		if [ $((i % 2)) = 1 ]; then peer_restore; casino_restore; else casino_restore; peer_restore; fi
+		case $((i % 3)) in
+		1) peer_restore; pgr_restore; casino_restore ;;
+		2) casino_restore; peer_restore; pgr_restore ;;
+		0) pgr_restore; casino_restore; peer_restore ;;
+		esac
 	done
-	pg_peer_restore=$(printf '%s\n' "${peer_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	pg_casino_restore=$(printf '%s\n' "${casino_times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	log "restore runs: peer ${peer_times[*]}; casino ${casino_times[*]}"
-	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
-	rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
-	rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
-	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 1.0x |")
+	pg_peer_restore=$(median "${peer_times[@]}")
+	pg_pgr_restore=$(median "${pgr_times[@]}")
+	pg_casino_restore=$(median "${casino_times[@]}")
+	log "restore runs: gunzip|psql ${peer_times[*]}; pg_restore -j2 ${pgr_times[*]}; casino ${casino_times[*]}"
+	psql -X -q "$ADMIN" -c "DROP DATABASE IF EXISTS bench_peer WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_dst WITH (FORCE)" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
+	if [ -z "${BENCH_RESTORE_ONLY:-}" ]; then
+		rows+=("| PostgreSQL backup (gzip) | $pg_casino_backup s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup" "$pg_peer_backup")x | <= 0.7x |")
+		rows+=("| PostgreSQL backup (zstd) | $pg_casino_backup_zstd s | pg_dump \\| gzip: $pg_peer_backup s | $(ratio "$pg_casino_backup_zstd" "$pg_peer_backup")x | - |")
+	fi
+	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | gunzip -c \\| psql: $pg_peer_restore s | $(ratio "$pg_casino_restore" "$pg_peer_restore")x | <= 0.8x |")
+	rows+=("| PostgreSQL restore (median of ${RESTORE_RUNS:-3}) | $pg_casino_restore s | pg_restore -j2 (custom format): $pg_pgr_restore s | $(ratio "$pg_casino_restore" "$pg_pgr_restore")x | - |")
 	unset DATABASE_URL
 	fi
 fi

@@ -516,6 +516,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	bindRemoteLockFlags(fs, env, &rf)
 	var keep retentionFlags
 	bindRetentionFlags(fs, &keep)
+	jobs := fs.Int("jobs", 0, "with --deep: connections that load the data and build the indexes (default: the number of CPUs)")
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return helpOK(err)
@@ -561,7 +562,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k}
+	o := backup.VerifyOptions{ForceUnverified: *force, Deep: *deep, PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut), Keys: k}
 	if *deep && b.cfg.target.Dialect == sqlstore.Postgres {
 		o.AdminURL = b.cfg.DatabaseURL
 	}

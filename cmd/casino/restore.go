@@ -63,6 +63,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "database URL to restore into (default: DATABASE_URL)")
 	noSafety := fs.Bool("no-safety-backup", false, "skip the pre_restore_ safety backup (the current data is then lost)")
 	force := fs.Bool("force-unverified", false, "restore a backup that has no manifest (no checksum or row-count check)")
+	jobs := fs.Int("jobs", 0, "PostgreSQL: connections that load the data and build the indexes (default: the number of CPUs)")
 	undo := fs.Bool("undo", false, "swap the newest kept-aside database back in")
 	foreign := fs.Bool("force-foreign-target", false, "replace a database that holds tables but no casino schema (it is kept aside)")
 	terminate := fs.Bool("terminate-connections", false, "PostgreSQL: terminate the other sessions of the database before carrying its live state over and swapping")
@@ -130,7 +131,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
 		ForceForeignTarget: *foreign, TerminateConnections: *terminate,
-		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Log: out,
+		PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut), Log: out,
 		Pause: pauseHook(ctx, env), Keys: keys,
 	}
 	o.Confirm = func(p *backup.Plan) bool {
