@@ -104,7 +104,7 @@ func positionalsLast(args []string) []string {
 // in-process caller's values are redacted too. TestSecretEnvNames keeps the
 // list true: each name is read somewhere, and every CASINO_ variable named
 // like a secret is listed.
-var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "CASINO_JWT_KEY", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_DR_SIGNING_KEY"}
+var secretEnvNames = []string{"CASINO_OWNER_PASSWORD", "CASINO_JWT_KEY", "DATABASE_URL", "CASINO_BACKEND_URL", "PGPASSWORD", "CASINO_DR_SIGNING_KEY", "CASINO_BACKUP_SIGNING_KEY", "CASINO_BACKUP_IDENTITY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
 // newRedactor collects the secrets that must never reach a proof: every
 // value of a variable named like a secret, passwords in URLs, plus extra
