@@ -187,6 +187,13 @@ func TestLoaderRefusesCraftedDumps(t *testing.T) {
 				}
 			}
 			t.Logf("refused: %s", casino.ErrorMessage(err))
+			// Once more unsigned, with --trust-unsigned: the override skips
+			// the signature check, never the loader.
+			os.Remove(casino.SignaturePath(p))
+			_, err = backup.Restore(ctx, backup.RestoreOptions{Keys: &backup.Keys{TrustUnsigned: true}, File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true})
+			if err == nil || !strings.Contains(casino.ErrorMessage(err)+" "+err.Error(), tc.reason) {
+				t.Errorf("restore --trust-unsigned: %v\nwant a refusal saying %q", err, tc.reason)
+			}
 			if tc.file != "" {
 				if _, err := os.Stat(tc.file); err == nil {
 					os.Remove(tc.file)
@@ -289,6 +296,11 @@ func TestSQLiteRestoreRefusesForeignSchema(t *testing.T) {
 			}
 			if _, err := backup.Verify(ctx, p, backup.VerifyOptions{Keys: tk}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
 				t.Errorf("verify: %v, want a refusal saying %q", err, tc.want)
+			}
+			// Unsigned, with --trust-unsigned: still refused by the schema check.
+			os.Remove(casino.SignaturePath(p))
+			if _, err := backup.Restore(ctx, backup.RestoreOptions{Keys: &backup.Keys{TrustUnsigned: true}, File: p, Target: live.Target, BackupDir: bdir, NoSafetyBackup: true}); err == nil || !strings.Contains(casino.ErrorMessage(err), tc.want) {
+				t.Errorf("restore --trust-unsigned: %v, want a refusal saying %q", err, tc.want)
 			}
 			if dbState(t, live.Target.URL) != before {
 				t.Error("the live database changed")
