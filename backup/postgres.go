@@ -106,8 +106,9 @@ func pgSideName(dbname, tag string) string {
 
 var pgVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)(?:\.(\d+))?`)
 
-// toolMajor runs "tool --version" and returns its major version.
-func toolMajor(path string) (int, error) {
+// ToolMajor runs a PostgreSQL program's "--version" and returns its major
+// version. pitr uses it too: every client tool must match its server.
+func ToolMajor(path string) (int, error) {
 	out, err := exec.Command(path, "--version").Output()
 	if err != nil {
 		return 0, fmt.Errorf("%s --version: %w", path, err)
@@ -138,7 +139,7 @@ func findPGTool(name, binDir string, serverMajor int) (string, error) {
 	}
 	var found []string
 	for _, c := range cands {
-		major, err := toolMajor(c)
+		major, err := ToolMajor(c)
 		if err != nil {
 			continue
 		}

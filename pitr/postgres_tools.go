@@ -8,29 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"casino/backup"
 )
-
-var pgVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
-
-// toolMajor runs "tool --version" and returns its major version.
-func toolMajor(path string) (int, error) {
-	out, err := exec.Command(path, "--version").Output()
-	if err != nil {
-		return 0, fmt.Errorf("%s --version: %w", path, err)
-	}
-	m := pgVersionRE.FindStringSubmatch(string(out))
-	if m == nil {
-		return 0, fmt.Errorf("%s --version: unexpected output %q", path, strings.TrimSpace(string(out)))
-	}
-	return strconv.Atoi(m[1])
-}
 
 // findTool finds a PostgreSQL program of exactly the given major version:
 // pg_receivewal and pg_basebackup of another major refuse the server or write
@@ -48,7 +34,7 @@ func findTool(name, binDir string, major int) (string, error) {
 	}
 	var found []string
 	for _, c := range cands {
-		m, err := toolMajor(c)
+		m, err := backup.ToolMajor(c)
 		if err != nil {
 			continue
 		}

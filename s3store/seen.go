@@ -147,15 +147,27 @@ func readSeen(path string) (*seenState, error) {
 	return st, nil
 }
 
-// writeSeen replaces the state file atomically (temporary file, fsync,
-// rename), 0600 in a 0700 folder.
+// writeSeen replaces the state file atomically.
 func writeSeen(path string, st *seenState) error {
+	if err := writeJSONFile(path, st); err != nil {
+		return fmt.Errorf("write the remote state %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeJSONFile replaces path with v as indented JSON atomically (temporary
+// file beside it, fsync, rename, fsync of the folder), 0600 in a 0700
+// folder: a crash leaves the old file or the new one, never half of one.
+func writeJSONFile(path string, v any) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	f, err := os.CreateTemp(dir, ".remote-seen-*.tmp")
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
 		return err
 	}
@@ -171,7 +183,7 @@ func writeSeen(path string, st *seenState) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write the remote state %s: %w", path, err)
+		return err
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

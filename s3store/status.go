@@ -3,7 +3,6 @@ package s3store
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -22,31 +21,7 @@ type Status struct {
 }
 
 // WriteStatus replaces the status file atomically.
-func WriteStatus(path string, s Status) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(s, "", "  ")
-	f, err := os.CreateTemp(dir, ".remote-status-*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
+func WriteStatus(path string, s Status) error { return writeJSONFile(path, s) }
 
 // ReadStatus reads the status file; ok is false when there is none or it
 // cannot be read.
