@@ -19,6 +19,8 @@ import (
 	"casino/internal/testpg"
 	"casino/logging"
 	"casino/sqlstore"
+
+	"casino/internal/poll"
 )
 
 // tcpProxy forwards 127.0.0.1:<port> to target until cut, which closes the
@@ -183,13 +185,4 @@ func TestDatabaseDownAnswers503(t *testing.T) {
 }
 
 // waitFor polls cond for up to 5 s.
-func waitFor(cond func() bool) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cond()
-}
+func waitFor(cond func() bool) bool { return poll.Wait(5*time.Second, cond) }

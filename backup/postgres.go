@@ -56,9 +56,10 @@ func withDatabase(raw, name string) string {
 	return u.String()
 }
 
-// libpqArgs returns the URL to pass to pg_dump or psql without its password
-// (which would show in ps), and the environment carrying it instead.
-func libpqArgs(raw string) (string, []string) {
+// LibpqArgs returns the URL to pass to a libpq tool (pg_dump, pg_receivewal,
+// pg_basebackup) without its password, which would show in ps, and the
+// environment carrying it instead.
+func LibpqArgs(raw string) (string, []string) {
 	env := os.Environ()
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -341,7 +342,7 @@ func (s *pgSnapshot) close() {
 
 // runPGDump writes plain SQL of the snapshot to w.
 func runPGDump(ctx context.Context, bin, rawURL, snapshotID string, w io.Writer) error {
-	u, env := libpqArgs(rawURL)
+	u, env := LibpqArgs(rawURL)
 	cmd := exec.CommandContext(ctx, bin, "--format=plain", "--no-owner", "--no-privileges", "--snapshot="+snapshotID, "--dbname="+u)
 	cmd.Env = env
 	dieWithParent(cmd)

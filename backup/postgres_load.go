@@ -252,7 +252,7 @@ var referenceDDL sync.Map
 
 // schemaOnlyDump is pg_dump --schema-only of the database at url.
 func schemaOnlyDump(ctx context.Context, bin, url string) ([]byte, error) {
-	u, env := libpqArgs(url)
+	u, env := LibpqArgs(url)
 	cmd := exec.CommandContext(ctx, bin, "--schema-only", "--no-privileges", "--dbname="+u)
 	cmd.Env = env
 	dieWithParent(cmd)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"casino/backup"
 )
 
 // DefaultSlot is the replication slot `casino pitr stream` reads through.
@@ -135,7 +136,7 @@ func Stream(ctx context.Context, o StreamOptions) error {
 		s.state = *st
 	}
 	s.state.Slot = o.Slot
-	s.conn, s.env = libpqArgs(o.URL)
+	s.conn, s.env = backup.LibpqArgs(o.URL)
 	s.db, err = sql.Open("pgx", o.URL)
 	if err != nil {
 		return fmt.Errorf("replication URL: %w", err)
@@ -550,27 +551,4 @@ func lockDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 	}
 	return func() { f.Close() }, nil
-}
-
-// libpqArgs returns the URL to pass to a libpq tool without its password
-// (which would show in ps), and the environment carrying it instead.
-func libpqArgs(raw string) (string, []string) {
-	env := os.Environ()
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw, env
-	}
-	if u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			env = append(env, "PGPASSWORD="+pw)
-			u.User = url.User(u.User.Username())
-		}
-	}
-	q := u.Query()
-	if pw := q.Get("password"); pw != "" {
-		env = append(env, "PGPASSWORD="+pw)
-		q.Del("password")
-		u.RawQuery = q.Encode()
-	}
-	return u.String(), env
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casino/internal/testpg"
+
+	"casino/internal/poll"
 )
 
 // pgSetup is a private cluster with a REPLICATION role and one database
@@ -120,13 +122,7 @@ func (w *writer) snapshot() []written {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 // waitCaughtUp waits until the stream folder holds every commit before at.

@@ -15,6 +15,8 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"casino/internal/tests3"
+
+	"casino/internal/poll"
 )
 
 // newStore returns a Store on a fresh bucket of srv, through the same
@@ -238,17 +240,13 @@ func TestKilledUpload(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	var ups []Upload
-	deadline := time.Now().Add(30 * time.Second)
-	for len(ups) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no unfinished upload appeared within 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	poll.Until(t, 30*time.Second, "an unfinished upload", func() bool {
 		var err error
 		if ups, err = s.Incomplete(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return len(ups) > 0
+	})
 	cmd.Process.Kill() // SIGKILL
 	cmd.Wait()
 	if objs, err := s.List(ctx); err != nil || len(objs) != 0 {

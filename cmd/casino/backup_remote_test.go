@@ -20,6 +20,8 @@ import (
 	"casino/keys"
 	"casino/s3store"
 	"casino/sqlstore"
+
+	"casino/internal/poll"
 )
 
 // remoteHost is one host's settings for the remote tests: its own backup
@@ -275,7 +277,7 @@ func TestRemoteKilledUpload(t *testing.T) {
 	}
 
 	// Killed after the data, before the manifest: an orphan, locked.
-	time.Sleep(time.Second) // a new name stamp (one per second)
+	poll.NextSecond(t) // a new name stamp (one per second)
 	kill("data_uploaded", "--lock-mode", "governance", "--lock-min", "1h")
 	l, _ := h.listing(t)
 	if len(l.Backups) != 1 || len(l.Orphans) != 1 || !l.Orphans[0].Lock.IsSet() {
@@ -312,7 +314,7 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if i > 0 {
-			time.Sleep(time.Second)
+			poll.NextSecond(t)
 		}
 		h.must(t, "backup", "create", "--remote-only", "--allow-plaintext-remote", "--lock-mode", "governance", "--lock-min", "1h")
 	}
@@ -357,7 +359,7 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 	}
 
 	// A backup uploaded without a lock: verify flags it.
-	time.Sleep(time.Second)
+	poll.NextSecond(t)
 	h.must(t, "backup", "create", "--remote-only", "--allow-plaintext-remote")
 	out, _, code = h.run(t, "backup", "verify", "--remote", "latest", "--lock-mode", "governance", "--lock-min", "1h")
 	if code == 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "has no Object Lock retention") {
@@ -401,7 +403,7 @@ func TestRemoteTamperCLI(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if i > 0 {
-			time.Sleep(time.Second)
+			poll.NextSecond(t)
 		}
 		h.must(t, "backup", "create", "--remote-only", "--allow-plaintext-remote")
 	}
