@@ -69,6 +69,15 @@ type Declaration struct {
 	// given and answered: validate expects it back.
 	VersionBefore string `json:"version_before,omitempty"`
 	VersionError  string `json:"version_error,omitempty"`
+	// VersionSource says where VersionBefore came from when not from
+	// /api/version.
+	VersionSource string `json:"version_source,omitempty"`
+	// VersionPrevious is the previous distinct version in the database's
+	// versions history before the running one: Scenario A's rollback
+	// target, which validate then expects back. VersionPreviousError says
+	// why it is not known.
+	VersionPrevious      *casino.VersionRecord `json:"version_previous,omitempty"`
+	VersionPreviousError string                `json:"version_previous_error,omitempty"`
 	// BaselineP95MS is the latency baseline validate compares with.
 	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
 	// DataBefore is the service's data summary at declare (--url with the
@@ -151,6 +160,8 @@ type ScenarioDecision struct {
 	// database's versions history; RollbackError says why it is not known.
 	RollbackTarget string `json:"rollback_target,omitempty"`
 	RollbackError  string `json:"rollback_error,omitempty"`
+	// Rollback is RollbackTarget as a typed record.
+	Rollback *casino.VersionRecord `json:"rollback,omitempty"`
 }
 
 // Step is where one step stands, folded from its entries.

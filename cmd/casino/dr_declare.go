@@ -96,6 +96,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 			d.DataBeforeError = "no owner password in $" + *pwEnv
 		}
 	}
+	d.SetVersions(versionHistory(ctx, env))
 	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)
 	if err != nil {
 		return fmt.Errorf("dr declare: proof template: %w", err)
@@ -121,9 +122,14 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  data before: not recorded (%s)\n", red.String(d.DataBeforeError))
 	}
 	if d.VersionBefore != "" {
-		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
+		fmt.Fprintf(env.Stdout, "  version running: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {
-		fmt.Fprintf(env.Stdout, "  version before: not recorded (%s)\n", d.VersionError)
+		fmt.Fprintf(env.Stdout, "  version running: not recorded (%s)\n", d.VersionError)
+	}
+	if d.VersionPrevious != nil {
+		fmt.Fprintf(env.Stdout, "  previous distinct version (rollback target): %s\n", dr.FormatVersion(*d.VersionPrevious))
+	} else {
+		fmt.Fprintf(env.Stdout, "  previous distinct version: not known (%s)\n", red.String(d.VersionPreviousError))
 	}
 	fmt.Fprintln(env.Stdout, "next: "+in.State.Next())
 	return nil

@@ -9,7 +9,9 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
+	"casino"
 	"casino/docs/ops"
 	"casino/dr"
 	"casino/sqlstore"
@@ -57,7 +59,18 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	}
 	dec := dr.ScenarioDecision{Scenario: sc, Reason: *reason, Runbook: rb.Name}
 	if sc == "A" {
-		dec.RollbackTarget, dec.RollbackError = rollbackTarget(ctx, env, in.State.VersionBefore)
+		if prev := in.State.VersionPrevious; prev != nil {
+			dec.Rollback = prev
+		} else {
+			// not recorded at declare: the history may be reachable now
+			var d dr.Declaration
+			d.VersionBefore = in.State.VersionBefore
+			d.SetVersions(versionHistory(ctx, env))
+			dec.Rollback, dec.RollbackError = d.VersionPrevious, d.VersionPreviousError
+		}
+		if dec.Rollback != nil {
+			dec.RollbackTarget = dr.FormatVersion(*dec.Rollback)
+		}
 	}
 	if err := in.Append(dr.TypeScenario, dec); err != nil {
 		return err
@@ -169,36 +182,30 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 	return err
 }
 
-// rollbackTarget reads the versions history straight from DATABASE_URL (the
-// API may be down) and returns the previous distinct version before running
-// (the version recorded at declare, else the newest in the history).
-func rollbackTarget(ctx context.Context, env *Env, running string) (target, problem string) {
+// versionHistory reads the versions history straight from DATABASE_URL
+// (the API may be down). A database that is down too costs at most 10s.
+func versionHistory(ctx context.Context, env *Env) ([]casino.VersionRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	u := getenvDefault(env.Getenv, "DATABASE_URL", "")
 	if u == "" {
-		return "", "DATABASE_URL is not set: run 'casino version history' where it is"
+		return nil, errors.New("DATABASE_URL is not set: run 'casino version history' where it is")
 	}
 	if t, err := sqlstore.ParseURL(u); err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	} else if t.Dialect == sqlstore.SQLite {
 		if err := requireExistingFile(t.Path); err != nil { // Open would create it
-			return "", err.Error()
+			return nil, err
 		}
 	}
 	db, err := sqlstore.Open(ctx, u)
 	if err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	}
 	defer db.Close()
 	hist, err := db.Versions(ctx)
 	if err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	}
-	if running == "" && len(hist) > 0 {
-		running = hist[0].Version
-	}
-	v, ok := dr.RollbackTarget(hist, running)
-	if !ok {
-		return "", "the versions history holds no version other than " + running
-	}
-	return fmt.Sprintf("%s (commit %s, last seen %s)", v.Version, v.Commit, v.LastSeen.Format("2006-01-02T15:04:05Z")), ""
+	return hist, nil
 }
