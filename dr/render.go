@@ -16,9 +16,11 @@ import (
 const Marker = "<!-- casino dr: everything below this line is generated from the journal; edits are overwritten -->"
 
 // RendererVersion is the version of the proof's layout. A journal records
-// the version that rendered it; verify-proof refuses to compare across
-// versions rather than report a difference the operator did not make.
-const RendererVersion = 2
+// the version that rendered it; verify-proof refuses a journal from a newer
+// renderer rather than report a difference the operator did not make, and
+// an older journal re-renders as its version did. Version 3 names the
+// runbook a scenario decision printed.
+const RendererVersion = 3
 
 // RenderBytes returns the proof as the journal alone determines it: the
 // journaled template, filled in, then the record of every entry. Only
@@ -248,6 +250,9 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		json.Unmarshal(e.Data, &d)
 		head("decided scenario " + d.Scenario)
 		fmt.Fprintf(b, "Reason: %s\n\n", d.Reason)
+		if d.Runbook != "" && in.State.RendererVersion >= 3 {
+			fmt.Fprintf(b, "Runbook section printed from `%s`.\n\n", d.Runbook)
+		}
 		if d.RollbackTarget != "" {
 			fmt.Fprintf(b, "Rollback target (previous distinct version): %s\n\n", d.RollbackTarget)
 		} else if d.RollbackError != "" {

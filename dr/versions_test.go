@@ -73,3 +73,22 @@ func TestDeclaredVersionsInProof(t *testing.T) {
 		t.Errorf("with the previous version: %q", got)
 	}
 }
+
+// A journal written by renderer version 2 re-renders byte for byte as
+// version 2 did: the runbook line of version 3 stays out of it.
+func TestOlderRendererVersionRendersAsItDid(t *testing.T) {
+	for _, c := range []struct {
+		version int
+		want    bool
+	}{{2, false}, {RendererVersion, true}} {
+		in := newIncident(t)
+		if err := in.Append(TypeScenario, ScenarioDecision{Scenario: "B", Reason: "r", Runbook: "embedded:dr_runbook.md"}); err != nil {
+			t.Fatal(err)
+		}
+		in.State.RendererVersion = c.version // as the declare entry of that version recorded it
+		b, _ := in.RenderBytes()
+		if got := strings.Contains(string(b), "Runbook section printed from `embedded:dr_runbook.md`"); got != c.want {
+			t.Errorf("renderer version %d: runbook line %v, want %v", c.version, got, c.want)
+		}
+	}
+}
