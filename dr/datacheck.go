@@ -148,3 +148,19 @@ func (st *State) SentRequestIDs() []string {
 	}
 	return ids
 }
+
+// Expect fills in what the incident's journal says validate should find,
+// where the flags left it open: the expected version (State.ExpectedVersion),
+// the p95 baseline, the impact start, the data expectation, and the request
+// ids dr sent earlier (the log checks leave them out).
+func (v *Validator) Expect(st *State) {
+	if v.ExpectVersion == "" {
+		v.ExpectVersion, v.VersionSource = st.ExpectedVersion()
+	}
+	if v.BaselineP95MS == 0 {
+		v.BaselineP95MS = st.BaselineP95MS
+	}
+	v.ImpactStart = st.ImpactStart
+	v.Data = st.ExpectedData()
+	v.ExcludeIDs = st.SentRequestIDs()
+}

@@ -500,6 +500,19 @@ func Open(dir, id string, red *Redactor) (*Incident, error) {
 	return nil, fmt.Errorf("several open incidents in %s (%s): pass --incident ID", dir, strings.Join(names, ", "))
 }
 
+// OpenLatest opens the incident named by id, or else the newest in dir,
+// open or closed (addenda come after close).
+func OpenLatest(dir, id string, red *Redactor) (*Incident, error) {
+	if id == "" {
+		ids, err := List(dir)
+		if err != nil || len(ids) == 0 {
+			return nil, fmt.Errorf("no incident in %s", dir)
+		}
+		id = ids[len(ids)-1]
+	}
+	return Open(dir, id, red)
+}
+
 // List returns the incident IDs in dir (those with a journal), oldest first.
 func List(dir string) ([]string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*"+journalSuffix))

@@ -64,16 +64,7 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 		BaselineP95MS: float64(baseline.Microseconds()) / 1000, P95Tolerance: *tol, Window: *window,
 		Browser: *browser, ChromiumPath: dr.ChromiumPath(env.Getenv), Red: red}
 	if in != nil {
-		st := in.State
-		if v.ExpectVersion == "" {
-			v.ExpectVersion, v.VersionSource = st.ExpectedVersion()
-		}
-		if v.BaselineP95MS == 0 {
-			v.BaselineP95MS = st.BaselineP95MS
-		}
-		v.ImpactStart = st.ImpactStart
-		v.Data = st.ExpectedData()
-		v.ExcludeIDs = st.SentRequestIDs()
+		v.Expect(in.State)
 	}
 	switch *logs {
 	case "":
