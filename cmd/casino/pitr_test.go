@@ -205,7 +205,8 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"CASINO_PITR": "litestream"}, "CASINO_PITR_REPLICA=file:///path"},
-		{map[string]string{"CASINO_PITR": "yes"}, "must be off or litestream"},
+		{map[string]string{"CASINO_PITR": "yes"}, "must be off, litestream (SQLite) or wal (PostgreSQL)"},
+		{map[string]string{"CASINO_PITR": "wal"}, "for SQLite use litestream"},
 		{map[string]string{"CASINO_PITR_REPLICA": "file://relative/x"}, "want file:///absolute/path"},
 		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db", "CASINO_S3_CA_FILE": "/etc/ca.pem"}, "cannot use a custom CA"},
 		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db?endpoint=http://127.0.0.1:9000"}, "plaintext endpoint"},
