@@ -16,6 +16,7 @@ import (
 
 	"casino"
 	"casino/backup"
+	"casino/keys"
 	"casino/logging"
 	"casino/pitr"
 	"casino/redact"
@@ -31,7 +32,10 @@ const pitrUsage = `pitr stream|status [flags]
   stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
       runs until stopped: pg_receivewal through a replication slot into DIR/wal,
       a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
-      heartbeat in DIR/stream.json. Needs a role with REPLICATION and a
+      heartbeat in DIR/stream.json. Every base backup and every batch of
+      completed WAL segments gets a manifest signed with
+      CASINO_BACKUP_SIGNING_KEY (required); restore --to-time verifies them
+      with CASINO_BACKUP_VERIFY_KEY before it replays anything. Needs a role with REPLICATION and a
       pg_hba "replication" line; the server needs max_slot_wal_keep_size.
   status [--dir DIR] [--json]
       streaming lag, newest base backup, recoverable window, bytes the slot
@@ -93,6 +97,15 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	}
 	o.BinDir = env.Getenv("CASINO_PG_BINDIR")
 	o.Log = logging.New(env.Stdout, lvl)
+	sk := env.Getenv("CASINO_BACKUP_SIGNING_KEY")
+	if strings.TrimSpace(sk) == "" {
+		return usageErrorf("pitr stream: %v", backup.ErrNoSigningKey)
+	}
+	signer, err := keys.LoadPrivate(sk)
+	if err != nil {
+		return usageErrorf("pitr stream: CASINO_BACKUP_SIGNING_KEY: %v", err)
+	}
+	o.Signer = &signer
 	if metricsAddr != "" {
 		if err := validateAddr(metricsAddr); err != nil {
 			return usageErrorf("pitr stream: --metrics-addr %q: %v", metricsAddr, err)
@@ -202,7 +215,8 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		}
 		res, facts, err = pitr.RestoreSQLiteOver(ctx, src.replica, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
 	} else {
-		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
+		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
+			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
 	}
 	if errors.Is(err, backup.ErrNotConfirmed) {
@@ -212,6 +226,9 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		return errors.New(redact.DatabaseURL(cliError(err).Error()))
 	}
 	res.Facts.PITR = facts
+	if facts.TrustUnsigned {
+		res.Facts.Overrides = append(res.Facts.Overrides, backup.OverrideTrustUnsigned)
+	}
 	if err := writeFacts(env, b.jsonOut, resultFile, res.Facts); err != nil {
 		return err
 	}
