@@ -569,7 +569,6 @@ func parseLSN(s string) (uint64, error) {
 	return h<<32 | l, nil
 }
 
-
 type commit struct {
 	at  time.Time
 	xid uint32
