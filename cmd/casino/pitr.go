@@ -20,6 +20,7 @@ import (
 	"casino/logging"
 	"casino/pitr"
 	"casino/redact"
+	"casino/s3store"
 	"casino/sqlstore"
 )
 
@@ -76,6 +77,9 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.KeepBase, "keep-base", 7, "base backups to keep; older ones and the WAL before the oldest kept one are deleted (0: keep all)")
 	stringSetting(fs, env, &metricsAddr, "metrics-addr", "CASINO_PITR_METRICS_ADDR", "", "serve /metrics here (host:port; empty: off)")
 	stringSetting(fs, env, &level, "log-level", "CASINO_LOG_LEVEL", "info", "debug, info, warn or error")
+	var remote string
+	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix: ship every signed base backup and WAL batch, age-encrypted, to PREFIX/pitr")
+	allowPlain := fs.Bool("allow-plaintext-remote", false, "ship to the remote without age encryption")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -106,6 +110,14 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("pitr stream: CASINO_BACKUP_SIGNING_KEY: %v", err)
 	}
 	o.Signer = &signer
+	if remote != "" {
+		ship, where, err := pitrShipper(env, remote, *allowPlain)
+		if err != nil {
+			return err
+		}
+		o.OnSealed = ship
+		o.Log.Info("shipping sealed base backups and WAL", slog.String("remote", where))
+	}
 	if metricsAddr != "" {
 		if err := validateAddr(metricsAddr); err != nil {
 			return usageErrorf("pitr stream: --metrics-addr %q: %v", metricsAddr, err)
@@ -175,6 +187,36 @@ func runPITRStatus(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "slot lost at:   %s (WAL before it moved to %s/old)\n", st.SlotLostAt.Format(time.RFC3339), st.Dir)
 	}
 	return nil
+}
+
+// pitrShipper opens REMOTE/pitr and returns the stream's shipper: age
+// encryption to CASINO_BACKUP_RECIPIENTS, refused without recipients unless
+// allowPlain.
+func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context, pitr.Sealed) error, string, error) {
+	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	st, err := s3store.Open(cfg)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	var kc backup.KeyConfig
+	if r := env.Getenv("CASINO_BACKUP_RECIPIENTS"); r != "" {
+		kc.Recipients = []string{r}
+	}
+	k, err := backup.LoadKeys(kc)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	var enc pitr.Encrypter
+	switch {
+	case k.Encrypts():
+		enc = k.EncryptTo
+	case !allowPlain:
+		return nil, "", usageErrorf("pitr stream: a remote gets the WAL age-encrypted: set CASINO_BACKUP_RECIPIENTS (age1... public keys), or pass --allow-plaintext-remote")
+	}
+	return pitr.RemoteShipper(st, enc, s3store.Lock{}), cfg.URL(), nil
 }
 
 // bindPITRRestoreFlags adds restore's point-in-time flags.

@@ -370,7 +370,8 @@ func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.
 }
 
 // TestPITRStreamNeedsSigningKey: what the stream writes is signed so that a
-// recovery can refuse a changed file; without a key it does not start.
+// recovery can refuse a changed file; without a key it does not start, and
+// with a remote it does not start without age recipients.
 func TestPITRStreamNeedsSigningKey(t *testing.T) {
 	env := map[string]string{"CASINO_BACKUP_SIGNING_KEY": "", "CASINO_PITR_DIR": t.TempDir(), "CASINO_PITR_REPLICATION_URL": "postgres://repl@127.0.0.1:1/postgres"}
 	_, errOut, code := runCLI(t, env, "", "pitr", "stream")
@@ -380,5 +381,12 @@ func TestPITRStreamNeedsSigningKey(t *testing.T) {
 	env["CASINO_BACKUP_SIGNING_KEY"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
 	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "CASINO_BACKUP_SIGNING_KEY") || strings.Contains(errOut, "not a key") {
 		t.Errorf("pitr stream with a bad key: exit %d, %q", code, errOut)
+	}
+	// A remote gets the WAL encrypted: no recipients, no stream.
+	env["CASINO_BACKUP_SIGNING_KEY"] = testBackupKey
+	env["CASINO_BACKUP_REMOTE"] = "s3://casino-wal/prod"
+	env["CASINO_S3_ENDPOINT"], env["CASINO_S3_INSECURE"] = "http://127.0.0.1:1", "1"
+	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "set CASINO_BACKUP_RECIPIENTS") {
+		t.Errorf("pitr stream to a remote without recipients: exit %d, %q", code, errOut)
 	}
 }
