@@ -386,6 +386,7 @@ func TestPITRStreamNeedsSigningKey(t *testing.T) {
 	env["CASINO_BACKUP_SIGNING_KEY"] = testBackupKey
 	env["CASINO_BACKUP_REMOTE"] = "s3://casino-wal/prod"
 	env["CASINO_S3_ENDPOINT"], env["CASINO_S3_INSECURE"] = "http://127.0.0.1:1", "1"
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "casino", "casino-secret-not-used"
 	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "set CASINO_BACKUP_RECIPIENTS") {
 		t.Errorf("pitr stream to a remote without recipients: exit %d, %q", code, errOut)
 	}
