@@ -123,6 +123,9 @@ func (in *Incident) renderBody(b *strings.Builder) {
 	if st.VersionBefore != "" {
 		row("version_before", st.VersionBefore)
 	}
+	if st.VersionPrevious != nil {
+		row("version_previous", FormatVersion(*st.VersionPrevious))
+	}
 	if st.PITR != nil {
 		row("pitr_configuration", st.PITR.Describe())
 	}
@@ -165,6 +168,14 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		fmt.Fprintf(b, "IC %s, comms %s. incident_start_utc %s, impact_start_utc %s.", d.IC, d.Comms, ts(d.IncidentStart), ts(d.ImpactStart))
 		if d.URL != "" {
 			fmt.Fprintf(b, " Version before at %s: %s%s.", d.URL, d.VersionBefore, d.VersionError)
+		}
+		if d.VersionSource != "" {
+			fmt.Fprintf(b, " Running version %s, from %s.", d.VersionBefore, d.VersionSource)
+		}
+		if d.VersionPrevious != nil {
+			fmt.Fprintf(b, " Previous distinct version (Scenario A's rollback target): %s.", FormatVersion(*d.VersionPrevious))
+		} else if d.VersionPreviousError != "" {
+			fmt.Fprintf(b, " Previous version not known: %s.", d.VersionPreviousError)
 		}
 		if d.BaselineP95MS > 0 {
 			fmt.Fprintf(b, " Baseline p95 %.3f ms.", d.BaselineP95MS)

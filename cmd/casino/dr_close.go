@@ -233,17 +233,7 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 	}
 	n := rep.Entries
 	if *head != "" {
-		jpath := strings.TrimSuffix(fs.Arg(0), ".md") + ".journal.jsonl"
-		if strings.HasSuffix(fs.Arg(0), ".jsonl") {
-			jpath = fs.Arg(0)
-		}
-		entries, _ := dr.ReadJournal(jpath)
-		found := 0
-		for _, e := range entries {
-			if strings.HasPrefix(e.Hash, strings.ToLower(*head)) {
-				found = e.Seq
-			}
-		}
+		found := rep.HeadSeq(*head)
 		if found == 0 {
 			fmt.Fprintf(env.Stdout, "BROKEN: no entry has the recorded head %s: the journal was cut or rewritten\n", *head)
 			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: recorded head %s not in the journal", *head)}

@@ -100,6 +100,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 			d.DataBeforeError = "no owner password in $" + *pwEnv
 		}
 	}
+	d.SetVersions(versionHistory(ctx, env))
 	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)
 	if err != nil {
 		return fmt.Errorf("dr declare: proof template: %w", err)
@@ -129,11 +130,16 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "  configuration:      %s\n", d.PITR.Describe())
 	if d.VersionBefore != "" {
-		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
+		fmt.Fprintf(env.Stdout, "  version running: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {
-		fmt.Fprintf(env.Stdout, "  version before: not recorded (%s)\n", d.VersionError)
+		fmt.Fprintf(env.Stdout, "  version running: not recorded (%s)\n", d.VersionError)
 	}
-	fmt.Fprintln(env.Stdout, "next: casino dr contain --platform kubernetes|compose|local")
+	if d.VersionPrevious != nil {
+		fmt.Fprintf(env.Stdout, "  previous distinct version (rollback target): %s\n", dr.FormatVersion(*d.VersionPrevious))
+	} else {
+		fmt.Fprintf(env.Stdout, "  previous distinct version: not known (%s)\n", red.String(d.VersionPreviousError))
+	}
+	fmt.Fprintln(env.Stdout, "next: "+in.State.Next())
 	return nil
 }
 
@@ -271,7 +277,7 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "validations: %d, last %s %s\n", n, v.End.Format(time.RFC3339), verdict)
 	}
 	if !st.Closed {
-		fmt.Fprintln(w, "next: "+nextStep(st))
+		fmt.Fprintln(w, "next: "+st.Next())
 	}
 	if st.Closed && st.Close != nil {
 		for _, m := range []struct {
@@ -289,25 +295,3 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 var errNoOpen = dr.ErrNoIncident
 
 func isNoIncident(err error) bool { return errors.Is(err, errNoOpen) }
-
-// nextStep names the checklist's next command for an open incident.
-func nextStep(st *dr.State) string {
-	for _, s := range st.Interrupted() {
-		if _, _, alive := s.StillRunning(); !alive {
-			return fmt.Sprintf("re-run the interrupted step %q (it is not marked done)", s.Key)
-		}
-	}
-	contained := st.Steps["contain"] != nil && st.Steps["contain"].Done()
-	restored := st.Steps["restore-traffic"] != nil && st.Steps["restore-traffic"].Done()
-	switch {
-	case !contained && st.Scenario == nil:
-		return "casino dr contain --platform kubernetes|compose|local (checklist section 2), or skip to casino dr scenario A|B|C --reason \"...\""
-	case st.Scenario == nil:
-		return "casino dr scenario A|B|C --reason \"...\" (checklist section 3)"
-	case contained && !restored:
-		return "casino dr run -- <the runbook's commands for scenario " + st.Scenario.Scenario + ">, then casino dr restore-traffic"
-	case st.FirstPassedValidation() == nil:
-		return "casino dr validate --url <URL> --logs FILE (checklist section 5)"
-	}
-	return "casino dr close"
-}
