@@ -88,6 +88,10 @@ type Declaration struct {
 	// SentRequestIDs are the ids of the requests declare sent: the log
 	// checks leave them out.
 	SentRequestIDs []string `json:"sent_request_ids,omitempty"`
+	// PITR is the point-in-time recovery configuration in force; it chooses
+	// the targets dr close judges against. Nil in journals from before
+	// declare recorded it (the plain targets apply).
+	PITR *PITRConfig `json:"pitr,omitempty"`
 }
 
 // ClockSkew is how far in the future a declared time may lie: the clocks of

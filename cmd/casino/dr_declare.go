@@ -14,7 +14,7 @@ import (
 	"casino/dr"
 )
 
-const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--proof-dir DIR]
+const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--pitr off|litestream|wal] [--proof-dir DIR]
 
 Opens an incident: fills the proof template (--template, else DIR/template.md,
 else the one built into casino; its bytes are journaled) into
@@ -22,7 +22,9 @@ DIR/YYYY-MM-DD.md (-2, -3 ... when taken), marked INCIDENT PROOF (DRILL PROOF
 with --drill), and starts the journal beside it
 (YYYY-MM-DD.journal.jsonl). incident_start_utc is now; impact_start_utc is
 --impact-start (default: the same). With --url, the running version is
-recorded so validate can expect it back.`
+recorded so validate can expect it back. --pitr (default CASINO_PITR)
+records the point-in-time recovery configuration in force, with the window
+it held: dr close judges RPO and RTO against that configuration's targets.`
 
 func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -39,6 +41,8 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	email := fs.String("email", "admin@casino.com", "owner email (for the data summary, with --url)")
 	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password (for the data summary, with --url)")
 	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
+	var pf drPITRFlags
+	bindDRPITRFlags(fs, env, &pf)
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -86,6 +90,9 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	}
 	d.Drill = *drill
 	red := newRedactor(env, password)
+	if d.PITR, err = pf.config(ctx, fs, red); err != nil {
+		return err
+	}
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
 		fmt.Fprintf(env.Stderr, "note: incident %s is still open in %s; later commands will need --incident\n", prev.ID, f.proofDir)
 	}
@@ -104,6 +111,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	} else if *url != "" {
 		fmt.Fprintf(env.Stdout, "  data before: not recorded (%s)\n", red.String(d.DataBeforeError))
 	}
+	fmt.Fprintf(env.Stdout, "  configuration:      %s\n", d.PITR.Describe())
 	if d.VersionBefore != "" {
 		fmt.Fprintf(env.Stdout, "  version running: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {
