@@ -624,10 +624,12 @@ func (in *Incident) Writable() error {
 // must continue from the true last entry. Only those new bytes are read, so
 // a command reads its journal whole once, however many entries it appends.
 func (in *Incident) Append(typ string, data any) error {
-	red, err := redactValue(in.Red, data)
-	if err != nil {
-		return err
-	}
+	return in.appendBuilt(typ, func(*Entry) (any, error) { return data, nil })
+}
+
+// appendBuilt is Append with the data built under the lock from the true
+// last entry (nil for none): a signature must name the entry it follows.
+func (in *Incident) appendBuilt(typ string, build func(last *Entry) (any, error)) error {
 	f, err := os.OpenFile(in.JournalPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
@@ -646,6 +648,14 @@ func (in *Incident) Append(typ string, data any) error {
 	var last *Entry
 	if n := len(in.Entries); n > 0 {
 		last = &in.Entries[n-1]
+	}
+	data, err := build(last)
+	if err != nil {
+		return err
+	}
+	red, err := redactValue(in.Red, data)
+	if err != nil {
+		return err
 	}
 	e, err := appendEntry(f, last, typ, red, in.now())
 	if err != nil {
