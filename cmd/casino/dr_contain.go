@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"casino/dr"
+	"casino/redact"
+	"casino/sqlstore"
 )
 
 const drContainUsage = `dr contain --platform kubernetes|compose|local [--dry-run] [--yes] [--force]
@@ -17,7 +21,15 @@ First records the current replica counts (kubernetes: kubectl get deploy ...
 processes (pidfiles in --pid-dir) in the journal; then scales deploy/frontend-admin
 and deploy/backend to 0, stops the compose services, or sends SIGTERM. A resumed
 contain keeps the state recorded the first time. Needs --yes or a typed
-confirmation on a terminal; --dry-run prints the exact commands.`
+confirmation on a terminal; --dry-run prints the exact commands.
+
+Local processes are recorded whole: the binary they run (resolved, with its
+sha256), arguments, working folder and environment. The clear values go to a
+0600 secrets file in --state-dir (outside the proof folder, never journaled);
+the journal holds the variable names with secrets masked.
+
+Freeze admin logins first (casino dr login-freeze on): once traffic stops the
+API cannot take the freeze.`
 
 type platformFlags struct {
 	platform, namespace, composeFile, pidDir string
@@ -65,6 +77,7 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr contain", drContainUsage)
 	bindDRFlags(fs, env, &f)
 	bindPlatformFlags(fs, &p)
+	stateDir := fs.String("state-dir", dr.DefaultStateDir(env.Getenv), "local: folder of the 0600 secrets file (env CASINO_DR_STATE_DIR; default CASINO_DATA_DIR/dr, else data/dr)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -115,16 +128,16 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	}
 	var outs []dr.Output
 	if in.State.Platform == nil {
-		recorded, routs, err := plat.Record(ctx, dr.ExecRunner(dr.ExecOptions{}))
+		recorded, routs, err := in.RecordPlatform(ctx, plat, dr.ExecRunner(dr.ExecOptions{}), *stateDir)
 		outs = append(outs, routs...)
 		if err != nil {
 			in.EndStep("contain", start, 1, fmt.Errorf("record state: %w", err), outs)
 			return fmt.Errorf("dr contain: record state: %w (nothing was stopped)", err)
 		}
-		if err := in.Append(dr.TypeState, recorded); err != nil {
-			return err
-		}
 		fmt.Fprintf(env.Stdout, "recorded state before containment in %s\n", in.JournalPath())
+		if recorded.SecretsFile != "" {
+			fmt.Fprintf(env.Stdout, "recorded environments (secrets included) in %s (0600)\n", recorded.SecretsFile)
+		}
 	} else {
 		fmt.Fprintln(env.Stdout, "resuming: keeping the state recorded before the first containment")
 	}
@@ -144,11 +157,25 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-const drRestoreTrafficUsage = `dr restore-traffic [--dry-run] [--yes] [--force]
+const drRestoreTrafficUsage = `dr restore-traffic [--dry-run] [--yes] [--force] [--timeout D] [--url URL] [--expect-version V] [--binary PATH]
 
-Brings back exactly the replica counts or service states that contain
-recorded (kubectl rollout undo would not restore replica counts). Needs --yes
-or a typed confirmation on a terminal; --dry-run prints the exact commands.`
+Brings back exactly the replica counts, service states or local processes
+that contain recorded, and waits until they serve (kubectl rollout undo would
+not restore replica counts):
+  kubernetes  kubectl scale, then kubectl rollout status per deployment;
+  compose     docker compose start, then docker compose ps until every
+              started service runs and is healthy;
+  local       each process started with its recorded binary (refused when
+              the file there changed, unless --binary PATH), arguments,
+              folder and environment (from the secrets file, so a shell
+              without DATABASE_URL starts it on the recorded database),
+              never over a pidfile that names a live process, then waited
+              on at /api/ready and, for the backend, /api/version.
+It fails, and the journal says why, when a process dies at start, its port is
+taken, or the wait times out. With --url the backend is also waited on there
+(kubernetes, compose). The expected version is --expect-version, else the
+version recorded at declare (not with --binary). Needs --yes or a typed
+confirmation on a terminal; --dry-run prints the exact commands.`
 
 func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -156,6 +183,10 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr restore-traffic", drRestoreTrafficUsage)
 	bindDRFlags(fs, env, &f)
 	bindPlatformFlags(fs, &p)
+	binary := fs.String("binary", "", "local: start this binary instead of the recorded one (whose file changed)")
+	url := fs.String("url", "", "the backend's base URL to wait on (local: default from its recorded --addr or CASINO_ADDR)")
+	expect := fs.String("expect-version", "", "the version /api/version must answer (default: the one recorded at declare)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long each wait (rollout, health, ready) may take")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -174,13 +205,24 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	if p.platform != "" && p.platform != rec.Platform {
 		return usageErrorf("dr restore-traffic: the recorded state is for %s, not %s", rec.Platform, p.platform)
 	}
-	plat, err := dr.NewPlatform(rec.Platform, dr.PlatformOptions{Namespace: rec.Namespace, ComposeFile: rec.ComposeFile, PIDDir: rec.PIDDir})
-	if err != nil {
-		return err
+	if *binary != "" && rec.Platform != "local" {
+		return usageErrorf("dr restore-traffic: --binary is for --platform local; %s brings back its own images", rec.Platform)
 	}
-	cmds := plat.Restore(*rec)
+	opts := dr.TrafficOptions{Run: dr.ExecRunner(dr.ExecOptions{}), Binary: *binary, URL: *url, Version: *expect,
+		Timeout: *timeout, Red: red, Progress: env.Stdout}
+	if opts.Version == "" && *binary == "" {
+		opts.Version = in.State.VersionBefore
+	}
+	cmds := dr.TrafficPlan(*rec, opts)
 	if p.dryRun {
 		printCommands(env.Stdout, "would restore traffic with:", cmds)
+		if rec.Platform == "local" {
+			fmt.Fprintf(env.Stdout, "each with its recorded folder and environment (from %s), then waiting for /api/ready", rec.SecretsFile)
+			if opts.Version != "" {
+				fmt.Fprintf(env.Stdout, " and version %s", opts.Version)
+			}
+			fmt.Fprintln(env.Stdout)
+		}
 		return nil
 	}
 	if s := in.State.Steps["restore-traffic"]; s != nil && s.Done() && !p.force {
@@ -193,25 +235,30 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	outs, code := runCommands(ctx, env, cmds)
-	var stepErr error
-	if code != 0 {
-		stepErr = fmt.Errorf("a restore command exited %d", code)
+	outs, stepErr := dr.RestoreTraffic(ctx, *rec, in.ID, opts)
+	code := 0
+	if stepErr != nil {
+		code = 1
 	}
 	if err := in.EndStep("restore-traffic", start, code, stepErr, outs); err != nil {
 		return err
 	}
 	if stepErr != nil {
-		return &exitError{code: 1, err: fmt.Errorf("dr restore-traffic: %w", stepErr)}
+		return &exitError{code: 1, err: fmt.Errorf("dr restore-traffic: traffic is NOT restored: %s", red.String(stepErr.Error()))}
 	}
-	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state. next: casino dr validate --url URL")
+	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state and serving. next: casino dr validate --url URL")
 	return nil
 }
 
-const drLoginFreezeUsage = `dr login-freeze on|off --url URL [--email E] [--password-env VAR] [--reason TEXT] [--dry-run] [--yes]
+const drLoginFreezeUsage = `dr login-freeze on|off [--url URL] [--email E] [--password-env VAR] [--reason TEXT] [--dry-run] [--yes]
 
-Logs in as the owner and drives the backend's admin login freeze
-(POST /api/v1/admin/login-freeze), recording it in the journal.`
+Drives the backend's admin login freeze and records it in the journal: as
+the owner through the API (POST /api/v1/admin/login-freeze) when --url
+answers, else straight in the database at DATABASE_URL (the same
+system_state switch, audited as "cli", read back). The journal says which
+path was used. Run 'on' before containment: the checklist freezes logins
+before traffic stops. After each restore, dr run checks that the restored
+database still has the state set here, and re-applies it.`
 
 func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -230,8 +277,9 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() != 1 || (fs.Arg(0) != "on" && fs.Arg(0) != "off") {
 		return usageErrorf("dr login-freeze: say on or off")
 	}
-	if *url == "" {
-		return usageErrorf("dr login-freeze: --url is required")
+	open, dbName := freezeOpener(env)
+	if *url == "" && open == nil {
+		return usageErrorf("dr login-freeze: give --url (the API) or set DATABASE_URL (the database, when the API is down)")
 	}
 	on := fs.Arg(0) == "on"
 	password := env.Getenv(*pwEnv)
@@ -243,16 +291,18 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reqs := [][]string{
-		{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
-		{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)},
+	var reqs [][]string
+	if *url != "" {
+		reqs = append(reqs,
+			[]string{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
+			[]string{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)})
+	}
+	if open != nil {
+		reqs = append(reqs, []string{"database", dbName, "set", "login_freeze", fs.Arg(0), "(only when the API does not answer)"})
 	}
 	if *dry {
 		printCommands(env.Stdout, "would send:", reqs)
 		return nil
-	}
-	if password == "" {
-		return usageErrorf("dr login-freeze: $%s is empty: --password-env names the variable holding the owner password", *pwEnv)
 	}
 	if err := confirm(env, *yes, "FREEZE", fmt.Sprintf("dr login-freeze %s changes who can log in to production.", fs.Arg(0))); err != nil {
 		return err
@@ -262,7 +312,10 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	outs, ferr := dr.LoginFreeze(ctx, *url, *email, password, on, *reason, red)
+	rec, outs, ferr := dr.SetFreeze(ctx, dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red})
+	if err := in.Append(dr.TypeFreeze, rec); err != nil {
+		return err
+	}
 	code := 0
 	if ferr != nil {
 		code = 1
@@ -273,6 +326,36 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if ferr != nil {
 		return fmt.Errorf("dr login-freeze: %s", red.String(ferr.Error()))
 	}
-	fmt.Fprintf(env.Stdout, "admin login freeze is %s\n", fs.Arg(0))
+	via := "through the API"
+	if rec.Path == dr.FreezeViaDatabase {
+		via = "in the database (" + red.String(rec.APIProblem) + ")"
+	}
+	fmt.Fprintf(env.Stdout, "admin login freeze is %s, set %s\n", fs.Arg(0), via)
 	return nil
+}
+
+// freezeOpener opens DATABASE_URL for the login freeze when the API does
+// not answer; nil when DATABASE_URL is not set. A SQLite file that does
+// not exist is an error, not a new empty database.
+func freezeOpener(env *Env) (dr.FreezeOpener, string) {
+	u := getenvDefault(env.Getenv, "DATABASE_URL", "")
+	if u == "" {
+		return nil, ""
+	}
+	return func(ctx context.Context) (dr.FreezeStore, func(), error) {
+		t, err := sqlstore.ParseURL(u)
+		if err != nil {
+			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
+		}
+		if t.Dialect == sqlstore.SQLite {
+			if err := requireExistingFile(t.Path); err != nil {
+				return nil, nil, err
+			}
+		}
+		db, err := sqlstore.Open(ctx, u)
+		if err != nil {
+			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
+		}
+		return db, func() { db.Close() }, nil
+	}, redact.DatabaseURL(u)
 }

@@ -125,7 +125,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	} else if d.VersionError != "" {
 		fmt.Fprintf(env.Stdout, "  version before: not recorded (%s)\n", d.VersionError)
 	}
-	fmt.Fprintln(env.Stdout, "next: casino dr contain --platform kubernetes|compose|local")
+	fmt.Fprintln(env.Stdout, "next: casino dr login-freeze on --url URL --yes (before containment, while the API answers), then casino dr contain --platform kubernetes|compose|local")
 	return nil
 }
 
@@ -289,11 +289,16 @@ func nextStep(st *dr.State) string {
 			return fmt.Sprintf("re-run the interrupted step %q (it is not marked done)", s.Key)
 		}
 	}
+	if st.FreezeProblem != "" {
+		return st.FreezeProblem
+	}
 	contained := st.Steps["contain"] != nil && st.Steps["contain"].Done()
 	restored := st.Steps["restore-traffic"] != nil && st.Steps["restore-traffic"].Done()
 	switch {
+	case !contained && st.Scenario == nil && st.LoginFrozen == "":
+		return "casino dr login-freeze on --url <URL> --reason \"incident\" --yes (checklist section 2A, while the API still answers), then casino dr contain --platform kubernetes|compose|local (2B); or skip to casino dr scenario A|B|C --reason \"...\""
 	case !contained && st.Scenario == nil:
-		return "casino dr contain --platform kubernetes|compose|local (checklist section 2), or skip to casino dr scenario A|B|C --reason \"...\""
+		return "casino dr contain --platform kubernetes|compose|local (checklist section 2B), or skip to casino dr scenario A|B|C --reason \"...\""
 	case st.Scenario == nil:
 		return "casino dr scenario A|B|C --reason \"...\" (checklist section 3)"
 	case contained && !restored:

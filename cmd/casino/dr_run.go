@@ -174,6 +174,12 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "casino: journaled restore facts (%s): backup %s, snapshot_at %s, restore_id %s\n",
 			what, rec.Facts.Backup.Name, rec.Facts.Backup.SnapshotAt.Format("2006-01-02T15:04:05Z07:00"), rec.Facts.RestoreID)
 	}
+	// The restored database must keep the login freeze the incident set.
+	open, dbName := freezeOpener(env)
+	fz, freezeErr := in.CheckFreezeAfterRestore(ctx, rec, open, dbName)
+	if fz != nil && freezeErr == nil {
+		fmt.Fprintf(env.Stderr, "casino: %s\n", red.String(dr.FreezeLine(*fz)))
+	}
 	if err := in.EndStep(step, start, o.ExitCode, ferr, []dr.Output{o}); err != nil {
 		return err
 	}
@@ -182,6 +188,9 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if o.ExitCode != 0 {
 		return &exitError{code: o.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], o.ExitCode)}
+	}
+	if freezeErr != nil {
+		return &exitError{code: 1, err: fmt.Errorf("dr run: the restore is journaled, but %s", red.String(freezeErr.Error()))}
 	}
 	return nil
 }
