@@ -48,10 +48,10 @@ type ComponentState struct {
 // PlatformState is what contain records before it changes anything;
 // restore-traffic brings back exactly this.
 type PlatformState struct {
-	Platform    string           `json:"platform"`
-	Namespace   string           `json:"namespace,omitempty"`
-	ComposeFile string           `json:"compose_file,omitempty"`
-	PIDDir      string           `json:"pid_dir,omitempty"`
+	Platform    string `json:"platform"`
+	Namespace   string `json:"namespace,omitempty"`
+	ComposeFile string `json:"compose_file,omitempty"`
+	PIDDir      string `json:"pid_dir,omitempty"`
 	// SecretsFile (local) is the 0600 file, outside the proof folder, that
 	// holds each process's clear-text environment and command line.
 	SecretsFile string           `json:"secrets_file,omitempty"`
