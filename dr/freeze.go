@@ -18,10 +18,17 @@ const LoginFreezePath = "/api/v1/admin/login-freeze"
 // LoginFreeze logs in as the owner and turns the backend's admin login
 // freeze on or off. The returned outputs describe the two requests (the
 // password and token never appear in them).
-func LoginFreeze(ctx context.Context, baseURL, email, password string, on bool, reason string, red *Redactor) ([]Output, error) {
+//
+// The request ids the server echoed go to sent, so the log checks leave
+// these requests out.
+func LoginFreeze(ctx context.Context, baseURL, email, password string, on bool, reason string, red *Redactor, sent *[]string) (outs []Output, err error) {
 	v := &Validator{URL: baseURL, Email: email, Password: password, HTTP: &http.Client{Timeout: 15 * time.Second}, Red: red}
 	red.Add(password)
-	var outs []Output
+	defer func() {
+		if sent != nil {
+			*sent = append(*sent, v.sent...)
+		}
+	}()
 	t0 := time.Now().UTC()
 	status, detail := checkLogin(ctx, v)
 	o := Output{Argv: []string{"POST", strings.TrimRight(baseURL, "/") + "/api/v1/auth/login", `{"email":"` + email + `","password":"***"}`}, Start: t0, End: time.Now().UTC(), Stdout: detail}
@@ -81,6 +88,9 @@ type FreezeRecord struct {
 	Error     string `json:"error,omitempty"`
 	// Remedy is what the operator runs when OK is false.
 	Remedy string `json:"remedy,omitempty"`
+	// SentRequestIDs are the ids the server echoed to the requests sent:
+	// the log checks leave them out.
+	SentRequestIDs []string `json:"sent_request_ids,omitempty"`
 }
 
 // FreezeStore is the database side of the login freeze: the same
@@ -118,7 +128,7 @@ func onOff(b bool) string {
 // apiAnswers reports why the backend at base does not answer, or "" when
 // it does: GET /api/health (which never touches the database) fails to
 // connect, times out, or gets a proxy's 502/503/504.
-func apiAnswers(ctx context.Context, base string) string {
+func apiAnswers(ctx context.Context, base string, sent *[]string) string {
 	c := &http.Client{Timeout: 5 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/health", nil)
 	if err != nil {
@@ -129,6 +139,9 @@ func apiAnswers(ctx context.Context, base string) string {
 		return "GET /api/health: " + err.Error()
 	}
 	resp.Body.Close()
+	if id := resp.Header.Get("X-Request-Id"); id != "" {
+		*sent = append(*sent, id)
+	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return fmt.Sprintf("GET /api/health: %d", resp.StatusCode)
@@ -145,7 +158,7 @@ func SetFreeze(ctx context.Context, o FreezeOptions) (FreezeRecord, []Output, er
 	if o.URL == "" {
 		rec.APIProblem = "no --url given"
 	} else {
-		rec.APIProblem = apiAnswers(ctx, o.URL)
+		rec.APIProblem = apiAnswers(ctx, o.URL, &rec.SentRequestIDs)
 	}
 	if rec.APIProblem == "" {
 		rec.Path = FreezeViaAPI
@@ -154,7 +167,7 @@ func SetFreeze(ctx context.Context, o FreezeOptions) (FreezeRecord, []Output, er
 			rec.Error = err.Error()
 			return rec, nil, err
 		}
-		outs, err := LoginFreeze(ctx, o.URL, o.Email, o.Password, o.On, o.Reason, o.Red)
+		outs, err := LoginFreeze(ctx, o.URL, o.Email, o.Password, o.On, o.Reason, o.Red, &rec.SentRequestIDs)
 		if err != nil {
 			rec.Error = err.Error()
 			return rec, outs, err

@@ -191,6 +191,9 @@ type State struct {
 	// login freeze in another state than the incident set (cleared by the
 	// next successful login-freeze).
 	FreezeProblem string
+	// SentRequests are the ids of requests other commands sent
+	// (restore-traffic's readiness polls), from sent_requests entries.
+	SentRequests []string
 	// Restores are the typed restore facts dr run captured, in order.
 	Restores []RestoreRecord
 	Notes    []Note
@@ -275,6 +278,12 @@ func Fold(entries []Entry) (*State, error) {
 			case f.OK:
 				st.FreezeProblem = ""
 			}
+		case TypeSentRequests:
+			var d SentRequests
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			st.SentRequests = append(st.SentRequests, d.IDs...)
 		case TypeNote:
 			var n Note
 			if err := json.Unmarshal(e.Data, &n); err != nil {

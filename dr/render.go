@@ -324,6 +324,10 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		var sg Signature
 		json.Unmarshal(e.Data, &sg)
 		head(fmt.Sprintf("signed entry %d (sha256 `%s`) with key %s", sg.Seq, sg.Hash, sg.KeyFingerprint))
+	case TypeSentRequests:
+		var d SentRequests
+		json.Unmarshal(e.Data, &d)
+		head(fmt.Sprintf("`%s` sent %d requests (their ids are left out of the log checks)", d.Step, len(d.IDs)))
 	case TypeClose:
 		head("closed")
 	default:
@@ -439,6 +443,10 @@ func timelineLine(e Entry) string {
 		json.Unmarshal(e.Data, &n)
 		first, _, _ := strings.Cut(n.Text, "\n")
 		return "note: " + first
+	case TypeSentRequests:
+		var d SentRequests
+		json.Unmarshal(e.Data, &d)
+		return fmt.Sprintf("%s sent %d requests", d.Step, len(d.IDs))
 	case TypeClose:
 		return "closed"
 	}

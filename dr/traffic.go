@@ -89,6 +89,9 @@ type TrafficOptions struct {
 	Red *Redactor
 	// Progress receives a line per action.
 	Progress io.Writer
+	// Sent, when set, receives the request ids the server echoed to the
+	// readiness polls (journal them: the log checks leave them out).
+	Sent *[]string
 }
 
 func (o *TrafficOptions) progress(format string, a ...any) {
@@ -201,7 +204,7 @@ func RestoreTraffic(ctx context.Context, st PlatformState, incident string, o Tr
 		return outs, fmt.Errorf("unknown platform %q", st.Platform)
 	}
 	if o.URL != "" {
-		out, err := waitServing(ctx, o.URL, o.Version, o.Timeout, nil)
+		out, err := waitServing(ctx, o.URL, o.Version, o.Timeout, nil, o.Sent)
 		outs = append(outs, out)
 		if err != nil {
 			return outs, err
@@ -398,7 +401,7 @@ func startLocal(ctx context.Context, c ComponentState, spec *ProcessSpec, o Traf
 	}
 	// The pidfile is written once the process serves (or, at a timeout,
 	// still runs): a process that died at start never replaces it.
-	wo, werr := waitServing(ctx, url, version, o.Timeout, exited)
+	wo, werr := waitServing(ctx, url, version, o.Timeout, exited, o.Sent)
 	out.End = time.Now().UTC()
 	if werr != nil && errors.Is(werr, ErrDiedAtStart) {
 		out.Stdout = strings.Join(append(note, fmt.Sprintf("started pid %d, which exited; pidfile %s left as it was", pid, c.PIDFile)), "\n")
@@ -463,8 +466,9 @@ func logTail(path string, offset int64) string {
 // waitServing polls base/api/ready until it answers 200 and, when version
 // is set, base/api/version until it answers that version. exited, when
 // set, reports the started process's end: it ending first is
-// ErrDiedAtStart, whatever answers on the port.
-func waitServing(ctx context.Context, base, version string, timeout time.Duration, exited <-chan error) (Output, error) {
+// ErrDiedAtStart, whatever answers on the port. The ids the server echoed
+// go to sent, when set.
+func waitServing(ctx context.Context, base, version string, timeout time.Duration, exited <-chan error, sent *[]string) (Output, error) {
 	base = strings.TrimRight(base, "/")
 	start := time.Now()
 	out := Output{Argv: []string{"GET", base + "/api/ready"}, Start: start.UTC(), ExitCode: 1}
@@ -482,6 +486,9 @@ func waitServing(ctx context.Context, base, version string, timeout time.Duratio
 			return 0, nil, err
 		}
 		defer resp.Body.Close()
+		if id := resp.Header.Get("X-Request-Id"); id != "" && sent != nil {
+			*sent = append(*sent, id)
+		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		return resp.StatusCode, b, nil
 	}
@@ -558,4 +565,15 @@ func waitServing(ctx context.Context, base, version string, timeout time.Duratio
 		case <-tick.C:
 		}
 	}
+}
+
+// TypeSentRequests is the journal entry of the request ids a step's
+// requests got (restore-traffic's readiness polls): the log checks leave
+// them out, as they leave out validate's own.
+const TypeSentRequests = "sent_requests"
+
+// SentRequests is the data of a sent_requests entry.
+type SentRequests struct {
+	Step string   `json:"step"`
+	IDs  []string `json:"ids"`
 }

@@ -235,7 +235,14 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var sent []string
+	opts.Sent = &sent
 	outs, stepErr := dr.RestoreTraffic(ctx, *rec, in.ID, opts)
+	if len(sent) > 0 {
+		if err := in.Append(dr.TypeSentRequests, dr.SentRequests{Step: "restore-traffic", IDs: sent}); err != nil {
+			return err
+		}
+	}
 	code := 0
 	if stepErr != nil {
 		code = 1
