@@ -96,8 +96,11 @@ func readProcess(pid int) (*ProcessSpec, error) {
 		return nil, fmt.Errorf("pid %d runs a binary that is no longer the one at %s: restore-traffic could not start the same binary again", pid, exe)
 	}
 	raw, err := os.ReadFile(proc + "/cmdline")
-	if err != nil || len(raw) == 0 {
-		return nil, fmt.Errorf("pid %d: its command line: %v", pid, err)
+	if err != nil {
+		return nil, fmt.Errorf("pid %d: its command line: %w", pid, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("pid %d has no command line (it is exiting): check it runs, then contain again", pid)
 	}
 	cwd, err := os.Readlink(proc + "/cwd")
 	if err != nil {

@@ -182,6 +182,10 @@ func RestoreTraffic(ctx context.Context, st PlatformState, incident string, o Tr
 			}
 		}
 	case "local":
+		if len(local{}.Restore(st)) == 0 {
+			o.progress("contain recorded no running process: nothing to start")
+			return outs, nil
+		}
 		specs, err := loadSecrets(&st, incident)
 		if err != nil {
 			return outs, err

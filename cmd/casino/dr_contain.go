@@ -216,7 +216,7 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	cmds := dr.TrafficPlan(*rec, opts)
 	if p.dryRun {
 		printCommands(env.Stdout, "would restore traffic with:", cmds)
-		if rec.Platform == "local" {
+		if rec.Platform == "local" && len(cmds) > 0 {
 			fmt.Fprintf(env.Stdout, "each with its recorded folder and environment (from %s), then waiting for /api/ready", rec.SecretsFile)
 			if opts.Version != "" {
 				fmt.Fprintf(env.Stdout, " and version %s", opts.Version)
