@@ -372,3 +372,16 @@ func TestTornPrivateKeyIsMasked(t *testing.T) {
 		t.Errorf("a public key was masked: %q", got)
 	}
 }
+
+// TestLearnArgvMasksFlagSecrets: a secret passed as --password X on the
+// recorded command line is masked wherever the line appears.
+func TestLearnArgvMasksFlagSecrets(t *testing.T) {
+	red := NewRedactor(nil)
+	learnArgv(red, []string{"casino", "serve", "--password", "argv-secret-9911", "--addr", ":8080"})
+	if got := red.String("casino serve --password argv-secret-9911 --addr :8080"); strings.Contains(got, "argv-secret-9911") {
+		t.Fatalf("not masked: %s", got)
+	}
+	if got := red.String(`["casino","argv-secret-9911"]`); strings.Contains(got, "argv-secret-9911") {
+		t.Fatalf("not masked by value: %s", got)
+	}
+}

@@ -73,6 +73,15 @@ func learnSecrets(red *Redactor, environ []string) {
 	}
 }
 
+// learnArgv teaches red the secrets of a recorded command line: flags
+// such as --password X span two arguments, so the line is learnt whole.
+func learnArgv(red *Redactor, argv []string) {
+	if red != nil {
+		red.Learn(CommandLine(argv))
+		red.Learn(strings.Join(argv, " "))
+	}
+}
+
 // readProcess reads what /proc says about pid: the binary image it runs,
 // that image's sha256, argv, working folder and environment. Any part that
 // cannot be read is an error: a restore that cannot be exact must not be

@@ -53,7 +53,7 @@ func (in *Incident) RecordPlatform(ctx context.Context, plat Platform, run Runne
 		if c.Spec != nil {
 			specs = true
 			learnSecrets(in.Red, c.Spec.Env)
-			learnSecrets(in.Red, c.Spec.Argv)
+			learnArgv(in.Red, c.Spec.Argv)
 		}
 	}
 	if specs {
@@ -196,7 +196,7 @@ func RestoreTraffic(ctx context.Context, st PlatformState, incident string, o Tr
 				continue
 			}
 			learnSecrets(o.Red, specs[c.Name].Env)
-			learnSecrets(o.Red, specs[c.Name].Argv)
+			learnArgv(o.Red, specs[c.Name].Argv)
 			out, err := startLocal(ctx, c, specs[c.Name], o)
 			outs = append(outs, out)
 			if err != nil {
