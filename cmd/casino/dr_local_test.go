@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"casino/dr"
+	"casino/internal/testpg"
 )
 
 // localBackend is a real casino serve started as an operator would, with
@@ -27,8 +30,9 @@ type localBackend struct {
 
 // startLocalBackend starts bin as 'casino serve' in a folder of its own,
 // with env (and nothing else) as its environment, on a free port; the
-// database is the relative sqlite:data/live.db, so only the recorded
-// folder and environment find it again. It waits for /api/ready.
+// database is the relative sqlite:data/live.db unless extraEnv names
+// another, so only the recorded folder and environment find it again. It
+// waits for /api/ready.
 func startLocalBackend(t *testing.T, f *drFixture, bin string, extraEnv ...string) *localBackend {
 	t.Helper()
 	lb := &localBackend{Work: t.TempDir(), Run: filepath.Join(f.Dir, "run")}
@@ -38,11 +42,13 @@ func startLocalBackend(t *testing.T, f *drFixture, bin string, extraEnv ...strin
 	lb.URL = "http://" + lb.Addr
 	lb.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"DATABASE_URL=sqlite:data/live.db",
 		"CASINO_ADDR=" + lb.Addr,
 		"CASINO_OWNER_PASSWORD=" + testOwnerPassword,
 		"CASINO_JWT_KEY=local-jwt-canary-0123456789abcdef0123456789abcdef",
 	}, extraEnv...)
+	if !slices.ContainsFunc(lb.Env, func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }) {
+		lb.Env = append(lb.Env, "DATABASE_URL=sqlite:data/live.db")
+	}
 	lb.start(t, bin)
 	return lb
 }
@@ -250,6 +256,43 @@ func TestDRRestoreTrafficLocalReplaysRecordedEnvironment(t *testing.T) {
 	}
 	if proof := readProof(t, f); !strings.Contains(proof, "--binary "+built+" (sha256 "+sha256File(t, built)+") in place of the recorded "+bin) {
 		t.Errorf("the proof does not name the --binary override")
+	}
+}
+
+// TestDRRestoreTrafficLocalPostgres: the recorded DATABASE_URL is a
+// PostgreSQL one (password included); from a shell without it,
+// restore-traffic brings the backend back on that database, not on the
+// default SQLite file, and the password stays out of the proof folder.
+func TestDRRestoreTrafficLocalPostgres(t *testing.T) {
+	f := newDRFixture(t)
+	t.Setenv("DATABASE_URL", "")
+	dbURL := testpg.NewDatabase(t)
+	lb := startLocalBackend(t, f, casinoBinary(t), "DATABASE_URL="+dbURL)
+	token := apiLogin(t, lb.URL, "admin@casino.com", testOwnerPassword)
+	apiPost(t, lb.URL+"/api/v1/tenants", token, map[string]string{"name": "On Postgres", "slug": "on-postgres"}, nil)
+	oldPid := readPid(lb.PIDFile)
+	f.mustDR(t, "declare", "--severity", "SEV-2", "--ic", "a", "--comms", "b", "--url", lb.URL)
+	f.mustDR(t, "contain", "--platform", "local", "--pid-dir", lb.Run, "--yes")
+	waitFor(t, "the backend to stop", func() bool { return !dr.ProcessAlive(oldPid) })
+	f.mustDR(t, "restore-traffic", "--yes")
+	token = apiLogin(t, lb.URL, "admin@casino.com", testOwnerPassword)
+	req, _ := http.NewRequest("GET", lb.URL+"/api/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := readAllClose(resp)
+	if !strings.Contains(string(body), `"on-postgres"`) {
+		t.Fatalf("the restarted backend does not serve the recorded PostgreSQL database: %s", body)
+	}
+	if _, err := os.Stat(filepath.Join(lb.Work, "data", "casino.db")); err == nil {
+		t.Errorf("the restarted backend created the default SQLite database")
+	}
+	if u, err := url.Parse(dbURL); err == nil {
+		if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Contains(proofFolderText(t, f.ProofDir), pw) {
+			t.Errorf("the database password reached the proof folder")
+		}
 	}
 }
 
