@@ -199,6 +199,16 @@ type State struct {
 	Order       []string // step keys in first-start order
 	Validations []Validation
 	LoginFrozen string // "on", "off" or ""
+	// Freezes are the login_freeze entries: each change with the path it
+	// took, and each check after a restore.
+	Freezes []FreezeRecord
+	// FreezeProblem, when set, is what to run because a restore left the
+	// login freeze in another state than the incident set (cleared by the
+	// next successful login-freeze).
+	FreezeProblem string
+	// SentRequests are the ids of requests other commands sent
+	// (restore-traffic's readiness polls), from sent_requests entries.
+	SentRequests []string
 	// Restores are the typed restore facts dr run captured, in order.
 	Restores []RestoreRecord
 	Notes    []Note
@@ -271,6 +281,24 @@ func Fold(entries []Entry) (*State, error) {
 				return nil, err
 			}
 			st.Restores = append(st.Restores, r)
+		case TypeFreeze:
+			var f FreezeRecord
+			if err := json.Unmarshal(e.Data, &f); err != nil {
+				return nil, err
+			}
+			st.Freezes = append(st.Freezes, f)
+			switch {
+			case f.Trigger == FreezeTriggerRestore && !f.OK:
+				st.FreezeProblem = f.Remedy
+			case f.OK:
+				st.FreezeProblem = ""
+			}
+		case TypeSentRequests:
+			var d SentRequests
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			st.SentRequests = append(st.SentRequests, d.IDs...)
 		case TypeNote:
 			var n Note
 			if err := json.Unmarshal(e.Data, &n); err != nil {
