@@ -63,7 +63,7 @@ func bootInstance(ctx context.Context, scratchURL string, hc *auth.HasherConfig,
 	}
 	owner, err := db.FindOwner(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("the restored copy has no owner account: %w", err)
+		return nil, fmt.Errorf("the restored copy has no owner account to log in with (%s)", casino.ErrorMessage(err))
 	}
 	in.Email, in.Password = owner.Email, auth.GeneratePassword(32)
 	hash, err := hasher.Hash(ctx, in.Password)

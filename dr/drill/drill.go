@@ -147,11 +147,15 @@ type run struct {
 	inst    *instance
 	pick    *picked
 	workDir string // private: downloads and the restore's own folder
-	facts   *casino.RestoreFacts
-	counts  map[string]int64
-	schema  int
-	start   time.Time
-	recEnd  time.Time
+	// owned is set once the target is proved not to be production: a
+	// target that failed the proof (production itself, or a database that
+	// existed before) is never torn down.
+	owned  bool
+	facts  *casino.RestoreFacts
+	counts map[string]int64
+	schema int
+	start  time.Time
+	recEnd time.Time
 }
 
 // NewID returns a random drill id (32 hex digits).
@@ -229,11 +233,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.teardown(ctx)
 	switch {
-	case runErr == nil && r.d.Reason == "":
-		r.d.Verdict = casino.DrillSuccessful
-	case dctx.Err() != nil && errors.Is(dctx.Err(), context.DeadlineExceeded):
+	case errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		// Past --timeout, whatever the phases answered: a drill that
+		// overran its budget did not pass.
 		r.d.Verdict = casino.DrillTimedOut
 		r.d.Reason = fmt.Sprintf("%s: the drill did not finish within --timeout %s (%s)", ReasonTimeout, o.Timeout, errText(runErr))
+	case runErr == nil && r.d.Reason == "":
+		r.d.Verdict = casino.DrillSuccessful
 	default:
 		r.d.Verdict = casino.DrillFailed
 		if runErr != nil {
@@ -248,7 +254,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 func errText(err error) string {
 	if err == nil {
-		return "no error"
+		return "every phase answered, after the deadline"
 	}
 	var de *drillError
 	if errors.As(err, &de) {
@@ -389,6 +395,9 @@ func (r *run) restore(ctx context.Context) error {
 	// journaled whether it passes or not.
 	ev, err := r.sc.ProveNotProduction(ctx)
 	if err == nil {
+		// From here on the target is the drill's own: only now may
+		// teardown remove it.
+		r.owned = true
 		err = r.sc.Create()
 		if err != nil {
 			err = fail(ReasonTarget, err)
@@ -632,7 +641,10 @@ func (r *run) teardown(parent context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 2*time.Minute)
 	defer cancel()
 	err := r.phase(casino.DrillPhaseTeardown, func() (string, error) {
-		ev, err := r.sc.Teardown(ctx)
+		ev, err := "nothing to remove: the target was never the drill's (it did not pass the isolation check), so it was left untouched", error(nil)
+		if r.owned {
+			ev, err = r.sc.Teardown(ctx)
+		}
 		if r.workDir != "" {
 			if e := os.RemoveAll(r.workDir); e != nil && err == nil {
 				err = e

@@ -92,7 +92,7 @@ func (r *run) cleanLeftovers(ctx context.Context) []string {
 			if len(b) > 36 {
 				b = b[:36]
 			}
-			if name == l || strings.HasPrefix(name, b) {
+			if name == l || strings.HasPrefix(name, b+"__rs_") {
 				return true
 			}
 		}

@@ -43,22 +43,21 @@ type scratch interface {
 // (PostgreSQL) or casino-drill-<hash>-<id> (a SQLite folder).
 const drillTag = "__drill_"
 
-// pgName bounds a PostgreSQL scratch name: the restore adds its own
-// "__rs_<ts>_<pid>" to the first 36 bytes, within the 63-byte limit.
+// pgScratchName is <db>__drill_<yymmddhhmmss>, at most 36 bytes: the
+// restore names its own scratch after the first 36 bytes of its target
+// ("__rs_<ts>_<pid>" appended), so within 36 bytes every drill's restore
+// scratch names its drill, and a live drill's is never taken for another's
+// leftover.
 func pgScratchName(prodDB string, now time.Time) string {
-	base := prodDB
-	if len(base) > 24 {
-		base = base[:24]
-	}
-	return base + drillTag + now.UTC().Format("20060102t150405")
+	return pgLeftoverPrefix(prodDB) + now.UTC().Format("060102150405")
 }
 
 // pgLeftoverPrefix is the prefix of every scratch database a drill of
 // prodDB makes.
 func pgLeftoverPrefix(prodDB string) string {
 	base := prodDB
-	if len(base) > 24 {
-		base = base[:24]
+	if len(base) > 16 {
+		base = base[:16]
 	}
 	return base + drillTag
 }
@@ -241,6 +240,12 @@ func sideNames(ctx context.Context, raw, dbname string) ([]string, error) {
 }
 
 func (s *pgScratch) Teardown(ctx context.Context) (string, error) {
+	// Never production, whatever led here.
+	ps, pdb, _ := pgParts(s.prod.URL)
+	ts, _, _ := pgParts(s.target.URL)
+	if s.dbname == "" || (ps == ts && pdb == s.dbname) {
+		return "", fmt.Errorf("%w: refusing to drop %s", ErrTargetIsProduction, s.dbname)
+	}
 	names, err := sideNames(ctx, s.target.URL, s.dbname)
 	if err != nil {
 		return "", err
@@ -331,6 +336,10 @@ func (s *sqliteScratch) ProveNotProduction(ctx context.Context) (string, error) 
 }
 
 func (s *sqliteScratch) Teardown(ctx context.Context) (string, error) {
+	// Never production, whatever led here.
+	if absClean(s.prod.Path) == absClean(s.target.Path) || sameFile(s.prod.Path, s.target.Path) {
+		return "", fmt.Errorf("%w: refusing to remove %s", ErrTargetIsProduction, s.target.Path)
+	}
 	if s.dir != "" {
 		if err := os.RemoveAll(s.dir); err != nil {
 			return "", err
