@@ -382,6 +382,7 @@ func TestDrillFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own database, folders and scratch names
 			f := newDrillFixture(t, tc.engine, tc.noOwner)
 			args := tc.prepare(t, f)
 			f.snapshot(t)

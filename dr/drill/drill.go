@@ -186,7 +186,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r := &run{o: &o, prod: prod, start: o.now()}
 	r.d = casino.Drill{ID: NewID(), StartedAt: r.start.Truncate(time.Microsecond), Verdict: casino.DrillRunning, Engine: string(o.Production.Dialect)}
-	if tg, ok := o.Targets.Scenarios[o.Scenario]; ok {
+	// A drill restores a logical backup: the targets without
+	// point-in-time recovery apply.
+	if tg, _, ok := o.Targets.For(o.Scenario, nil); ok {
 		if d, err := time.ParseDuration(tg.RTO); err == nil {
 			r.d.RTOTargetSeconds = d.Seconds()
 		}
@@ -275,27 +277,46 @@ func message(err error) string {
 
 // phase runs one timed phase, journaled as a step of the proof.
 func (r *run) phase(name string, fn func() (string, error)) error {
-	start, err := r.proof.StartStep(dr.StepStart{Step: name, Kind: "drill"}, false)
+	var perr error
+	err := r.step(name, func() error {
+		t0 := time.Now()
+		var detail string
+		detail, perr = fn()
+		p := casino.DrillPhase{Name: name, Seconds: round3(time.Since(t0).Seconds()), OK: perr == nil, Detail: r.o.Red.String(detail)}
+		if perr != nil {
+			p.Detail = r.o.Red.String(strings.TrimSpace(detail + " " + errText(perr)))
+		}
+		r.d.Phases = append(r.d.Phases, p)
+		r.o.logf("%-9s %7.3fs %s", name, p.Seconds, map[bool]string{true: "ok", false: "FAILED"}[p.OK])
+		if detail != "" {
+			if err := r.proof.AddNote(name + ": " + detail); err != nil && perr == nil {
+				perr = err
+			}
+		}
+		return perr
+	})
+	if perr != nil {
+		return perr
+	}
+	return err
+}
+
+// step runs body as one step of the proof (dr's step lifecycle: a synced
+// step_start before body, a step_end with its error after) and returns
+// body's own error, which keeps its named reason, or else the journal's.
+func (r *run) step(name string, body func() error) error {
+	var berr error
+	err := r.proof.RunStep(context.Background(), dr.StepSpec{Step: name, Kind: "drill"}, func(context.Context, *dr.StepRun) dr.StepResult {
+		berr = body()
+		return dr.StepResult{Err: berr}
+	})
+	if berr != nil {
+		return berr
+	}
 	if err != nil {
 		return fmt.Errorf("journal %s: %w", name, err)
 	}
-	t0 := time.Now()
-	detail, perr := fn()
-	p := casino.DrillPhase{Name: name, Seconds: round3(time.Since(t0).Seconds()), OK: perr == nil, Detail: r.o.Red.String(detail)}
-	if perr != nil {
-		p.Detail = r.o.Red.String(strings.TrimSpace(detail + " " + errText(perr)))
-	}
-	r.d.Phases = append(r.d.Phases, p)
-	r.o.logf("%-9s %7.3fs %s", name, p.Seconds, map[bool]string{true: "ok", false: "FAILED"}[p.OK])
-	if detail != "" {
-		if err := r.proof.AddNote(name + ": " + detail); err != nil {
-			return err
-		}
-	}
-	if err := r.proof.EndStep(name, start, 0, perr, nil); err != nil {
-		return err
-	}
-	return perr
+	return nil
 }
 
 // timed adds a phase measured by the caller (the parts of backup.Restore
@@ -386,11 +407,11 @@ func (r *run) phases(ctx context.Context) error {
 // for SQLite the decryption and decompression into the new file), restore
 // (loading the data, renaming it into place), migrate (migrate up).
 func (r *run) restore(ctx context.Context) error {
+	return r.step(casino.DrillPhaseRestore, func() error { return r.restoreBody(ctx) })
+}
+
+func (r *run) restoreBody(ctx context.Context) error {
 	o := r.o
-	step, err := r.proof.StartStep(dr.StepStart{Step: casino.DrillPhaseRestore, Kind: "drill"}, false)
-	if err != nil {
-		return err
-	}
 	// The isolation check comes before anything is created, and is
 	// journaled whether it passes or not.
 	ev, err := r.sc.ProveNotProduction(ctx)
@@ -410,7 +431,6 @@ func (r *run) restore(ctx context.Context) error {
 	if err != nil {
 		r.d.Phases = append(r.d.Phases, casino.DrillPhase{Name: casino.DrillPhaseRestore, OK: false, Detail: o.Red.String(errText(err))})
 		r.proof.AddNote("restore: refused before anything was created: " + errText(err))
-		r.proof.EndStep(casino.DrillPhaseRestore, step, 0, err, nil)
 		return err
 	}
 	if err := r.proof.AddNote("restore: isolation check: " + ev); err != nil {
@@ -448,7 +468,6 @@ func (r *run) restore(ctx context.Context) error {
 		// Refused before anything was restored: a verify failure.
 		err := fail(ReasonVerify, rerr)
 		r.timed(casino.DrillPhaseVerify, end.Sub(t0).Seconds(), false, errText(err))
-		r.proof.EndStep(casino.DrillPhaseRestore, step, 0, err, nil)
 		return err
 	}
 	r.timed(casino.DrillPhaseVerify, verified.Sub(t0).Seconds(), true, verifyDetail)
@@ -465,7 +484,6 @@ func (r *run) restore(ctx context.Context) error {
 	if rerr != nil {
 		err := fail(ReasonRestore, rerr)
 		r.timed(casino.DrillPhaseRestore, restoreSecs, false, errText(err))
-		r.proof.EndStep(casino.DrillPhaseRestore, step, 0, err, nil)
 		return err
 	}
 	r.facts = res.Facts
@@ -486,9 +504,6 @@ func (r *run) restore(ctx context.Context) error {
 	}
 	if err != nil {
 		err = fail(ReasonData, err)
-	}
-	if e := r.proof.EndStep(casino.DrillPhaseRestore, step, 0, err, nil); e != nil && err == nil {
-		err = e
 	}
 	return err
 }
