@@ -17,9 +17,12 @@ import (
 	"syscall"
 	"testing"
 
+	"filippo.io/age"
+
 	"casino"
 	"casino/internal/testdb"
 	"casino/internal/testpg"
+	"casino/internal/tests3"
 	"casino/keys"
 	"casino/sqlstore"
 )
@@ -467,4 +470,44 @@ func TestDrillKill9(t *testing.T) {
 		}
 		f.checkAfter(t, d)
 	})
+}
+
+// TestDrillRemote: with --remote the drill picks the newest backup in the
+// bucket, downloads its pinned version into a private folder (the backup
+// folder stays as it was), decrypts it with the age identity and succeeds.
+func TestDrillRemote(t *testing.T) {
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
+	f := newDrillFixture(t, sqlstore.SQLite, false)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Env["CASINO_BACKUP_REMOTE"] = "s3://" + bucket + "/prod"
+	f.Env["CASINO_BACKUP_RECIPIENTS"] = id.Recipient().String()
+	f.Env["CASINO_BACKUP_IDENTITY"] = id.String()
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		f.Env[k] = v
+	}
+	if out, errOut, code := runCLI(t, f.Env, "", "backup", "create", "--remote", "--remote-only"); code != 0 {
+		t.Fatalf("backup create --remote: exit %d\n%s\n%s", code, out, errOut)
+	}
+	f.snapshot(t)
+	d, errOut, code := f.drill(t, "--remote")
+	if code != 0 || d.Verdict != casino.DrillSuccessful {
+		t.Fatalf("drill --remote: exit %d %s %q\n%s", code, d.Verdict, d.Reason, errOut)
+	}
+	if !strings.HasPrefix(d.BackupSource, "s3://"+bucket+"/prod/") || d.Backup == filepath.Base(f.Backup) || !strings.HasSuffix(d.Backup, ".age") {
+		t.Errorf("picked %s from %s, want the encrypted remote-only backup from the bucket", d.Backup, d.BackupSource)
+	}
+	for _, p := range d.Phases {
+		if p.Name == "download" && !strings.Contains(p.Detail, "pulled the pinned data version") {
+			t.Errorf("download phase: %q", p.Detail)
+		}
+		if p.Name == "decrypt" && !strings.Contains(p.Detail, "age-encrypted") {
+			t.Errorf("decrypt phase: %q", p.Detail)
+		}
+	}
+	f.checkAfter(t, d)
 }
