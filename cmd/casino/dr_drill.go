@@ -132,7 +132,7 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	res, err := drdrill.Run(ctx, o)
-	if err != nil {
+	if res == nil {
 		return cliError(err)
 	}
 	d := res.Drill
@@ -142,6 +142,9 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 		}
 	} else {
 		printDrill(env, d)
+	}
+	if err != nil {
+		return cliError(err)
 	}
 	if d.Verdict != casino.DrillSuccessful {
 		return fmt.Errorf("drill %s %s: %s", d.ID, d.Verdict, d.Reason)

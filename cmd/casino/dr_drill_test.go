@@ -20,6 +20,7 @@ import (
 	"filippo.io/age"
 
 	"casino"
+	"casino/backup"
 	"casino/internal/testdb"
 	"casino/internal/testpg"
 	"casino/internal/tests3"
@@ -427,6 +428,15 @@ func TestDrillKill9(t *testing.T) {
 		if !waitPaused(lines, "loaded") {
 			cmd.Process.Kill()
 			t.Fatalf("the drill never paused at loaded:\n%s", out)
+		}
+		// Mid-restore, production's backup lock is free: the drill locks
+		// only its own target.
+		prodTarget, _ := sqlstore.ParseURL(f.URL)
+		lock, err := backup.AcquireLock(context.Background(), prodTarget)
+		if err != nil {
+			t.Errorf("production's lock while a drill restores: %v", err)
+		} else {
+			lock.Release()
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()

@@ -180,7 +180,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the production database to record the drill: %w", err)
 	}
-	defer prod.Close()
+	// Production is open only while the drill reads or writes its rows:
+	// not during the restore, boot and checks, so the drill holds no
+	// connection a production restore would wait for.
+	defer func() {
+		if prod != nil {
+			prod.Close()
+		}
+	}()
 	if err := prod.CheckSchema(ctx); err != nil {
 		return nil, fmt.Errorf("production database: %w", err)
 	}
@@ -214,11 +221,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}, o.Red, r.start)
 	if err != nil {
 		r.d.Verdict, r.d.Reason = casino.DrillFailed, "proof: "+err.Error()
-		r.record(ctx)
-		return nil, fmt.Errorf("write the drill proof: %w", err)
+		return nil, errors.Join(fmt.Errorf("write the drill proof: %w", err), r.record(ctx))
 	}
 	res := &Result{}
 	res.Cleaned = r.cleanLeftovers(ctx)
+	prod.Close()
+	r.prod, prod = nil, nil
 
 	dctx := ctx
 	if o.Timeout > 0 {
@@ -245,12 +253,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	default:
 		r.d.Verdict = casino.DrillFailed
 		if runErr != nil {
-			r.d.Reason = o.Red.String(errText(runErr))
+			r.d.Reason = errText(runErr)
 		}
 	}
+	r.d.Reason = o.Red.String(r.d.Reason)
 	r.close()
-	r.record(ctx)
+	err = r.record(ctx)
 	res.Drill = r.d
+	if err != nil {
+		return res, fmt.Errorf("drill %s %s, but recording it in the production database failed: %w", r.d.ID, r.d.Verdict, err)
+	}
 	return res, nil
 }
 
@@ -773,7 +785,7 @@ func secs(f float64) string {
 // record writes the drill's outcome to production's database: the drills
 // row and, once a backup was picked, its verification (kind "drill"). The
 // backup's signed manifest is never rewritten.
-func (r *run) record(parent context.Context) {
+func (r *run) record(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
 	defer cancel()
 	fin := r.o.now().Truncate(time.Microsecond)
@@ -781,11 +793,19 @@ func (r *run) record(parent context.Context) {
 	if r.d.Verdict == casino.DrillRunning {
 		r.d.Verdict = casino.DrillFailed
 	}
-	if err := r.prod.FinishDrill(ctx, r.d); err != nil {
-		r.o.logf("record the drill: %v", err)
+	prod := r.prod
+	if prod == nil {
+		var err error
+		if prod, err = sqlstore.Open(ctx, r.o.Production.URL); err != nil {
+			return err
+		}
+		defer prod.Close()
+	}
+	if err := prod.FinishDrill(ctx, r.d); err != nil {
+		return err
 	}
 	if r.d.Backup == "" || r.pick == nil {
-		return
+		return nil
 	}
 	detail := fmt.Sprintf("drill %s %s: restored into an isolated target, casino booted on it, must-pass checks run", r.d.ID, r.d.Verdict)
 	if r.d.Reason != "" {
@@ -795,7 +815,5 @@ func (r *run) record(parent context.Context) {
 		detail = detail[:verificationDetail] + "…"
 	}
 	v := casino.BackupVerification{BackupName: r.d.Backup, SHA256: r.d.BackupSHA256, Kind: "drill", OK: r.d.Verdict == casino.DrillSuccessful, Detail: detail, VerifiedAt: fin}
-	if err := r.prod.RecordVerification(ctx, v); err != nil {
-		r.o.logf("record the verification: %v", err)
-	}
+	return prod.RecordVerification(ctx, v)
 }
