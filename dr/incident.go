@@ -437,15 +437,47 @@ func Declare(dir string, template Source, d Declaration, red *Redactor, now time
 	if err := d.CheckTimes(now); err != nil {
 		return nil, err
 	}
+	base := d.IncidentStart.UTC().Format("2006-01-02")
+	return declare(dir, func(n int) (string, bool) {
+		if n > 1 {
+			return fmt.Sprintf("%s-%d", base, n), true
+		}
+		return base, true
+	}, template, d, red, now)
+}
+
+// DeclareNamed is Declare with the record named id rather than by date: a
+// drill's proof carries the drill's id. It refuses (os.ErrExist) when a
+// record of that name exists.
+func DeclareNamed(dir, id string, template Source, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	if d.ImpactStart.IsZero() {
+		d.ImpactStart = d.IncidentStart
+	}
+	if err := d.CheckTimes(now); err != nil {
+		return nil, err
+	}
+	if id == "" || id != filepath.Base(id) || strings.HasPrefix(id, ".") {
+		return nil, fmt.Errorf("record name %q: want a plain file name", id)
+	}
+	in, err := declare(dir, func(n int) (string, bool) { return id, n == 1 }, template, d, red, now)
+	if err == nil && in == nil {
+		return nil, fmt.Errorf("record %s in %s: %w", id, dir, os.ErrExist)
+	}
+	return in, err
+}
+
+// declare claims the first free name that names(1), names(2)... gives (ok
+// false: no more names) and journals the declaration; nil, nil when every
+// name was taken.
+func declare(dir string, names func(n int) (string, bool), template Source, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	base := d.IncidentStart.UTC().Format("2006-01-02")
 	var in *Incident
 	for n := 1; ; n++ {
-		id := base
-		if n > 1 {
-			id = fmt.Sprintf("%s-%d", base, n)
+		id, ok := names(n)
+		if !ok {
+			return nil, nil
 		}
 		cand := &Incident{Dir: dir, ID: id, Red: red}
 		// O_EXCL on the proof claims the name even against a concurrent declare.
