@@ -75,6 +75,9 @@ func (r *Readiness) PITROn() bool { return r.PITR != "" && r.PITR != PITROffMode
 // PITROffMode is the PITR setting that turns it off.
 const PITROffMode = "off"
 
+// PITRModeLabels are the values of casino_dr_pitr_mode's mode label.
+var PITRModeLabels = []string{PITROffMode, "litestream", "wal"}
+
 // TargetList returns every scenario's targets, sorted by scenario.
 func (r *Readiness) TargetList() []casino.DRTarget {
 	if r.Targets == nil {
@@ -352,7 +355,7 @@ type readinessCollector struct {
 //	casino_backup_last_verified_timestamp_seconds  the newest successful backup verification (verify, deep verify, drill)
 //	casino_dr_target_rto_seconds{scenario}         RTO target in force per scenario
 //	casino_dr_target_rpo_seconds{scenario}         RPO target in force per scenario (none for a scenario without one)
-//	casino_dr_pitr_enabled                         1 when serve has point-in-time recovery configured
+//	casino_dr_pitr_mode{mode}                      1 for serve's PITR setting (off, litestream, wal), 0 for the others
 //
 // The drill and verification series are left out when the read failed
 // (casino_dr_readiness_up 0), so an alert never reads a made-up 0.
@@ -370,7 +373,7 @@ func (r *Readiness) Collector() prometheus.Collector {
 		verified:    d("casino_backup_last_verified_timestamp_seconds", "Unix time of the newest successful backup verification (verify, deep verify or drill); 0 if none."),
 		rto:         d("casino_dr_target_rto_seconds", "RTO target in force for the scenario (docs/ops/dr_targets.json).", "scenario"),
 		rpo:         d("casino_dr_target_rpo_seconds", "RPO target in force for the scenario (docs/ops/dr_targets.json); absent for a scenario that restores no data.", "scenario"),
-		pitr:        d("casino_dr_pitr_enabled", "1 when serve has point-in-time recovery configured (CASINO_PITR litestream or wal), else 0."),
+		pitr:        d("casino_dr_pitr_mode", "1 for serve's point-in-time recovery setting CASINO_PITR (off, litestream or wal), 0 for the others: alert rules pick the recovery point to watch by it.", "mode"),
 	}
 }
 
@@ -391,11 +394,17 @@ func (c *readinessCollector) Collect(ch chan<- prometheus.Metric) {
 			g(c.rpo, *t.RPOSeconds, t.Scenario)
 		}
 	}
-	pitr := 0.0
-	if c.r.PITROn() {
-		pitr = 1
+	mode := c.r.PITR
+	if mode == "" {
+		mode = PITROffMode
 	}
-	g(c.pitr, pitr)
+	for _, m := range PITRModeLabels {
+		x := 0.0
+		if m == mode {
+			x = 1
+		}
+		g(c.pitr, x, m)
+	}
 	s := c.r.snapshot()
 	if !s.ok {
 		g(c.up, 0)
