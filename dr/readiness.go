@@ -43,8 +43,8 @@ type Readiness struct {
 	// they came from.
 	Targets       *Targets
 	TargetsSource string
-	// PITR is serve's point-in-time recovery setting: "off" (or ""),
-	// "litestream" or "wal".
+	// PITR is serve's point-in-time recovery setting: PITROff (or ""),
+	// PITRLitestream or PITRWAL. It chooses the targets in force.
 	PITR string
 	// Local returns the newest trusted backup of serve's backup folder.
 	// Remote returns the remote's; nil when serve has no remote settings.
@@ -69,22 +69,25 @@ func (r *Readiness) now() time.Time {
 	return time.Now()
 }
 
-// PITROn reports whether point-in-time recovery is configured.
-func (r *Readiness) PITROn() bool { return r.PITR != "" && r.PITR != PITROffMode }
+// pitrConfig is serve's PITR setting as a configuration Targets.For reads.
+func (r *Readiness) pitrConfig() *PITRConfig {
+	mode := r.PITR
+	if mode == "" {
+		mode = PITROff
+	}
+	return &PITRConfig{Mode: mode, From: "CASINO_PITR"}
+}
 
-// PITROffMode is the PITR setting that turns it off.
-const PITROffMode = "off"
-
-// PITRModeLabels are the values of casino_dr_pitr_mode's mode label.
-var PITRModeLabels = []string{PITROffMode, "litestream", "wal"}
-
-// TargetList returns every scenario's targets, sorted by scenario.
+// TargetList returns every scenario's targets in force for serve's PITR
+// setting (Targets.For: a scenario's pitr targets when PITR is on and the
+// file has them), sorted by scenario.
 func (r *Readiness) TargetList() []casino.DRTarget {
 	if r.Targets == nil {
 		return nil
 	}
 	var out []casino.DRTarget
-	for k, s := range r.Targets.Scenarios {
+	for k := range r.Targets.Scenarios {
+		s, _, _ := r.Targets.For(k, r.pitrConfig())
 		t := casino.DRTarget{Scenario: k, Name: s.Name}
 		if d, err := time.ParseDuration(s.RTO); err == nil {
 			t.RTOSeconds = d.Seconds()
@@ -108,9 +111,7 @@ func (r *Readiness) DRStatus(ctx context.Context) (*casino.DRStatus, error) {
 		GeneratedAt: now, Scenario: ReadinessScenario, Targets: r.TargetList(), TargetsSource: r.TargetsSource,
 		PITR: r.PITR, OpenIncidents: []casino.OpenIncident{}, Trend: []casino.DrillPoint{},
 	}
-	if st.PITR == "" {
-		st.PITR = PITROffMode
-	}
+	st.PITR = r.pitrConfig().Mode
 	for _, t := range st.Targets {
 		if t.Scenario == ReadinessScenario {
 			st.RTOSeconds, st.RPOSeconds = t.RTOSeconds, t.RPOSeconds
@@ -394,11 +395,8 @@ func (c *readinessCollector) Collect(ch chan<- prometheus.Metric) {
 			g(c.rpo, *t.RPOSeconds, t.Scenario)
 		}
 	}
-	mode := c.r.PITR
-	if mode == "" {
-		mode = PITROffMode
-	}
-	for _, m := range PITRModeLabels {
+	mode := c.r.pitrConfig().Mode
+	for _, m := range PITRModes {
 		x := 0.0
 		if m == mode {
 			x = 1
