@@ -41,7 +41,7 @@ func TestDRScenarioBWithPITRSQLite(t *testing.T) {
 	synced := func(at time.Time) {
 		t.Helper()
 		poll.Until(t, 30*time.Second, "the replica to sync past "+at.Format(time.RFC3339Nano), func() bool {
-			w, err := pitr.LitestreamWindow(context.Background(), replica)
+			w, err := pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
 			return err == nil && w.End.After(at)
 		})
 	}
