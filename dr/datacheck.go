@@ -140,13 +140,16 @@ func OwnerDataSummary(ctx context.Context, base, email, password string) (*casin
 }
 
 // SentRequestIDs returns every request id dr sent before now, as journaled
-// by declare and by earlier validations.
+// by declare, earlier validations, login-freeze and restore-traffic.
 func (st *State) SentRequestIDs() []string {
 	ids := append([]string{}, st.Declaration.SentRequestIDs...)
 	for _, v := range st.Validations {
 		ids = append(ids, v.SentRequestIDs...)
 	}
-	return ids
+	for _, f := range st.Freezes {
+		ids = append(ids, f.SentRequestIDs...)
+	}
+	return append(ids, st.SentRequests...)
 }
 
 // Expect fills in what the incident's journal says validate should find,

@@ -90,7 +90,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	}
 	d.Drill = *drill
 	red := newRedactor(env, password)
-	if d.PITR, err = pf.config(ctx, fs, red); err != nil {
+	if d.PITR, err = pf.config(ctx, fs, env, red); err != nil {
 		return err
 	}
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {

@@ -118,6 +118,17 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "casino: journaled restore facts (%s): backup %s, snapshot_at %s, restore_id %s\n",
 			what, rec.Facts.Backup.Name, rec.Facts.Backup.SnapshotAt.Format("2006-01-02T15:04:05Z07:00"), rec.Facts.RestoreID)
 	}
+	if err == nil && res.Restore != nil {
+		// The restored database must keep the login freeze the incident set.
+		open, dbName := freezeOpener(env)
+		fz, ferr := in.CheckFreezeAfterRestore(ctx, res.Restore, open, dbName)
+		if ferr != nil {
+			return &exitError{code: 1, err: fmt.Errorf("dr run: the restore is journaled, but %s", in.Red.String(ferr.Error()))}
+		}
+		if fz != nil {
+			fmt.Fprintf(env.Stderr, "casino: %s\n", in.Red.String(dr.FreezeLine(*fz)))
+		}
+	}
 	var failed *dr.StepFailed
 	switch {
 	case res.FactsErr != nil && errors.As(err, &failed):
