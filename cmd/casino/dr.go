@@ -39,6 +39,7 @@ var drCommands = []drCommand{
 	{"note", "journal operator prose: dr note \"...\"", runDRNote},
 	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only, sign", runDRClose},
 	{"addendum", "after close: add the postmortem or sign-off as a chained, signed addendum", runDRAddendum},
+	{"drill", "restore drill: a backup into an isolated copy, casino booted on it, checks, timed, proved, torn down", runDRDrill},
 	{"verify-proof", "re-render the proof from its journal, byte-compare, check the chain and signatures", runDRVerifyProof},
 }
 
