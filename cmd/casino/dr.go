@@ -32,12 +32,14 @@ var drCommands = []drCommand{
 	{"login-freeze", "turn the backend's admin login freeze on or off", runDRLoginFreeze},
 	{"scenario", "record the scenario decision (A, B or C) and print its runbook section", runDRScenario},
 	{"run", "run an operator command and journal it: -- COMMAND ARGS...", runDRRun},
+	{"record-pitr", "record a point-in-time recovery run by CloudNativePG or pgBackRest, for RPO and the data check", runDRRecordPITR},
 	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
 	{"checks", "list the validation checks", runDRChecks},
 	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},
 	{"note", "journal operator prose: dr note \"...\"", runDRNote},
 	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only, sign", runDRClose},
 	{"addendum", "after close: add the postmortem or sign-off as a chained, signed addendum", runDRAddendum},
+	{"drill", "restore drill: a backup into an isolated copy, casino booted on it, checks, timed, proved, torn down", runDRDrill},
 	{"verify-proof", "re-render the proof from its journal, byte-compare, check the chain and signatures", runDRVerifyProof},
 }
 
