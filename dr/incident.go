@@ -362,6 +362,10 @@ type Incident struct {
 	Red     *Redactor
 	// Now is the clock; tests may set it.
 	Now func() time.Time
+	// Mirror, when set, receives the journal and proof after every append
+	// (see MirrorNow); MirrorFailed hears of each failure to mirror.
+	Mirror       Mirror
+	MirrorFailed func(error)
 }
 
 // ProofPath is the Markdown proof file.
@@ -580,7 +584,11 @@ func (in *Incident) Append(typ string, data any) error {
 		return err
 	}
 	in.State = st
-	return in.Render()
+	if err := in.Render(); err != nil {
+		return err
+	}
+	in.mirrorAfterAppend()
+	return nil
 }
 
 // StartStep journals a step's start, refusing one already done unless force.

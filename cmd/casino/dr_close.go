@@ -10,6 +10,7 @@ import (
 	"casino/docs/ops"
 	"casino/dr"
 	"casino/keys"
+	"casino/s3store"
 )
 
 const drCloseUsage = `dr close [--targets FILE] [--summary TEXT] [--unrecovered]
@@ -168,6 +169,9 @@ func runDRAddendum(ctx context.Context, env *Env, args []string) error {
 		id = ids[len(ids)-1]
 	}
 	in, err := dr.Open(f.proofDir, id, newRedactor(env))
+	if err == nil {
+		f.attachMirror(in)
+	}
 	if err != nil {
 		return err
 	}
@@ -183,7 +187,7 @@ func runDRAddendum(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-const drVerifyProofUsage = `dr verify-proof [--key PUB] [--head HASH] FILE
+const drVerifyProofUsage = `dr verify-proof [--key PUB] [--head HASH] FILE | s3://bucket/prefix/proofs/INCIDENT | --remote INCIDENT
 
 Checks an incident's record as a whole (FILE is the proof .md or its
 .journal.jsonl): the journal's hash chain; the proof, re-rendered from the
@@ -212,7 +216,17 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 			return usageErrorf("dr verify-proof: --key: %v", err)
 		}
 	}
-	rep, err := dr.VerifyProof(fs.Arg(0), pubs)
+	file := fs.Arg(0)
+	if f.remote.set || s3store.IsRemote(file) {
+		path, cleanup, err := fetchMirroredProof(ctx, &f, file)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		fmt.Fprintf(env.Stdout, "mirrored copy: %s\n", file)
+		file = path
+	}
+	rep, err := dr.VerifyProof(file, pubs)
 	if err != nil {
 		var ce *dr.ChainError
 		var pm *dr.ProofMismatch
@@ -229,9 +243,9 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 	}
 	n := rep.Entries
 	if *head != "" {
-		jpath := strings.TrimSuffix(fs.Arg(0), ".md") + ".journal.jsonl"
-		if strings.HasSuffix(fs.Arg(0), ".jsonl") {
-			jpath = fs.Arg(0)
+		jpath := strings.TrimSuffix(file, ".md") + ".journal.jsonl"
+		if strings.HasSuffix(file, ".jsonl") {
+			jpath = file
 		}
 		entries, _ := dr.ReadJournal(jpath)
 		found := 0
