@@ -26,7 +26,8 @@ import (
 //     snapshot_at (users created or deleted since are listed, not carried);
 //   - audit_events written after snapshot_at (the log is append-only: they
 //     are inserted, with the copy's own ids);
-//   - backup_verifications, the verification store, when both have it.
+//   - backup_verifications, the verification store, and drills, when both
+//     have them.
 //
 // Each part is read on its own: a damaged live database (a table dropped)
 // carries what it still has, and CarriedState.Skipped says what it had not.
@@ -111,6 +112,7 @@ func carryFrom(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, snapshotA
 		{"token revocations", func() error { return carryRevocations(ctx, src, tx, cs) }},
 		{"audit events", func() error { return carryAudit(ctx, src, tx, snapshotAt, cs) }},
 		{"verification store", func() error { return carryVerifications(ctx, src, tx, cs) }},
+		{"drills", func() error { return carryDrills(ctx, src, tx, cs) }},
 	}
 	for i, p := range parts {
 		sp := fmt.Sprintf("carry_%d", i)
@@ -382,35 +384,52 @@ func carryAudit(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, snapshot
 	return err
 }
 
-// verificationsTable is the verification store (migration 0003).
-const verificationsTable = "backup_verifications"
+// Tables that belong to the live database, not to the backup: the
+// verification store (migration 0003) and the drills (migration 0004). The
+// copy's rows are replaced by the live ones, ids included.
+const (
+	verificationsTable = "backup_verifications"
+	drillsTable        = "drills"
+)
 
 func carryVerifications(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, cs *casino.CarriedState) error {
-	if !tableExists(ctx, src, verificationsTable) {
-		return nil // nothing to carry: the live database predates the store
-	}
-	cols, err := commonColumns(ctx, src, tx, verificationsTable, "")
-	if err != nil {
-		return err
-	}
-	// The store belongs to the live database, not to the backup: the
-	// copy's rows are replaced by the live ones, ids included.
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+verificationsTable); err != nil {
-		return err
-	}
-	n, err := copyRows(ctx, src, tx, verificationsTable, cols, "SELECT "+strings.Join(cols, ", ")+" FROM "+verificationsTable, nil, nil)
-	if err != nil {
-		return err
-	}
+	n, err := replaceTable(ctx, src, tx, verificationsTable)
 	cs.Verifications = n
+	return err
+}
+
+func carryDrills(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, cs *casino.CarriedState) error {
+	n, err := replaceTable(ctx, src, tx, drillsTable)
+	cs.Drills = n
+	return err
+}
+
+// replaceTable replaces the copy's rows of table with the live database's,
+// over the columns both have. A live database that predates the table
+// carries nothing.
+func replaceTable(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table string) (int, error) {
+	if !tableExists(ctx, src, table) {
+		return 0, nil
+	}
+	cols, err := commonColumns(ctx, src, tx, table, "")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+		return 0, err
+	}
+	n, err := copyRows(ctx, src, tx, table, cols, "SELECT "+strings.Join(cols, ", ")+" FROM "+table, nil, nil)
+	if err != nil {
+		return n, err
+	}
 	if tx.Dialect() == sqlstore.Postgres && n > 0 {
-		for _, c := range cols {
-			if c == "id" {
-				_, err = tx.ExecContext(ctx, "SELECT setval(pg_get_serial_sequence('"+verificationsTable+"', 'id'), (SELECT MAX(id) FROM "+verificationsTable+"))")
-			}
+		var serial sql.NullString
+		tx.QueryRowContext(ctx, "SELECT pg_get_serial_sequence('"+table+"', 'id')").Scan(&serial)
+		if serial.Valid {
+			_, err = tx.ExecContext(ctx, "SELECT setval(pg_get_serial_sequence('"+table+"', 'id'), (SELECT MAX(id) FROM "+table+"))")
 		}
 	}
-	return err
+	return n, err
 }
 
 func tableExists(ctx context.Context, db *sqlstore.DB, table string) bool {
@@ -434,7 +453,7 @@ func mergeCarried(a, b *casino.CarriedState) *casino.CarriedState {
 	a.TokensValidAfter += b.TokensValidAfter
 	a.AuditEvents += b.AuditEvents
 	a.Verifications = b.Verifications
-	a.Drills += b.Drills
+	a.Drills = b.Drills
 	a.PasswordHashes = joinUnique(a.PasswordHashes, b.PasswordHashes)
 	a.NotCarriedUsers = joinUnique(a.NotCarriedUsers, b.NotCarriedUsers)
 	a.Skipped = b.Skipped

@@ -199,6 +199,14 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustExec(t, live, `INSERT INTO users (tenant_id, email, password_hash, role, created_at, updated_at) VALUES (NULL, 'late@example.com', 'h', 'owner', ?, ?)`, sqlstore.Now(), sqlstore.Now())
+		// A drill and a verification after the backup belong to the live
+		// database: both are carried.
+		if err := live.StartDrill(ctx, casino.Drill{ID: "drill-after-backup", Backup: filepath.Base(good.Path)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := live.RecordVerification(ctx, casino.BackupVerification{BackupName: filepath.Base(good.Path), Kind: "drill", OK: true}); err != nil {
+			t.Fatal(err)
+		}
 		var liveAudit int
 		live.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&liveAudit)
 		live.Close()
@@ -210,6 +218,9 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 		c := rr.Carried
 		if c == nil || !c.LoginFreeze || c.RevokedTokens != 1 || len(c.PasswordHashes) != 1 || c.PasswordHashes[0] != "admin2@example.com" || c.TokensValidAfter != 1 || c.AuditEvents != 2 {
 			t.Errorf("carried %+v: want the freeze, 1 revocation, admin2's hash, 1 cut-off, 2 audit events", c)
+		}
+		if c == nil || c.Drills != 1 || c.Verifications != 1 {
+			t.Errorf("carried %+v: want 1 drill and 1 verification", c)
 		}
 		if c == nil || len(c.NotCarriedUsers) != 1 || !strings.Contains(c.NotCarriedUsers[0], "late@example.com") {
 			t.Errorf("not carried users %v: want late@example.com listed", c.NotCarriedUsers)
@@ -240,6 +251,9 @@ func TestRestoreCarriesLiveState(t *testing.T) {
 		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE action IN (?, ?)`, casino.ActionLoginFreeze, casino.ActionPasswordReset).Scan(&n)
 		if n != 2 {
 			t.Errorf("after the restore %d freeze/reset audit events, want 2", n)
+		}
+		if ds, err := db.Drills(ctx, 10); err != nil || len(ds) != 1 || ds[0].ID != "drill-after-backup" {
+			t.Errorf("after the restore the drills are %+v (%v), want the live one", ds, err)
 		}
 		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE email = 'late@example.com'`).Scan(&n)
 		if n != 0 {
