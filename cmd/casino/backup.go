@@ -220,17 +220,14 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir := b.dir
-	if rf.remoteOnly {
-		if dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	}
-	res, err := backup.Create(ctx, backup.CreateOptions{
-		Target: b.cfg.target, Dir: dir, Compression: *compress, Level: *level, Kind: *kind,
+	co := backup.CreateOptions{
+		Target: b.cfg.target, Dir: b.dir, Compression: *compress, Level: *level, Kind: *kind,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k,
-	})
+	}
+	if rf.remoteOnly {
+		return createRemoteOnly(ctx, env, &rf, &b, co)
+	}
+	res, err := backup.Create(ctx, co)
 	if err != nil {
 		return cliError(err)
 	}

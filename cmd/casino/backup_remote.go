@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -183,6 +184,42 @@ func pushRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, r
 	if up.Lock.IsSet() {
 		fmt.Fprintf(env.Stderr, "  locked:   %s until %s\n", up.Lock.Mode, up.Lock.Until.Format(time.RFC3339))
 	}
+	return nil
+}
+
+// createRemoteOnly streams a new backup into the bucket with no local copy
+// (create --remote-only).
+func createRemoteOnly(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, co backup.CreateOptions) error {
+	st, _, err := openRemote(env, r, "", false)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	// A private folder for what a SQLite snapshot needs (a copy of the
+	// database file), removed at the end; a killed run's is removed by the
+	// next.
+	if co.Dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+		return err
+	}
+	defer os.RemoveAll(co.Dir)
+	m, up, err := backup.CreateRemoteOnly(ctx, co, st, o)
+	if err != nil {
+		return cliError(err)
+	}
+	recordRemoteSuccess(env, st, o, up)
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "name": up.Name, "data_version_id": up.Data.VersionID, "manifest": m})
+	}
+	fmt.Fprintf(env.Stdout, "backup uploaded: %s/%s (no local copy)\n", st.URL(), up.Name)
+	fmt.Fprintf(env.Stdout, "  data version: %s, %s in %.1fs\n", up.Data.VersionID, backup.HumanBytes(up.Bytes), up.Duration.Seconds())
+	if up.Lock.IsSet() {
+		fmt.Fprintf(env.Stdout, "  locked:       %s until %s\n", up.Lock.Mode, up.Lock.Until.Format(time.RFC3339))
+	}
+	fmt.Fprintf(env.Stdout, "  snapshot_at:  %s\n", m.SnapshotAt.Format(time.RFC3339Nano))
+	fmt.Fprintf(env.Stdout, "  rows:         %s\n", formatCounts(m.RowCounts))
 	return nil
 }
 
