@@ -29,7 +29,7 @@ var AllCapabilities = []string{
 	CapSettingsRead, CapSettingsWrite,
 	CapPlatformSettingsRead, CapPlatformSettingsWrite,
 	CapAuditRead, CapVersionsRead,
-	CapAdminStatus, CapAdminLoginFreeze, CapAdminMaintenance,
+	CapAdminStatus, CapAdminLoginFreeze, CapAdminMaintenance, CapAdminDR,
 }
 
 // tenantAdminCaps are what a tenant admin may do, always within their own

@@ -95,6 +95,13 @@ type PITRFacts struct {
 	LastXID uint32 `json:"last_xid,omitempty"`
 	// RecoveryEnd is the server's recovery end line, as logged.
 	RecoveryEnd string `json:"recovery_end,omitempty"`
+	// VerifiedWAL is how many WAL segments matched their signed manifests
+	// (PostgreSQL); UnsignedWAL names the tail replayed without one: the
+	// segment being written (.partial) and those completed after the last
+	// seal. TrustUnsigned is set when --trust-unsigned skipped the checks.
+	VerifiedWAL   int      `json:"verified_wal_segments,omitempty"`
+	UnsignedWAL   []string `json:"unsigned_wal,omitempty"`
+	TrustUnsigned bool     `json:"trust_unsigned,omitempty"`
 }
 
 // BackupVerification is one verification of a backup: a deep verify or a

@@ -36,6 +36,8 @@ type apiEnv struct {
 	logs *bytes.Buffer
 	// lockedLogs replaces logs where the test reads them while serving.
 	lockedLogs *lockedBuffer
+	// proofDir is the DR readiness's proof folder.
+	proofDir string
 }
 
 type envOpt func(*auth.HasherConfig, *auth.ThrottleConfig)
@@ -62,15 +64,17 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 	}
 	logs := &bytes.Buffer{}
 	logger := logging.New(logs, 0)
+	readiness := newReadiness(t, db)
 	s := api.NewServer(api.Config{
 		Logger: logger, Build: casino.Build(), Store: db, Versions: db,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Auth:           auth.NewService(db, hasher, tokens, th, logger),
 		Hasher:         hasher, Tenants: db, Users: db, Settings: db, Audit: db, System: db, Data: db,
+		DR: readiness,
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &apiEnv{t: t, db: db, srv: srv, logs: logs}
+	return &apiEnv{t: t, db: db, srv: srv, logs: logs, proofDir: readiness.ProofDir}
 }
 
 // response is a decoded answer.

@@ -32,6 +32,7 @@ func probes(tenant int64, n int) map[string]probe {
 		casino.CapAdminStatus:           {"GET", "/api/v1/admin/status", nil},
 		casino.CapAdminLoginFreeze:      {"POST", "/api/v1/admin/login-freeze", map[string]any{"enabled": false}},
 		casino.CapAdminMaintenance:      {"POST", "/api/v1/admin/maintenance", map[string]any{"enabled": false}},
+		casino.CapAdminDR:               {"GET", "/api/v1/admin/dr-status", nil},
 	}
 }
 
@@ -105,6 +106,7 @@ func TestIsolationMatrix(t *testing.T) {
 			{"GET", "/api/v1/admin/status", nil},
 			{"POST", "/api/v1/admin/login-freeze", map[string]any{"enabled": true}},
 			{"POST", "/api/v1/admin/maintenance", map[string]any{"enabled": true}},
+			{"GET", "/api/v1/admin/dr-status", nil},
 			{"GET", "/api/v1/tenants/999999", nil},
 		}
 		for _, p := range matrix {

@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/admin/status", s.authed(s.handleAdminStatus))
 	s.handle("GET /api/v1/admin/ready", s.authed(s.handleAdminReady))
 	s.handle("GET /api/v1/admin/data-summary", s.authed(s.handleDataSummary))
+	s.handle("GET /api/v1/admin/dr-status", s.authed(s.handleDRStatus))
+	s.handle("GET /api/v1/admin/drills/{id}/proof", s.authed(s.handleDrillProof))
 	s.handle("POST /api/v1/admin/login-freeze", s.authed(s.handleSwitch(casino.CapAdminLoginFreeze, s.setLoginFreeze), duringMaintenance))
 	s.handle("POST /api/v1/admin/maintenance", s.authed(s.handleSwitch(casino.CapAdminMaintenance, s.setMaintenance), duringMaintenance))
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// Data answers GET /api/v1/admin/data-summary (dr validate's data
 	// check); nil answers 503.
 	Data casino.DataSummaryService
+	// DR answers GET /api/v1/admin/dr-status and serves drill proofs
+	// (owner only); nil answers 503.
+	DR casino.DRStatusService
 	// Registry receives the HTTP metrics and /metrics serves it; nil means
 	// a private registry.
 	Registry *prometheus.Registry

@@ -217,3 +217,22 @@ func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupMa
 
 // stripAge returns the base name without the .age suffix.
 func stripAge(path string) string { return strings.TrimSuffix(baseName(path), AgeSuffix) }
+
+// EncryptTo returns a writer that age-encrypts to the configured recipients
+// into w (Close finishes the age stream, not w). It fails when no recipient
+// is configured: callers that need encryption check Encrypts first.
+func (k *Keys) EncryptTo(w io.Writer) (io.WriteCloser, error) {
+	if !k.Encrypts() {
+		return nil, errors.New("no age recipient configured (CASINO_BACKUP_RECIPIENTS)")
+	}
+	return age.Encrypt(w, k.enc.recipients...)
+}
+
+// DecryptFrom returns the plaintext of an age stream, with the configured
+// identities (CASINO_BACKUP_IDENTITY).
+func (k *Keys) DecryptFrom(r io.Reader) (io.Reader, error) {
+	if k == nil || len(k.enc.identities) == 0 {
+		return nil, errors.New("no age identity configured (CASINO_BACKUP_IDENTITY)")
+	}
+	return age.Decrypt(r, k.enc.identities...)
+}

@@ -20,12 +20,45 @@ type Targets struct {
 }
 
 // ScenarioTarget is one scenario's targets; a nil RPO means the scenario
-// restores no data.
+// restores no data. PITR, when set, holds the targets of a deployment with
+// point-in-time recovery configured (dr declare records which is in force).
 type ScenarioTarget struct {
-	Name string  `json:"name"`
-	RTO  string  `json:"rto"`
-	RPO  *string `json:"rpo"`
-	Why  string  `json:"why"`
+	Name string      `json:"name"`
+	RTO  string      `json:"rto"`
+	RPO  *string     `json:"rpo"`
+	Why  string      `json:"why"`
+	PITR *PITRTarget `json:"pitr,omitempty"`
+}
+
+// PITRTarget is a scenario's targets with point-in-time recovery configured.
+type PITRTarget struct {
+	RTO string  `json:"rto"`
+	RPO *string `json:"rpo"`
+	Why string  `json:"why"`
+}
+
+// For returns the targets scenario is judged against under the declared
+// configuration cfg, and names that configuration. A declaration with PITR
+// on takes the scenario's pitr targets; one with PITR off, or from before
+// declare recorded it (nil), takes the plain ones. When PITR was on but the
+// file has no pitr targets for the scenario, the plain ones apply and the
+// name says so.
+func (t *Targets) For(scenario string, cfg *PITRConfig) (ScenarioTarget, string, bool) {
+	tg, ok := t.Scenarios[scenario]
+	if !ok {
+		return tg, "", false
+	}
+	switch {
+	case cfg == nil:
+		return tg, "", true
+	case !cfg.On():
+		return tg, "without PITR (" + cfg.Describe() + ")", true
+	case tg.PITR == nil:
+		return tg, "without PITR: the targets file has no pitr targets for scenario " + scenario + " (declared " + cfg.Describe() + ")", true
+	}
+	p := tg
+	p.RTO, p.RPO, p.Why, p.PITR = tg.PITR.RTO, tg.PITR.RPO, tg.PITR.Why, nil
+	return p, "with PITR (" + cfg.Describe() + ")", true
 }
 
 // LoadTargets reads and checks a targets file.
@@ -43,13 +76,24 @@ func ParseTargets(b []byte, path string) (*Targets, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, fmt.Errorf("RTO/RPO targets %s: %w", path, err)
 	}
-	for k, s := range t.Scenarios {
-		if _, err := time.ParseDuration(s.RTO); err != nil {
-			return nil, fmt.Errorf("RTO/RPO targets %s: scenario %s rto: %w", path, k, err)
+	check := func(k, rto string, rpo *string) error {
+		if _, err := time.ParseDuration(rto); err != nil {
+			return fmt.Errorf("RTO/RPO targets %s: scenario %s rto: %w", path, k, err)
 		}
-		if s.RPO != nil {
-			if _, err := time.ParseDuration(*s.RPO); err != nil {
-				return nil, fmt.Errorf("RTO/RPO targets %s: scenario %s rpo: %w", path, k, err)
+		if rpo != nil {
+			if _, err := time.ParseDuration(*rpo); err != nil {
+				return fmt.Errorf("RTO/RPO targets %s: scenario %s rpo: %w", path, k, err)
+			}
+		}
+		return nil
+	}
+	for k, s := range t.Scenarios {
+		if err := check(k, s.RTO, s.RPO); err != nil {
+			return nil, err
+		}
+		if s.PITR != nil {
+			if err := check(k+" pitr", s.PITR.RTO, s.PITR.RPO); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -64,6 +108,10 @@ type CloseReport struct {
 	RTO         *Measure `json:"rto"`
 	RPO         *Measure `json:"rpo"`
 	TargetsFile string   `json:"targets_file"`
+	// Configuration names the declared configuration whose targets were
+	// used ("with PITR (...)", "without PITR (...)"); empty for incidents
+	// declared before declare recorded it.
+	Configuration string `json:"configuration,omitempty"`
 	// TargetsText is the exact bytes of the targets used.
 	TargetsText  string   `json:"targets_text,omitempty"`
 	Summary      string   `json:"summary,omitempty"`
@@ -112,11 +160,12 @@ func ComputeClose(st *State, targets *Targets, targetsFile string, unrecovered b
 				ErrDataNotRestored, last.End.Format(time.RFC3339), last.CheckDetail("data"))
 		}
 	}
-	tg, ok := targets.Scenarios[st.Scenario.Scenario]
+	// The declared configuration chooses the targets, never the restore.
+	tg, config, ok := targets.For(st.Scenario.Scenario, st.Declaration.PITR)
 	if !ok {
 		return nil, fmt.Errorf("targets %s has no scenario %s", targetsFile, st.Scenario.Scenario)
 	}
-	rep := &CloseReport{Scenario: st.Scenario.Scenario, TargetsFile: targetsFile}
+	rep := &CloseReport{Scenario: st.Scenario.Scenario, TargetsFile: targetsFile, Configuration: config}
 	met := func(b bool) *bool { return &b }
 	// RTO
 	rto := &Measure{Target: tg.RTO, From: st.IncidentStart, Basis: "incident_start_utc to the end of the first complete validation where every must-pass check passed"}

@@ -166,3 +166,69 @@ func TestFillTemplatePointsJournalSections(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseTargetsFromDeclaredPITR: the configuration declare recorded
+// chooses the targets, never the restore. A PITR deployment that fell back
+// to an hourly backup is judged against the PITR RPO (and misses it); a
+// point-in-time restore on a deployment declared without PITR is judged
+// against the hourly RPO; a journal from before declare recorded the
+// configuration takes the plain targets.
+func TestCloseTargetsFromDeclaredPITR(t *testing.T) {
+	start := time.Date(2026, 12, 2, 3, 10, 0, 0, time.UTC)
+	impact := time.Date(2026, 12, 2, 3, 7, 12, 0, time.UTC)
+	hour, minute := "1h", "1m"
+	targets := &Targets{Scenarios: map[string]ScenarioTarget{"B": {RTO: "60m", RPO: &hour, PITR: &PITRTarget{RTO: "45m", RPO: &minute}}, "C": {RTO: "120m", RPO: &hour}}}
+	logical := RestoreRecord{Facts: casino.RestoreFacts{Backup: casino.RestoredBackup{Name: "casino_db_20261202_030000.sql.gz", SnapshotAt: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}}}
+	pointInTime := RestoreRecord{Facts: casino.RestoreFacts{Backup: casino.RestoredBackup{Name: "pitr"},
+		PITR: &casino.PITRFacts{ReachedAt: impact.Add(-1500 * time.Millisecond), Mode: "target_time"}}}
+	on := &PITRConfig{Mode: PITRLitestream, From: "CASINO_PITR", Source: "file:///replica"}
+	off := &PITRConfig{Mode: PITROff, From: "--pitr"}
+	valid := []Validation{{End: start.Add(20 * time.Minute), Passed: true, Complete: true, Checks: []CheckResult{{Name: "data", Status: Pass}}}}
+	cases := []struct {
+		name     string
+		scenario string
+		cfg      *PITRConfig
+		restore  RestoreRecord
+		rpo      string
+		target   string
+		met      bool
+		config   string
+	}{
+		{"PITR on, point-in-time restore", "B", on, pointInTime, "2s", "1m", true, "with PITR"},
+		{"PITR on, fell back to the hourly backup", "B", on, logical, "7m12s", "1m", false, "with PITR"},
+		{"PITR off, point-in-time restore anyway", "B", off, pointInTime, "2s", "1h", true, "without PITR"},
+		{"PITR off, hourly backup", "B", off, logical, "7m12s", "1h", true, "without PITR"},
+		{"not recorded (older journal)", "B", nil, logical, "7m12s", "1h", true, ""},
+		{"PITR on, no pitr targets for C", "C", on, pointInTime, "2s", "1h", true, "the targets file has no pitr targets for scenario C"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := &State{Declaration: Declaration{IncidentStart: start, ImpactStart: impact, PITR: c.cfg}, Scenario: &ScenarioDecision{Scenario: c.scenario},
+				Steps: map[string]*Step{}, Validations: valid, Restores: []RestoreRecord{c.restore}}
+			rep, err := ComputeClose(st, targets, "t.json", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.RPO.Value != c.rpo || rep.RPO.Target != c.target || rep.RPO.Met == nil || *rep.RPO.Met != c.met {
+				t.Errorf("RPO %q target %q met %v, want %q %q %v", rep.RPO.Value, rep.RPO.Target, rep.RPO.Met, c.rpo, c.target, c.met)
+			}
+			if !strings.Contains(rep.Configuration, c.config) || (c.config == "") != (rep.Configuration == "") {
+				t.Errorf("configuration %q, want %q", rep.Configuration, c.config)
+			}
+			wantRTO := "60m"
+			if c.scenario == "C" {
+				wantRTO = "120m"
+			}
+			if c.cfg.On() && c.scenario == "B" {
+				wantRTO = "45m"
+			}
+			if rep.RTO.Target != wantRTO {
+				t.Errorf("RTO target %q, want %q", rep.RTO.Target, wantRTO)
+			}
+		})
+	}
+	// A pitr target that does not parse is refused with the file named.
+	if _, err := ParseTargets([]byte(`{"version":1,"scenarios":{"B":{"rto":"1h","rpo":"1h","pitr":{"rto":"1h","rpo":"soon"}}}}`), "x.json"); err == nil || !strings.Contains(err.Error(), "scenario B pitr rpo") {
+		t.Errorf("bad pitr rpo: %v", err)
+	}
+}

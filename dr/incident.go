@@ -69,6 +69,15 @@ type Declaration struct {
 	// given and answered: validate expects it back.
 	VersionBefore string `json:"version_before,omitempty"`
 	VersionError  string `json:"version_error,omitempty"`
+	// VersionSource says where VersionBefore came from when not from
+	// /api/version.
+	VersionSource string `json:"version_source,omitempty"`
+	// VersionPrevious is the previous distinct version in the database's
+	// versions history before the running one: Scenario A's rollback
+	// target, which validate then expects back. VersionPreviousError says
+	// why it is not known.
+	VersionPrevious      *casino.VersionRecord `json:"version_previous,omitempty"`
+	VersionPreviousError string                `json:"version_previous_error,omitempty"`
 	// BaselineP95MS is the latency baseline validate compares with.
 	BaselineP95MS float64 `json:"baseline_p95_ms,omitempty"`
 	// DataBefore is the service's data summary at declare (--url with the
@@ -79,6 +88,10 @@ type Declaration struct {
 	// SentRequestIDs are the ids of the requests declare sent: the log
 	// checks leave them out.
 	SentRequestIDs []string `json:"sent_request_ids,omitempty"`
+	// PITR is the point-in-time recovery configuration in force; it chooses
+	// the targets dr close judges against. Nil in journals from before
+	// declare recorded it (the plain targets apply).
+	PITR *PITRConfig `json:"pitr,omitempty"`
 }
 
 // ClockSkew is how far in the future a declared time may lie: the clocks of
@@ -151,6 +164,8 @@ type ScenarioDecision struct {
 	// database's versions history; RollbackError says why it is not known.
 	RollbackTarget string `json:"rollback_target,omitempty"`
 	RollbackError  string `json:"rollback_error,omitempty"`
+	// Rollback is RollbackTarget as a typed record.
+	Rollback *casino.VersionRecord `json:"rollback,omitempty"`
 }
 
 // Step is where one step stands, folded from its entries.
@@ -366,6 +381,14 @@ type Incident struct {
 	// (see MirrorNow); MirrorFailed hears of each failure to mirror.
 	Mirror       Mirror
 	MirrorFailed func(error)
+
+	// size and lines are how much of the journal file Entries hold: Append
+	// reads only what lies beyond, which other dr processes appended.
+	size  int64
+	lines int
+	// reads counts whole-journal reads: one per command (Load), the tests
+	// hold every command to that.
+	reads int
 }
 
 // ProofPath is the Markdown proof file.
@@ -515,7 +538,12 @@ func idLess(a, b string) bool {
 
 // Load reads and verifies the journal and folds it into State.
 func (in *Incident) Load() error {
-	entries, err := ReadJournal(in.JournalPath())
+	b, err := os.ReadFile(in.JournalPath())
+	if err != nil {
+		return err
+	}
+	in.reads++
+	entries, err := ParseJournal(b)
 	if err != nil {
 		return err
 	}
@@ -527,6 +555,47 @@ func (in *Incident) Load() error {
 		return err
 	}
 	in.Entries, in.State = entries, st
+	in.size, in.lines = int64(len(b)), bytes.Count(b, []byte("\n"))
+	return nil
+}
+
+// catchUp reads, from the journal open in f (locked by the caller), the
+// entries other processes appended since this incident last read or wrote
+// it, verifies that they continue the chain, and folds them in. A journal
+// that shrank was cut: nothing may be appended to it.
+func (in *Incident) catchUp(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if in.size == 0 && len(in.Entries) > 0 {
+		in.Entries = nil // entries not read from this file: take the file's
+	}
+	switch {
+	case fi.Size() == in.size:
+		return nil
+	case fi.Size() < in.size:
+		return fmt.Errorf("the journal is %d bytes, shorter than the %d this command read: it was cut", fi.Size(), in.size)
+	}
+	tail := make([]byte, fi.Size()-in.size)
+	if _, err := f.ReadAt(tail, in.size); err != nil {
+		return err
+	}
+	var last *Entry
+	if n := len(in.Entries); n > 0 {
+		last = &in.Entries[n-1]
+	}
+	more, err := parseJournal(tail, last, in.lines)
+	if err != nil {
+		return err
+	}
+	in.Entries = append(in.Entries, more...)
+	in.size, in.lines = fi.Size(), in.lines+bytes.Count(tail, []byte("\n"))
+	if len(in.Entries) > 0 {
+		if in.State, err = Fold(in.Entries); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -540,15 +609,17 @@ func (in *Incident) Writable() error {
 
 // Append redacts data, appends it to the journal chained to the last entry,
 // and re-renders the proof. It holds an exclusive lock on the journal
-// throughout and re-reads it first: another dr process (a second terminal
-// running dr run while a restore runs in the first) may have appended since
-// this one loaded it, and the chain must continue from the true last entry.
+// throughout and first reads what lies beyond the part it already holds:
+// another dr process (a second terminal running dr run while a restore runs
+// in the first) may have appended since this one loaded it, and the chain
+// must continue from the true last entry. Only those new bytes are read, so
+// a command reads its journal whole once, however many entries it appends.
 func (in *Incident) Append(typ string, data any) error {
 	red, err := redactValue(in.Red, data)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(in.JournalPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(in.JournalPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
@@ -557,15 +628,8 @@ func (in *Incident) Append(typ string, data any) error {
 		return fmt.Errorf("lock journal: %w", err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	entries, err := ReadJournal(in.JournalPath())
-	if err != nil {
+	if err := in.catchUp(f); err != nil {
 		return fmt.Errorf("refusing to append to %s: %w", in.JournalPath(), err)
-	}
-	in.Entries = entries
-	if len(entries) > 0 {
-		if in.State, err = Fold(entries); err != nil {
-			return err
-		}
 	}
 	if err := in.Writable(); err != nil && !postClose[typ] {
 		return err
@@ -579,6 +643,7 @@ func (in *Incident) Append(typ string, data any) error {
 		return fmt.Errorf("append to journal: %w", err)
 	}
 	in.Entries = append(in.Entries, e)
+	in.size, in.lines = in.size+int64(len(e.Raw))+1, in.lines+1
 	st, err := Fold(in.Entries)
 	if err != nil {
 		return err
@@ -589,37 +654,4 @@ func (in *Incident) Append(typ string, data any) error {
 	}
 	in.mirrorAfterAppend()
 	return nil
-}
-
-// StartStep journals a step's start, refusing one already done unless force.
-func (in *Incident) StartStep(s StepStart, force bool) (time.Time, error) {
-	if err := in.Writable(); err != nil {
-		return time.Time{}, err
-	}
-	// Keys are journaled redacted; look the step up the same way.
-	if old, ok := in.State.Steps[in.Red.String(s.Step)]; ok && old.Done() && !force {
-		return time.Time{}, fmt.Errorf("%w: %q finished at %s with exit 0 (journal entry %d); pass --force to run it again",
-			ErrStepDone, old.Key, old.End.End.Format(time.RFC3339), old.StartSeq)
-	}
-	if old, ok := in.State.Steps[in.Red.String(s.Step)]; ok && !force {
-		if who, pid, alive := old.StillRunning(); alive {
-			return time.Time{}, fmt.Errorf("%q is still running (%s, pid %d, started %s): wait for it, or pass --force",
-				old.Key, who, pid, old.Started.Format(time.RFC3339))
-		}
-	}
-	s.PID, s.PIDStart, s.Force = os.Getpid(), ProcStart(os.Getpid()), force
-	start := in.now()
-	return start, in.Append(TypeStepStart, s)
-}
-
-// EndStep journals a step's end.
-func (in *Incident) EndStep(step string, start time.Time, code int, stepErr error, outs []Output) error {
-	d := StepEnd{Step: step, Start: start, End: in.now(), ExitCode: code, Outputs: outs}
-	if stepErr != nil {
-		d.Error = stepErr.Error()
-		if d.ExitCode == 0 {
-			d.ExitCode = 1
-		}
-	}
-	return in.Append(TypeStepEnd, d)
 }

@@ -75,11 +75,21 @@ func ReadJournal(path string) ([]Entry, error) {
 // line without a newline that does not parse is a write torn by a crash:
 // it is reported as such, not silently dropped.
 func ParseJournal(b []byte) ([]Entry, error) {
+	return parseJournal(b, nil, 0)
+}
+
+// parseJournal parses and verifies journal lines that follow last (nil for
+// a whole journal), whose line in the file is lineBase: Append uses it to
+// read only what other processes appended since this one last read.
+func parseJournal(b []byte, last *Entry, lineBase int) ([]Entry, error) {
 	var out []Entry
-	prev := GenesisHash
+	prev, seq0 := GenesisHash, 0
+	if last != nil {
+		prev, seq0 = last.Hash, last.Seq
+	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	n := 0
+	n := lineBase
 	for sc.Scan() {
 		n++
 		line := sc.Bytes()
@@ -109,8 +119,8 @@ func ParseJournal(b []byte) ([]Entry, error) {
 		if e.Prev != prev {
 			return fail(&e, "prev_hash does not match the entry before it (entry removed, inserted or reordered)")
 		}
-		if e.Seq != len(out)+1 {
-			return fail(&e, fmt.Sprintf("seq %d where %d was expected", e.Seq, len(out)+1))
+		if e.Seq != seq0+len(out)+1 {
+			return fail(&e, fmt.Sprintf("seq %d where %d was expected", e.Seq, seq0+len(out)+1))
 		}
 		e.Hash = hash
 		e.Raw = append([]byte{}, line...)

@@ -134,6 +134,22 @@ type ProofReport struct {
 	// says they were verified against --key.
 	Signed  []string
 	Checked bool
+
+	entries []Entry
+}
+
+// HeadSeq returns the seq of the verified entry whose hash starts with the
+// given hash or prefix (case-insensitive), or 0 when none does: a head
+// recorded elsewhere at close that is missing means the journal was cut or
+// rewritten.
+func (r *ProofReport) HeadSeq(hash string) int {
+	hash = strings.ToLower(hash)
+	for _, e := range r.entries {
+		if hash != "" && strings.HasPrefix(e.Hash, hash) {
+			return e.Seq
+		}
+	}
+	return 0
 }
 
 // ProofMismatch names the first line where the proof differs from its
@@ -165,7 +181,7 @@ func VerifyProof(path string, pubs []keys.Public) (*ProofReport, error) {
 	}
 	rep := &ProofReport{}
 	entries, err := ReadJournal(jpath)
-	rep.Entries = len(entries)
+	rep.Entries, rep.entries = len(entries), entries
 	if err != nil {
 		return rep, err
 	}

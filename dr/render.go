@@ -123,6 +123,12 @@ func (in *Incident) renderBody(b *strings.Builder) {
 	if st.VersionBefore != "" {
 		row("version_before", st.VersionBefore)
 	}
+	if st.VersionPrevious != nil {
+		row("version_previous", FormatVersion(*st.VersionPrevious))
+	}
+	if st.PITR != nil {
+		row("pitr_configuration", st.PITR.Describe())
+	}
 	if st.Scenario != nil {
 		row("scenario", st.Scenario.Scenario+": "+st.Scenario.Reason)
 	}
@@ -163,6 +169,14 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		if d.URL != "" {
 			fmt.Fprintf(b, " Version before at %s: %s%s.", d.URL, d.VersionBefore, d.VersionError)
 		}
+		if d.VersionSource != "" {
+			fmt.Fprintf(b, " Running version %s, from %s.", d.VersionBefore, d.VersionSource)
+		}
+		if d.VersionPrevious != nil {
+			fmt.Fprintf(b, " Previous distinct version (Scenario A's rollback target): %s.", FormatVersion(*d.VersionPrevious))
+		} else if d.VersionPreviousError != "" {
+			fmt.Fprintf(b, " Previous version not known: %s.", d.VersionPreviousError)
+		}
 		if d.BaselineP95MS > 0 {
 			fmt.Fprintf(b, " Baseline p95 %.3f ms.", d.BaselineP95MS)
 		}
@@ -170,6 +184,9 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 			fmt.Fprintf(b, " Data before: restore_id %q, %s.", d.DataBefore.RestoreID, formatCounts(d.DataBefore.RowCounts))
 		} else if d.DataBeforeError != "" {
 			fmt.Fprintf(b, " Data before not recorded: %s.", d.DataBeforeError)
+		}
+		if d.PITR != nil {
+			fmt.Fprintf(b, " Configuration in force: %s.", d.PITR.Describe())
 		}
 		b.WriteString("\n\n")
 	case TypeState:
@@ -342,7 +359,11 @@ func renderMeasure(b *strings.Builder, name string, m *Measure) {
 func renderClose(b *strings.Builder, st *State, in *Incident) {
 	c := st.Close
 	b.WriteString("\n## RTO / RPO (generated at close)\n\n")
-	fmt.Fprintf(b, "Scenario %s, targets from `%s`.\n\n", c.Scenario, c.TargetsFile)
+	if c.Configuration != "" {
+		fmt.Fprintf(b, "Scenario %s, targets from `%s`, %s.\n\n", c.Scenario, c.TargetsFile, c.Configuration)
+	} else {
+		fmt.Fprintf(b, "Scenario %s, targets from `%s`.\n\n", c.Scenario, c.TargetsFile)
+	}
 	b.WriteString("| measure | value | target | verdict | from → to | basis |\n|---|---|---|---|---|---|\n")
 	renderMeasure(b, "RTO", c.RTO)
 	renderMeasure(b, "RPO", c.RPO)

@@ -1,6 +1,7 @@
 package dr
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -19,6 +20,9 @@ func fillTemplate(tpl, id string, d Declaration) string {
 		"`incident_start_utc`":        d.IncidentStart.UTC().Format(time.RFC3339),
 		"`impact_start_utc`":          d.ImpactStart.UTC().Format(time.RFC3339),
 		"Version before the incident": d.VersionBefore,
+	}
+	if d.VersionPrevious != nil {
+		vals["Version before the incident"] = fmt.Sprintf("running at declare: %s; previous distinct version: %s", d.VersionBefore, FormatVersion(*d.VersionPrevious))
 	}
 	lines := strings.Split(tpl, "\n")
 	for i, l := range lines {

@@ -5,7 +5,9 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +51,9 @@ type RecoverOptions struct {
 	Log io.Writer
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
+	// Verify checks the base backup and the WAL against their signed
+	// manifests before anything is unpacked or replayed.
+	Verify Verifier
 }
 
 // Recovered is a temporary instance holding the recovered data.
@@ -162,6 +167,13 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 			return nil, err
 		}
 	}
+	if err := o.Verify.VerifyBase(base.dir); err != nil {
+		return nil, err
+	}
+	idx, err := o.Verify.WALIndex(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	o.logf("pitr: unpacking base backup %s (finished %s)", base.Name, base.FinishedAt.Format(time.RFC3339))
 	if err := untarGz(filepath.Join(base.dir, "base.tar.gz"), data); err != nil {
 		return nil, fmt.Errorf("unpack base backup: %w", err)
@@ -173,11 +185,16 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	for _, f := range []string{"postgresql.auto.conf", "standby.signal", "postmaster.pid", "postmaster.opts"} {
 		os.Remove(filepath.Join(data, f))
 	}
-	segs, err := copyWAL(filepath.Join(o.Dir, "wal"), wal, base)
+	var check walIndex
+	if !o.Verify.TrustUnsigned {
+		check = idx
+	}
+	cw, err := copyWAL(filepath.Join(o.Dir, "wal"), wal, base, check)
 	if err != nil {
 		return nil, err
 	}
-	o.logf("pitr: copied %d WAL segments from %s", segs, filepath.Join(o.Dir, "wal"))
+	rec.Facts.VerifiedWAL, rec.Facts.UnsignedWAL, rec.Facts.TrustUnsigned = cw.verified, cw.unsigned, o.Verify.TrustUnsigned
+	o.logf("pitr: copied %d WAL segments from %s (%d verified against signed manifests, unsigned tail %v)", cw.copied, filepath.Join(o.Dir, "wal"), cw.verified, cw.unsigned)
 	last, err := lastCommit(ctx, waldump, wal)
 	if err != nil {
 		return nil, err
@@ -447,44 +464,99 @@ func walSegments(dir string, tli int) ([]walSeg, int64, error) {
 	return segs, segSize, nil
 }
 
+// copiedWAL is what copyWAL copied.
+type copiedWAL struct {
+	copied, verified int
+	unsigned         []string // the unsigned tail, in order
+}
+
 // copyWAL copies the stream's segments of the base backup's timeline, from
 // the base's start onward, into dst under their plain names (the .partial
 // one too), and refuses a gap: replay would stop at it without a word.
-func copyWAL(src, dst string, base *BaseBackup) (int, error) {
+// With idx (the verified WAL manifests) every completed segment's sha256 is
+// checked as it is copied; segments no manifest lists are accepted only as
+// the tail (the .partial one and at most MaxUnsignedTail completed ones),
+// and a signed segment after an unsigned one is refused: a manifest was
+// removed.
+func copyWAL(src, dst string, base *BaseBackup, idx walIndex) (copiedWAL, error) {
+	var cw copiedWAL
 	startLSN, err := parseLSN(base.StartLSN)
 	if err != nil {
-		return 0, fmt.Errorf("base backup %s: %w", base.Name, err)
+		return cw, fmt.Errorf("base backup %s: %w", base.Name, err)
 	}
 	segs, segSize, err := walSegments(src, base.Timeline)
 	if err != nil {
-		return 0, err
+		return cw, err
 	}
 	if len(segs) == 0 {
-		return 0, fmt.Errorf("no WAL of timeline %d in %s", base.Timeline, src)
+		return cw, fmt.Errorf("no WAL of timeline %d in %s", base.Timeline, src)
 	}
 	first := startLSN / uint64(segSize)
 	n := 0
 	var prev uint64
+	tail := 0
 	for _, s := range segs {
 		if s.no < first || (n > 0 && s.no == prev) {
 			continue
 		}
 		if n == 0 && s.no > first {
-			return 0, fmt.Errorf("WAL from %s onward is missing in %s (the base backup %s starts there)", base.StartLSN, src, base.Name)
+			return cw, fmt.Errorf("WAL from %s onward is missing in %s (the base backup %s starts there)", base.StartLSN, src, base.Name)
 		}
 		if n > 0 && s.no != prev+1 {
-			return 0, fmt.Errorf("WAL gap in %s after segment %s", src, s.name)
+			return cw, fmt.Errorf("WAL gap in %s after segment %s", src, s.name)
 		}
-		if err := copyFile(filepath.Join(src, s.name), filepath.Join(dst, strings.TrimSuffix(s.name, ".partial"))); err != nil {
-			return 0, err
+		sum, size, err := copyFileHash(filepath.Join(src, s.name), filepath.Join(dst, strings.TrimSuffix(s.name, ".partial")))
+		if err != nil {
+			return cw, err
+		}
+		if idx != nil {
+			sf, signed := idx[s.name]
+			switch {
+			case signed && (sf.SHA256 != sum || sf.Size != size):
+				return cw, fmt.Errorf("%w: WAL segment %s has sha256 %s (%d bytes), its signed manifest says %s (%d bytes): changed after it was streamed", ErrTampered, s.name, sum, size, sf.SHA256, sf.Size)
+			case signed && len(cw.unsigned) > 0:
+				return cw, fmt.Errorf("%w: WAL segment %s is in no signed manifest, but the later segment %s is: a manifest was removed from %s", ErrTampered, cw.unsigned[0], s.name, sealedDir(filepath.Dir(src)))
+			case signed:
+				cw.verified++
+			default:
+				if !s.partial {
+					tail++
+				}
+				if tail > MaxUnsignedTail {
+					return cw, fmt.Errorf("%w: WAL segments %s and later are in no signed manifest (more than the %d the streamer may not have sealed yet): manifests are missing from %s", ErrTampered, cw.unsigned[0], MaxUnsignedTail, sealedDir(filepath.Dir(src)))
+				}
+				cw.unsigned = append(cw.unsigned, s.name)
+			}
 		}
 		prev = s.no
 		n++
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("WAL from %s onward is missing in %s", base.StartLSN, src)
+		return cw, fmt.Errorf("WAL from %s onward is missing in %s", base.StartLSN, src)
 	}
-	return n, nil
+	cw.copied = n
+	return cw, nil
+}
+
+// copyFileHash copies src to the new file dst and returns the sha256 and
+// size of what it copied.
+func copyFileHash(src, dst string) (string, int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), in)
+	if err != nil {
+		out.Close()
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, out.Close()
 }
 
 func parseLSN(s string) (uint64, error) {
@@ -495,23 +567,6 @@ func parseLSN(s string) (uint64, error) {
 		return 0, fmt.Errorf("bad LSN %q", s)
 	}
 	return h<<32 | l, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 type commit struct {

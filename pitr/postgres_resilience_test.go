@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 		defer stop()
 		err := Stream(ctx, StreamOptions{URL: os.Getenv("CASINO_PITR_TEST_STREAM_URL"), Dir: dir, BaseEvery: time.Hour,
-			Heartbeat: 200 * time.Millisecond, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+			Heartbeat: 200 * time.Millisecond, Signer: &testSigner, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
@@ -166,7 +166,7 @@ func TestStreamPrunes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Second, KeepBase: 2, Heartbeat: 200 * time.Millisecond,
+		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Second, KeepBase: 2, Heartbeat: 200 * time.Millisecond, Signer: &testSigner,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	defer func() {

@@ -13,12 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"casino/backup"
+	"casino/keys"
 )
 
 // DefaultSlot is the replication slot `casino pitr stream` reads through.
@@ -46,6 +48,14 @@ type StreamOptions struct {
 	Heartbeat time.Duration
 	// Log receives what the stream does; slog.Default() when nil.
 	Log *slog.Logger
+	// Signer signs every base backup's manifest and every batch of
+	// completed WAL segments (seal.go); required: a recovery refuses what
+	// no verify key vouches for.
+	Signer *keys.Private
+	// OnSealed, when set, is called with each new signed file set (a base
+	// backup folder's files, or a WAL batch manifest with its segments), to
+	// ship it off the host; its errors are logged and retried next time.
+	OnSealed func(ctx context.Context, s Sealed) error
 }
 
 // streamState is stream.json: written by the streamer every heartbeat, read
@@ -96,6 +106,30 @@ type streamer struct {
 	conn   string // libpq URL without password
 	env    []string
 	walDir string
+	sealer *walSealer
+	shipMu sync.Mutex
+}
+
+// ship hands every sealed set not shipped yet to OnSealed, oldest first,
+// and marks each one it took; it stops at the first failure (retried at
+// the next heartbeat), so the remote never holds a WAL batch whose
+// predecessors it lacks.
+func (s *streamer) ship(ctx context.Context) {
+	if s.o.OnSealed == nil {
+		return
+	}
+	s.shipMu.Lock()
+	defer s.shipMu.Unlock()
+	for _, p := range pendingShipments(s.o.Dir) {
+		if err := s.o.OnSealed(ctx, p); err != nil {
+			s.log.Error("ship sealed files", "manifest", filepath.Base(p.Manifest), "error", err.Error())
+			return
+		}
+		if err := writeFileAtomic(p.Manifest+shippedSuffix, nil); err != nil {
+			s.log.Error("ship sealed files", "error", err.Error())
+			return
+		}
+	}
 }
 
 // Stream runs until ctx ends: it keeps pg_receivewal streaming into
@@ -121,6 +155,9 @@ func Stream(ctx context.Context, o StreamOptions) error {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.Signer == nil {
+		return backup.ErrNoSigningKey
+	}
 	s := &streamer{o: o, log: o.Log.With("component", "pitr_stream", "slot", o.Slot), walDir: filepath.Join(o.Dir, "wal")}
 	for _, d := range []string{o.Dir, s.walDir, filepath.Join(o.Dir, "base")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -134,6 +171,9 @@ func Stream(ctx context.Context, o StreamOptions) error {
 	defer unlock()
 	if st, err := readState(o.Dir); err == nil {
 		s.state = *st
+	}
+	if s.sealer, err = newWALSealer(o.Dir, *o.Signer); err != nil {
+		return fmt.Errorf("stream folder: %w", err)
 	}
 	s.state.Slot = o.Slot
 	s.conn, s.env = backup.LibpqArgs(o.URL)
@@ -233,6 +273,7 @@ func (s *streamer) session(ctx context.Context) error {
 	}
 	<-hbDone
 	<-baseDone
+	s.sealWAL(context.WithoutCancel(ctx)) // what pg_receivewal completed on its way out
 	s.state.Receiving = false
 	return context.Cause(sctx)
 }
@@ -301,12 +342,27 @@ func (s *streamer) heartbeat(ctx context.Context, stop context.CancelCauseFunc) 
 	defer t.Stop()
 	for {
 		s.beat(ctx, stop)
+		s.sealWAL(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// sealWAL signs a manifest over the segments completed since the last one,
+// and hands it to OnSealed.
+func (s *streamer) sealWAL(ctx context.Context) {
+	n, err := s.sealer.seal()
+	if err != nil {
+		s.log.Error("seal wal", "error", err.Error())
+		return
+	}
+	if n > 0 {
+		s.log.Debug("wal sealed", "segments", n)
+	}
+	s.ship(ctx)
 }
 
 func (s *streamer) beat(ctx context.Context, stop context.CancelCauseFunc) {
@@ -379,6 +435,7 @@ func (s *streamer) baseLoop(ctx context.Context, now bool) {
 			continue
 		}
 		s.log.Info("base backup taken", "name", b.Name, "start_lsn", b.StartLSN, "end_lsn", b.EndLSN, "finished_at", b.FinishedAt.Format(time.RFC3339Nano))
+		s.ship(ctx)
 		if err := s.prune(); err != nil {
 			s.log.Error("prune", "error", err.Error())
 		}
@@ -493,6 +550,10 @@ func (s *streamer) takeBase(ctx context.Context) (*BaseBackup, error) {
 	}
 	j, _ := json.MarshalIndent(b, "", "  ")
 	if err := writeFileAtomic(filepath.Join(tmp, "info.json"), append(j, '\n')); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := sealBase(tmp, b, *s.o.Signer); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
 	}

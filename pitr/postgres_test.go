@@ -139,7 +139,7 @@ func startStream(t *testing.T, s *pgSetup, dir string) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Hour, Heartbeat: 200 * time.Millisecond,
+		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Hour, Heartbeat: 200 * time.Millisecond, Signer: &testSigner,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	stop := func() {
@@ -163,7 +163,7 @@ func startStream(t *testing.T, s *pgSetup, dir string) context.CancelFunc {
 func recoveredIDs(t *testing.T, dir, dbName string, target *time.Time) (map[int64]int, *Recovered) {
 	t.Helper()
 	ids := map[int64]int{}
-	rec, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: target, Database: dbName, ScratchDir: scratchDir(t)},
+	rec, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: target, Database: dbName, ScratchDir: scratchDir(t), Verify: testVerifier},
 		func(ctx context.Context, r *Recovered) error {
 			db, err := sql.Open("pgx", r.URL)
 			if err != nil {
@@ -296,11 +296,11 @@ func TestPostgresRecoverToTime(t *testing.T) {
 
 	// Outside the window: refused, naming it.
 	early := st.Window.Start.Add(-time.Hour)
-	if _, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: &early, Database: s.dbName}, nil); !errors.Is(err, ErrOutsideWindow) || !strings.Contains(err.Error(), st.Window.String()) {
+	if _, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: &early, Database: s.dbName, Verify: testVerifier}, nil); !errors.Is(err, ErrOutsideWindow) || !strings.Contains(err.Error(), st.Window.String()) {
 		t.Errorf("recover to %s: got %v, want ErrOutsideWindow naming %s", early, err, st.Window)
 	}
 	future := time.Now().Add(time.Hour)
-	if _, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: &future, Database: s.dbName}, nil); !errors.Is(err, ErrOutsideWindow) {
+	if _, err := RecoverPostgres(context.Background(), RecoverOptions{Dir: dir, Target: &future, Database: s.dbName, Verify: testVerifier}, nil); !errors.Is(err, ErrOutsideWindow) {
 		t.Errorf("recover to the future: got %v, want ErrOutsideWindow", err)
 	}
 

@@ -35,6 +35,7 @@ type Config struct {
 	UI     uiConfig
 	Backup backupConfig
 	PITR   pitrConfig
+	DR     drServeConfig
 
 	level      slog.Level
 	proxies    []netip.Prefix
@@ -68,6 +69,7 @@ func bindServeFlags(fs *flag.FlagSet, env *Env, c *Config) {
 	bindUIFlags(fs, env, &c.UI)
 	bindBackupFlags(fs, env, &c.Backup)
 	bindPITRServeFlags(fs, env, &c.PITR)
+	bindDRServeFlags(fs, env, &c.DR)
 }
 
 // settingName names a setting as the user gave it: --flag when set on the
@@ -182,6 +184,9 @@ func (c *Config) printConfig(w io.Writer, extra map[string]any) error {
 		m[k] = v
 	}
 	for k, v := range c.Backup.redacted() {
+		m[k] = v
+	}
+	for k, v := range c.DR.redacted() {
 		m[k] = v
 	}
 	for k, v := range extra {

@@ -488,6 +488,11 @@ type drTargetsFile struct {
 		RTO  string  `json:"rto"`
 		RPO  *string `json:"rpo"`
 		Why  string  `json:"why"`
+		PITR *struct {
+			RTO string  `json:"rto"`
+			RPO *string `json:"rpo"`
+			Why string  `json:"why"`
+		} `json:"pitr"`
 	} `json:"scenarios"`
 }
 
@@ -566,6 +571,39 @@ func TestDocsRTORPOMatchesTargets(t *testing.T) {
 			t.Errorf("scenario %s: doc RPO %q, data null (write n/a)", k, rpo)
 		case s.RPO != nil && !sameDuration(rpo, *s.RPO):
 			t.Errorf("scenario %s: doc RPO %q, data %q", k, rpo, *s.RPO)
+		}
+	}
+
+	// "## Targets with point-in-time recovery" lists exactly the scenarios
+	// with a pitr object, each tighter or equal on RPO.
+	_, section, ok = strings.Cut(doc, "\n## Targets with point-in-time recovery\n")
+	if !ok {
+		t.Fatal(`dr_rto_rpo.md has no "## Targets with point-in-time recovery" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows = row.FindAllStringSubmatch(section, -1)
+	withPITR := 0
+	for _, s := range tf.Scenarios {
+		if s.PITR != nil {
+			withPITR++
+		}
+	}
+	if withPITR == 0 || len(rows) != withPITR {
+		t.Fatalf("dr_rto_rpo.md PITR table has %d rows, dr_targets.json %d scenarios with pitr targets", len(rows), withPITR)
+	}
+	for _, r := range rows {
+		k, rto, rpo := r[1], r[3], r[4]
+		s, ok := tf.Scenarios[k]
+		if !ok || s.PITR == nil || s.PITR.RPO == nil {
+			t.Errorf("dr_rto_rpo.md PITR table names scenario %s, dr_targets.json has no pitr rpo for it", k)
+			continue
+		}
+		if !sameDuration(rto, s.PITR.RTO) || !sameDuration(rpo, *s.PITR.RPO) {
+			t.Errorf("scenario %s with PITR: doc %s/%s, data %s/%s", k, rto, rpo, s.PITR.RTO, *s.PITR.RPO)
+		}
+		plain, _ := time.ParseDuration(*s.RPO)
+		if d, _ := time.ParseDuration(*s.PITR.RPO); d <= 0 || d > plain || strings.TrimSpace(s.PITR.Why) == "" {
+			t.Errorf("scenario %s pitr rpo %s must be positive, at most the plain %s, and have a why", k, *s.PITR.RPO, *s.RPO)
 		}
 	}
 	for _, must := range []string{"incident_start_utc", "impact_start_utc", "snapshot_at", "## Measured results"} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -170,4 +171,17 @@ func printCommands(w io.Writer, title string, cmds [][]string) {
 	for _, c := range cmds {
 		fmt.Fprintln(w, "  "+dr.CommandLine(c))
 	}
+}
+
+// stepError turns a step that ran and failed (journaled) into the CLI's
+// exit 1 with the step's reason; other errors pass through.
+func stepError(cmd string, err error) error {
+	var failed *dr.StepFailed
+	if errors.As(err, &failed) {
+		if failed.Err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("%s: %w", cmd, failed.Err)}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w", cmd, failed)}
+	}
+	return err
 }

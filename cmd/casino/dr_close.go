@@ -17,8 +17,9 @@ const drCloseUsage = `dr close [--targets FILE] [--summary TEXT] [--unrecovered]
 
 Computes RTO (incident_start_utc to the first complete validation that
 passed, data check included) and RPO (impact_start_utc minus snapshot_at of
-the restore journaled by dr run as typed facts), compares both with the scenario's
-targets, writes the postmortem skeleton into the proof, and makes the
+the restore journaled by dr run as typed facts, or pitr.reached_at for a
+point-in-time restore), compares both with the scenario's targets for the
+configuration dr declare recorded (with or without PITR), writes the postmortem skeleton into the proof, and makes the
 incident read-only.`
 
 func runDRClose(ctx context.Context, env *Env, args []string) error {
@@ -68,6 +69,9 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("dr close: closed, but signing the journal head failed: %w", err)
 		}
 		fmt.Fprintf(env.Stdout, "signed the journal head with key %s\n", signer.Public().Fingerprint())
+	}
+	if rep.Configuration != "" {
+		fmt.Fprintf(env.Stdout, "targets: scenario %s %s\n", rep.Scenario, rep.Configuration)
 	}
 	for _, m := range []struct {
 		name string
@@ -243,17 +247,7 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 	}
 	n := rep.Entries
 	if *head != "" {
-		jpath := strings.TrimSuffix(file, ".md") + ".journal.jsonl"
-		if strings.HasSuffix(file, ".jsonl") {
-			jpath = file
-		}
-		entries, _ := dr.ReadJournal(jpath)
-		found := 0
-		for _, e := range entries {
-			if strings.HasPrefix(e.Hash, strings.ToLower(*head)) {
-				found = e.Seq
-			}
-		}
+		found := rep.HeadSeq(*head)
 		if found == 0 {
 			fmt.Fprintf(env.Stdout, "BROKEN: no entry has the recorded head %s: the journal was cut or rewritten\n", *head)
 			return &exitError{code: 1, err: fmt.Errorf("dr verify-proof: recorded head %s not in the journal", *head)}

@@ -84,8 +84,8 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	if st.Platform != nil && st.Platform.Platform != plat.Name() {
 		return fmt.Errorf("dr contain: this incident recorded %s state; contain with --platform %s", st.Platform.Platform, st.Platform.Platform)
 	}
-	if s := st.Steps["contain"]; s != nil && s.Done() && !p.force {
-		return fmt.Errorf("dr contain: %w: contained at %s; pass --force to run it again (the recorded state stays the first one)", dr.ErrStepDone, s.End.End.Format("2006-01-02T15:04:05Z"))
+	if err := in.CheckStep("contain", p.force); err != nil {
+		return fmt.Errorf("dr contain: %w", err)
 	}
 	if p.dryRun {
 		recorded := st.Platform
@@ -109,38 +109,34 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	if err := confirm(env, p.yes, "CONTAIN", fmt.Sprintf("dr contain stops backend and frontend-admin on %s.", plat.Name())); err != nil {
 		return err
 	}
-	start, err := in.StartStep(dr.StepStart{Step: "contain", Kind: "contain", Commands: append(plat.RecordCommands(), plat.Contain(dr.PlatformState{})...)}, p.force)
+	spec := dr.StepSpec{Step: "contain", Kind: "contain", Commands: append(plat.RecordCommands(), plat.Contain(dr.PlatformState{})...), Force: p.force}
+	var recordErr error
+	err = in.RunStep(ctx, spec, func(ctx context.Context, s *dr.StepRun) dr.StepResult {
+		var outs []dr.Output
+		if in.State.Platform == nil {
+			recorded, routs, err := plat.Record(ctx, dr.ExecRunner(dr.ExecOptions{}))
+			outs = append(outs, routs...)
+			if err != nil {
+				recordErr = fmt.Errorf("record state: %w", err)
+				return dr.StepResult{Outputs: outs, ExitCode: 1, Err: recordErr}
+			}
+			if err := s.Record(dr.TypeState, recorded); err != nil {
+				return dr.StepResult{Outputs: outs, Err: err}
+			}
+			fmt.Fprintf(env.Stdout, "recorded state before containment in %s\n", in.JournalPath())
+		} else {
+			fmt.Fprintln(env.Stdout, "resuming: keeping the state recorded before the first containment")
+		}
+		couts, code := runCommands(ctx, env, plat.Contain(*in.State.Platform))
+		return dr.StepResult{Outputs: append(outs, couts...), ExitCode: code, Err: exitedErr("a containment command", code)}
+	})
+	if recordErr != nil {
+		return fmt.Errorf("dr contain: %w (nothing was stopped)", recordErr)
+	}
 	if err != nil {
-		return err
+		return stepError("dr contain", err)
 	}
-	var outs []dr.Output
-	if in.State.Platform == nil {
-		recorded, routs, err := plat.Record(ctx, dr.ExecRunner(dr.ExecOptions{}))
-		outs = append(outs, routs...)
-		if err != nil {
-			in.EndStep("contain", start, 1, fmt.Errorf("record state: %w", err), outs)
-			return fmt.Errorf("dr contain: record state: %w (nothing was stopped)", err)
-		}
-		if err := in.Append(dr.TypeState, recorded); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "recorded state before containment in %s\n", in.JournalPath())
-	} else {
-		fmt.Fprintln(env.Stdout, "resuming: keeping the state recorded before the first containment")
-	}
-	couts, code := runCommands(ctx, env, plat.Contain(*in.State.Platform))
-	outs = append(outs, couts...)
-	var stepErr error
-	if code != 0 {
-		stepErr = fmt.Errorf("a containment command exited %d", code)
-	}
-	if err := in.EndStep("contain", start, code, stepErr, outs); err != nil {
-		return err
-	}
-	if stepErr != nil {
-		return &exitError{code: 1, err: fmt.Errorf("dr contain: %w", stepErr)}
-	}
-	fmt.Fprintln(env.Stdout, "contained. next: casino dr scenario A|B|C --reason \"...\"")
+	fmt.Fprintln(env.Stdout, "contained. next: "+in.State.Next())
 	return nil
 }
 
@@ -183,28 +179,21 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 		printCommands(env.Stdout, "would restore traffic with:", cmds)
 		return nil
 	}
-	if s := in.State.Steps["restore-traffic"]; s != nil && s.Done() && !p.force {
-		return fmt.Errorf("dr restore-traffic: %w at %s; pass --force to run it again", dr.ErrStepDone, s.End.End.Format("2006-01-02T15:04:05Z"))
+	if err := in.CheckStep("restore-traffic", p.force); err != nil {
+		return fmt.Errorf("dr restore-traffic: %w", err)
 	}
 	if err := confirm(env, p.yes, "RESTORE", fmt.Sprintf("dr restore-traffic brings %s back to the recorded state.", rec.Platform)); err != nil {
 		return err
 	}
-	start, err := in.StartStep(dr.StepStart{Step: "restore-traffic", Kind: "restore-traffic", Commands: cmds}, p.force)
+	err = in.RunStep(ctx, dr.StepSpec{Step: "restore-traffic", Kind: "restore-traffic", Commands: cmds, Force: p.force},
+		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
+			outs, code := runCommands(ctx, env, cmds)
+			return dr.StepResult{Outputs: outs, ExitCode: code, Err: exitedErr("a restore command", code)}
+		})
 	if err != nil {
-		return err
+		return stepError("dr restore-traffic", err)
 	}
-	outs, code := runCommands(ctx, env, cmds)
-	var stepErr error
-	if code != 0 {
-		stepErr = fmt.Errorf("a restore command exited %d", code)
-	}
-	if err := in.EndStep("restore-traffic", start, code, stepErr, outs); err != nil {
-		return err
-	}
-	if stepErr != nil {
-		return &exitError{code: 1, err: fmt.Errorf("dr restore-traffic: %w", stepErr)}
-	}
-	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state. next: casino dr validate --url URL")
+	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state. next: "+in.State.Next())
 	return nil
 }
 
@@ -257,22 +246,22 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err := confirm(env, *yes, "FREEZE", fmt.Sprintf("dr login-freeze %s changes who can log in to production.", fs.Arg(0))); err != nil {
 		return err
 	}
-	step := "login-freeze " + fs.Arg(0)
-	start, err := in.StartStep(dr.StepStart{Step: step, Kind: "login-freeze", Commands: reqs}, *force)
+	err = in.RunStep(ctx, dr.StepSpec{Step: "login-freeze " + fs.Arg(0), Kind: "login-freeze", Commands: reqs, Force: *force},
+		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
+			outs, err := dr.LoginFreeze(ctx, *url, *email, password, on, *reason, red)
+			return dr.StepResult{Outputs: outs, Err: err}
+		})
 	if err != nil {
-		return err
-	}
-	outs, ferr := dr.LoginFreeze(ctx, *url, *email, password, on, *reason, red)
-	code := 0
-	if ferr != nil {
-		code = 1
-	}
-	if err := in.EndStep(step, start, code, ferr, outs); err != nil {
-		return err
-	}
-	if ferr != nil {
-		return fmt.Errorf("dr login-freeze: %s", red.String(ferr.Error()))
+		return stepError("dr login-freeze", err)
 	}
 	fmt.Fprintf(env.Stdout, "admin login freeze is %s\n", fs.Arg(0))
 	return nil
+}
+
+// exitedErr is the error of a step whose command exited code (nil for 0).
+func exitedErr(what string, code int) error {
+	if code == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s exited %d", what, code)
 }

@@ -17,7 +17,7 @@ import (
 	"casino/dr"
 )
 
-const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--proof-dir DIR]
+const drDeclareUsage = `dr declare --severity SEV-1|SEV-2|SEV-3 --ic NAME --comms NAME [--impact-start RFC3339] [--url URL] [--pitr off|litestream|wal] [--proof-dir DIR]
 
 Opens an incident: fills the proof template (--template, else DIR/template.md,
 else the one built into casino; its bytes are journaled) into
@@ -25,7 +25,9 @@ DIR/YYYY-MM-DD.md (-2, -3 ... when taken), marked INCIDENT PROOF (DRILL PROOF
 with --drill), and starts the journal beside it
 (YYYY-MM-DD.journal.jsonl). incident_start_utc is now; impact_start_utc is
 --impact-start (default: the same). With --url, the running version is
-recorded so validate can expect it back.`
+recorded so validate can expect it back. --pitr (default CASINO_PITR)
+records the point-in-time recovery configuration in force, with the window
+it held: dr close judges RPO and RTO against that configuration's targets.`
 
 func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -42,6 +44,8 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	email := fs.String("email", "admin@casino.com", "owner email (for the data summary, with --url)")
 	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password (for the data summary, with --url)")
 	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
+	var pf drPITRFlags
+	bindDRPITRFlags(fs, env, &pf)
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -96,12 +100,16 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 			d.DataBeforeError = "no owner password in $" + *pwEnv
 		}
 	}
+	d.SetVersions(versionHistory(ctx, env))
 	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)
 	if err != nil {
 		return fmt.Errorf("dr declare: proof template: %w", err)
 	}
 	d.Drill = *drill
 	red := newRedactor(env, password)
+	if d.PITR, err = pf.config(ctx, fs, red); err != nil {
+		return err
+	}
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
 		fmt.Fprintf(env.Stderr, "note: incident %s is still open in %s; later commands will need --incident\n", prev.ID, f.proofDir)
 	}
@@ -127,12 +135,18 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	} else if *url != "" {
 		fmt.Fprintf(env.Stdout, "  data before: not recorded (%s)\n", red.String(d.DataBeforeError))
 	}
+	fmt.Fprintf(env.Stdout, "  configuration:      %s\n", d.PITR.Describe())
 	if d.VersionBefore != "" {
-		fmt.Fprintf(env.Stdout, "  version before: %s\n", d.VersionBefore)
+		fmt.Fprintf(env.Stdout, "  version running: %s\n", d.VersionBefore)
 	} else if d.VersionError != "" {
-		fmt.Fprintf(env.Stdout, "  version before: not recorded (%s)\n", d.VersionError)
+		fmt.Fprintf(env.Stdout, "  version running: not recorded (%s)\n", d.VersionError)
 	}
-	fmt.Fprintln(env.Stdout, "next: casino dr contain --platform kubernetes|compose|local")
+	if d.VersionPrevious != nil {
+		fmt.Fprintf(env.Stdout, "  previous distinct version (rollback target): %s\n", dr.FormatVersion(*d.VersionPrevious))
+	} else {
+		fmt.Fprintf(env.Stdout, "  previous distinct version: not known (%s)\n", red.String(d.VersionPreviousError))
+	}
+	fmt.Fprintln(env.Stdout, "next: "+in.State.Next())
 	return nil
 }
 
@@ -289,7 +303,7 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "validations: %d, last %s %s\n", n, v.End.Format(time.RFC3339), verdict)
 	}
 	if !st.Closed {
-		fmt.Fprintln(w, "next: "+nextStep(st))
+		fmt.Fprintln(w, "next: "+st.Next())
 	}
 	if st.Closed && st.Close != nil {
 		for _, m := range []struct {
@@ -307,25 +321,3 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 var errNoOpen = dr.ErrNoIncident
 
 func isNoIncident(err error) bool { return errors.Is(err, errNoOpen) }
-
-// nextStep names the checklist's next command for an open incident.
-func nextStep(st *dr.State) string {
-	for _, s := range st.Interrupted() {
-		if _, _, alive := s.StillRunning(); !alive {
-			return fmt.Sprintf("re-run the interrupted step %q (it is not marked done)", s.Key)
-		}
-	}
-	contained := st.Steps["contain"] != nil && st.Steps["contain"].Done()
-	restored := st.Steps["restore-traffic"] != nil && st.Steps["restore-traffic"].Done()
-	switch {
-	case !contained && st.Scenario == nil:
-		return "casino dr contain --platform kubernetes|compose|local (checklist section 2), or skip to casino dr scenario A|B|C --reason \"...\""
-	case st.Scenario == nil:
-		return "casino dr scenario A|B|C --reason \"...\" (checklist section 3)"
-	case contained && !restored:
-		return "casino dr run -- <the runbook's commands for scenario " + st.Scenario.Scenario + ">, then casino dr restore-traffic"
-	case st.FirstPassedValidation() == nil:
-		return "casino dr validate --url <URL> --logs FILE (checklist section 5)"
-	}
-	return "casino dr close"
-}

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
+	"casino"
 	"casino/docs/ops"
 	"casino/dr"
 	"casino/sqlstore"
@@ -56,7 +59,18 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	}
 	dec := dr.ScenarioDecision{Scenario: sc, Reason: *reason, Runbook: rb.Name}
 	if sc == "A" {
-		dec.RollbackTarget, dec.RollbackError = rollbackTarget(ctx, env, in.State.VersionBefore)
+		if prev := in.State.VersionPrevious; prev != nil {
+			dec.Rollback = prev
+		} else {
+			// not recorded at declare: the history may be reachable now
+			var d dr.Declaration
+			d.VersionBefore = in.State.VersionBefore
+			d.SetVersions(versionHistory(ctx, env))
+			dec.Rollback, dec.RollbackError = d.VersionPrevious, d.VersionPreviousError
+		}
+		if dec.Rollback != nil {
+			dec.RollbackTarget = dr.FormatVersion(*dec.Rollback)
+		}
 	}
 	if err := in.Append(dr.TypeScenario, dec); err != nil {
 		return err
@@ -134,39 +148,21 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 	if len(argv) == 0 {
 		return usageErrorf("dr run: give the command after --: casino dr run -- COMMAND ARGS...")
 	}
-	red := newRedactor(env)
-	in, err := openIncident(&f, red, true)
+	in, err := openIncident(&f, newRedactor(env), true)
 	if err != nil {
 		return err
 	}
 	dir, _ := os.Getwd()
-	step := "run " + dr.CommandLine(argv)
-	start, err := in.StartStep(dr.StepStart{Step: step, Kind: "run", Commands: [][]string{argv}, Dir: dir}, *force)
-	if err != nil {
-		return err
-	}
-	tee := func(stdout bool, p []byte) {
-		if stdout {
-			env.Stdout.Write(p)
-		} else {
-			env.Stderr.Write(p)
-		}
-	}
-	started := func(pid int) {
-		// journaled so that a resume after kill -9 knows if the command
-		// outlived this CLI (a restore still running must not start twice)
-		if err := in.Append(dr.TypeStepChild, dr.StepChild{Step: step, PID: pid, PIDStart: dr.ProcStart(pid)}); err != nil {
-			fmt.Fprintf(env.Stderr, "casino: warning: journal the command's pid: %v\n", err)
-		}
-	}
-	// The operator's input goes through, for commands that ask (psql, a
-	// confirmation prompt); it is not journaled.
-	o := dr.ExecRunner(dr.ExecOptions{Tee: tee, Started: started, Stdin: env.Stdin})(ctx, argv)
-	rec, ferr := dr.CaptureRestore(step, o, *resultFile)
-	if rec != nil {
-		if err := in.Append(dr.TypeRestore, rec); err != nil {
-			return err
-		}
+	res, err := in.RunCommand(ctx, argv, dr.RunOptions{Force: *force, ResultFile: *resultFile, Dir: dir, Stdin: env.Stdin,
+		Tee: func(stdout bool, p []byte) {
+			if stdout {
+				env.Stdout.Write(p)
+			} else {
+				env.Stderr.Write(p)
+			}
+		},
+		Warn: func(err error) { fmt.Fprintf(env.Stderr, "casino: warning: journal the command's pid: %v\n", err) }})
+	if rec := res.Restore; rec != nil {
 		what := "restore"
 		if rec.Facts.DryRun {
 			what = "dry run (does not count for RPO)"
@@ -174,48 +170,42 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "casino: journaled restore facts (%s): backup %s, snapshot_at %s, restore_id %s\n",
 			what, rec.Facts.Backup.Name, rec.Facts.Backup.SnapshotAt.Format("2006-01-02T15:04:05Z07:00"), rec.Facts.RestoreID)
 	}
-	if err := in.EndStep(step, start, o.ExitCode, ferr, []dr.Output{o}); err != nil {
-		return err
+	var failed *dr.StepFailed
+	switch {
+	case res.FactsErr != nil && errors.As(err, &failed):
+		return fmt.Errorf("dr run: restore facts: %w (journaled; the restore counts for nothing until its facts are)", res.FactsErr)
+	case errors.As(err, &failed) && failed.Err != nil:
+		return fmt.Errorf("dr run: %w", failed.Err)
+	case errors.As(err, &failed):
+		return &exitError{code: failed.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], failed.ExitCode)}
 	}
-	if ferr != nil {
-		return fmt.Errorf("dr run: restore facts: %w (journaled; the restore counts for nothing until its facts are)", ferr)
-	}
-	if o.ExitCode != 0 {
-		return &exitError{code: o.ExitCode, err: fmt.Errorf("dr run: %s exited %d (journaled)", argv[0], o.ExitCode)}
-	}
-	return nil
+	return err
 }
 
-// rollbackTarget reads the versions history straight from DATABASE_URL (the
-// API may be down) and returns the previous distinct version before running
-// (the version recorded at declare, else the newest in the history).
-func rollbackTarget(ctx context.Context, env *Env, running string) (target, problem string) {
+// versionHistory reads the versions history straight from DATABASE_URL
+// (the API may be down). A database that is down too costs at most 10s.
+func versionHistory(ctx context.Context, env *Env) ([]casino.VersionRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	u := getenvDefault(env.Getenv, "DATABASE_URL", "")
 	if u == "" {
-		return "", "DATABASE_URL is not set: run 'casino version history' where it is"
+		return nil, errors.New("DATABASE_URL is not set: run 'casino version history' where it is")
 	}
 	if t, err := sqlstore.ParseURL(u); err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	} else if t.Dialect == sqlstore.SQLite {
 		if err := requireExistingFile(t.Path); err != nil { // Open would create it
-			return "", err.Error()
+			return nil, err
 		}
 	}
 	db, err := sqlstore.Open(ctx, u)
 	if err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	}
 	defer db.Close()
 	hist, err := db.Versions(ctx)
 	if err != nil {
-		return "", sqlstore.Redact(err.Error())
+		return nil, errors.New(sqlstore.Redact(err.Error()))
 	}
-	if running == "" && len(hist) > 0 {
-		running = hist[0].Version
-	}
-	v, ok := dr.RollbackTarget(hist, running)
-	if !ok {
-		return "", "the versions history holds no version other than " + running
-	}
-	return fmt.Sprintf("%s (commit %s, last seen %s)", v.Version, v.Commit, v.LastSeen.Format("2006-01-02T15:04:05Z")), ""
+	return hist, nil
 }

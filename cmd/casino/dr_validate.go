@@ -65,8 +65,8 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 		Browser: *browser, ChromiumPath: dr.ChromiumPath(env.Getenv), Red: red}
 	if in != nil {
 		st := in.State
-		if v.ExpectVersion == "" && st.VersionBefore != "" {
-			v.ExpectVersion, v.VersionSource = st.VersionBefore, "recorded at declare"
+		if v.ExpectVersion == "" {
+			v.ExpectVersion, v.VersionSource = st.ExpectedVersion()
 		}
 		if v.BaselineP95MS == 0 {
 			v.BaselineP95MS = st.BaselineP95MS

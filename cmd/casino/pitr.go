@@ -16,9 +16,11 @@ import (
 
 	"casino"
 	"casino/backup"
+	"casino/keys"
 	"casino/logging"
 	"casino/pitr"
 	"casino/redact"
+	"casino/s3store"
 	"casino/sqlstore"
 )
 
@@ -31,7 +33,10 @@ const pitrUsage = `pitr stream|status [flags]
   stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
       runs until stopped: pg_receivewal through a replication slot into DIR/wal,
       a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
-      heartbeat in DIR/stream.json. Needs a role with REPLICATION and a
+      heartbeat in DIR/stream.json. Every base backup and every batch of
+      completed WAL segments gets a manifest signed with
+      CASINO_BACKUP_SIGNING_KEY (required); restore --to-time verifies them
+      with CASINO_BACKUP_VERIFY_KEY before it replays anything. Needs a role with REPLICATION and a
       pg_hba "replication" line; the server needs max_slot_wal_keep_size.
   status [--dir DIR] [--json]
       streaming lag, newest base backup, recoverable window, bytes the slot
@@ -72,6 +77,9 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.KeepBase, "keep-base", 7, "base backups to keep; older ones and the WAL before the oldest kept one are deleted (0: keep all)")
 	stringSetting(fs, env, &metricsAddr, "metrics-addr", "CASINO_PITR_METRICS_ADDR", "", "serve /metrics here (host:port; empty: off)")
 	stringSetting(fs, env, &level, "log-level", "CASINO_LOG_LEVEL", "info", "debug, info, warn or error")
+	var remote string
+	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix: ship every signed base backup and WAL batch, age-encrypted, to PREFIX/pitr")
+	allowPlain := fs.Bool("allow-plaintext-remote", false, "ship to the remote without age encryption")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -93,6 +101,23 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	}
 	o.BinDir = env.Getenv("CASINO_PG_BINDIR")
 	o.Log = logging.New(env.Stdout, lvl)
+	sk := env.Getenv("CASINO_BACKUP_SIGNING_KEY")
+	if strings.TrimSpace(sk) == "" {
+		return usageErrorf("pitr stream: %v", backup.ErrNoSigningKey)
+	}
+	signer, err := keys.LoadPrivate(sk)
+	if err != nil {
+		return usageErrorf("pitr stream: CASINO_BACKUP_SIGNING_KEY: %v", err)
+	}
+	o.Signer = &signer
+	if remote != "" {
+		ship, where, err := pitrShipper(env, remote, *allowPlain)
+		if err != nil {
+			return err
+		}
+		o.OnSealed = ship
+		o.Log.Info("shipping sealed base backups and WAL", slog.String("remote", where))
+	}
 	if metricsAddr != "" {
 		if err := validateAddr(metricsAddr); err != nil {
 			return usageErrorf("pitr stream: --metrics-addr %q: %v", metricsAddr, err)
@@ -164,6 +189,36 @@ func runPITRStatus(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// pitrShipper opens REMOTE/pitr and returns the stream's shipper: age
+// encryption to CASINO_BACKUP_RECIPIENTS, refused without recipients unless
+// allowPlain.
+func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context, pitr.Sealed) error, string, error) {
+	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	st, err := s3store.Open(cfg)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	var kc backup.KeyConfig
+	if r := env.Getenv("CASINO_BACKUP_RECIPIENTS"); r != "" {
+		kc.Recipients = []string{r}
+	}
+	k, err := backup.LoadKeys(kc)
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
+	var enc pitr.Encrypter
+	switch {
+	case k.Encrypts():
+		enc = k.EncryptTo
+	case !allowPlain:
+		return nil, "", usageErrorf("pitr stream: a remote gets the WAL age-encrypted: set CASINO_BACKUP_RECIPIENTS (age1... public keys), or pass --allow-plaintext-remote")
+	}
+	return pitr.RemoteShipper(st, enc, s3store.Lock{}), cfg.URL(), nil
+}
+
 // bindPITRRestoreFlags adds restore's point-in-time flags.
 func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitrSource) {
 	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
@@ -202,7 +257,8 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		}
 		res, facts, err = pitr.RestoreSQLiteOver(ctx, src.replica, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
 	} else {
-		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out}
+		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
+			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
 	}
 	if errors.Is(err, backup.ErrNotConfirmed) {
@@ -212,6 +268,9 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		return errors.New(redact.DatabaseURL(cliError(err).Error()))
 	}
 	res.Facts.PITR = facts
+	if facts.TrustUnsigned {
+		res.Facts.Overrides = append(res.Facts.Overrides, backup.OverrideTrustUnsigned)
+	}
 	if err := writeFacts(env, b.jsonOut, resultFile, res.Facts); err != nil {
 		return err
 	}

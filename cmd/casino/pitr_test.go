@@ -47,7 +47,8 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	}
 	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
 	t.Cleanup(func() { os.RemoveAll(scratch) })
-	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups")}
+	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups"),
+		"CASINO_BACKUP_SIGNING_KEY": testBackupKey, "CASINO_BACKUP_VERIFY_KEY": string(testBackupKeys.Signer.Public().PEM())}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	streamDone := make(chan error, 1)
@@ -160,6 +161,9 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	if res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.RecoveryEnd == "" || res.PITR.TargetTime == nil || !res.PITR.TargetTime.Equal(T) {
 		t.Errorf("pitr facts %+v: want target_time, reached_at <= %s, a recovery end line", res.PITR, T)
 	}
+	if res.PITR.VerifiedWAL+len(res.PITR.UnsignedWAL) == 0 || res.PITR.TrustUnsigned || len(res.PITR.UnsignedWAL) > pitr.MaxUnsignedTail+1 {
+		t.Errorf("pitr facts: %d WAL segments verified, unsigned tail %v, trust_unsigned %v; want every replayed segment accounted for, a short tail, no override", res.PITR.VerifiedWAL, res.PITR.UnsignedWAL, res.PITR.TrustUnsigned)
+	}
 	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +209,8 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"CASINO_PITR": "litestream"}, "CASINO_PITR_REPLICA=file:///path"},
-		{map[string]string{"CASINO_PITR": "yes"}, "must be off or litestream"},
+		{map[string]string{"CASINO_PITR": "yes"}, "must be off, litestream (SQLite) or wal (PostgreSQL)"},
+		{map[string]string{"CASINO_PITR": "wal"}, "for SQLite use litestream"},
 		{map[string]string{"CASINO_PITR_REPLICA": "file://relative/x"}, "want file:///absolute/path"},
 		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db", "CASINO_S3_CA_FILE": "/etc/ca.pem"}, "cannot use a custom CA"},
 		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db?endpoint=http://127.0.0.1:9000"}, "plaintext endpoint"},
@@ -362,4 +367,27 @@ func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.
 		close(lines)
 	}()
 	return cmd, lines, out
+}
+
+// TestPITRStreamNeedsSigningKey: what the stream writes is signed so that a
+// recovery can refuse a changed file; without a key it does not start, and
+// with a remote it does not start without age recipients.
+func TestPITRStreamNeedsSigningKey(t *testing.T) {
+	env := map[string]string{"CASINO_BACKUP_SIGNING_KEY": "", "CASINO_PITR_DIR": t.TempDir(), "CASINO_PITR_REPLICATION_URL": "postgres://repl@127.0.0.1:1/postgres"}
+	_, errOut, code := runCLI(t, env, "", "pitr", "stream")
+	if code != 2 || !strings.Contains(errOut, "no backup signing key") {
+		t.Errorf("pitr stream without a signing key: exit %d, %q", code, errOut)
+	}
+	env["CASINO_BACKUP_SIGNING_KEY"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "CASINO_BACKUP_SIGNING_KEY") || strings.Contains(errOut, "not a key") {
+		t.Errorf("pitr stream with a bad key: exit %d, %q", code, errOut)
+	}
+	// A remote gets the WAL encrypted: no recipients, no stream.
+	env["CASINO_BACKUP_SIGNING_KEY"] = testBackupKey
+	env["CASINO_BACKUP_REMOTE"] = "s3://casino-wal/prod"
+	env["CASINO_S3_ENDPOINT"], env["CASINO_S3_INSECURE"] = "http://127.0.0.1:1", "1"
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "casino", "casino-secret-not-used"
+	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "set CASINO_BACKUP_RECIPIENTS") {
+		t.Errorf("pitr stream to a remote without recipients: exit %d, %q", code, errOut)
+	}
 }

@@ -70,7 +70,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		defer db.Close()
 		engine = db.Engine()
 		reg.MustRegister(db.Collector("casino"))
-		if err := backupServeHook(ctx, env, &cfg, db, logger, reg); err != nil {
+		keys, err := backupServeHook(ctx, env, &cfg, db, logger, reg)
+		if err != nil {
+			return err
+		}
+		readiness, err := drServeHook(env, &cfg, db, keys, logger, reg)
+		if err != nil {
 			return err
 		}
 		stopPITR, err := pitrServeHook(ctx, &cfg, db, logger)
@@ -78,7 +83,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		defer stopPITR()
-		backend, err := newBackend(ctx, env, &cfg, db, logger, reg)
+		backend, err := newBackend(ctx, env, &cfg, db, readiness, logger, reg)
 		if err != nil {
 			return err
 		}

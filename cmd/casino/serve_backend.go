@@ -134,7 +134,7 @@ func newHasher(maxConcurrent int) (*auth.Hasher, error) {
 
 // newBackend wires the API server to the database's services and creates
 // the owner on the first start.
-func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (*api.Server, error) {
+func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, readiness casino.DRStatusService, logger *slog.Logger, reg *prometheus.Registry) (*api.Server, error) {
 	c := &cfg.Auth
 	hasher, err := newHasher(c.MaxConcurrent)
 	if err != nil {
@@ -162,6 +162,7 @@ func newBackend(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, log
 		Audit:          db,
 		System:         db,
 		Data:           db,
+		DR:             readiness,
 	}), nil
 }
 

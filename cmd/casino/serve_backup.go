@@ -48,8 +48,10 @@ func (c *backupConfig) redacted() map[string]any {
 }
 
 // backupServeHook runs at serve start: reports and cleans leftovers of an
-// interrupted restore, and registers the backup metrics.
-func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) error {
+// interrupted restore, and registers the backup metrics. It returns the
+// backup keys (nil when unusable), whose public halves decide which backups
+// are trusted.
+func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (*backup.Keys, error) {
 	cleanLeftoversAtStart(ctx, cfg, db, logger)
 	kc := cfg.Backup.keys
 	kc.Target, kc.BackupDir = db.Target, cfg.Backup.Dir
@@ -60,7 +62,7 @@ func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB
 	}
 	registerBackupMetrics(reg, cfg.Backup.Dir, k)
 	registerRemoteMetrics(reg, env, cfg.DatabaseURL)
-	return nil
+	return k, nil
 }
 
 // cleanLeftoversAtStart removes what a killed restore left behind (scratch

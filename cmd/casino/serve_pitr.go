@@ -19,7 +19,7 @@ type pitrConfig struct {
 }
 
 func bindPITRServeFlags(fs *flag.FlagSet, env *Env, c *pitrConfig) {
-	stringSetting(fs, env, &c.Mode, "pitr", "CASINO_PITR", "off", "off, or litestream: replicate the SQLite database continuously")
+	stringSetting(fs, env, &c.Mode, "pitr", "CASINO_PITR", "off", "off; litestream: replicate the SQLite database continuously; wal: PostgreSQL streamed by casino pitr stream (recorded by dr declare)")
 	stringSetting(fs, env, &c.Replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica: file:///path")
 	c.s3CA = env.Getenv("CASINO_S3_CA_FILE")
 }
@@ -28,9 +28,16 @@ func (c *pitrConfig) validate(fs *flag.FlagSet, t sqlstore.Target) error {
 	switch c.Mode {
 	case "", "off":
 		return nil
+	case "wal":
+		// PostgreSQL's WAL is streamed by `casino pitr stream`, a service of
+		// its own; serve only accepts the setting, which dr declare reads.
+		if t.Dialect != sqlstore.Postgres {
+			return usageErrorf("%s=wal streams PostgreSQL's WAL; for SQLite use litestream", settingName(fs, "pitr", "CASINO_PITR"))
+		}
+		return nil
 	case "litestream":
 	default:
-		return usageErrorf("invalid %s %q: must be off or litestream", settingName(fs, "pitr", "CASINO_PITR"), c.Mode)
+		return usageErrorf("invalid %s %q: must be off, litestream (SQLite) or wal (PostgreSQL)", settingName(fs, "pitr", "CASINO_PITR"), c.Mode)
 	}
 	if t.Dialect != sqlstore.SQLite {
 		return usageErrorf("%s=litestream replicates SQLite; for PostgreSQL run `casino pitr stream` (docs/ops/pitr.md)", settingName(fs, "pitr", "CASINO_PITR"))

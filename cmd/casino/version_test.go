@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,9 +49,35 @@ func TestVersionHistoryWithAPIDown(t *testing.T) {
 			// Scenario A prints and journals the rollback target, API down.
 			f := newDRFixture(t)
 			f.Env["DATABASE_URL"] = u
-			f.mustDR(t, "declare", "--severity", "SEV-2", "--ic", "a", "--comms", "b")
+			// declare records the running version and the previous distinct one
+			out = f.mustDR(t, "declare", "--severity", "SEV-2", "--ic", "a", "--comms", "b")
+			if !strings.Contains(out, "version running: 1.4.2") || !strings.Contains(out, "previous distinct version (rollback target): 1.4.1 (commit c1.4.1") {
+				t.Errorf("declare with the API down:\n%s", out)
+			}
 			if out := f.mustDR(t, "scenario", "A", "--reason", "1.4.2 is broken"); !strings.Contains(out, "rollback target (previous distinct version): 1.4.1 (commit c1.4.1") {
 				t.Errorf("scenario A:\n%s", out)
+			}
+			// after Scenario A, validate expects the rollback target back, not the broken build
+			for _, c := range []struct {
+				running string
+				code    int
+			}{{"1.4.1", 0}, {"1.4.2", 1}} {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					fmt.Fprintf(w, `{"version":%q,"commit":"c"}`, c.running)
+				}))
+				out, errOut, code := f.dr(t, "validate", "--checks", "version", "--url", srv.URL)
+				srv.Close()
+				if code != c.code || !strings.Contains(out, "scenario A's rollback target") {
+					t.Errorf("validate against %s: exit %d, want %d\n%s%s", c.running, code, c.code, out, errOut)
+				}
+			}
+			var status struct {
+				Proof string `json:"proof"`
+			}
+			json.Unmarshal([]byte(f.mustDR(t, "status", "--json")), &status)
+			proof, _ := os.ReadFile(status.Proof)
+			if !strings.Contains(string(proof), "| version_previous | 1.4.1 (commit c1.4.1") {
+				t.Errorf("the proof does not record the previous version:\n%s", proof)
 			}
 		})
 	}
