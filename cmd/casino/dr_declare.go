@@ -197,7 +197,11 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 	}
 	red := newRedactor(env)
 	if f.remote.set {
-		if err := rebuildFromRemote(ctx, env, &f); err != nil {
+		w := env.Stdout
+		if *asJSON {
+			w = env.Stderr // stdout carries only the JSON
+		}
+		if err := rebuildFromRemote(ctx, w, &f); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -85,8 +86,8 @@ func (u unreachableMirror) Where(id string) string                     { return 
 // folder (dr status --remote): the incident --incident names, or every
 // incident whose newest mirrored snapshot is still open. Each is checked
 // like verify-proof before it is written; a local journal is only ever
-// extended. It prints what it did.
-func rebuildFromRemote(ctx context.Context, env *Env, f *drFlags) error {
+// extended. It prints what it did on w.
+func rebuildFromRemote(ctx context.Context, w io.Writer, f *drFlags) error {
 	st, err := f.openProofStore()
 	if err != nil {
 		return err
@@ -127,13 +128,13 @@ func rebuildFromRemote(ctx context.Context, env *Env, f *drFlags) error {
 		took++
 		switch r.Action {
 		case "written":
-			fmt.Fprintf(env.Stdout, "rebuilt incident %s from %s (entry %d): hash chain verified, proof re-rendered byte for byte\n", id, st.ProofURL(id), seq)
+			fmt.Fprintf(w, "rebuilt incident %s from %s (entry %d): hash chain verified, proof re-rendered byte for byte\n", id, st.ProofURL(id), seq)
 		case "updated":
-			fmt.Fprintf(env.Stdout, "updated incident %s from %s: the mirror holds entries up to %d, more than this host had\n", id, st.ProofURL(id), seq)
+			fmt.Fprintf(w, "updated incident %s from %s: the mirror holds entries up to %d, more than this host had\n", id, st.ProofURL(id), seq)
 		case "unchanged":
-			fmt.Fprintf(env.Stdout, "incident %s: the local record equals the mirror (entry %d)\n", id, seq)
+			fmt.Fprintf(w, "incident %s: the local record equals the mirror (entry %d)\n", id, seq)
 		case "local-ahead":
-			fmt.Fprintf(env.Stdout, "incident %s: the local record is ahead of the mirror (entry %d); mirroring it now\n", id, seq)
+			fmt.Fprintf(w, "incident %s: the local record is ahead of the mirror (entry %d); mirroring it now\n", id, seq)
 		}
 	}
 	if took == 0 {

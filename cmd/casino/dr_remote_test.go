@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -118,6 +119,17 @@ func TestDRProofMirror(t *testing.T) {
 	if out := f.mustDR(t, "status", "--remote"); !strings.Contains(out, "updated incident "+id) {
 		t.Errorf("status --remote on the old host:\n%s", out)
 	}
+
+	// --json keeps stdout to the JSON on a rebuilding host too.
+	f.Env["CASINO_DR_PROOF_DIR"] = filepath.Join(t.TempDir(), "proof")
+	var st1 struct {
+		Incident string `json:"incident"`
+		Entries  int    `json:"entries"`
+	}
+	if out := f.mustDR(t, "status", "--remote", "--json"); json.Unmarshal([]byte(out), &st1) != nil || st1.Incident != id || st1.Entries != 4 {
+		t.Errorf("status --remote --json: %+v\n%s", st1, out)
+	}
+	f.Env["CASINO_DR_PROOF_DIR"] = f.ProofDir
 
 	// Append-only: a different snapshot under a taken name is refused.
 	j4, _ := os.ReadFile(filepath.Join(newDir, id+".journal.jsonl"))
