@@ -545,3 +545,20 @@ func (c RemoteConfig) Options() (RemoteOptions, error) {
 	o.StatePath = c.StatePath
 	return o, nil
 }
+
+// FindRemote lists the remote (with rollback detection) and finds the
+// backup name names, "latest" included. It refuses "latest" while the
+// listing reports regressions: deleting newer backups must not make an
+// older one the newest. The regressions are returned for the caller to
+// show either way.
+func FindRemote(ctx context.Context, st *s3store.Store, o RemoteOptions, name string) (*s3store.Backup, []string, error) {
+	l, err := ListRemote(ctx, st, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if name == "latest" && len(l.Regressions) > 0 {
+		return nil, l.Regressions, fmt.Errorf("refusing to pick latest in %s: the remote regressed since it was last listed from here; name the backup explicitly", st.URL())
+	}
+	bk, err := l.Find(name)
+	return bk, l.Regressions, err
+}

@@ -319,17 +319,10 @@ func findRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, a
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := backup.ListRemote(ctx, st, o)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, g := range l.Regressions {
+	bk, regressions, err := backup.FindRemote(ctx, st, o, name)
+	for _, g := range regressions {
 		fmt.Fprintf(env.Stderr, "warning: REGRESSION %s\n", g)
 	}
-	if name == "latest" && len(l.Regressions) > 0 {
-		return nil, nil, fmt.Errorf("refusing to pick latest in %s: the remote regressed since it was last listed from here (see above); name the backup explicitly", st.URL())
-	}
-	bk, err := l.Find(name)
 	if err != nil {
 		return nil, nil, err
 	}
