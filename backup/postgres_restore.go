@@ -151,6 +151,7 @@ func (r *pgRestore) restore(ctx context.Context, o *RestoreOptions, job *restore
 			return fmt.Errorf("the restored copy fails its check, the live database was not touched: %w", err)
 		}
 	}
+	o.pause("loaded")
 	if err := migrateScratch(ctx, scratchURL, res); err != nil {
 		return err
 	}

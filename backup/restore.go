@@ -53,7 +53,8 @@ type RestoreOptions struct {
 	Keys *Keys
 	// Pause is called at named points (tests kill the process there): verified,
 	// backup_written (inside the safety backup), safety_backup_done, restoring
-	// (PostgreSQL, data loading), scratch_ready, carried, before_swap,
+	// (PostgreSQL, data loading), loaded (the copy is built, before its
+	// migrate up; a drill times the migration from it), scratch_ready, carried, before_swap,
 	// during_swap (PostgreSQL), kept_aside (SQLite), after_swap.
 	Pause func(point string)
 

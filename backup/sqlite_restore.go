@@ -80,6 +80,7 @@ func (r *sqliteRestore) restore(ctx context.Context, o *RestoreOptions, job *res
 	newFile, live := r.newFile, r.target.Path
 	// Verify already decompressed newFile and ran integrity_check and the
 	// row-count comparison on it.
+	o.pause("loaded")
 	if err := migrateScratch(ctx, "sqlite:"+newFile, res); err != nil {
 		return err
 	}

@@ -199,6 +199,16 @@ type State struct {
 	Order       []string // step keys in first-start order
 	Validations []Validation
 	LoginFrozen string // "on", "off" or ""
+	// Freezes are the login_freeze entries: each change with the path it
+	// took, and each check after a restore.
+	Freezes []FreezeRecord
+	// FreezeProblem, when set, is what to run because a restore left the
+	// login freeze in another state than the incident set (cleared by the
+	// next successful login-freeze).
+	FreezeProblem string
+	// SentRequests are the ids of requests other commands sent
+	// (restore-traffic's readiness polls), from sent_requests entries.
+	SentRequests []string
 	// Restores are the typed restore facts dr run captured, in order.
 	Restores []RestoreRecord
 	Notes    []Note
@@ -271,6 +281,24 @@ func Fold(entries []Entry) (*State, error) {
 				return nil, err
 			}
 			st.Restores = append(st.Restores, r)
+		case TypeFreeze:
+			var f FreezeRecord
+			if err := json.Unmarshal(e.Data, &f); err != nil {
+				return nil, err
+			}
+			st.Freezes = append(st.Freezes, f)
+			switch {
+			case f.Trigger == FreezeTriggerRestore && !f.OK:
+				st.FreezeProblem = f.Remedy
+			case f.OK:
+				st.FreezeProblem = ""
+			}
+		case TypeSentRequests:
+			var d SentRequests
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			st.SentRequests = append(st.SentRequests, d.IDs...)
 		case TypeNote:
 			var n Note
 			if err := json.Unmarshal(e.Data, &n); err != nil {
@@ -413,15 +441,47 @@ func Declare(dir string, template Source, d Declaration, red *Redactor, now time
 	if err := d.CheckTimes(now); err != nil {
 		return nil, err
 	}
+	base := d.IncidentStart.UTC().Format("2006-01-02")
+	return declare(dir, func(n int) (string, bool) {
+		if n > 1 {
+			return fmt.Sprintf("%s-%d", base, n), true
+		}
+		return base, true
+	}, template, d, red, now)
+}
+
+// DeclareNamed is Declare with the record named id rather than by date: a
+// drill's proof carries the drill's id. It refuses (os.ErrExist) when a
+// record of that name exists.
+func DeclareNamed(dir, id string, template Source, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
+	if d.ImpactStart.IsZero() {
+		d.ImpactStart = d.IncidentStart
+	}
+	if err := d.CheckTimes(now); err != nil {
+		return nil, err
+	}
+	if id == "" || id != filepath.Base(id) || strings.HasPrefix(id, ".") {
+		return nil, fmt.Errorf("record name %q: want a plain file name", id)
+	}
+	in, err := declare(dir, func(n int) (string, bool) { return id, n == 1 }, template, d, red, now)
+	if err == nil && in == nil {
+		return nil, fmt.Errorf("record %s in %s: %w", id, dir, os.ErrExist)
+	}
+	return in, err
+}
+
+// declare claims the first free name that names(1), names(2)... gives (ok
+// false: no more names) and journals the declaration; nil, nil when every
+// name was taken.
+func declare(dir string, names func(n int) (string, bool), template Source, d Declaration, red *Redactor, now time.Time) (*Incident, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	base := d.IncidentStart.UTC().Format("2006-01-02")
 	var in *Incident
 	for n := 1; ; n++ {
-		id := base
-		if n > 1 {
-			id = fmt.Sprintf("%s-%d", base, n)
+		id, ok := names(n)
+		if !ok {
+			return nil, nil
 		}
 		cand := &Incident{Dir: dir, ID: id, Red: red}
 		// O_EXCL on the proof claims the name even against a concurrent declare.
@@ -506,6 +566,19 @@ func Open(dir, id string, red *Redactor) (*Incident, error) {
 		names = append(names, in.ID)
 	}
 	return nil, fmt.Errorf("several open incidents in %s (%s): pass --incident ID", dir, strings.Join(names, ", "))
+}
+
+// OpenLatest opens the incident named by id, or else the newest in dir,
+// open or closed (addenda come after close).
+func OpenLatest(dir, id string, red *Redactor) (*Incident, error) {
+	if id == "" {
+		ids, err := List(dir)
+		if err != nil || len(ids) == 0 {
+			return nil, fmt.Errorf("no incident in %s", dir)
+		}
+		id = ids[len(ids)-1]
+	}
+	return Open(dir, id, red)
 }
 
 // List returns the incident IDs in dir (those with a journal), oldest first.
@@ -615,10 +688,12 @@ func (in *Incident) Writable() error {
 // must continue from the true last entry. Only those new bytes are read, so
 // a command reads its journal whole once, however many entries it appends.
 func (in *Incident) Append(typ string, data any) error {
-	red, err := redactValue(in.Red, data)
-	if err != nil {
-		return err
-	}
+	return in.appendBuilt(typ, func(*Entry) (any, error) { return data, nil })
+}
+
+// appendBuilt is Append with the data built under the lock from the true
+// last entry (nil for none): a signature must name the entry it follows.
+func (in *Incident) appendBuilt(typ string, build func(last *Entry) (any, error)) error {
 	f, err := os.OpenFile(in.JournalPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
@@ -637,6 +712,14 @@ func (in *Incident) Append(typ string, data any) error {
 	var last *Entry
 	if n := len(in.Entries); n > 0 {
 		last = &in.Entries[n-1]
+	}
+	data, err := build(last)
+	if err != nil {
+		return err
+	}
+	red, err := redactValue(in.Red, data)
+	if err != nil {
+		return err
 	}
 	e, err := appendEntry(f, last, typ, red, in.now())
 	if err != nil {

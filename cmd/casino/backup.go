@@ -321,9 +321,9 @@ func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backu
 	if olderThan == "" {
 		return usageErrorf("backup prune --kept-aside: give --older-than AGE (like 7d)")
 	}
-	age, err := retention.ParseSpan(olderThan)
-	if err != nil || age < 0 {
-		return usageErrorf("backup prune: invalid age %q: want like 7d, 36h or 90m", olderThan)
+	age, err := parseAge(olderThan)
+	if err != nil {
+		return usageErrorf("backup prune: %v", err)
 	}
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
@@ -596,4 +596,14 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 		}
 	}
 	return file, nil
+}
+
+// parseAge parses 7d, 36h, 90m: a duration with days allowed (dr drill
+// --pick random-within, backup prune --kept-aside --older-than).
+func parseAge(s string) (time.Duration, error) {
+	d, err := retention.ParseSpan(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+	}
+	return d, nil
 }

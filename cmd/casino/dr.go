@@ -32,12 +32,14 @@ var drCommands = []drCommand{
 	{"login-freeze", "turn the backend's admin login freeze on or off", runDRLoginFreeze},
 	{"scenario", "record the scenario decision (A, B or C) and print its runbook section", runDRScenario},
 	{"run", "run an operator command and journal it: -- COMMAND ARGS...", runDRRun},
+	{"record-pitr", "record a point-in-time recovery run by CloudNativePG or pgBackRest, for RPO and the data check", runDRRecordPITR},
 	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
 	{"checks", "list the validation checks", runDRChecks},
 	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},
 	{"note", "journal operator prose: dr note \"...\"", runDRNote},
 	{"close", "compute RTO/RPO against targets, write the postmortem skeleton, make read-only, sign", runDRClose},
 	{"addendum", "after close: add the postmortem or sign-off as a chained, signed addendum", runDRAddendum},
+	{"drill", "restore drill: a backup into an isolated copy, casino booted on it, checks, timed, proved, torn down", runDRDrill},
 	{"verify-proof", "re-render the proof from its journal, byte-compare, check the chain and signatures", runDRVerifyProof},
 }
 
@@ -79,7 +81,7 @@ type drFlags struct {
 	incident string
 	// remote is --remote: where the incident's record is mirrored (see
 	// drMirror).
-	remote remoteFlag
+	remote *remoteFlag
 	env    *Env
 }
 
@@ -87,7 +89,16 @@ func bindDRFlags(fs *flag.FlagSet, env *Env, f *drFlags) {
 	f.env = env
 	fs.StringVar(&f.proofDir, "proof-dir", getenvDefault(env.Getenv, "CASINO_DR_PROOF_DIR", dr.DefaultProofDir), "folder of incident proofs and journals (env CASINO_DR_PROOF_DIR)")
 	fs.StringVar(&f.incident, "incident", "", "incident ID (e.g. 2026-11-29-2); default: the only open incident")
-	fs.Var(&f.remote, "remote", "mirror the incident's record to s3://bucket/prefix/proofs/ (default: the bucket in CASINO_BACKUP_REMOTE, when set); dr status --remote rebuilds it from there")
+	// A command that already takes --remote for its backups (dr drill)
+	// shares it: the record is mirrored to the same remote.
+	if fl := fs.Lookup("remote"); fl != nil {
+		if r, ok := fl.Value.(*remoteFlag); ok {
+			f.remote = r
+			return
+		}
+	}
+	f.remote = &remoteFlag{}
+	fs.Var(f.remote, "remote", "mirror the incident's record to s3://bucket/prefix/proofs/ (default: the bucket in CASINO_BACKUP_REMOTE, when set); dr status --remote rebuilds it from there")
 }
 
 // positionalsLast moves the positional arguments that come before the first

@@ -23,6 +23,9 @@ import (
 // drRemoteURL is the remote the dr flags name: --remote=s3://..., else the
 // bucket in CASINO_BACKUP_REMOTE ("" when neither is set).
 func (f *drFlags) drRemoteURL() (string, bool) {
+	if f.remote == nil || f.env == nil {
+		return "", false // flags not bound: no remote
+	}
 	if f.remote.url != "" {
 		return f.remote.url, true
 	}
@@ -50,7 +53,7 @@ func (f *drFlags) openProofStore() (*s3store.Store, error) {
 // it did. Every failure to mirror is printed loudly on stderr; the local
 // record is never undone for it.
 func (f *drFlags) attachMirror(in *dr.Incident) bool {
-	if _, on := f.drRemoteURL(); !on || f.env == nil {
+	if _, on := f.drRemoteURL(); !on {
 		return false
 	}
 	warn := func(err error) {
