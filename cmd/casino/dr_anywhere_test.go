@@ -138,7 +138,8 @@ func TestDRFromAnEmptyDirectoryWithOnlyTheBinary(t *testing.T) {
 	}
 	must("dr", "run", "--result-file", "restore.json", "--", "./casino", "restore", backup, "--yes", "--result-file", "restore.json")
 	must("dr", "restore-traffic", "--yes")
-	if got := argvLog(t, argvLogPath); len(got) != 6 || !strings.Contains(got[4], "--replicas=2") {
+	// Scaled back up, then restore-traffic waits for each rollout.
+	if got := argvLog(t, argvLogPath); len(got) != 8 || !strings.Contains(got[4], "--replicas=2") || !strings.Contains(got[6], "rollout|status|deploy/backend") {
 		t.Errorf("kubectl argv: %q", got)
 	}
 	srv = startBinServe(t, bin, dir, env, logPath) // what replicas=2 brings back
