@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"casino"
 	"casino/observe"
 )
 
@@ -91,7 +92,7 @@ func (c *Client) SetTimeout(d time.Duration) {
 }
 
 // do sends one request. body, when non-nil, is encoded as JSON; out, when
-// non-nil, receives the decoded 2xx body. Transport failures become
+// non-nil, receives the decoded 2xx body (a *[]byte receives it as is). Transport failures become
 // ErrUnavailable; error answers become *APIError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, token string, body, out any) error {
 	u := *c.base
@@ -143,6 +144,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%w: %s %s: more than %d bytes", ErrResponseTooLarge, method, path, maxResponse)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if raw, ok := out.(*[]byte); ok {
+			*raw = data
+			return nil
+		}
 		if out == nil || len(bytes.TrimSpace(data)) == 0 {
 			return nil
 		}
@@ -596,6 +601,20 @@ func (c *Client) Status(ctx context.Context, token string) (PlatformStatus, erro
 	var s PlatformStatus
 	err := c.do(ctx, http.MethodGet, "/api/v1/admin/status", nil, token, nil, &s)
 	return s, err
+}
+
+// DRStatus returns the DR readiness status (owner only).
+func (c *Client) DRStatus(ctx context.Context, token string) (casino.DRStatus, error) {
+	var s casino.DRStatus
+	err := c.do(ctx, http.MethodGet, "/api/v1/admin/dr-status", nil, token, nil, &s)
+	return s, err
+}
+
+// DrillProof returns a drill's proof as the backend serves it (owner only).
+func (c *Client) DrillProof(ctx context.Context, token, id string) ([]byte, error) {
+	var b []byte
+	err := c.do(ctx, http.MethodGet, "/api/v1/admin/drills/"+url.PathEscape(id)+"/proof", nil, token, nil, &b)
+	return b, err
 }
 
 // Switch names of SetSwitch.

@@ -47,6 +47,8 @@ func (u *UI) routes() {
 	u.handle("GET /settings/value", u.authed(u.handleSettingValue))
 	u.handle("GET /audit", u.authed(u.handleAudit))
 	u.handle("GET /audit/{id}", u.authed(u.handleAuditEvent))
+	u.handle("GET /dr", u.authed(u.handleDR))
+	u.handle("GET /dr/drills/{id}/proof", u.authed(u.handleDrillProof))
 	u.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		u.route(r, "unmatched")
 		u.renderError(w, r, nil, http.StatusNotFound, "Not found", "There is no such page.")

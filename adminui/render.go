@@ -10,12 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"casino"
 	"casino/logging"
 )
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "tenants", "tenant", "settings", "versions", "audit", "audit_event", "setting", "error"}
+var pageNames = []string{"login", "tenants", "tenant", "settings", "versions", "audit", "audit_event", "setting", "dr", "error"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -30,7 +31,10 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"age":     age,
+	"list":    func(fs ...*casino.BackupFreshness) []*casino.BackupFreshness { return fs },
+	"ptrTime": ptrTime,
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
@@ -54,7 +58,7 @@ func (u *UI) parseTemplates() error {
 // view is what every page template receives.
 type view struct {
 	Title     string
-	Nav       string // "tenants", "audit" or "settings": the current section
+	Nav       string // "tenants", "audit", "settings" or "dr": the current section
 	S         *session
 	Flash     string
 	Error     string            // the form error, shown above the form

@@ -44,7 +44,20 @@ type envOpt func(*auth.HasherConfig, *auth.ThrottleConfig)
 
 func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 	t.Helper()
-	db := testdb.Open(t, engine)
+	return newAPIEnvLogging(t, engine, nil, opts...)
+}
+
+// newAPIEnvLogging is newAPIEnv with the request log written to logOut
+// instead of the env's buffer (nil: the buffer).
+func newAPIEnvLogging(t testing.TB, engine sqlstore.Dialect, logOut io.Writer, opts ...envOpt) *apiEnv {
+	t.Helper()
+	return newAPIEnvDB(t, testdb.Open(t, engine), logOut, opts...)
+}
+
+// newAPIEnvDB is newAPIEnvLogging over a database the caller opened and
+// migrated.
+func newAPIEnvDB(t testing.TB, db *sqlstore.DB, logOut io.Writer, opts ...envOpt) *apiEnv {
+	t.Helper()
 	hc := auth.HasherConfig{Params: testParams, MaxConcurrent: 4, AllowWeakForTests: true}
 	th := auth.DefaultThrottle
 	for _, o := range opts {
@@ -63,7 +76,10 @@ func newAPIEnv(t testing.TB, engine sqlstore.Dialect, opts ...envOpt) *apiEnv {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	logger := logging.New(logs, 0)
+	if logOut == nil {
+		logOut = logs
+	}
+	logger := logging.New(logOut, 0)
 	readiness := newReadiness(t, db)
 	s := api.NewServer(api.Config{
 		Logger: logger, Build: casino.Build(), Store: db, Versions: db,

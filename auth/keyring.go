@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,14 +64,25 @@ type keyFileDoc struct {
 
 // KeyFile is the token key file: JSON, mode 0600, replaced atomically. The
 // last key signs; every key in it verifies.
+//
+// A running server notices a change within KeyCheckInterval: the keys it
+// serves with are rechecked (one stat) at most that often, and reread when
+// the file is another file (a rotation renames a new one into place) or its
+// size or modification time changed. Between checks a request reads the
+// keys with two atomic loads, no lock and no system call.
 type KeyFile struct {
 	Path string
 
-	mu      sync.Mutex
-	checked time.Time
-	mtime   time.Time
-	set     keySet
+	set       atomic.Pointer[keySet]
+	nextCheck atomic.Int64 // UnixNano before which set is served unchecked
+	mu        sync.Mutex   // one check at a time; guards seen
+	seen      fs.FileInfo  // the file the current set was read from
+	now       func() time.Time
 }
+
+// KeyCheckInterval bounds how long a running server keeps serving keys that
+// the key file no longer holds (a rotation, a --revoke-old).
+const KeyCheckInterval = time.Second
 
 // maxKeyFile bounds the key file read.
 const maxKeyFile = 1 << 20
@@ -147,7 +159,7 @@ func (f *KeyFile) Ensure(initial []byte) (bool, error) {
 // Rotate adds a new signing key. The older keys stay and verify until the
 // tokens they signed expire (ttl after now), after which the next rotation
 // drops them; with revokeOld they are dropped at once, refusing their
-// tokens. Running servers pick the change up within a second.
+// tokens. Running servers pick the change up within KeyCheckInterval.
 func (f *KeyFile) Rotate(ttl time.Duration, revokeOld bool) (SigningKey, []string, error) {
 	keys, err := f.Read()
 	if err != nil {
@@ -175,29 +187,34 @@ func (f *KeyFile) Rotate(ttl time.Duration, revokeOld bool) (SigningKey, []strin
 	return nk, dropped, nil
 }
 
-// keys returns the current key set, rereading the file when it changed
-// (checked at most once a second).
+// keys returns the current key set and whether it changed, rechecking the
+// file when KeyCheckInterval has passed since the last check.
 func (f *KeyFile) keys() (keySet, bool, error) {
+	now := f.clock()
+	if ks := f.set.Load(); ks != nil && now.UnixNano() < f.nextCheck.Load() {
+		return *ks, false, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if time.Since(f.checked) < time.Second && f.set.byID != nil {
-		return f.set, false, nil
+	cur := f.set.Load()
+	if cur != nil && now.UnixNano() < f.nextCheck.Load() {
+		return *cur, false, nil // another request just checked
 	}
-	f.checked = time.Now()
+	f.nextCheck.Store(now.Add(KeyCheckInterval).UnixNano())
 	st, err := os.Stat(f.Path)
 	if err != nil {
-		if f.set.byID != nil {
-			return f.set, false, nil // keep serving with what we have
+		if cur != nil {
+			return *cur, false, nil // keep serving with what we have
 		}
 		return keySet{}, false, err
 	}
-	if st.ModTime().Equal(f.mtime) && f.set.byID != nil {
-		return f.set, false, nil
+	if cur != nil && sameFile(f.seen, st) {
+		return *cur, false, nil
 	}
 	ks, err := f.Read()
 	if err != nil {
-		if f.set.byID != nil {
-			return f.set, false, nil
+		if cur != nil {
+			return *cur, false, nil
 		}
 		return keySet{}, false, err
 	}
@@ -205,7 +222,21 @@ func (f *KeyFile) keys() (keySet, bool, error) {
 	if err != nil {
 		return keySet{}, false, err
 	}
-	changed := f.set.byID != nil
-	f.set, f.mtime = set, st.ModTime()
-	return set, changed, nil
+	f.set.Store(&set)
+	f.seen = st
+	return set, cur != nil, nil
+}
+
+// sameFile reports whether b is still the file a was: same inode, size and
+// modification time. A rotation writes a new file and renames it into
+// place, so it is another inode even within one tick of the clock.
+func sameFile(a, b fs.FileInfo) bool {
+	return a != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+func (f *KeyFile) clock() time.Time {
+	if f.now != nil {
+		return f.now()
+	}
+	return time.Now()
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -34,8 +36,37 @@ func checkBrowser(ctx context.Context, v *Validator) (string, string) {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.WithoutCancel(ctx), opts...)
 	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
+	// The log checks leave out validate's own requests by the ids the
+	// server echoed: the browser's too, page loads, redirects and assets.
+	var mu sync.Mutex
+	var ids []string
+	noteIDs := func(h network.Headers) {
+		for k, val := range h {
+			if s, ok := val.(string); ok && s != "" && strings.EqualFold(k, "X-Request-Id") {
+				mu.Lock()
+				ids = append(ids, s)
+				mu.Unlock()
+			}
+		}
+	}
+	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		switch e := ev.(type) {
+		case *network.EventResponseReceived:
+			if e.Response != nil {
+				noteIDs(e.Response.Headers)
+			}
+		case *network.EventRequestWillBeSent:
+			if e.RedirectResponse != nil {
+				noteIDs(e.RedirectResponse.Headers)
+			}
+		}
+	}))
 	defer cancelB()
+	defer func() {
+		mu.Lock()
+		v.sent = append(v.sent, ids...)
+		mu.Unlock()
+	}()
 	// The first Run starts the browser; it must not carry the step timeout.
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		return Fail, "start Chromium: " + err.Error()

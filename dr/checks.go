@@ -94,6 +94,9 @@ type Validator struct {
 	// earlier validations), journaled: the log checks leave them out, with
 	// the ones this validation sends.
 	ExcludeIDs []string
+	// Now is the clock the log checks judge the newest minute by; nil is
+	// time.Now.
+	Now func() time.Time
 
 	token   string
 	sent    []string // X-Request-Id of every response this validator got
@@ -568,7 +571,11 @@ func checkLogs5xx(ctx context.Context, v *Validator) (string, string) {
 	if err != nil {
 		return Fail, "read logs: " + err.Error()
 	}
-	st, detail := FiveXXDropping(s)
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	st, detail := FiveXX(s, FiveXXOptions{Window: v.Window, Now: now})
 	return st, detail + excludedNote(s)
 }
 
@@ -587,26 +594,48 @@ const (
 	settledRate = 0.01
 )
 
-// FiveXXDropping judges the per-minute 5xx rate. It passes when the newest
-// minute has no 5xx, or when the rate over the newest k minutes is below the
-// peak minute's and either settled or at least 20 % below the k minutes
-// before them (k is 3, or half the minutes when there are fewer than 6: one
-// noisy minute must not decide). A plateau above 1 % fails.
+// FiveXXDropping is FiveXX with a 10-minute window and no clock.
 func FiveXXDropping(s *LogStats) (string, string) {
+	return FiveXX(s, FiveXXOptions{Window: 10 * time.Minute})
+}
+
+// FiveXXOptions adjust FiveXX.
+type FiveXXOptions struct {
+	// Window is how many of the newest minutes the detail lists, every one
+	// of them, those without requests included (default 10 minutes).
+	Window time.Duration
+	// Now is when the logs are judged: when the newest logged minute has
+	// not ended yet, the detail says so and how long to wait. Zero: not
+	// known (a log file read after the fact).
+	Now time.Time
+}
+
+// FiveXX judges the per-minute 5xx rate. It passes when the newest minute
+// has no 5xx, or when the rate over the newest k minutes is below the peak
+// minute's and either settled or at least 20 % below the k minutes before
+// them (k is 3, or half the minutes when there are fewer than 6: one noisy
+// minute must not decide). A plateau above 1 % fails. The detail lists each
+// minute of the window as 5xx/total, and says when the newest minute is
+// still incomplete: right after a fix, that minute still holds the errors
+// from before it, and the verdict can change once the minute has ended.
+func FiveXX(s *LogStats, o FiveXXOptions) (string, string) {
 	if s.Requests == 0 {
 		return Fail, fmt.Sprintf("no event=request lines in %d lines", s.Lines)
 	}
-	series := s.Minutes
-	if len(series) > 10 {
-		series = series[len(series)-10:]
+	if o.Window < time.Minute {
+		o.Window = 10 * time.Minute
 	}
-	var parts []string
-	for _, m := range series {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", m.Minute.Format("15:04"), m.Errors, m.Total))
-	}
-	trend := "5xx/total per minute: " + strings.Join(parts, ", ")
 	n := len(s.Minutes)
 	last := s.Minutes[n-1]
+	trend := windowTrend(s, o.Window)
+	if wait := last.Minute.Add(time.Minute).Sub(o.Now); !o.Now.IsZero() && wait > 0 && wait <= time.Minute {
+		secs := int(math.Ceil(wait.Seconds()))
+		if last.Errors > 0 {
+			trend += fmt.Sprintf("; the newest minute %s is still incomplete (%ds left): wait %ds and validate again, since its 5xx may be from before the fix", last.Minute.Format("15:04"), secs, secs)
+		} else {
+			trend += fmt.Sprintf("; the newest minute %s is still incomplete (%ds left)", last.Minute.Format("15:04"), secs)
+		}
+	}
 	if s.Errors == 0 || last.Errors == 0 {
 		return Pass, trend
 	}
@@ -634,6 +663,41 @@ func FiveXXDropping(s *LogStats) (string, string) {
 	}
 	return Fail, fmt.Sprintf("not dropping: last %d min at %.1f%% 5xx vs %.1f%% the %d min before, peak %.1f%% at %s; %s",
 		k, 100*recent.Rate(), 100*before.Rate(), k, 100*peak.Rate(), peak.Minute.Format("15:04"), trend)
+}
+
+// maxTrendMinutes bounds the minutes a detail lists (a --window of days).
+const maxTrendMinutes = 180
+
+// windowTrend lists every minute of the window ending at the newest logged
+// minute as "HH:MM 5xx/total", minutes without requests as 0/0, and says
+// how many minutes before the window the logs hold.
+func windowTrend(s *LogStats, window time.Duration) string {
+	last := s.Last()
+	first := last.Add(-window + time.Minute)
+	if limit := last.Add(-(maxTrendMinutes - 1) * time.Minute); first.Before(limit) {
+		first = limit
+	}
+	if s.Minutes[0].Minute.After(first) {
+		first = s.Minutes[0].Minute
+	}
+	byMin := make(map[time.Time]MinuteStat, len(s.Minutes))
+	earlier := 0
+	for _, m := range s.Minutes {
+		byMin[m.Minute] = m
+		if m.Minute.Before(first) {
+			earlier++
+		}
+	}
+	var parts []string
+	for t := first; !t.After(last); t = t.Add(time.Minute) {
+		m := byMin[t]
+		parts = append(parts, fmt.Sprintf("%s %d/%d", t.Format("15:04"), m.Errors, m.Total))
+	}
+	out := fmt.Sprintf("5xx/total per minute over the last %s: %s", window, strings.Join(parts, ", "))
+	if earlier > 0 {
+		out += fmt.Sprintf(" (and %d logged minutes before)", earlier)
+	}
+	return out
 }
 
 func checkLogsP95(ctx context.Context, v *Validator) (string, string) {

@@ -140,11 +140,30 @@ func OwnerDataSummary(ctx context.Context, base, email, password string) (*casin
 }
 
 // SentRequestIDs returns every request id dr sent before now, as journaled
-// by declare and by earlier validations.
+// by declare, earlier validations, login-freeze and restore-traffic.
 func (st *State) SentRequestIDs() []string {
 	ids := append([]string{}, st.Declaration.SentRequestIDs...)
 	for _, v := range st.Validations {
 		ids = append(ids, v.SentRequestIDs...)
 	}
-	return ids
+	for _, f := range st.Freezes {
+		ids = append(ids, f.SentRequestIDs...)
+	}
+	return append(ids, st.SentRequests...)
+}
+
+// Expect fills in what the incident's journal says validate should find,
+// where the flags left it open: the expected version (State.ExpectedVersion),
+// the p95 baseline, the impact start, the data expectation, and the request
+// ids dr sent earlier (the log checks leave them out).
+func (v *Validator) Expect(st *State) {
+	if v.ExpectVersion == "" {
+		v.ExpectVersion, v.VersionSource = st.ExpectedVersion()
+	}
+	if v.BaselineP95MS == 0 {
+		v.BaselineP95MS = st.BaselineP95MS
+	}
+	v.ImpactStart = st.ImpactStart
+	v.Data = st.ExpectedData()
+	v.ExcludeIDs = st.SentRequestIDs()
 }

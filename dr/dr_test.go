@@ -204,9 +204,91 @@ func TestLocalPlatformRecordsAndRestores(t *testing.T) {
 	if got, want := p.Contain(st), [][]string{{"kill", "-TERM", fmt.Sprint(pid)}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("contain = %q, want %q", got, want)
 	}
+	be := st.Components[1]
+	if !filepath.IsAbs(be.Exe) || filepath.Base(be.Exe) != "sleep" || len(be.ExeSHA256) != 64 || be.Cwd != dir || len(be.Env) == 0 || be.Spec == nil {
+		t.Fatalf("recorded exe %q sha %q cwd %q env %d", be.Exe, be.ExeSHA256, be.Cwd, len(be.Env))
+	}
 	r := p.Restore(st)
-	if len(r) != 1 || !reflect.DeepEqual(r[0][len(r[0])-2:], []string{"sleep", "300"}) {
-		t.Fatalf("restore = %q", r)
+	if want := [][]string{{be.Exe, "300"}}; !reflect.DeepEqual(r, want) {
+		t.Fatalf("restore = %q, want %q", r, want)
+	}
+}
+
+// TestEnvViewMasksSecrets: the journal's view of a recorded environment
+// masks secret-named variables whole and passwords inside URLs.
+func TestEnvViewMasksSecrets(t *testing.T) {
+	got := envView([]string{"PGPASSWORD=hunter2hunter2", "DATABASE_URL=postgres://u:pw-in-url-77@h/db", "HOME=/home/x", "CASINO_JWT_KEY=", "CASINO_TOKEN_TTL=30m"})
+	want := []EnvVar{
+		{Name: "CASINO_JWT_KEY", Value: ""},
+		{Name: "CASINO_TOKEN_TTL", Value: "30m"},
+		{Name: "DATABASE_URL", Value: "postgres://u:***@h/db", Secret: true},
+		{Name: "HOME", Value: "/home/x"},
+		{Name: "PGPASSWORD", Value: Redacted, Secret: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("envView:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestSecretsFileRefusals: the secrets file is written 0600 outside the
+// proof folder only; one edited since (a clear value changed, a variable
+// added), or readable by others, is refused.
+func TestSecretsFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	proof := filepath.Join(dir, "proof")
+	spec := &ProcessSpec{Exe: "/bin/casino", ExeSHA256: strings.Repeat("ab", 32), Argv: []string{"casino", "serve"}, Cwd: "/srv",
+		Env: []string{"DATABASE_URL=sqlite:data/casino.db", "CASINO_JWT_KEY=jwt-secret-value-1234"}}
+	st := PlatformState{Platform: "local", Components: []ComponentState{{Name: "backend", State: "running", Exe: spec.Exe, ExeSHA256: spec.ExeSHA256,
+		Cmdline: spec.Argv, Cwd: spec.Cwd, Env: envView(spec.Env), Spec: spec}}}
+	if err := saveSecrets(filepath.Join(proof, "x.json"), proof, "2026-12-02", &st); !errors.Is(err, ErrSecretsInProof) {
+		t.Fatalf("secrets file inside the proof folder: %v", err)
+	}
+	st.SecretsFile = filepath.Join(dir, "state", "x.json")
+	if err := saveSecrets(st.SecretsFile, proof, "2026-12-02", &st); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(st.SecretsFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode().Perm())
+	}
+	if specs, err := loadSecrets(&st, "2026-12-02"); err != nil || specs["backend"].Env[1] != "CASINO_JWT_KEY=jwt-secret-value-1234" {
+		t.Fatalf("load: %v %+v", err, specs)
+	}
+	if _, err := loadSecrets(&st, "2026-12-03"); err == nil {
+		t.Error("a secrets file of another incident was accepted")
+	}
+	raw, _ := os.ReadFile(st.SecretsFile)
+	for name, edit := range map[string]string{
+		"clear value changed": strings.Replace(string(raw), "sqlite:data/casino.db", "sqlite:/tmp/empty.db", 1),
+		"variable added":      strings.Replace(string(raw), `"CASINO_JWT_KEY=`, `"EXTRA=1", "CASINO_JWT_KEY=`, 1),
+		"binary changed":      strings.Replace(string(raw), "/bin/casino", "/tmp/casino", 1),
+	} {
+		os.WriteFile(st.SecretsFile, []byte(edit), 0o600)
+		if _, err := loadSecrets(&st, "2026-12-02"); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Errorf("%s: %v, want a refusal", name, err)
+		}
+	}
+	os.WriteFile(st.SecretsFile, raw, 0o600)
+	os.Chmod(st.SecretsFile, 0o644)
+	if _, err := loadSecrets(&st, "2026-12-02"); err == nil || !strings.Contains(err.Error(), "want 0600") {
+		t.Errorf("world-readable secrets file: %v", err)
+	}
+}
+
+// TestListenURL: where restore-traffic waits for a recorded casino serve.
+func TestListenURL(t *testing.T) {
+	for _, tc := range []struct {
+		argv, env []string
+		want      string
+	}{
+		{[]string{"casino", "serve"}, nil, "http://127.0.0.1:8080"},
+		{[]string{"casino", "serve"}, []string{"CASINO_ADDR=127.0.0.1:9000"}, "http://127.0.0.1:9000"},
+		{[]string{"casino", "serve", "--addr", ":7000"}, []string{"CASINO_ADDR=127.0.0.1:9000"}, "http://127.0.0.1:7000"},
+		{[]string{"casino", "serve", "-addr=0.0.0.0:7001"}, nil, "http://127.0.0.1:7001"},
+		{[]string{"casino", "serve"}, []string{"CASINO_ADDR=[::1]:7002"}, "http://[::1]:7002"},
+	} {
+		if got := listenURL(&ProcessSpec{Argv: tc.argv, Env: tc.env}); got != tc.want {
+			t.Errorf("listenURL(%q, %q) = %s, want %s", tc.argv, tc.env, got, tc.want)
+		}
 	}
 }
 
@@ -288,5 +370,18 @@ func TestTornPrivateKeyIsMasked(t *testing.T) {
 	whole := "x -----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEApublic\n-----END PUBLIC KEY-----\n"
 	if got := scrub(&Redactor{}, whole); got != whole {
 		t.Errorf("a public key was masked: %q", got)
+	}
+}
+
+// TestLearnArgvMasksFlagSecrets: a secret passed as --password X on the
+// recorded command line is masked wherever the line appears.
+func TestLearnArgvMasksFlagSecrets(t *testing.T) {
+	red := NewRedactor(nil)
+	learnArgv(red, []string{"casino", "serve", "--password", "argv-secret-9911", "--addr", ":8080"})
+	if got := red.String("casino serve --password argv-secret-9911 --addr :8080"); strings.Contains(got, "argv-secret-9911") {
+		t.Fatalf("not masked: %s", got)
+	}
+	if got := red.String(`["casino","argv-secret-9911"]`); strings.Contains(got, "argv-secret-9911") {
+		t.Fatalf("not masked by value: %s", got)
 	}
 }

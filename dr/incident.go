@@ -199,6 +199,16 @@ type State struct {
 	Order       []string // step keys in first-start order
 	Validations []Validation
 	LoginFrozen string // "on", "off" or ""
+	// Freezes are the login_freeze entries: each change with the path it
+	// took, and each check after a restore.
+	Freezes []FreezeRecord
+	// FreezeProblem, when set, is what to run because a restore left the
+	// login freeze in another state than the incident set (cleared by the
+	// next successful login-freeze).
+	FreezeProblem string
+	// SentRequests are the ids of requests other commands sent
+	// (restore-traffic's readiness polls), from sent_requests entries.
+	SentRequests []string
 	// Restores are the typed restore facts dr run captured, in order.
 	Restores []RestoreRecord
 	Notes    []Note
@@ -271,6 +281,24 @@ func Fold(entries []Entry) (*State, error) {
 				return nil, err
 			}
 			st.Restores = append(st.Restores, r)
+		case TypeFreeze:
+			var f FreezeRecord
+			if err := json.Unmarshal(e.Data, &f); err != nil {
+				return nil, err
+			}
+			st.Freezes = append(st.Freezes, f)
+			switch {
+			case f.Trigger == FreezeTriggerRestore && !f.OK:
+				st.FreezeProblem = f.Remedy
+			case f.OK:
+				st.FreezeProblem = ""
+			}
+		case TypeSentRequests:
+			var d SentRequests
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return nil, err
+			}
+			st.SentRequests = append(st.SentRequests, d.IDs...)
 		case TypeNote:
 			var n Note
 			if err := json.Unmarshal(e.Data, &n); err != nil {
@@ -539,6 +567,19 @@ func Open(dir, id string, red *Redactor) (*Incident, error) {
 	return nil, fmt.Errorf("several open incidents in %s (%s): pass --incident ID", dir, strings.Join(names, ", "))
 }
 
+// OpenLatest opens the incident named by id, or else the newest in dir,
+// open or closed (addenda come after close).
+func OpenLatest(dir, id string, red *Redactor) (*Incident, error) {
+	if id == "" {
+		ids, err := List(dir)
+		if err != nil || len(ids) == 0 {
+			return nil, fmt.Errorf("no incident in %s", dir)
+		}
+		id = ids[len(ids)-1]
+	}
+	return Open(dir, id, red)
+}
+
 // List returns the incident IDs in dir (those with a journal), oldest first.
 func List(dir string) ([]string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*"+journalSuffix))
@@ -646,10 +687,12 @@ func (in *Incident) Writable() error {
 // must continue from the true last entry. Only those new bytes are read, so
 // a command reads its journal whole once, however many entries it appends.
 func (in *Incident) Append(typ string, data any) error {
-	red, err := redactValue(in.Red, data)
-	if err != nil {
-		return err
-	}
+	return in.appendBuilt(typ, func(*Entry) (any, error) { return data, nil })
+}
+
+// appendBuilt is Append with the data built under the lock from the true
+// last entry (nil for none): a signature must name the entry it follows.
+func (in *Incident) appendBuilt(typ string, build func(last *Entry) (any, error)) error {
 	f, err := os.OpenFile(in.JournalPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
@@ -668,6 +711,14 @@ func (in *Incident) Append(typ string, data any) error {
 	var last *Entry
 	if n := len(in.Entries); n > 0 {
 		last = &in.Entries[n-1]
+	}
+	data, err := build(last)
+	if err != nil {
+		return err
+	}
+	red, err := redactValue(in.Red, data)
+	if err != nil {
+		return err
 	}
 	e, err := appendEntry(f, last, typ, red, in.now())
 	if err != nil {

@@ -1,11 +1,17 @@
 package dr
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -183,4 +189,172 @@ func TestAnalyzeLogsExcludesExactRequestIDs(t *testing.T) {
 	if s.Requests != 2 || s.Errors != 1 || s.Excluded != 2 || s.P95MS != 10 {
 		t.Errorf("requests %d errors %d excluded %d p95 %v; want 2, 1, 2, 10", s.Requests, s.Errors, s.Excluded, s.P95MS)
 	}
+}
+
+// Right after a fix the newest minute still holds the errors from before
+// it: the check says the minute is incomplete and how long to wait, and the
+// verdict turns once the next minute logs requests.
+func TestFiveXXSaysWhenTheNewestMinuteIsIncomplete(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	for i := range 20 { // 03:00: half failing
+		b.WriteString(logLine(t0.Add(time.Duration(i)*time.Second), 200+303*(i%2), 5, fmt.Sprint("a", i)) + "\n")
+	}
+	for i := range 30 { // 03:01: all failing until the fix at 03:01:25
+		st := 200
+		if i < 25 {
+			st = 503
+		}
+		b.WriteString(logLine(t0.Add(time.Minute+time.Duration(i)*time.Second), st, 5, fmt.Sprint("b", i)) + "\n")
+	}
+	s, err := AnalyzeLogs(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		now       time.Time
+		want      string
+		contains  string
+		notExists string
+	}{
+		{"during the minute", t0.Add(time.Minute + 35*time.Second), Fail, "the newest minute 03:01 is still incomplete (25s left): wait 25s and validate again", ""},
+		{"clock not known (a log read after the fact)", time.Time{}, Fail, "5xx/total per minute", "incomplete"},
+		{"long after", t0.Add(time.Hour), Fail, "not dropping", "incomplete"},
+	}
+	for _, c := range cases {
+		got, detail := FiveXX(s, FiveXXOptions{Window: 5 * time.Minute, Now: c.now})
+		if got != c.want || !strings.Contains(detail, c.contains) || (c.notExists != "" && strings.Contains(detail, c.notExists)) {
+			t.Errorf("%s: %s %q; want %s containing %q", c.name, got, detail, c.want, c.contains)
+		}
+	}
+	// the next minute comes in clean: it passes, and says its minute is young
+	b.WriteString(logLine(t0.Add(2*time.Minute+time.Second), 200, 5, "c1") + "\n")
+	s, _ = AnalyzeLogs(strings.NewReader(b.String()))
+	if got, detail := FiveXX(s, FiveXXOptions{Window: 5 * time.Minute, Now: t0.Add(2*time.Minute + 2*time.Second)}); got != Pass || !strings.Contains(detail, "03:02 is still incomplete (58s left)") || strings.Contains(detail, "validate again") {
+		t.Errorf("after the minute rolled over: %s %q", got, detail)
+	}
+}
+
+// The detail lists every minute of the window, minutes without requests
+// included, and counts the minutes before it.
+func TestFiveXXDetailShowsTheWholeWindow(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	for m := range 15 {
+		if m == 12 {
+			continue // nothing logged at 03:12
+		}
+		st := 200
+		if m < 8 {
+			st = 500
+		}
+		b.WriteString(logLine(t0.Add(time.Duration(m)*time.Minute), st, 5, fmt.Sprint("r", m)) + "\n")
+	}
+	s, err := AnalyzeLogs(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, detail := FiveXX(s, FiveXXOptions{Window: 5 * time.Minute})
+	if want := "over the last 5m0s: 03:10 0/1, 03:11 0/1, 03:12 0/0, 03:13 0/1, 03:14 0/1 (and 10 logged minutes before)"; !strings.Contains(detail, want) {
+		t.Errorf("5m window: %q\nwant it to contain %q", detail, want)
+	}
+	_, detail = FiveXX(s, FiveXXOptions{Window: time.Hour})
+	if !strings.Contains(detail, ": 03:00 1/1, 03:01 1/1,") || !strings.Contains(detail, "03:14 0/1") || strings.Contains(detail, "before)") || strings.Count(detail, "/") != 1+15 {
+		t.Errorf("1h window over 15 logged minutes: %q", detail)
+	}
+	// a window of days lists at most maxTrendMinutes
+	var long strings.Builder
+	for m := range 400 {
+		long.WriteString(logLine(t0.Add(time.Duration(m)*time.Minute), 200, 5, fmt.Sprint("l", m)) + "\n")
+	}
+	s, _ = AnalyzeLogs(strings.NewReader(long.String()))
+	if _, detail := FiveXX(s, FiveXXOptions{Window: 72 * time.Hour}); strings.Count(detail, "/") != 1+maxTrendMinutes || !strings.Contains(detail, "(and 220 logged minutes before)") {
+		t.Errorf("72h window: %d minutes listed; %q", strings.Count(detail, "/")-1, detail[len(detail)-80:])
+	}
+}
+
+// lazyReader reads what get returns at the first Read: the log checks read
+// the logs after the HTTP checks ran, so the log holds validate's requests.
+type lazyReader struct {
+	get func() io.Reader
+	r   io.Reader
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil {
+		l.r = l.get()
+	}
+	return l.r.Read(p)
+}
+
+// TestValidateLeavesOutItsOwnRequests: a server whose /api/ready answers
+// 503 logs validate's own failing requests; the 5xx check leaves exactly
+// those out, by the ids the server echoed. A client that sends validate's
+// user agent, or an id that extends one of validate's, still counts.
+func TestValidateLeavesOutItsOwnRequests(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		extra func(validateIDs []string) []string
+		want  string
+	}{
+		{"only validate failed", func([]string) []string { return nil }, Pass},
+		{"a client with validate's user agent failed", func([]string) []string { return []string{"client-9"} }, Fail},
+		{"a client id extending validate's failed", func(ids []string) []string { return []string{ids[0] + "x"} }, Fail},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var logs strings.Builder
+			var ids []string
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				n++
+				id := fmt.Sprintf("srv-%d", n)
+				ids = append(ids, id)
+				w.Header().Set("X-Request-Id", id)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				logs.WriteString(logLine(time.Now(), 503, 2, id) + "\n")
+			}))
+			defer srv.Close()
+			now := time.Now().UTC()
+			var before strings.Builder // healthy client traffic in the minutes before
+			for m := 3; m >= 1; m-- {
+				for i := range 10 {
+					before.WriteString(logLine(now.Add(-time.Duration(m)*time.Minute).Add(time.Duration(i)*time.Millisecond), 200, 2, fmt.Sprint("c", m, i)) + "\n")
+				}
+			}
+			v := &Validator{URL: srv.URL, Window: 5 * time.Minute, Logs: &lazyReader{get: func() io.Reader {
+				mu.Lock()
+				defer mu.Unlock()
+				var more strings.Builder
+				for _, id := range c.extra(ids) {
+					line := strings.TrimSuffix(logLine(time.Now(), 503, 2, id), "}") + `,"user_agent":"casino-dr-validate"}`
+					more.WriteString(line + "\n")
+				}
+				return strings.NewReader(before.String() + logs.String() + more.String())
+			}}}
+			val := v.Run(context.Background(), []Check{mustCheck(t, "ready"), mustCheck(t, "health"), mustCheck(t, "logs_5xx")})
+			got := val.Checks[2]
+			if got.Status != c.want {
+				t.Fatalf("logs_5xx %s, want %s: %s", got.Status, c.want, got.Detail)
+			}
+			if c.want == Pass && !strings.Contains(got.Detail, fmt.Sprintf("%d requests dr itself sent left out", len(ids))) {
+				t.Errorf("detail does not count validate's %d requests: %s", len(ids), got.Detail)
+			}
+			if len(ids) < 2 || !reflect.DeepEqual(val.SentRequestIDs, ids) {
+				t.Errorf("sent ids %v, server answered %v", val.SentRequestIDs, ids)
+			}
+		})
+	}
+}
+
+func mustCheck(t *testing.T, name string) Check {
+	t.Helper()
+	c, ok := FindCheck(name)
+	if !ok {
+		t.Fatalf("no check %q", name)
+	}
+	return c
 }

@@ -32,15 +32,29 @@ type ComponentState struct {
 	PIDFile string   `json:"pidfile,omitempty"`
 	Cwd     string   `json:"cwd,omitempty"`
 	Cmdline []string `json:"cmdline,omitempty"`
+	// Exe is the binary a local process ran (resolved through
+	// /proc/PID/exe) and ExeSHA256 the sha256 of that image: restore-traffic
+	// starts only that binary again (or the one --binary names). Env is its
+	// environment by name, secrets masked; the clear values are in the
+	// secrets file (PlatformState.SecretsFile).
+	Exe       string   `json:"exe,omitempty"`
+	ExeSHA256 string   `json:"exe_sha256,omitempty"`
+	Env       []EnvVar `json:"env,omitempty"`
+	// Spec is the clear-text record, between Record and the secrets file;
+	// it is never journaled.
+	Spec *ProcessSpec `json:"-"`
 }
 
 // PlatformState is what contain records before it changes anything;
 // restore-traffic brings back exactly this.
 type PlatformState struct {
-	Platform    string           `json:"platform"`
-	Namespace   string           `json:"namespace,omitempty"`
-	ComposeFile string           `json:"compose_file,omitempty"`
-	PIDDir      string           `json:"pid_dir,omitempty"`
+	Platform    string `json:"platform"`
+	Namespace   string `json:"namespace,omitempty"`
+	ComposeFile string `json:"compose_file,omitempty"`
+	PIDDir      string `json:"pid_dir,omitempty"`
+	// SecretsFile (local) is the 0600 file, outside the proof folder, that
+	// holds each process's clear-text environment and command line.
+	SecretsFile string           `json:"secrets_file,omitempty"`
 	Components  []ComponentState `json:"components"`
 }
 
@@ -339,7 +353,10 @@ func (l local) RecordCommands() [][]string { return nil }
 func (l local) pidfile(c string) string { return filepath.Join(l.dir, c+".pid") }
 
 // Record reads each component's pidfile and, for a live process, its
-// command line and working folder from /proc, so restore can start it again.
+// binary (and that image's sha256), command line, working folder and
+// environment from /proc, so restore-traffic can start exactly it again. A
+// live process whose record cannot be read whole is an error: nothing is
+// stopped then.
 func (l local) Record(ctx context.Context, run Runner) (PlatformState, []Output, error) {
 	st := PlatformState{Platform: l.Name(), PIDDir: l.dir}
 	for _, c := range Components {
@@ -348,11 +365,13 @@ func (l local) Record(ctx context.Context, run Runner) (PlatformState, []Output,
 		if err == nil {
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 			if ProcessAlive(pid) && pid != os.Getpid() {
-				cs.PID, cs.State = pid, "running"
-				if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(raw) > 0 {
-					cs.Cmdline = strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+				spec, err := readProcess(pid)
+				if err != nil {
+					return st, nil, fmt.Errorf("%s (%s): %w", c, cs.PIDFile, err)
 				}
-				cs.Cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+				cs.PID, cs.State, cs.Spec = pid, "running", spec
+				cs.Cmdline, cs.Cwd, cs.Exe, cs.ExeSHA256 = spec.Argv, spec.Cwd, spec.Exe, spec.ExeSHA256
+				cs.Env = envView(spec.Env)
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return st, nil, err
@@ -372,8 +391,10 @@ func (l local) Contain(st PlatformState) [][]string {
 	return out
 }
 
-// Restore starts each process that was running with its recorded command
-// line, in its recorded folder, detached, writing its new pid to the pidfile.
+// Restore returns, for each process that was running, the binary and
+// arguments restore-traffic starts (backend first), for --dry-run and the
+// journal. RestoreTraffic starts them: with the recorded environment, in
+// the recorded folder, never over a live pidfile.
 func (l local) Restore(st PlatformState) [][]string {
 	var out [][]string
 	for i := len(st.Components) - 1; i >= 0; i-- {
@@ -381,9 +402,11 @@ func (l local) Restore(st PlatformState) [][]string {
 		if c.State != "running" || len(c.Cmdline) == 0 {
 			continue
 		}
-		log := strings.TrimSuffix(c.PIDFile, ".pid") + ".log"
-		argv := []string{"sh", "-c", `cd "$0" && nohup "$@" >>"` + log + `" 2>&1 </dev/null & echo $! >"` + c.PIDFile + `"`, c.Cwd}
-		out = append(out, append(argv, c.Cmdline...))
+		exe := c.Exe
+		if exe == "" {
+			exe = c.Cmdline[0]
+		}
+		out = append(out, append([]string{exe}, c.Cmdline[1:]...))
 	}
 	return out
 }

@@ -114,13 +114,16 @@ func (in *Incident) AddAddendum(section, file string) error {
 
 // Sign journals a signature of the current head with key.
 func (in *Incident) Sign(key keys.Private) error {
-	if len(in.Entries) == 0 {
-		return errors.New("nothing to sign")
-	}
-	head := in.Entries[len(in.Entries)-1]
-	sig := key.Sign(SignedMessage(in.ID, head.Seq, head.Hash))
-	return in.Append(TypeSignature, Signature{Seq: head.Seq, Hash: head.Hash,
-		KeyFingerprint: key.Public().Fingerprint(), Sig: base64.StdEncoding.EncodeToString(sig)})
+	// The head is read under the journal's lock: an entry another dr
+	// process appended since this one loaded is what gets signed.
+	return in.appendBuilt(TypeSignature, func(head *Entry) (any, error) {
+		if head == nil {
+			return nil, errors.New("nothing to sign")
+		}
+		sig := key.Sign(SignedMessage(in.ID, head.Seq, head.Hash))
+		return Signature{Seq: head.Seq, Hash: head.Hash,
+			KeyFingerprint: key.Public().Fingerprint(), Sig: base64.StdEncoding.EncodeToString(sig)}, nil
+	})
 }
 
 // ProofReport is what VerifyProof found.

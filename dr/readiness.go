@@ -43,8 +43,8 @@ type Readiness struct {
 	// they came from.
 	Targets       *Targets
 	TargetsSource string
-	// PITR is serve's point-in-time recovery setting: "off" (or ""),
-	// "litestream" or "wal".
+	// PITR is serve's point-in-time recovery setting: PITROff (or ""),
+	// PITRLitestream or PITRWAL. It chooses the targets in force.
 	PITR string
 	// Local returns the newest trusted backup of serve's backup folder.
 	// Remote returns the remote's; nil when serve has no remote settings.
@@ -69,19 +69,25 @@ func (r *Readiness) now() time.Time {
 	return time.Now()
 }
 
-// PITROn reports whether point-in-time recovery is configured.
-func (r *Readiness) PITROn() bool { return r.PITR != "" && r.PITR != PITROffMode }
+// pitrConfig is serve's PITR setting as a configuration Targets.For reads.
+func (r *Readiness) pitrConfig() *PITRConfig {
+	mode := r.PITR
+	if mode == "" {
+		mode = PITROff
+	}
+	return &PITRConfig{Mode: mode, From: "CASINO_PITR"}
+}
 
-// PITROffMode is the PITR setting that turns it off.
-const PITROffMode = "off"
-
-// TargetList returns every scenario's targets, sorted by scenario.
+// TargetList returns every scenario's targets in force for serve's PITR
+// setting (Targets.For: a scenario's pitr targets when PITR is on and the
+// file has them), sorted by scenario.
 func (r *Readiness) TargetList() []casino.DRTarget {
 	if r.Targets == nil {
 		return nil
 	}
 	var out []casino.DRTarget
-	for k, s := range r.Targets.Scenarios {
+	for k := range r.Targets.Scenarios {
+		s, _, _ := r.Targets.For(k, r.pitrConfig())
 		t := casino.DRTarget{Scenario: k, Name: s.Name}
 		if d, err := time.ParseDuration(s.RTO); err == nil {
 			t.RTOSeconds = d.Seconds()
@@ -105,9 +111,7 @@ func (r *Readiness) DRStatus(ctx context.Context) (*casino.DRStatus, error) {
 		GeneratedAt: now, Scenario: ReadinessScenario, Targets: r.TargetList(), TargetsSource: r.TargetsSource,
 		PITR: r.PITR, OpenIncidents: []casino.OpenIncident{}, Trend: []casino.DrillPoint{},
 	}
-	if st.PITR == "" {
-		st.PITR = PITROffMode
-	}
+	st.PITR = r.pitrConfig().Mode
 	for _, t := range st.Targets {
 		if t.Scenario == ReadinessScenario {
 			st.RTOSeconds, st.RPOSeconds = t.RTOSeconds, t.RPOSeconds
@@ -352,7 +356,7 @@ type readinessCollector struct {
 //	casino_backup_last_verified_timestamp_seconds  the newest successful backup verification (verify, deep verify, drill)
 //	casino_dr_target_rto_seconds{scenario}         RTO target in force per scenario
 //	casino_dr_target_rpo_seconds{scenario}         RPO target in force per scenario (none for a scenario without one)
-//	casino_dr_pitr_enabled                         1 when serve has point-in-time recovery configured
+//	casino_dr_pitr_mode{mode}                      1 for serve's PITR setting (off, litestream, wal), 0 for the others
 //
 // The drill and verification series are left out when the read failed
 // (casino_dr_readiness_up 0), so an alert never reads a made-up 0.
@@ -370,7 +374,7 @@ func (r *Readiness) Collector() prometheus.Collector {
 		verified:    d("casino_backup_last_verified_timestamp_seconds", "Unix time of the newest successful backup verification (verify, deep verify or drill); 0 if none."),
 		rto:         d("casino_dr_target_rto_seconds", "RTO target in force for the scenario (docs/ops/dr_targets.json).", "scenario"),
 		rpo:         d("casino_dr_target_rpo_seconds", "RPO target in force for the scenario (docs/ops/dr_targets.json); absent for a scenario that restores no data.", "scenario"),
-		pitr:        d("casino_dr_pitr_enabled", "1 when serve has point-in-time recovery configured (CASINO_PITR litestream or wal), else 0."),
+		pitr:        d("casino_dr_pitr_mode", "1 for serve's point-in-time recovery setting CASINO_PITR (off, litestream or wal), 0 for the others: alert rules pick the recovery point to watch by it.", "mode"),
 	}
 }
 
@@ -391,11 +395,14 @@ func (c *readinessCollector) Collect(ch chan<- prometheus.Metric) {
 			g(c.rpo, *t.RPOSeconds, t.Scenario)
 		}
 	}
-	pitr := 0.0
-	if c.r.PITROn() {
-		pitr = 1
+	mode := c.r.pitrConfig().Mode
+	for _, m := range PITRModes {
+		x := 0.0
+		if m == mode {
+			x = 1
+		}
+		g(c.pitr, x, m)
 	}
-	g(c.pitr, pitr)
 	s := c.r.snapshot()
 	if !s.ok {
 		g(c.up, 0)

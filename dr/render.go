@@ -16,9 +16,11 @@ import (
 const Marker = "<!-- casino dr: everything below this line is generated from the journal; edits are overwritten -->"
 
 // RendererVersion is the version of the proof's layout. A journal records
-// the version that rendered it; verify-proof refuses to compare across
-// versions rather than report a difference the operator did not make.
-const RendererVersion = 2
+// the version that rendered it; verify-proof refuses a journal from a newer
+// renderer rather than report a difference the operator did not make, and
+// an older journal re-renders as its version did. Version 3 names the
+// runbook a scenario decision printed.
+const RendererVersion = 3
 
 // RenderBytes returns the proof as the journal alone determines it: the
 // journaled template, filled in, then the record of every entry. Only
@@ -199,11 +201,36 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 				fmt.Fprintf(b, "- `%s`: %d replicas\n", c.Name, *c.Replicas)
 			case c.PID > 0:
 				fmt.Fprintf(b, "- `%s`: %s, pid %d, `%s`\n", c.Name, c.State, c.PID, cmdline(c.Cmdline))
+				if c.Exe != "" {
+					fmt.Fprintf(b, "  - binary `%s` sha256 `%s`, folder `%s`\n", c.Exe, c.ExeSHA256, c.Cwd)
+					var names []string
+					for _, v := range c.Env {
+						if v.Secret {
+							names = append(names, v.Name+"="+v.Value)
+						} else {
+							names = append(names, v.Name)
+						}
+					}
+					fmt.Fprintf(b, "  - environment (%d variables; values in the secrets file, secrets masked here): %s\n", len(c.Env), strings.Join(names, " "))
+				}
 			default:
 				fmt.Fprintf(b, "- `%s`: %s\n", c.Name, c.State)
 			}
 		}
+		if ps.SecretsFile != "" {
+			fmt.Fprintf(b, "\nClear-text environment and command lines: `%s` (0600, outside the proof folder, never journaled).\n", ps.SecretsFile)
+		}
 		b.WriteString("\n")
+	case TypeFreeze:
+		var f FreezeRecord
+		json.Unmarshal(e.Data, &f)
+		head(FreezeLine(f))
+		if f.APIProblem != "" && f.Path == FreezeViaDatabase && f.Trigger == FreezeTriggerCommand {
+			fmt.Fprintf(b, "The API was not used: %s.\n\n", f.APIProblem)
+		}
+		if f.Remedy != "" {
+			fmt.Fprintf(b, "**To do:** %s\n\n", f.Remedy)
+		}
 	case TypeStepStart:
 		var d StepStart
 		json.Unmarshal(e.Data, &d)
@@ -254,6 +281,9 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		json.Unmarshal(e.Data, &d)
 		head("decided scenario " + d.Scenario)
 		fmt.Fprintf(b, "Reason: %s\n\n", d.Reason)
+		if d.Runbook != "" && in.State.RendererVersion >= 3 {
+			fmt.Fprintf(b, "Runbook section printed from `%s`.\n\n", d.Runbook)
+		}
 		if d.RollbackTarget != "" {
 			fmt.Fprintf(b, "Rollback target (previous distinct version): %s\n\n", d.RollbackTarget)
 		} else if d.RollbackError != "" {
@@ -316,6 +346,10 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		var sg Signature
 		json.Unmarshal(e.Data, &sg)
 		head(fmt.Sprintf("signed entry %d (sha256 `%s`) with key %s", sg.Seq, sg.Hash, sg.KeyFingerprint))
+	case TypeSentRequests:
+		var d SentRequests
+		json.Unmarshal(e.Data, &d)
+		head(fmt.Sprintf("`%s` sent %d requests (their ids are left out of the log checks)", d.Step, len(d.IDs)))
 	case TypeClose:
 		head("closed")
 	default:
@@ -396,6 +430,10 @@ func timelineLine(e Entry) string {
 		return "declared " + d.Severity
 	case TypeState:
 		return "recorded platform state before containment"
+	case TypeFreeze:
+		var f FreezeRecord
+		json.Unmarshal(e.Data, &f)
+		return FreezeLine(f)
 	case TypeStepStart:
 		var d StepStart
 		json.Unmarshal(e.Data, &d)
@@ -431,6 +469,10 @@ func timelineLine(e Entry) string {
 		json.Unmarshal(e.Data, &n)
 		first, _, _ := strings.Cut(n.Text, "\n")
 		return "note: " + first
+	case TypeSentRequests:
+		var d SentRequests
+		json.Unmarshal(e.Data, &d)
+		return fmt.Sprintf("%s sent %d requests", d.Step, len(d.IDs))
 	case TypeClose:
 		return "closed"
 	}
@@ -449,4 +491,29 @@ func formatCounts(m map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// FreezeLine is one line about a login_freeze entry.
+func FreezeLine(f FreezeRecord) string {
+	where := "through the API"
+	switch f.Path {
+	case FreezeViaDatabase:
+		where = "in the database " + f.Database
+	case FreezeViaFacts:
+		where = "per the restore's facts"
+	}
+	if f.Trigger == FreezeTriggerRestore {
+		verdict := "holds"
+		switch {
+		case f.Reapplied:
+			verdict = "was " + f.Found + ", re-applied"
+		case !f.OK:
+			verdict = "FAILED: " + f.Error
+		}
+		return fmt.Sprintf("login freeze %s after restore %s, checked %s: %s", f.Want, f.RestoreID, where, verdict)
+	}
+	if !f.OK {
+		return fmt.Sprintf("login freeze %s %s FAILED: %s", f.Want, where, f.Error)
+	}
+	return fmt.Sprintf("login freeze %s %s", f.Want, where)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"casino"
+	"casino/keys"
 )
 
 func entryTypes(es []Entry) []string {
@@ -201,5 +202,69 @@ func TestNext(t *testing.T) {
 		if got := c.st.Next(); !strings.HasPrefix(got, c.want) && !strings.Contains(got, c.want) {
 			t.Errorf("%s: Next = %q, want it to name %q", c.name, got, c.want)
 		}
+	}
+}
+
+// Every command opens its incident once and appends what it must: the
+// journal is read whole once per command, whatever it appends.
+func TestEveryCommandReadsItsJournalOnce(t *testing.T) {
+	key, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		do   func(in *Incident) error
+	}{
+		{"contain", func(in *Incident) error {
+			return in.RunStep(ctx, StepSpec{Step: "contain", Kind: "contain"}, func(ctx context.Context, s *StepRun) StepResult {
+				return StepResult{Err: s.Record(TypeState, PlatformState{Platform: "kubernetes"})}
+			})
+		}},
+		{"scenario", func(in *Incident) error { return in.Append(TypeScenario, in.State.Decide("B", "r", Source{}, nil)) }},
+		{"validate", func(in *Incident) error { return in.Append(TypeValidate, Validation{}) }},
+		{"note", func(in *Incident) error { return in.AddNote("seen") }},
+		{"close, signed", func(in *Incident) error {
+			if err := in.Append(TypeClose, CloseReport{}); err != nil {
+				return err
+			}
+			return in.Sign(key)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			decl := newIncident(t)
+			in, err := Open(decl.Dir, "", &Redactor{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.do(in); err != nil {
+				t.Fatal(err)
+			}
+			if in.reads != 1 {
+				t.Errorf("read the journal whole %d times, want 1", in.reads)
+			}
+			if _, err := VerifyProof(in.ProofPath(), nil); err != nil {
+				t.Errorf("the record does not verify: %v", err)
+			}
+		})
+	}
+}
+
+// A signature names the true head, even when another process appended
+// after this one loaded the journal.
+func TestSignSignsTheTrueHead(t *testing.T) {
+	key, _ := keys.Generate()
+	decl := newIncident(t)
+	a, _ := Open(decl.Dir, decl.ID, &Redactor{})
+	b, _ := Open(decl.Dir, decl.ID, &Redactor{})
+	if err := b.Append(TypeClose, CloseReport{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sign(key); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := VerifyProof(a.JournalPath(), []keys.Public{key.Public()}); err != nil || !rep.Checked {
+		t.Fatalf("VerifyProof with the key: %+v, %v", rep, err)
 	}
 }

@@ -70,3 +70,25 @@ func (st *State) ExpectedVersion() (version, source string) {
 	}
 	return "", ""
 }
+
+// Decide returns the scenario decision to journal. For Scenario A it
+// carries the rollback target: the previous distinct version recorded at
+// declare, else the one history (the database's versions, read only when
+// needed: the API may be down) names now.
+func (st *State) Decide(scenario, reason string, runbook Source, history func() ([]casino.VersionRecord, error)) ScenarioDecision {
+	dec := ScenarioDecision{Scenario: scenario, Reason: reason, Runbook: runbook.Name}
+	if scenario != "A" {
+		return dec
+	}
+	if prev := st.VersionPrevious; prev != nil {
+		dec.Rollback = prev
+	} else {
+		d := Declaration{VersionBefore: st.VersionBefore}
+		d.SetVersions(history())
+		dec.Rollback, dec.RollbackError = d.VersionPrevious, d.VersionPreviousError
+	}
+	if dec.Rollback != nil {
+		dec.RollbackTarget = FormatVersion(*dec.Rollback)
+	}
+	return dec
+}

@@ -73,3 +73,76 @@ func TestDeclaredVersionsInProof(t *testing.T) {
 		t.Errorf("with the previous version: %q", got)
 	}
 }
+
+// A journal written by renderer version 2 re-renders byte for byte as
+// version 2 did: the runbook line of version 3 stays out of it.
+func TestOlderRendererVersionRendersAsItDid(t *testing.T) {
+	for _, c := range []struct {
+		version int
+		want    bool
+	}{{2, false}, {RendererVersion, true}} {
+		in := newIncident(t)
+		if err := in.Append(TypeScenario, ScenarioDecision{Scenario: "B", Reason: "r", Runbook: "embedded:dr_runbook.md"}); err != nil {
+			t.Fatal(err)
+		}
+		in.State.RendererVersion = c.version // as the declare entry of that version recorded it
+		b, _ := in.RenderBytes()
+		if got := strings.Contains(string(b), "Runbook section printed from `embedded:dr_runbook.md`"); got != c.want {
+			t.Errorf("renderer version %d: runbook line %v, want %v", c.version, got, c.want)
+		}
+	}
+}
+
+// Scenario A takes the rollback target recorded at declare, reading the
+// history only when declare could not.
+func TestDecideScenarioA(t *testing.T) {
+	reads := 0
+	history := func() ([]casino.VersionRecord, error) {
+		reads++
+		return []casino.VersionRecord{{Version: "2.0.0"}, {Version: "1.9.0", Commit: "c19"}}, nil
+	}
+	st := State{Declaration: Declaration{VersionBefore: "2.0.0", VersionPrevious: &casino.VersionRecord{Version: "1.8.0", Commit: "c18"}}}
+	if d := st.Decide("A", "r", Source{Name: "embedded:dr_runbook.md"}, history); d.Rollback.Version != "1.8.0" || reads != 0 || d.Runbook != "embedded:dr_runbook.md" {
+		t.Errorf("recorded at declare: %+v, %d history reads", d, reads)
+	}
+	st.VersionPrevious = nil
+	if d := st.Decide("A", "r", Source{}, history); d.Rollback == nil || d.Rollback.Version != "1.9.0" || !strings.HasPrefix(d.RollbackTarget, "1.9.0 (commit c19") || reads != 1 {
+		t.Errorf("from the history: %+v, %d reads", d, reads)
+	}
+	if d := st.Decide("B", "r", Source{}, history); d.Rollback != nil || reads != 1 {
+		t.Errorf("scenario B: %+v, %d reads", d, reads)
+	}
+	fail := func() ([]casino.VersionRecord, error) { return nil, errors.New("DATABASE_URL is not set") }
+	if d := st.Decide("A", "r", Source{}, fail); d.Rollback != nil || d.RollbackError != "DATABASE_URL is not set" {
+		t.Errorf("history unreadable: %+v", d)
+	}
+}
+
+func TestRunbookSection(t *testing.T) {
+	rb := Source{Name: "rb.md", Text: []byte("# Runbook\n\n## Scenario A: app\nroll back\n```\n# Scenario B in a fence\n```\n### A.1 detail\nmore\n## Scenario B: DB\nrestore\n## Scenario C\n")}
+	got, err := RunbookSection(rb, "A")
+	if want := "## Scenario A: app\nroll back\n```\n# Scenario B in a fence\n```\n### A.1 detail\nmore"; err != nil || got != want {
+		t.Errorf("A: %q, %v\nwant %q", got, err, want)
+	}
+	if got, err := RunbookSection(rb, "B"); err != nil || got != "## Scenario B: DB\nrestore" {
+		t.Errorf("B: %q, %v", got, err)
+	}
+	if _, err := RunbookSection(rb, "D"); err == nil || !strings.Contains(err.Error(), `rb.md has no heading naming "Scenario D"`) {
+		t.Errorf("D: %v", err)
+	}
+}
+
+func TestValidatorExpectsWhatTheJournalSays(t *testing.T) {
+	st := &State{Declaration: Declaration{VersionBefore: "2.0.0", BaselineP95MS: 120, SentRequestIDs: []string{"id-1"},
+		ImpactStart: time.Date(2026, 11, 29, 2, 50, 0, 0, time.UTC)}}
+	v := &Validator{}
+	v.Expect(st)
+	if v.ExpectVersion != "2.0.0" || v.VersionSource != "recorded at declare" || v.BaselineP95MS != 120 || !v.ImpactStart.Equal(st.ImpactStart) || len(v.ExcludeIDs) != 1 {
+		t.Errorf("from the journal: %+v", v)
+	}
+	v = &Validator{ExpectVersion: "2.0.1", VersionSource: "--expect-version", BaselineP95MS: 50}
+	v.Expect(st)
+	if v.ExpectVersion != "2.0.1" || v.VersionSource != "--expect-version" || v.BaselineP95MS != 50 {
+		t.Errorf("flags win: %+v", v)
+	}
+}

@@ -62,7 +62,7 @@ func ParseLevel(s string) (slog.Level, error) {
 // "event" field, the time becomes "ts" (RFC 3339, UTC) and the level is lower
 // case.
 func New(w io.Writer, level slog.Level) *slog.Logger {
-	out := &lockedWriter{w: outputFor(w)}
+	out := newLockedWriter(outputFor(w))
 	h := slog.NewJSONHandler(out, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {

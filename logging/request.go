@@ -21,11 +21,21 @@ type Handler struct {
 }
 
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	async *asyncWriter // w, when it is one: it queues each Write whole under its own lock
+}
+
+func newLockedWriter(w io.Writer) *lockedWriter {
+	l := &lockedWriter{w: w}
+	l.async, _ = w.(*asyncWriter)
+	return l
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
+	if l.async != nil {
+		return l.async.Write(p)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
@@ -43,6 +53,8 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 
 // Request is one request log line (event=request).
 type Request struct {
+	// Time is the line's ts: when the answer was done (zero: now).
+	Time       time.Time
 	ID         string
 	ClientID   string // the client's own X-Request-ID, when not ID
 	Method     string
@@ -73,7 +85,11 @@ func (h *Handler) WriteRequest(ctx context.Context, r *Request) {
 	bp := bufPool.Get().(*[]byte)
 	b := (*bp)[:0]
 	b = append(b, `{"ts":"`...)
-	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	ts := r.Time
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
 	if level == slog.LevelError {
 		b = append(b, `","level":"error","event":"request","request_id":`...)
 	} else {

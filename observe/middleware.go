@@ -34,7 +34,7 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 		// in the context) or a trusted proxy (the console in split mode, a
 		// load balancer). A client's own id is kept apart, in the log line
 		// and in audit rows as client_request_id.
-		if in := r.Header.Get("X-Request-ID"); validRequestID(in) {
+		if in := headerValue(r.Header, "X-Request-Id"); validRequestID(in) {
 			if From(r.Context()) != nil || trustedPeer(r, trusted) {
 				info.ID = in
 			} else {
@@ -69,7 +69,8 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 			if status == 0 {
 				status = http.StatusOK
 			}
-			elapsed := time.Since(start)
+			end := time.Now()
+			elapsed := end.Sub(start)
 			route := info.Route
 			if route == "" {
 				route = Unmatched
@@ -78,6 +79,7 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 				m.observe(r.Method, route, status, elapsed)
 			}
 			rec := logging.Request{
+				Time:       end,
 				ID:         info.ID,
 				ClientID:   info.ClientRequestID,
 				Method:     r.Method,
@@ -87,7 +89,7 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 				Duration:   elapsed,
 				Bytes:      sw.bytes,
 				RemoteIP:   info.RemoteIP,
-				UserAgent:  r.UserAgent(),
+				UserAgent:  headerValue(r.Header, "User-Agent"),
 				TenantID:   info.TenantID,
 				UserID:     info.UserID,
 			}
@@ -102,6 +104,16 @@ func Middleware(logger *slog.Logger, m *Metrics, trusted []netip.Prefix, next ht
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// headerValue is Header.Get for a key already in canonical form: Get would
+// canonicalise it again on every request (and allocate for a key such as
+// X-Request-ID that is not).
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // internalError answers a panicked request with the API's error shape

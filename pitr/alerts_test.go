@@ -9,7 +9,8 @@ import (
 	"casino/internal/testpg"
 )
 
-// TestAlertRules checks docs/ops/alerts/pitr_rules.yml with promtool and
+// TestAlertRules checks the PITR rules of deploy/prometheus/casino-rules.yaml
+// (the one rules file) with promtool and
 // proves each alert fires on the metric this package exports, and stays
 // quiet on a healthy stream.
 func TestAlertRules(t *testing.T) {
@@ -21,7 +22,7 @@ func TestAlertRules(t *testing.T) {
 		}
 		t.Skip("promtool not installed")
 	}
-	rules := filepath.Join(testpg.RepoRoot(), "docs", "ops", "alerts", "pitr_rules.yml")
+	rules := filepath.Join(testpg.RepoRoot(), "deploy", "prometheus", "casino-rules.yaml")
 	if out, err := exec.Command(promtool, "check", "rules", rules).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}

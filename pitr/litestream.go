@@ -11,27 +11,47 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
+	"github.com/benbjohnson/litestream/s3"
 
 	"casino"
+	"casino/s3store"
 )
+
+// Replica names a Litestream replica: file:///path, or s3://bucket/prefix
+// reached with the same S3 settings as off-host backups.
+type Replica struct {
+	// URL is CASINO_PITR_REPLICA.
+	URL string
+	// AllowPlaintextRemote permits writing an s3:// replica: Litestream has
+	// no client-side encryption, so the bucket sees the database as it is
+	// (use a bucket with server-side encryption). Reading (restore) needs no
+	// permission.
+	AllowPlaintextRemote bool
+	// Getenv reads the S3 settings (CASINO_S3_ENDPOINT, CASINO_S3_REGION,
+	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+	// CASINO_S3_CA_FILE, CASINO_S3_INSECURE, CASINO_S3_ADDRESSING); nil
+	// reads nothing.
+	Getenv func(string) string
+}
+
+func (r Replica) getenv(k string) string {
+	if r.Getenv == nil {
+		return ""
+	}
+	return r.Getenv(k)
+}
 
 // LitestreamOptions configures continuous replication of a SQLite database.
 type LitestreamOptions struct {
 	// DBPath is the SQLite file casino serves.
-	DBPath string
-	// Replica is file:///path. s3:// is refused for now (see ReplicaError).
-	Replica string
-	// AllowPlaintextRemote permits an s3:// replica over http (Litestream
-	// has no client-side encryption).
-	AllowPlaintextRemote bool
-	// S3CAFile is CASINO_S3_CA_FILE: Litestream's S3 client cannot take a
-	// custom CA, so an S3 replica is refused while it is set.
-	S3CAFile string
-	Log      *slog.Logger
+	DBPath  string
+	Replica Replica
+	Log     *slog.Logger
 }
 
 // Litestream replicates one SQLite database while casino serves it.
@@ -40,9 +60,11 @@ type Litestream struct {
 	db    *litestream.DB
 }
 
-// replicaClient turns a replica URL into a Litestream client, refusing what
-// casino does not support.
-func replicaClient(raw string, allowPlaintext bool, caFile string) (litestream.ReplicaClient, string, error) {
+// replicaClient turns a replica into a Litestream client, refusing what
+// casino does not support. write says the client will replicate (serve),
+// not only read (restore).
+func replicaClient(r Replica, write bool) (litestream.ReplicaClient, string, error) {
+	raw := r.URL
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA does not parse: %v", err)
@@ -54,20 +76,72 @@ func replicaClient(raw string, allowPlaintext bool, caFile string) (litestream.R
 		}
 		return file.NewReplicaClient(u.Path), u.Path, nil
 	case "s3":
-		if caFile != "" {
-			return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: Litestream's S3 client cannot use a custom CA and CASINO_S3_CA_FILE is set: use a file:// replica, or an endpoint with a publicly trusted certificate and unset CASINO_S3_CA_FILE", raw)
-		}
-		if ep := u.Query().Get("endpoint"); strings.HasPrefix(ep, "http://") && !allowPlaintext {
-			return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: a plaintext endpoint would carry the database unencrypted (Litestream has no client-side encryption); use https, or --allow-plaintext-remote", raw)
-		}
-		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: s3:// Litestream replicas are not supported by this build yet; use file:///path (a mounted volume)", raw)
+		return s3ReplicaClient(r, write)
 	}
-	return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: want file:///path", raw)
+	return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: want file:///path or s3://bucket/prefix", raw)
 }
 
-// CheckLitestreamReplica validates a replica URL without opening anything.
-func CheckLitestreamReplica(raw string, allowPlaintext bool, caFile string) error {
-	_, _, err := replicaClient(raw, allowPlaintext, caFile)
+// s3ReplicaClient is Litestream's S3 client for s3://bucket/prefix, set up
+// from casino's S3 settings.
+func s3ReplicaClient(r Replica, write bool) (litestream.ReplicaClient, string, error) {
+	raw := r.URL
+	if r.getenv("CASINO_S3_CA_FILE") != "" {
+		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: Litestream's S3 client cannot use a custom CA and CASINO_S3_CA_FILE is set: use a file:// replica, or an endpoint with a publicly trusted certificate and unset CASINO_S3_CA_FILE", raw)
+	}
+	if write && !r.AllowPlaintextRemote {
+		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: Litestream has no client-side encryption, so the bucket would hold the database as it is: use a bucket with server-side encryption and pass --allow-plaintext-remote (CASINO_PITR_ALLOW_PLAINTEXT_REMOTE=1), or a file:// replica", raw)
+	}
+	if r.getenv("AWS_SESSION_TOKEN") != "" {
+		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: Litestream's S3 client takes static keys only, and AWS_SESSION_TOKEN is set: give the replica long-lived keys of their own", raw)
+	}
+	cfg, err := s3store.ConfigFromEnv(raw, r.getenv)
+	if err != nil {
+		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA: %v", err)
+	}
+	if cfg.Prefix == "" {
+		return nil, "", fmt.Errorf("CASINO_PITR_REPLICA %q: name a prefix of its own (s3://bucket/prefix): Litestream deletes what it compacts under it", raw)
+	}
+	c := s3.NewReplicaClient()
+	c.Bucket, c.Path, c.Region = cfg.Bucket, cfg.Prefix, cfg.Region
+	c.AccessKeyID, c.SecretAccessKey = cfg.AccessKey, cfg.SecretKey
+	if ep := cfg.Endpoint; ep != "" {
+		if !strings.Contains(ep, "://") {
+			ep = "https://" + ep
+		}
+		c.Endpoint = ep
+		c.ForcePathStyle = cfg.Addressing != "virtual"
+	}
+	return c, raw, nil
+}
+
+// initClient connects an S3 client before Litestream uses it. The AWS SDK
+// refuses a custom HTTP client (Litestream's) while AWS_CA_BUNDLE is set,
+// as this machine and many CI images set it: the variable is hidden from
+// the SDK for the duration of its configuration load only, and put back.
+// Nothing else in casino reads it (casino's own S3 client ignores it).
+func initClient(ctx context.Context, c litestream.ReplicaClient) error {
+	sc, ok := c.(*s3.ReplicaClient)
+	if !ok {
+		return nil
+	}
+	caBundleMu.Lock()
+	defer caBundleMu.Unlock()
+	if v, set := os.LookupEnv("AWS_CA_BUNDLE"); set {
+		os.Unsetenv("AWS_CA_BUNDLE")
+		defer os.Setenv("AWS_CA_BUNDLE", v)
+	}
+	if err := sc.Init(ctx); err != nil {
+		return fmt.Errorf("litestream s3 replica: %w", err)
+	}
+	return nil
+}
+
+var caBundleMu sync.Mutex
+
+// CheckLitestreamReplica validates a replica without opening anything;
+// write: for replication (serve), else for a restore.
+func CheckLitestreamReplica(r Replica, write bool) error {
+	_, _, err := replicaClient(r, write)
 	return err
 }
 
@@ -78,8 +152,11 @@ func CheckLitestreamReplica(raw string, allowPlaintext bool, caFile string) erro
 // tables (_litestream_seq, _litestream_lock); casino's backups drop both
 // tables and never read the folder.
 func StartLitestream(ctx context.Context, o LitestreamOptions) (*Litestream, error) {
-	client, _, err := replicaClient(o.Replica, o.AllowPlaintextRemote, o.S3CAFile)
+	client, _, err := replicaClient(o.Replica, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := initClient(ctx, client); err != nil {
 		return nil, err
 	}
 	db := litestream.NewDB(o.DBPath)
@@ -107,17 +184,20 @@ func (l *Litestream) Close(ctx context.Context) error {
 
 // LitestreamWindow returns the span a replica can restore to: from its first
 // to its last sync.
-func LitestreamWindow(ctx context.Context, replica string) (Window, error) {
-	client, _, err := replicaClient(replica, true, "")
+func LitestreamWindow(ctx context.Context, replica Replica) (Window, error) {
+	client, _, err := replicaClient(replica, false)
 	if err != nil {
+		return Window{}, err
+	}
+	if err := initClient(ctx, client); err != nil {
 		return Window{}, err
 	}
 	created, updated, err := litestream.NewReplicaWithClient(nil, client).TimeBounds(ctx)
 	if err != nil {
-		return Window{}, fmt.Errorf("read replica %s: %w", replica, err)
+		return Window{}, fmt.Errorf("read replica %s: %w", replica.URL, err)
 	}
 	if created.IsZero() {
-		return Window{}, fmt.Errorf("%w: the replica %s holds nothing yet", ErrNoBaseBackup, replica)
+		return Window{}, fmt.Errorf("%w: the replica %s holds nothing yet", ErrNoBaseBackup, replica.URL)
 	}
 	return Window{Start: created.UTC(), End: updated.UTC()}, nil
 }
@@ -127,16 +207,19 @@ func LitestreamWindow(ctx context.Context, replica string) (Window, error) {
 // when they sync, so a restore to T holds what had synced by T. A target
 // after the last sync restores the newest state (mode end_of_replica); one
 // before the first sync or in the future is refused naming the window.
-func RestoreSQLite(ctx context.Context, replica, out string, target *time.Time, now time.Time) (*casino.PITRFacts, error) {
-	client, _, err := replicaClient(replica, true, "")
+func RestoreSQLite(ctx context.Context, replica Replica, out string, target *time.Time, now time.Time) (*casino.PITRFacts, error) {
+	client, _, err := replicaClient(replica, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := initClient(ctx, client); err != nil {
 		return nil, err
 	}
 	w, err := LitestreamWindow(ctx, replica)
 	if err != nil {
 		return nil, err
 	}
-	facts := &casino.PITRFacts{TargetTime: target, Source: replica, Mode: "end_of_replica", ReachedAt: w.End}
+	facts := &casino.PITRFacts{TargetTime: target, Source: replica.URL, Mode: "end_of_replica", ReachedAt: w.End}
 	opt := litestream.NewRestoreOptions()
 	opt.OutputPath = out
 	opt.IntegrityCheck = litestream.IntegrityCheckQuick

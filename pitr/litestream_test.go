@@ -35,7 +35,7 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := StartLitestream(ctx, LitestreamOptions{DBPath: path, Replica: replica})
+	ls, err := StartLitestream(ctx, LitestreamOptions{DBPath: path, Replica: Replica{URL: replica}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	waitFor(t, 30*time.Second, "two seconds of writes", func() bool { r := snap(); return r[len(r)-1].start.Sub(r[0].start) > 2*time.Second })
 	T := time.Now()
 	waitFor(t, 30*time.Second, "the replica to sync past T", func() bool {
-		w, err := LitestreamWindow(ctx, replica)
+		w, err := LitestreamWindow(ctx, Replica{URL: replica})
 		return err == nil && w.End.After(T)
 	})
 	if _, err := db.ExecContext(ctx, "DELETE FROM tenants WHERE slug LIKE 't1-%'"); err != nil {
@@ -86,12 +86,12 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	all := snap()
 
 	early := T.Add(-24 * time.Hour)
-	if _, err := RestoreSQLite(ctx, replica, filepath.Join(dir, "early.db"), &early, time.Now()); !errors.Is(err, ErrOutsideWindow) {
+	if _, err := RestoreSQLite(ctx, Replica{URL: replica}, filepath.Join(dir, "early.db"), &early, time.Now()); !errors.Is(err, ErrOutsideWindow) {
 		t.Errorf("restore to a day before: %v, want ErrOutsideWindow", err)
 	}
 
 	out := filepath.Join(dir, "restored.db")
-	facts, err := RestoreSQLite(ctx, replica, out, &T, time.Now())
+	facts, err := RestoreSQLite(ctx, Replica{URL: replica}, out, &T, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 // dropped), and restores the backup through backup.Restore: verify, safety
 // backup, new file, checks, migrate up, atomic rename. The scratch folder is
 // removed afterwards.
-func RestoreSQLiteOver(ctx context.Context, replica string, target *time.Time, scratchDir string, o backup.RestoreOptions) (*backup.RestoreResult, *casino.PITRFacts, error) {
+func RestoreSQLiteOver(ctx context.Context, replica Replica, target *time.Time, scratchDir string, o backup.RestoreOptions) (*backup.RestoreResult, *casino.PITRFacts, error) {
 	if o.Target.Dialect != sqlstore.SQLite {
 		return nil, nil, errors.New("a Litestream replica restores a SQLite target")
 	}

@@ -11,8 +11,8 @@ import (
 // set) or of a WAL stream folder (dir set), as `casino dr declare` records it
 // for evidence. A stream whose heartbeat is stale is an error naming when it
 // was last seen: its window is not growing.
-func ObservedWindow(ctx context.Context, replica, dir string, now time.Time) (*Window, error) {
-	if replica != "" {
+func ObservedWindow(ctx context.Context, replica Replica, dir string, now time.Time) (*Window, error) {
+	if replica.URL != "" {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		w, err := LitestreamWindow(ctx, replica)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"casino"
@@ -123,7 +124,22 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared statements of this DB, by query; closed by Close
+
+	// sessions shares the session-state statement between concurrent
+	// requests (session.go).
+	sessions sessionBatcher
+	// statements counts the statements this DB sent, for the tests that
+	// assert how many round trips a request costs: every method below that
+	// talks to the database adds one (BeginTx and Commit included).
+	statements atomic.Int64
 }
+
+func (db *DB) countStatement() { db.statements.Add(1) }
+
+// Statements returns how many statements this DB has sent so far (each of
+// its methods that talks to the database counts one, BeginTx and Commit
+// included): the tests that hold a request to one round trip read it.
+func (db *DB) Statements() int64 { return db.statements.Load() }
 
 // Dialect returns the engine of the database.
 func (db *DB) Dialect() Dialect { return db.Target.Dialect }
@@ -162,6 +178,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	db := &DB{sql: sqldb, Target: t}
+	db.sessions.db = db
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pctx); err != nil {
@@ -218,16 +235,19 @@ func Rebind(d Dialect, q string) string {
 
 // ExecContext runs q, written with '?' placeholders, on the pool.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	db.countStatement()
 	return db.sql.ExecContext(ctx, Rebind(db.Dialect(), q), args...)
 }
 
 // QueryContext runs q, written with '?' placeholders, on the pool.
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	db.countStatement()
 	return db.sql.QueryContext(ctx, Rebind(db.Dialect(), q), args...)
 }
 
 // QueryRowContext runs q, written with '?' placeholders, on the pool.
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	db.countStatement()
 	return db.sql.QueryRowContext(ctx, Rebind(db.Dialect(), q), args...)
 }
 
@@ -265,11 +285,12 @@ func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 
 // BeginTx starts a transaction.
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	db.countStatement()
 	tx, err := db.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx, dialect: db.Dialect()}, nil
+	return &Tx{tx: tx, dialect: db.Dialect(), count: &db.statements}, nil
 }
 
 // Conn pins one connection of the pool, for work that must stay on one
@@ -280,7 +301,7 @@ func (db *DB) Conn(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{conn: c, dialect: db.Dialect()}, nil
+	return &Conn{conn: c, dialect: db.Dialect(), count: &db.statements}, nil
 }
 
 // Stats returns the pool's statistics (open, in use, idle, waits).
@@ -302,6 +323,7 @@ func (db *DB) Close() error {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	count   *atomic.Int64 // the DB's statement counter
 }
 
 // Dialect returns the engine of the transaction.
@@ -309,16 +331,19 @@ func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
 // ExecContext runs q with '?' placeholders rebound.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	tx.count.Add(1)
 	return tx.tx.ExecContext(ctx, Rebind(tx.dialect, q), args...)
 }
 
 // QueryContext runs q with '?' placeholders rebound.
 func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	tx.count.Add(1)
 	return tx.tx.QueryContext(ctx, Rebind(tx.dialect, q), args...)
 }
 
 // QueryRowContext runs q with '?' placeholders rebound.
 func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	tx.count.Add(1)
 	return tx.tx.QueryRowContext(ctx, Rebind(tx.dialect, q), args...)
 }
 
@@ -326,20 +351,24 @@ func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 type Conn struct {
 	conn    *sql.Conn
 	dialect Dialect
+	count   *atomic.Int64 // the DB's statement counter
 }
 
 // ExecContext runs q with '?' placeholders rebound.
 func (c *Conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.count.Add(1)
 	return c.conn.ExecContext(ctx, Rebind(c.dialect, q), args...)
 }
 
 // QueryContext runs q with '?' placeholders rebound.
 func (c *Conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	c.count.Add(1)
 	return c.conn.QueryContext(ctx, Rebind(c.dialect, q), args...)
 }
 
 // QueryRowContext runs q with '?' placeholders rebound.
 func (c *Conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.count.Add(1)
 	return c.conn.QueryRowContext(ctx, Rebind(c.dialect, q), args...)
 }
 
@@ -363,7 +392,10 @@ func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
 }
 
 // Commit commits the transaction.
-func (tx *Tx) Commit() error { return tx.tx.Commit() }
+func (tx *Tx) Commit() error {
+	tx.count.Add(1)
+	return tx.tx.Commit()
+}
 
 // Rollback aborts the transaction; after Commit it does nothing and returns
 // sql.ErrTxDone.
@@ -393,7 +425,10 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 var _ casino.StoreStatus = (*DB)(nil)
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error {
+	db.countStatement()
+	return db.sql.PingContext(ctx)
+}
 
 // LatestSchemaVersion is the newest schema version this binary knows.
 func (db *DB) LatestSchemaVersion() int { return LatestVersion(db.Dialect()) }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -24,36 +23,4 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, userID int64, expires
 		}
 		return nil
 	})
-}
-
-// sessionStateQuery reads, in one statement, everything verifying a token
-// needs.
-const sessionStateQuery = `SELECT
- (SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?),
- (SELECT COUNT(*) FROM users WHERE id = ?),
- COALESCE((SELECT status FROM tenants WHERE id = ?), ''),
- COALESCE((SELECT value FROM system_state WHERE key = ?), ''),
- COALESCE((SELECT value FROM system_state WHERE key = ?), ''),
- COALESCE((SELECT value FROM system_state WHERE key = ?), '')`
-
-// SessionState implements casino.AuthStore in one statement, so a request
-// pays one round trip for revocation, user, tenant and both switches.
-func (db *DB) SessionState(ctx context.Context, jti string, userID, tenantID int64) (*casino.SessionState, error) {
-	var revoked, users int
-	var status, after, freeze, maint string
-	// Prepared once per DB: every authenticated request runs it, and on
-	// SQLite preparing it cost two thirds of the query.
-	stmt, err := db.prepared(ctx, sessionStateQuery)
-	if err != nil {
-		return nil, fmt.Errorf("session state: %w", err)
-	}
-	err = stmt.QueryRowContext(ctx, jti, userID, tenantID, tokensAfterKey(userID), stateLoginFreeze, stateMaintenance).Scan(&revoked, &users, &status, &after, &freeze, &maint)
-	if err != nil {
-		return nil, fmt.Errorf("session state: %w", err)
-	}
-	st := &casino.SessionState{Revoked: revoked > 0, UserExists: users > 0, TenantStatus: status, LoginFreeze: parseSwitch(freeze), Maintenance: parseSwitch(maint)}
-	if after != "" {
-		json.Unmarshal([]byte(after), &st.TokensValidAfter)
-	}
-	return st, nil
 }

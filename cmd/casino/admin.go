@@ -19,7 +19,7 @@ const adminUsage = `admin [flags] login-freeze on|off | maintenance on|off | sta
 Works straight on the database, without the API, for when the API is down
 or nobody can log in. Every change is audited (actor "cli").
 
-  login-freeze on|off   admin login freeze (DR checklist step 2B): while on,
+  login-freeze on|off   admin login freeze (DR checklist step 2A): while on,
                         non-owner logins and tokens are refused
   maintenance on|off    maintenance mode: mutating API calls answer 503
   status                print both switches as JSON

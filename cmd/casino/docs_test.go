@@ -26,6 +26,7 @@ import (
 	"unicode"
 
 	"casino/backup"
+	"casino/dr"
 	"casino/internal/testpg"
 	"casino/sqlstore"
 
@@ -1040,6 +1041,7 @@ func TestDocsRunbookQuotesRealMessages(t *testing.T) {
 		"N (newer than this binary, which knows M)", // casino migrate current
 		backup.ErrLocked.Error(),
 		backup.ErrNotConfirmed.Error(),
+		dr.ErrBinaryChanged.Error(), dr.ErrLivePidfile.Error(), dr.ErrPortInUse.Error(), dr.ErrDiedAtStart.Error(),
 	} {
 		if !strings.Contains(doc, quoted) {
 			t.Errorf("runbook does not quote %q", quoted)

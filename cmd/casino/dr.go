@@ -32,6 +32,7 @@ var drCommands = []drCommand{
 	{"login-freeze", "turn the backend's admin login freeze on or off", runDRLoginFreeze},
 	{"scenario", "record the scenario decision (A, B or C) and print its runbook section", runDRScenario},
 	{"run", "run an operator command and journal it: -- COMMAND ARGS...", runDRRun},
+	{"record-pitr", "record a point-in-time recovery run by CloudNativePG or pgBackRest, for RPO and the data check", runDRRecordPITR},
 	{"validate", "run the must-pass checks; PASS/FAIL table appended to the proof", runDRValidate},
 	{"checks", "list the validation checks", runDRChecks},
 	{"logs", "analyse request logs: 5xx per minute, p95 duration_ms, error request_ids", runDRLogs},

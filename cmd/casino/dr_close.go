@@ -163,17 +163,9 @@ func runDRAddendum(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	id := f.incident
-	if id == "" {
-		ids, err := dr.List(f.proofDir)
-		if err != nil || len(ids) == 0 {
-			return fmt.Errorf("dr addendum: no incident in %s", f.proofDir)
-		}
-		id = ids[len(ids)-1]
-	}
-	in, err := dr.Open(f.proofDir, id, newRedactor(env))
+	in, err := dr.OpenLatest(f.proofDir, f.incident, newRedactor(env))
 	if err != nil {
-		return err
+		return fmt.Errorf("dr addendum: %w", err)
 	}
 	if err := in.AddAddendum(*section, fs.Arg(0)); err != nil {
 		return fmt.Errorf("dr addendum: %w", err)

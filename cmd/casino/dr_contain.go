@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"casino/dr"
+	"casino/redact"
+	"casino/sqlstore"
 )
 
 const drContainUsage = `dr contain --platform kubernetes|compose|local [--dry-run] [--yes] [--force]
@@ -17,7 +21,15 @@ First records the current replica counts (kubernetes: kubectl get deploy ...
 processes (pidfiles in --pid-dir) in the journal; then scales deploy/frontend-admin
 and deploy/backend to 0, stops the compose services, or sends SIGTERM. A resumed
 contain keeps the state recorded the first time. Needs --yes or a typed
-confirmation on a terminal; --dry-run prints the exact commands.`
+confirmation on a terminal; --dry-run prints the exact commands.
+
+Local processes are recorded whole: the binary they run (resolved, with its
+sha256), arguments, working folder and environment. The clear values go to a
+0600 secrets file in --state-dir (outside the proof folder, never journaled);
+the journal holds the variable names with secrets masked.
+
+Freeze admin logins first (casino dr login-freeze on): once traffic stops the
+API cannot take the freeze.`
 
 type platformFlags struct {
 	platform, namespace, composeFile, pidDir string
@@ -65,6 +77,7 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr contain", drContainUsage)
 	bindDRFlags(fs, env, &f)
 	bindPlatformFlags(fs, &p)
+	stateDir := fs.String("state-dir", dr.DefaultStateDir(env.Getenv), "local: folder of the 0600 secrets file (env CASINO_DR_STATE_DIR; default CASINO_DATA_DIR/dr, else data/dr)")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -114,16 +127,18 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	err = in.RunStep(ctx, spec, func(ctx context.Context, s *dr.StepRun) dr.StepResult {
 		var outs []dr.Output
 		if in.State.Platform == nil {
-			recorded, routs, err := plat.Record(ctx, dr.ExecRunner(dr.ExecOptions{}))
+			// Journaled through the incident, as s.Record would; local
+			// secrets go to the 0600 file first.
+			recorded, routs, err := in.RecordPlatform(ctx, plat, dr.ExecRunner(dr.ExecOptions{}), *stateDir)
 			outs = append(outs, routs...)
 			if err != nil {
 				recordErr = fmt.Errorf("record state: %w", err)
 				return dr.StepResult{Outputs: outs, ExitCode: 1, Err: recordErr}
 			}
-			if err := s.Record(dr.TypeState, recorded); err != nil {
-				return dr.StepResult{Outputs: outs, Err: err}
-			}
 			fmt.Fprintf(env.Stdout, "recorded state before containment in %s\n", in.JournalPath())
+			if recorded.SecretsFile != "" {
+				fmt.Fprintf(env.Stdout, "recorded environments (secrets included) in %s (0600)\n", recorded.SecretsFile)
+			}
 		} else {
 			fmt.Fprintln(env.Stdout, "resuming: keeping the state recorded before the first containment")
 		}
@@ -140,11 +155,25 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-const drRestoreTrafficUsage = `dr restore-traffic [--dry-run] [--yes] [--force]
+const drRestoreTrafficUsage = `dr restore-traffic [--dry-run] [--yes] [--force] [--timeout D] [--url URL] [--expect-version V] [--binary PATH]
 
-Brings back exactly the replica counts or service states that contain
-recorded (kubectl rollout undo would not restore replica counts). Needs --yes
-or a typed confirmation on a terminal; --dry-run prints the exact commands.`
+Brings back exactly the replica counts, service states or local processes
+that contain recorded, and waits until they serve (kubectl rollout undo would
+not restore replica counts):
+  kubernetes  kubectl scale, then kubectl rollout status per deployment;
+  compose     docker compose start, then docker compose ps until every
+              started service runs and is healthy;
+  local       each process started with its recorded binary (refused when
+              the file there changed, unless --binary PATH), arguments,
+              folder and environment (from the secrets file, so a shell
+              without DATABASE_URL starts it on the recorded database),
+              never over a pidfile that names a live process, then waited
+              on at /api/ready and, for the backend, /api/version.
+It fails, and the journal says why, when a process dies at start, its port is
+taken, or the wait times out. With --url the backend is also waited on there
+(kubernetes, compose). The expected version is --expect-version, else the
+version recorded at declare (not with --binary). Needs --yes or a typed
+confirmation on a terminal; --dry-run prints the exact commands.`
 
 func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -152,6 +181,10 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr restore-traffic", drRestoreTrafficUsage)
 	bindDRFlags(fs, env, &f)
 	bindPlatformFlags(fs, &p)
+	binary := fs.String("binary", "", "local: start this binary instead of the recorded one (whose file changed)")
+	url := fs.String("url", "", "the backend's base URL to wait on (local: default from its recorded --addr or CASINO_ADDR)")
+	expect := fs.String("expect-version", "", "the version /api/version must answer (default: the one recorded at declare)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long each wait (rollout, health, ready) may take")
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -170,13 +203,24 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	if p.platform != "" && p.platform != rec.Platform {
 		return usageErrorf("dr restore-traffic: the recorded state is for %s, not %s", rec.Platform, p.platform)
 	}
-	plat, err := dr.NewPlatform(rec.Platform, dr.PlatformOptions{Namespace: rec.Namespace, ComposeFile: rec.ComposeFile, PIDDir: rec.PIDDir})
-	if err != nil {
-		return err
+	if *binary != "" && rec.Platform != "local" {
+		return usageErrorf("dr restore-traffic: --binary is for --platform local; %s brings back its own images", rec.Platform)
 	}
-	cmds := plat.Restore(*rec)
+	opts := dr.TrafficOptions{Run: dr.ExecRunner(dr.ExecOptions{}), Binary: *binary, URL: *url, Version: *expect,
+		Timeout: *timeout, Red: red, Progress: env.Stdout}
+	if opts.Version == "" && *binary == "" {
+		opts.Version = in.State.VersionBefore
+	}
+	cmds := dr.TrafficPlan(*rec, opts)
 	if p.dryRun {
 		printCommands(env.Stdout, "would restore traffic with:", cmds)
+		if rec.Platform == "local" && len(cmds) > 0 {
+			fmt.Fprintf(env.Stdout, "each with its recorded folder and environment (from %s), then waiting for /api/ready", rec.SecretsFile)
+			if opts.Version != "" {
+				fmt.Fprintf(env.Stdout, " and version %s", opts.Version)
+			}
+			fmt.Fprintln(env.Stdout)
+		}
 		return nil
 	}
 	if err := in.CheckStep("restore-traffic", p.force); err != nil {
@@ -187,20 +231,36 @@ func runDRRestoreTraffic(ctx context.Context, env *Env, args []string) error {
 	}
 	err = in.RunStep(ctx, dr.StepSpec{Step: "restore-traffic", Kind: "restore-traffic", Commands: cmds, Force: p.force},
 		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
-			outs, code := runCommands(ctx, env, cmds)
-			return dr.StepResult{Outputs: outs, ExitCode: code, Err: exitedErr("a restore command", code)}
+			var sent []string
+			opts.Sent = &sent
+			outs, err := dr.RestoreTraffic(ctx, *rec, in.ID, opts)
+			if len(sent) > 0 {
+				if jerr := s.Record(dr.TypeSentRequests, dr.SentRequests{Step: "restore-traffic", IDs: sent}); jerr != nil && err == nil {
+					err = jerr
+				}
+			}
+			return dr.StepResult{Outputs: outs, Err: err}
 		})
 	if err != nil {
+		var failed *dr.StepFailed
+		if errors.As(err, &failed) && failed.Err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("dr restore-traffic: traffic is NOT restored: %s", red.String(failed.Err.Error()))}
+		}
 		return stepError("dr restore-traffic", err)
 	}
-	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state. next: "+in.State.Next())
+	fmt.Fprintln(env.Stdout, "traffic restored to the recorded state and serving. next: "+in.State.Next())
 	return nil
 }
 
-const drLoginFreezeUsage = `dr login-freeze on|off --url URL [--email E] [--password-env VAR] [--reason TEXT] [--dry-run] [--yes]
+const drLoginFreezeUsage = `dr login-freeze on|off [--url URL] [--email E] [--password-env VAR] [--reason TEXT] [--dry-run] [--yes]
 
-Logs in as the owner and drives the backend's admin login freeze
-(POST /api/v1/admin/login-freeze), recording it in the journal.`
+Drives the backend's admin login freeze and records it in the journal: as
+the owner through the API (POST /api/v1/admin/login-freeze) when --url
+answers, else straight in the database at DATABASE_URL (the same
+system_state switch, audited as "cli", read back). The journal says which
+path was used. Run 'on' before containment: the checklist freezes logins
+before traffic stops. After each restore, dr run checks that the restored
+database still has the state set here, and re-applies it.`
 
 func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -219,8 +279,9 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() != 1 || (fs.Arg(0) != "on" && fs.Arg(0) != "off") {
 		return usageErrorf("dr login-freeze: say on or off")
 	}
-	if *url == "" {
-		return usageErrorf("dr login-freeze: --url is required")
+	open, dbName := freezeOpener(env)
+	if *url == "" && open == nil {
+		return usageErrorf("dr login-freeze: give --url (the API) or set DATABASE_URL (the database, when the API is down)")
 	}
 	on := fs.Arg(0) == "on"
 	password := env.Getenv(*pwEnv)
@@ -232,30 +293,68 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reqs := [][]string{
-		{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
-		{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)},
+	var reqs [][]string
+	if *url != "" {
+		reqs = append(reqs,
+			[]string{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
+			[]string{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)})
+	}
+	if open != nil {
+		reqs = append(reqs, []string{"database", dbName, "set", "login_freeze", fs.Arg(0), "(only when the API does not answer)"})
 	}
 	if *dry {
 		printCommands(env.Stdout, "would send:", reqs)
 		return nil
 	}
-	if password == "" {
-		return usageErrorf("dr login-freeze: $%s is empty: --password-env names the variable holding the owner password", *pwEnv)
-	}
 	if err := confirm(env, *yes, "FREEZE", fmt.Sprintf("dr login-freeze %s changes who can log in to production.", fs.Arg(0))); err != nil {
 		return err
 	}
+	var rec dr.FreezeRecord
 	err = in.RunStep(ctx, dr.StepSpec{Step: "login-freeze " + fs.Arg(0), Kind: "login-freeze", Commands: reqs, Force: *force},
 		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
-			outs, err := dr.LoginFreeze(ctx, *url, *email, password, on, *reason, red)
+			var outs []dr.Output
+			var err error
+			rec, outs, err = dr.SetFreeze(ctx, dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red})
+			if jerr := s.Record(dr.TypeFreeze, rec); jerr != nil && err == nil {
+				err = jerr
+			}
 			return dr.StepResult{Outputs: outs, Err: err}
 		})
 	if err != nil {
 		return stepError("dr login-freeze", err)
 	}
-	fmt.Fprintf(env.Stdout, "admin login freeze is %s\n", fs.Arg(0))
+	via := "through the API"
+	if rec.Path == dr.FreezeViaDatabase {
+		via = "in the database (" + red.String(rec.APIProblem) + ")"
+	}
+	fmt.Fprintf(env.Stdout, "admin login freeze is %s, set %s\n", fs.Arg(0), via)
 	return nil
+}
+
+// freezeOpener opens DATABASE_URL for the login freeze when the API does
+// not answer; nil when DATABASE_URL is not set. A SQLite file that does
+// not exist is an error, not a new empty database.
+func freezeOpener(env *Env) (dr.FreezeOpener, string) {
+	u := getenvDefault(env.Getenv, "DATABASE_URL", "")
+	if u == "" {
+		return nil, ""
+	}
+	return func(ctx context.Context) (dr.FreezeStore, func(), error) {
+		t, err := sqlstore.ParseURL(u)
+		if err != nil {
+			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
+		}
+		if t.Dialect == sqlstore.SQLite {
+			if err := requireExistingFile(t.Path); err != nil {
+				return nil, nil, err
+			}
+		}
+		db, err := sqlstore.Open(ctx, u)
+		if err != nil {
+			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
+		}
+		return db, func() { db.Close() }, nil
+	}, redact.DatabaseURL(u)
 }
 
 // exitedErr is the error of a step whose command exited code (nil for 0).

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -56,9 +58,12 @@ func TestDRContainKubernetesExactArgv(t *testing.T) {
 		t.Errorf("restore-traffic dry-run:\n%s", out)
 	}
 	f.mustDR(t, "restore-traffic", "--yes")
+	// Scaled back up, then waited on until each deployment rolled out.
 	want = []string{
 		"kubectl|scale|deploy/backend|--replicas=2",
 		"kubectl|scale|deploy/frontend-admin|--replicas=1",
+		"kubectl|rollout|status|deploy/backend|--timeout=2m0s",
+		"kubectl|rollout|status|deploy/frontend-admin|--timeout=2m0s",
 	}
 	if got := argvLog(t, log); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restore-traffic argv:\n got %q\nwant %q", got, want)
@@ -84,8 +89,72 @@ func TestDRContainComposeExactArgv(t *testing.T) {
 		t.Fatalf("contain argv:\n got %q\nwant %q", got, want)
 	}
 	f.mustDR(t, "restore-traffic", "--yes")
-	want = []string{"docker|compose|-f|docker-compose.prod.yml|start|backend|frontend-admin"}
+	// Started, then docker compose ps until both run and are healthy.
+	want = []string{
+		"docker|compose|-f|docker-compose.prod.yml|start|backend|frontend-admin",
+		"docker|compose|-f|docker-compose.prod.yml|ps|--all|--format|json|backend|frontend-admin",
+	}
 	if got := argvLog(t, log); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restore-traffic argv:\n got %q\nwant %q", got, want)
 	}
+}
+
+// TestDRRestoreTrafficWaitsAndFailsLoudly: restore-traffic does not report
+// traffic restored while a deployment has not rolled out, or while a
+// compose service is unhealthy or exited; the journal says which.
+func TestDRRestoreTrafficWaitsAndFailsLoudly(t *testing.T) {
+	t.Run("kubernetes", func(t *testing.T) {
+		f := newDRFixture(t)
+		log := standins(t)
+		f.mustDR(t, "declare", "--severity", "SEV-2", "--ic", "ann", "--comms", "bo")
+		f.mustDR(t, "contain", "--platform", "kubernetes", "--yes")
+		argvLog(t, log)
+		os.WriteFile(filepath.Join(filepath.Dir(log), "rollout-fails.backend"), nil, 0o644)
+		out, errOut, code := f.dr(t, "restore-traffic", "--yes", "--timeout", "30s")
+		if code == 0 || !strings.Contains(errOut, "traffic is NOT restored") || !strings.Contains(errOut, "did not roll out") || strings.Contains(out, "traffic restored") {
+			t.Fatalf("restore-traffic with a failing rollout: exit %d\n%s\n%s", code, out, errOut)
+		}
+		want := []string{
+			"kubectl|scale|deploy/backend|--replicas=2",
+			"kubectl|scale|deploy/frontend-admin|--replicas=1",
+			"kubectl|rollout|status|deploy/backend|--timeout=30s",
+		}
+		if got := argvLog(t, log); !reflect.DeepEqual(got, want) {
+			t.Fatalf("argv:\n got %q\nwant %q", got, want)
+		}
+		proof := readProof(t, f)
+		if !strings.Contains(proof, "FAILED `restore-traffic`") || !strings.Contains(proof, "exceeded its progress deadline") {
+			t.Errorf("the proof does not say the rollout failed:\n%s", proof)
+		}
+	})
+	for _, tc := range []struct{ name, ps, want string }{
+		{"compose exited", `{"Service":"backend","State":"exited","Health":""}` + "\n" + `{"Service":"frontend-admin","State":"running","Health":"healthy"}`, "service backend is exited"},
+		{"compose unhealthy", `{"Service":"backend","State":"running","Health":"unhealthy"}` + "\n" + `{"Service":"frontend-admin","State":"running","Health":"healthy"}`, "service backend is running unhealthy"},
+		{"compose still starting", `{"Service":"backend","State":"running","Health":"starting"}` + "\n" + `{"Service":"frontend-admin","State":"running","Health":"healthy"}`, "not ready within the timeout (1s): backend is running starting"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDRFixture(t)
+			log := standins(t)
+			f.mustDR(t, "declare", "--severity", "SEV-2", "--ic", "ann", "--comms", "bo")
+			f.mustDR(t, "contain", "--platform", "compose", "--yes")
+			os.WriteFile(filepath.Join(filepath.Dir(log), "ps.json"), []byte(tc.ps), 0o644)
+			out, errOut, code := f.dr(t, "restore-traffic", "--yes", "--timeout", "1s")
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("restore-traffic: exit %d, want %q\n%s\n%s", code, tc.want, out, errOut)
+			}
+			if !strings.Contains(readProof(t, f), "FAILED `restore-traffic`") {
+				t.Errorf("the proof does not record the failure")
+			}
+		})
+	}
+}
+
+// readProof returns the fixture's one proof file.
+func readProof(t *testing.T, f *drFixture) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.ProofDir, listProof(t, f.ProofDir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

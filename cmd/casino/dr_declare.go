@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,21 +81,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 		password = os.Getenv(*pwEnv)
 	}
 	if *url != "" {
-		var id string
-		d.VersionBefore, d.VersionError, id = fetchVersion(ctx, *url)
-		if id != "" {
-			d.SentRequestIDs = append(d.SentRequestIDs, id)
-		}
-		if password != "" {
-			var ids []string
-			d.DataBefore, ids, err = dr.OwnerDataSummary(ctx, *url, *email, password)
-			d.SentRequestIDs = append(d.SentRequestIDs, ids...)
-			if err != nil {
-				d.DataBeforeError = err.Error()
-			}
-		} else {
-			d.DataBeforeError = "no owner password in $" + *pwEnv
-		}
+		d.ObserveService(ctx, *url, *email, password, "no owner password in $"+*pwEnv)
 	}
 	d.SetVersions(versionHistory(ctx, env))
 	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)
@@ -107,7 +90,7 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	}
 	d.Drill = *drill
 	red := newRedactor(env, password)
-	if d.PITR, err = pf.config(ctx, fs, red); err != nil {
+	if d.PITR, err = pf.config(ctx, fs, env, red); err != nil {
 		return err
 	}
 	if prev, err := dr.Open(f.proofDir, "", red); err == nil {
@@ -143,30 +126,6 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// fetchVersion reads /api/version; on failure it returns the reason. id is
-// the request id the server echoed.
-func fetchVersion(ctx context.Context, base string) (version, problem, id string) {
-	c := &http.Client{Timeout: 5 * time.Second}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/version", nil)
-	if err != nil {
-		return "", err.Error(), ""
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err.Error(), ""
-	}
-	defer resp.Body.Close()
-	id = resp.Header.Get("X-Request-Id")
-	var v struct {
-		Version string `json:"version"`
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != 200 || json.Unmarshal(b, &v) != nil || v.Version == "" {
-		return "", fmt.Sprintf("GET /api/version: %d", resp.StatusCode), id
-	}
-	return v.Version, "", id
-}
-
 const drStatusUsage = `dr status [--proof-dir DIR] [--incident ID] [--json]
 
 Rebuilds where the incident stands from its journal alone (verifying the hash
@@ -193,46 +152,12 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("re-render proof: %w", err)
 		}
 	}
-	type stepView struct {
-		Step     string    `json:"step"`
-		State    string    `json:"state"` // done, failed, interrupted, running
-		Started  time.Time `json:"started_utc"`
-		ExitCode *int      `json:"exit_code,omitempty"`
-		PID      int       `json:"pid,omitempty"`
-		Running  string    `json:"running,omitempty"`
-	}
-	var steps []stepView
-	for _, k := range st.Order {
-		s := st.Steps[k]
-		v := stepView{Step: k, Started: s.Started, PID: s.PID}
-		switch {
-		case s.Done():
-			v.State, v.ExitCode = "done", &s.End.ExitCode
-		case s.Ended:
-			v.State, v.ExitCode = "failed", &s.End.ExitCode
-		default:
-			v.State = "interrupted"
-			if who, pid, alive := s.StillRunning(); alive {
-				v.State, v.Running = "running", fmt.Sprintf("%s, pid %d, is still running", who, pid)
-			}
-		}
-		steps = append(steps, v)
-	}
-	state := "open"
-	if st.Closed {
-		state = "closed"
-	}
+	status := in.Status()
 	if *asJSON {
-		out := map[string]any{
-			"incident": in.ID, "state": state, "proof": in.ProofPath(), "journal": in.JournalPath(),
-			"entries": len(in.Entries), "declaration": st.Declaration, "platform": st.Platform,
-			"scenario": st.Scenario, "steps": steps, "validations": len(st.Validations),
-			"login_freeze": st.LoginFrozen, "close": st.Close,
-		}
-		return writeJSON(env.Stdout, out)
+		return writeJSON(env.Stdout, status)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "incident %s: %s, %s, IC %s, comms %s\n", in.ID, strings.ToUpper(state), st.Severity, st.IC, st.Comms)
+	fmt.Fprintf(w, "incident %s: %s, %s, IC %s, comms %s\n", in.ID, strings.ToUpper(status.State), st.Severity, st.IC, st.Comms)
 	fmt.Fprintf(w, "  proof %s, journal %d entries (chain verified)\n", in.ProofPath(), len(in.Entries))
 	fmt.Fprintf(w, "  incident_start_utc %s, impact_start_utc %s\n", st.IncidentStart.Format(time.RFC3339), st.ImpactStart.Format(time.RFC3339))
 	if st.Platform != nil {
@@ -253,10 +178,10 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "  login freeze: %s\n", st.LoginFrozen)
 	}
 	fmt.Fprintln(w, "steps:")
-	if len(steps) == 0 {
+	if len(status.Steps) == 0 {
 		fmt.Fprintln(w, "  (none yet)")
 	}
-	for _, s := range steps {
+	for _, s := range status.Steps {
 		extra := ""
 		switch s.State {
 		case "done", "failed":
@@ -276,8 +201,8 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(w, "validations: %d, last %s %s\n", n, v.End.Format(time.RFC3339), verdict)
 	}
-	if !st.Closed {
-		fmt.Fprintln(w, "next: "+st.Next())
+	if status.Next != "" {
+		fmt.Fprintln(w, "next: "+status.Next)
 	}
 	if st.Closed && st.Close != nil {
 		for _, m := range []struct {

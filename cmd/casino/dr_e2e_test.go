@@ -109,7 +109,7 @@ func TestDRWholeIncidentEndToEnd(t *testing.T) {
 
 	// 5. restore traffic to exactly the recorded counts, unfreeze, validate
 	f.mustDR(t, "restore-traffic", "--yes")
-	want = []string{"kubectl|scale|deploy/backend|--replicas=2", "kubectl|scale|deploy/frontend-admin|--replicas=1"}
+	want = []string{"kubectl|scale|deploy/backend|--replicas=2", "kubectl|scale|deploy/frontend-admin|--replicas=1", "kubectl|rollout|status|deploy/backend|--timeout=2m0s", "kubectl|rollout|status|deploy/frontend-admin|--timeout=2m0s"}
 	if got := argvLog(t, argv); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restore-traffic argv:\n got %q\nwant %q", got, want)
 	}

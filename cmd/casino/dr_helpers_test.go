@@ -71,6 +71,10 @@ case "$1 $2" in
 	# block here when the test asks, so it can kill the CLI mid-step
 	if [ -f "$bin/block" ]; then sleep 30; fi
 	echo "deployment.apps/${2#deploy/} scaled"; exit 0 ;;
+"rollout status")
+	# fail the rollout of a deployment the test names
+	if [ -f "$bin/rollout-fails.${3#deploy/}" ]; then echo "error: deployment ${3#deploy/} exceeded its progress deadline" >&2; exit 1; fi
+	echo "deployment \"${3#deploy/}\" successfully rolled out"; exit 0 ;;
 esac
 echo "kubectl stand-in: unexpected $*" >&2; exit 1
 `
@@ -79,6 +83,8 @@ bin=$(dirname "$0")
 (IFS='|'; echo "docker|$*") >> "$bin/argv.log"
 case "$*" in
 *" ps --all --format json "*)
+	# after contain, the test may say what ps shows
+	if [ -f "$bin/ps.json" ]; then cat "$bin/ps.json"; exit 0; fi
 	echo '{"Service":"backend","State":"running","Name":"casino-backend-1"}'
 	echo '{"Service":"frontend-admin","State":"running","Name":"casino-frontend-admin-1"}'
 	echo '{"Service":"postgres","State":"running","Name":"casino-postgres-1"}'

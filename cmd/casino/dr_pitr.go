@@ -24,7 +24,7 @@ func bindDRPITRFlags(fs *flag.FlagSet, env *Env, p *drPITRFlags) {
 // config checks the mode and reads the window as evidence; a window that
 // cannot be read is recorded, not refused: the configuration in force is
 // what the deployment promised, and the incident may be why it is broken.
-func (p *drPITRFlags) config(ctx context.Context, fs *flag.FlagSet, red *dr.Redactor) (*dr.PITRConfig, error) {
+func (p *drPITRFlags) config(ctx context.Context, fs *flag.FlagSet, env *Env, red *dr.Redactor) (*dr.PITRConfig, error) {
 	if p.mode == "" {
 		p.mode = dr.PITROff
 	}
@@ -33,7 +33,8 @@ func (p *drPITRFlags) config(ctx context.Context, fs *flag.FlagSet, red *dr.Reda
 		return nil, usageErrorf("dr declare: %s %q: want one of %s", from, p.mode, strings.Join(dr.PITRModes, ", "))
 	}
 	c := &dr.PITRConfig{Mode: p.mode, From: from}
-	var replica, dir string
+	var replica pitr.Replica
+	var dir string
 	switch p.mode {
 	case dr.PITROff:
 		return c, nil
@@ -41,7 +42,7 @@ func (p *drPITRFlags) config(ctx context.Context, fs *flag.FlagSet, red *dr.Reda
 		if p.replica == "" {
 			return nil, usageErrorf("dr declare: --pitr litestream needs --pitr-replica (or CASINO_PITR_REPLICA)")
 		}
-		replica, c.Source = p.replica, red.String(p.replica)
+		replica, c.Source = pitr.Replica{URL: p.replica, Getenv: env.Getenv}, red.String(p.replica)
 	case dr.PITRWAL:
 		dir, c.Source = p.dir, p.dir
 	}

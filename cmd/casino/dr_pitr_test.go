@@ -14,6 +14,7 @@ import (
 
 	"casino/dr"
 	"casino/internal/poll"
+	"casino/internal/testpg"
 	"casino/pitr"
 )
 
@@ -41,7 +42,7 @@ func TestDRScenarioBWithPITRSQLite(t *testing.T) {
 	synced := func(at time.Time) {
 		t.Helper()
 		poll.Until(t, 30*time.Second, "the replica to sync past "+at.Format(time.RFC3339Nano), func() bool {
-			w, err := pitr.LitestreamWindow(context.Background(), replica)
+			w, err := pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
 			return err == nil && w.End.After(at)
 		})
 	}
@@ -127,4 +128,54 @@ func TestDRScenarioBWithPITRSQLite(t *testing.T) {
 		t.Errorf("RPO %+v: want from pitr.reached_at, at most a few seconds, target 1m", rpo)
 	}
 	t.Logf("Scenario B with PITR (SQLite, Litestream): RPO %s (%.3fs), target %s; RTO %s", rpo.Value, rpo.Seconds, rpo.Target, last.Data.RTO.Value)
+}
+
+// TestDRRecordPITRExternal: a point-in-time recovery run by CloudNativePG
+// or pgBackRest is recorded with dr record-pitr: the recovered database's
+// restore_id and row counts become validate's expectation, and close
+// measures the RPO from --reached-at against the PITR target declared.
+// Impossible records are refused.
+func TestDRRecordPITRExternal(t *testing.T) {
+	f := newDRFixture(t)
+	recovered := testpg.NewDatabase(t) // what the CNPG Cluster's bootstrap.recovery produced
+	bkSeed(t, recovered, "kept", 2)
+	impact := time.Now().UTC().Add(-2 * time.Minute).Truncate(time.Second)
+	f.Env["CASINO_OWNER_PASSWORD"] = testOwnerPassword
+	f.mustDR(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b", "--impact-start", impact.Format(time.RFC3339), "--pitr", "wal", "--pitr-dir", filepath.Join(f.Dir, "nowhere"))
+	f.mustDR(t, "scenario", "B", "--reason", "rows deleted", "--runbook", filepath.Join(f.Repo, "docs/ops/dr_runbook.md"))
+	target := impact.Add(-time.Second)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tool", "barman"}, `--tool "barman"`},
+		{[]string{"--tool", "cnpg", "--reached-at", target.Add(time.Second).Format(time.RFC3339)}, "is after --target-time"},
+		{[]string{"--tool", "cnpg"}, "--target-time and --reached-at are required"},
+		{[]string{"--tool", "cnpg", "--reached-at", target.Add(-3 * time.Second).Format(time.RFC3339)}, "--database-url names the recovered database"},
+	} {
+		args := append([]string{"record-pitr", "--target-time", target.Format(time.RFC3339)}, c.args...)
+		if _, errOut, code := f.dr(t, args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("dr %v: exit %d, %q; want exit 2 naming %q", args, code, errOut, c.want)
+		}
+	}
+	out := f.mustDR(t, "record-pitr", "--tool", "cnpg", "--source", "cluster casino-db-restore from s3://backups/cnpg",
+		"--target-time", target.Format(time.RFC3339), "--reached-at", target.Add(-3*time.Second).Format(time.RFC3339), "--database-url", recovered,
+		"--recovery-end", "recovery stopping before commit of transaction 812, time 2026-12-02 03:07:11.2+00")
+	if !strings.Contains(out, "recorded cnpg point-in-time recovery") {
+		t.Errorf("record-pitr: %s", out)
+	}
+	srv := startServe(t, map[string]string{"DATABASE_URL": recovered, "CASINO_OWNER_PASSWORD": testOwnerPassword}, true)
+	f.mustDR(t, "validate", "--url", srv.URL, "--checks", "health,ready,login,is_owner,data")
+	out = f.mustDR(t, "close", "--targets", filepath.Join(f.Repo, "docs/ops/dr_targets.json"))
+	if !strings.Contains(out, "RPO 4s, target 1m: MET") || !strings.Contains(out, "with PITR (PITR wal (--pitr)") {
+		t.Errorf("close after a recorded CNPG recovery: want RPO 4s against the PITR target 1m:\n%s", out)
+	}
+	proof, _ := os.ReadFile(filepath.Join(f.ProofDir, listProof(t, f.ProofDir)))
+	if !strings.Contains(string(proof), "restored `cnpg point-in-time recovery` (facts from dr record-pitr --tool cnpg)") {
+		t.Errorf("the proof does not show the recorded recovery")
+	}
+	j, _ := filepath.Glob(filepath.Join(f.ProofDir, "*.journal.jsonl"))
+	if b, _ := os.ReadFile(j[0]); !strings.Contains(string(b), "recovery stopping before commit of transaction 812") {
+		t.Errorf("the journal does not hold the recovery end line")
+	}
 }

@@ -89,7 +89,7 @@ func TestDRResumeAfterKill9(t *testing.T) {
 		t.Fatalf("refused contain ran %q", got)
 	}
 	f.mustDR(t, "restore-traffic", "--yes")
-	want = []string{"kubectl|scale|deploy/backend|--replicas=2", "kubectl|scale|deploy/frontend-admin|--replicas=1"}
+	want = []string{"kubectl|scale|deploy/backend|--replicas=2", "kubectl|scale|deploy/frontend-admin|--replicas=1", "kubectl|rollout|status|deploy/backend|--timeout=2m0s", "kubectl|rollout|status|deploy/frontend-admin|--timeout=2m0s"}
 	if got := argvLog(t, log); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restore-traffic after resume ran %q, want the first recorded counts %q", got, want)
 	}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -45,9 +42,9 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dr scenario: runbook: %w", err)
 	}
-	section, err := runbookSection(rb, sc)
+	section, err := dr.RunbookSection(rb, sc)
 	if err != nil {
-		return err
+		return fmt.Errorf("dr scenario: %w", err)
 	}
 	red := newRedactor(env)
 	in, err := openIncident(&f, red, true)
@@ -57,21 +54,7 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	if prev := in.State.Scenario; prev != nil && prev.Scenario != sc {
 		fmt.Fprintf(env.Stderr, "note: changing the decision from scenario %s to %s (both stay in the journal)\n", prev.Scenario, sc)
 	}
-	dec := dr.ScenarioDecision{Scenario: sc, Reason: *reason, Runbook: rb.Name}
-	if sc == "A" {
-		if prev := in.State.VersionPrevious; prev != nil {
-			dec.Rollback = prev
-		} else {
-			// not recorded at declare: the history may be reachable now
-			var d dr.Declaration
-			d.VersionBefore = in.State.VersionBefore
-			d.SetVersions(versionHistory(ctx, env))
-			dec.Rollback, dec.RollbackError = d.VersionPrevious, d.VersionPreviousError
-		}
-		if dec.Rollback != nil {
-			dec.RollbackTarget = dr.FormatVersion(*dec.Rollback)
-		}
-	}
+	dec := in.State.Decide(sc, *reason, rb, func() ([]casino.VersionRecord, error) { return versionHistory(ctx, env) })
 	if err := in.Append(dr.TypeScenario, dec); err != nil {
 		return err
 	}
@@ -84,41 +67,6 @@ func runDRScenario(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "\n%s\n", section)
 	fmt.Fprintln(env.Stdout, "\nRun each command through the journal: casino dr run -- COMMAND ARGS...")
 	return nil
-}
-
-var headingRe = regexp.MustCompile(`^(#{1,6})\s+(.*)$`)
-
-// runbookSection returns the section of the runbook whose heading names the
-// scenario ("Scenario B", "B)", "B:" ...), up to the next heading of the
-// same or a higher level.
-func runbookSection(src dr.Source, sc string) (string, error) {
-	b, path := src.Text, src.Name
-	named := regexp.MustCompile(`(?i)\bscenario\s+` + sc + `\b`)
-	var out []string
-	level := 0
-	sc2 := bufio.NewScanner(bytes.NewReader(b))
-	inFence := false
-	for sc2.Scan() {
-		line := sc2.Text()
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			inFence = !inFence
-		}
-		if m := headingRe.FindStringSubmatch(line); m != nil && !inFence {
-			if level > 0 && len(m[1]) <= level {
-				break
-			}
-			if level == 0 && named.MatchString(m[2]) {
-				level = len(m[1])
-			}
-		}
-		if level > 0 {
-			out = append(out, line)
-		}
-	}
-	if level == 0 {
-		return "", fmt.Errorf("dr scenario: %s has no heading naming \"Scenario %s\"", path, sc)
-	}
-	return strings.TrimRight(strings.Join(out, "\n"), "\n"), nil
 }
 
 const drRunUsage = `dr run [--force] [--result-file F] -- COMMAND ARGS...
@@ -169,6 +117,17 @@ func runDRRun(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stderr, "casino: journaled restore facts (%s): backup %s, snapshot_at %s, restore_id %s\n",
 			what, rec.Facts.Backup.Name, rec.Facts.Backup.SnapshotAt.Format("2006-01-02T15:04:05Z07:00"), rec.Facts.RestoreID)
+	}
+	if err == nil && res.Restore != nil {
+		// The restored database must keep the login freeze the incident set.
+		open, dbName := freezeOpener(env)
+		fz, ferr := in.CheckFreezeAfterRestore(ctx, res.Restore, open, dbName)
+		if ferr != nil {
+			return &exitError{code: 1, err: fmt.Errorf("dr run: the restore is journaled, but %s", in.Red.String(ferr.Error()))}
+		}
+		if fz != nil {
+			fmt.Fprintf(env.Stderr, "casino: %s\n", in.Red.String(dr.FreezeLine(*fz)))
+		}
 	}
 	var failed *dr.StepFailed
 	switch {

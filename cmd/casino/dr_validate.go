@@ -64,16 +64,7 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 		BaselineP95MS: float64(baseline.Microseconds()) / 1000, P95Tolerance: *tol, Window: *window,
 		Browser: *browser, ChromiumPath: dr.ChromiumPath(env.Getenv), Red: red}
 	if in != nil {
-		st := in.State
-		if v.ExpectVersion == "" {
-			v.ExpectVersion, v.VersionSource = st.ExpectedVersion()
-		}
-		if v.BaselineP95MS == 0 {
-			v.BaselineP95MS = st.BaselineP95MS
-		}
-		v.ImpactStart = st.ImpactStart
-		v.Data = st.ExpectedData()
-		v.ExcludeIDs = st.SentRequestIDs()
+		v.Expect(in.State)
 	}
 	switch *logs {
 	case "":
@@ -116,6 +107,7 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 func printValidation(w io.Writer, val dr.Validation, red *dr.Redactor) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tMUST\tDURATION\tDETAIL")
+	var long []dr.CheckResult
 	for _, c := range val.Checks {
 		must := "yes"
 		if !c.MustPass {
@@ -123,11 +115,15 @@ func printValidation(w io.Writer, val dr.Validation, red *dr.Redactor) {
 		}
 		detail := c.Detail
 		if len(detail) > 160 {
-			detail = detail[:160] + "…"
+			detail = detail[:160] + "… (whole detail below)"
+			long = append(long, c)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fms\t%s\n", c.Name, c.Status, must, c.DurationMS, red.String(detail))
 	}
 	tw.Flush()
+	for _, c := range long {
+		fmt.Fprintf(w, "%s: %s\n", c.Name, red.String(c.Detail))
+	}
 	if val.Passed {
 		fmt.Fprintf(w, "PASS: every must-pass check passed (%s)\n", val.End.Sub(val.Start).Round(time.Millisecond))
 		if !val.Complete {
@@ -164,7 +160,7 @@ total per minute, p95 duration_ms (as the schema's jq computes it), and the
 func runDRLogs(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr logs", drLogsUsage)
 	asJSON := fs.Bool("json", false, "print JSON")
-	window := fs.Duration("window", 5*time.Minute, "list the 5xx request_ids of this much of the newest logs")
+	window := fs.Duration("window", 5*time.Minute, "how much of the newest logs the 5xx detail and request_ids cover")
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -186,7 +182,7 @@ func runDRLogs(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	el := time.Since(t0)
-	verdict, detail := dr.FiveXXDropping(s)
+	verdict, detail := dr.FiveXX(s, dr.FiveXXOptions{Window: *window, Now: time.Now()})
 	if *asJSON {
 		return writeJSON(env.Stdout, map[string]any{"stats": s, "five_xx_dropping": verdict, "detail": detail,
 			"seconds": el.Seconds(), "mb_per_s": float64(s.Bytes) / 1e6 / el.Seconds()})

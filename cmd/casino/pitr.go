@@ -224,7 +224,7 @@ func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitr
 	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
 	src = new(pitrSource)
 	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
-	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path")
+	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path or s3://bucket/prefix")
 	return toTime, src
 }
 
@@ -252,10 +252,11 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		if src.replica == "" {
 			return usageErrorf("restore --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
 		}
-		if err := pitr.CheckLitestreamReplica(src.replica, true, ""); err != nil {
+		rep := pitr.Replica{URL: src.replica, Getenv: env.Getenv}
+		if err := pitr.CheckLitestreamReplica(rep, false); err != nil {
 			return usageErrorf("restore: %v", err)
 		}
-		res, facts, err = pitr.RestoreSQLiteOver(ctx, src.replica, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
+		res, facts, err = pitr.RestoreSQLiteOver(ctx, rep, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
 	} else {
 		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
 			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}

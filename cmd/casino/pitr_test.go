@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"casino"
+	"casino/internal/poll"
 	"casino/internal/testpg"
+	"casino/internal/tests3"
 	"casino/pitr"
 )
 
@@ -213,7 +215,7 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		{map[string]string{"CASINO_PITR": "wal"}, "for SQLite use litestream"},
 		{map[string]string{"CASINO_PITR_REPLICA": "file://relative/x"}, "want file:///absolute/path"},
 		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db", "CASINO_S3_CA_FILE": "/etc/ca.pem"}, "cannot use a custom CA"},
-		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db?endpoint=http://127.0.0.1:9000"}, "plaintext endpoint"},
+		{map[string]string{"CASINO_PITR_REPLICA": "s3://bucket/db"}, "no client-side encryption"},
 		{map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1/db"}, "casino pitr stream"},
 	} {
 		e := map[string]string{}
@@ -238,7 +240,7 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			w, err := pitr.LitestreamWindow(context.Background(), replica)
+			w, err := pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
 			if err == nil && w.End.After(at) {
 				return
 			}
@@ -389,5 +391,94 @@ func TestPITRStreamNeedsSigningKey(t *testing.T) {
 	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "casino", "casino-secret-not-used"
 	if _, errOut, code := runCLI(t, env, "", "pitr", "stream"); code != 2 || !strings.Contains(errOut, "set CASINO_BACKUP_RECIPIENTS") {
 		t.Errorf("pitr stream to a remote without recipients: exit %d, %q", code, errOut)
+	}
+}
+
+// TestRestoreToTimeSQLiteS3 is Litestream replicating to S3 (versitygw):
+// refused without --allow-plaintext-remote (Litestream cannot encrypt) and
+// with CASINO_S3_CA_FILE (its client takes no custom CA); with the machine's
+// AWS_CA_BUNDLE set, which the AWS SDK refuses beside Litestream's HTTP
+// client, it replicates anyway and leaves the variable as it was; restore
+// --to-time T from the bucket brings back what had synced by T.
+func TestRestoreToTimeSQLiteS3(t *testing.T) {
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{})
+	t.Setenv("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt") // as this machine and many CI images have it
+	work := t.TempDir()
+	path := filepath.Join(work, "casino.db")
+	replica := "s3://" + bucket + "/casino-db"
+	env := map[string]string{"DATABASE_URL": "sqlite:" + path, "CASINO_PITR": "litestream", "CASINO_PITR_REPLICA": replica,
+		"CASINO_BACKUP_DIR": filepath.Join(work, "backups"), "CASINO_PITR_SCRATCH_DIR": work}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	delete(env, "AWS_CA_BUNDLE") // the process's own is the one the SDK reads
+	if _, errOut, code := runCLI(t, env, "", "serve", "--print-config"); code != 2 || !strings.Contains(errOut, "no client-side encryption") || !strings.Contains(errOut, "--allow-plaintext-remote") {
+		t.Errorf("serve with an s3 replica, no --allow-plaintext-remote: exit %d, %q", code, errOut)
+	}
+	env["CASINO_PITR_ALLOW_PLAINTEXT_REMOTE"] = "1"
+	withCA := map[string]string{"CASINO_S3_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"}
+	for k, v := range env {
+		withCA[k] = v
+	}
+	if _, errOut, code := runCLI(t, withCA, "", "serve", "--print-config"); code != 2 || !strings.Contains(errOut, "cannot use a custom CA") {
+		t.Errorf("serve with an s3 replica and CASINO_S3_CA_FILE: exit %d, %q", code, errOut)
+	}
+	rep := pitr.Replica{URL: replica, Getenv: func(k string) string { return env[k] }}
+	synced := func(at time.Time) {
+		t.Helper()
+		poll.Until(t, 30*time.Second, "the S3 replica to sync past "+at.Format(time.RFC3339Nano), func() bool {
+			w, err := pitr.LitestreamWindow(context.Background(), rep)
+			return err == nil && w.End.After(at)
+		})
+	}
+
+	srv2 := startServe(t, env, true)
+	bkSeed(t, "sqlite:"+path, "before", 3)
+	synced(time.Now())
+	T := time.Now()
+	bkSeed(t, "sqlite:"+path, "after", 2)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	synced(time.Now())
+	if err := srv2.Stop(t); err != nil {
+		t.Fatalf("serve: %v\n%s", err, srv2.Stdout.String())
+	}
+	if got := os.Getenv("AWS_CA_BUNDLE"); got != "/etc/ssl/certs/ca-certificates.crt" {
+		t.Errorf("AWS_CA_BUNDLE is %q after replication, want it left as it was", got)
+	}
+	out, errOut, code := runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time from S3: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "target_time" || res.PITR.Source != replica || res.PITR.ReachedAt.After(T) {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var slugs []string
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2"; got != want {
+		t.Errorf("tenants after restore to T from S3: %q, want %q", got, want)
 	}
 }

@@ -7,21 +7,31 @@ import (
 	"time"
 
 	"casino/pitr"
+	"casino/redact"
 	"casino/sqlstore"
 )
 
 // pitrConfig is casino serve's point-in-time recovery setting: Litestream
 // replication of the SQLite database (PostgreSQL uses `casino pitr stream`).
 type pitrConfig struct {
-	Mode    string // "" or "off", or "litestream"
+	Mode    string // "" or "off", "litestream" or "wal"
 	Replica string
-	s3CA    string
+	// AllowPlaintextRemote permits an s3:// Litestream replica, which
+	// Litestream cannot encrypt client-side.
+	AllowPlaintextRemote bool
+	getenv               func(string) string
 }
 
 func bindPITRServeFlags(fs *flag.FlagSet, env *Env, c *pitrConfig) {
 	stringSetting(fs, env, &c.Mode, "pitr", "CASINO_PITR", "off", "off; litestream: replicate the SQLite database continuously; wal: PostgreSQL streamed by casino pitr stream (recorded by dr declare)")
-	stringSetting(fs, env, &c.Replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica: file:///path")
-	c.s3CA = env.Getenv("CASINO_S3_CA_FILE")
+	stringSetting(fs, env, &c.Replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica: file:///path, or s3://bucket/prefix (the S3 settings of CASINO_BACKUP_REMOTE)")
+	fs.BoolVar(&c.AllowPlaintextRemote, "allow-plaintext-remote", env.Getenv("CASINO_PITR_ALLOW_PLAINTEXT_REMOTE") == "1", "permit an s3:// Litestream replica: Litestream has no client-side encryption, so use a bucket with server-side encryption (env CASINO_PITR_ALLOW_PLAINTEXT_REMOTE=1)")
+	c.getenv = env.Getenv
+}
+
+// replica is the Litestream replica the settings name.
+func (c *pitrConfig) replica() pitr.Replica {
+	return pitr.Replica{URL: c.Replica, AllowPlaintextRemote: c.AllowPlaintextRemote, Getenv: c.getenv}
 }
 
 func (c *pitrConfig) validate(fs *flag.FlagSet, t sqlstore.Target) error {
@@ -43,9 +53,9 @@ func (c *pitrConfig) validate(fs *flag.FlagSet, t sqlstore.Target) error {
 		return usageErrorf("%s=litestream replicates SQLite; for PostgreSQL run `casino pitr stream` (docs/ops/pitr.md)", settingName(fs, "pitr", "CASINO_PITR"))
 	}
 	if c.Replica == "" {
-		return usageErrorf("%s=litestream needs %s=file:///path", settingName(fs, "pitr", "CASINO_PITR"), settingName(fs, "pitr-replica", "CASINO_PITR_REPLICA"))
+		return usageErrorf("%s=litestream needs %s=file:///path or s3://bucket/prefix", settingName(fs, "pitr", "CASINO_PITR"), settingName(fs, "pitr-replica", "CASINO_PITR_REPLICA"))
 	}
-	if err := pitr.CheckLitestreamReplica(c.Replica, false, c.s3CA); err != nil {
+	if err := pitr.CheckLitestreamReplica(c.replica(), true); err != nil {
 		return usageErrorf("%v", err)
 	}
 	return nil
@@ -57,11 +67,11 @@ func pitrServeHook(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *sl
 	if cfg.PITR.Mode != "litestream" {
 		return func() {}, nil
 	}
-	ls, err := pitr.StartLitestream(ctx, pitr.LitestreamOptions{DBPath: db.Target.Path, Replica: cfg.PITR.Replica, S3CAFile: cfg.PITR.s3CA, Log: logger})
+	ls, err := pitr.StartLitestream(ctx, pitr.LitestreamOptions{DBPath: db.Target.Path, Replica: cfg.PITR.replica(), Log: logger})
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("pitr_replicating", slog.String("engine", "litestream"), slog.String("replica", cfg.PITR.Replica))
+	logger.Info("pitr_replicating", slog.String("engine", "litestream"), slog.String("replica", redact.String(cfg.PITR.Replica)))
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
