@@ -551,7 +551,10 @@ func Open(dir, id string, red *Redactor) (*Incident, error) {
 		if err := in.Load(); err != nil {
 			return nil, fmt.Errorf("incident %s: %w", id, err)
 		}
-		if !in.State.Closed {
+		// A drill's proof (casino dr drill) is not an incident: one
+		// running, or left open by a killed drill until the next drill
+		// closes it, is never the incident other commands act on.
+		if !in.State.Closed && !in.State.Drill {
 			open = append(open, in)
 		}
 	}

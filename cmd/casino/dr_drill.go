@@ -71,7 +71,7 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 	browser := fs.Bool("browser", false, "also run the UI smoke in headless Chromium (CASINO_CHROMIUM or /usr/bin/chromium)")
 	jobs := fs.Int("jobs", 0, "PostgreSQL: connections that load the data (default: the number of CPUs)")
 	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
-	if err := parseFlags(fs, positionalsLast(args)); err != nil {
+	if err := parseFlags(fs, positionalsLast(joinPickWindow(args))); err != nil {
 		return helpOK(err)
 	}
 	rest := fs.Args()
@@ -195,7 +195,11 @@ func printDrill(env *Env, d casino.Drill) {
 		}
 		return "OVER target " + secsText(target)
 	}
-	fmt.Fprintf(w, "  recovery: %s, %s (scenario B RTO)\n", secsText(d.RecoverySeconds), verdict(d.RecoverySeconds, d.RTOTargetSeconds))
+	rto := verdict(d.RecoverySeconds, d.RTOTargetSeconds)
+	if d.Verdict != casino.DrillSuccessful {
+		rto = "not a recovery: the drill did not succeed"
+	}
+	fmt.Fprintf(w, "  recovery: %s, %s (scenario B RTO)\n", secsText(d.RecoverySeconds), rto)
 	if d.BackupSnapshotAt != nil {
 		fmt.Fprintf(w, "  backup age: %s, %s (RPO: the exposure if the incident happened now)\n", secsText(d.BackupAgeSeconds), verdict(d.BackupAgeSeconds, d.RPOTargetSeconds))
 	}
@@ -204,6 +208,27 @@ func printDrill(env *Env, d casino.Drill) {
 
 func secsText(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// joinPickWindow makes "--pick random-within 7d" one flag value, so flags
+// after it still parse (the flag package stops at the first positional).
+func joinPickWindow(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "--pick" || a == "-pick") && i+2 < len(args) && args[i+1] == drdrill.PickRandomWithin && !strings.HasPrefix(args[i+2], "-") {
+			out = append(out, a, args[i+1]+" "+args[i+2])
+			i += 2
+			continue
+		}
+		if (a == "--pick="+drdrill.PickRandomWithin || a == "-pick="+drdrill.PickRandomWithin) && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			out = append(out, a+" "+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // drillPITR wires dr drill --to-time: pitr.RecoverToBackup from the

@@ -286,7 +286,46 @@ func TestDrillSucceeds(t *testing.T) {
 			t.Errorf("--browser: no passed browser check in the proof")
 		}
 		f.checkAfter(t, d)
+
+		// casino serve on production reads the drill back into its metrics.
+		env := map[string]string{"CASINO_JWT_KEY": strings.Repeat("k", 40)}
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		srv := startServe(t, env, true)
+		body, err := httpGetBody(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(body, `casino_drill_last_verdict{verdict="SUCCESSFUL"} 1`) {
+			t.Errorf("/metrics does not say the last drill SUCCESSFUL:\n%s", grepLines(body, "casino_drill_"))
+		}
+		for name, want := range map[string]float64{
+			"casino_drill_last_duration_seconds":            d.RecoverySeconds,
+			"casino_drill_last_success_timestamp_seconds":   float64(d.FinishedAt.UnixMicro()) / 1e6,
+			"casino_backup_last_verified_timestamp_seconds": float64(d.FinishedAt.UnixMicro()) / 1e6,
+		} {
+			var got float64
+			for _, l := range strings.Split(body, "\n") {
+				if v, ok := strings.CutPrefix(l, name+" "); ok {
+					fmt.Sscanf(v, "%g", &got)
+				}
+			}
+			if got < want-1 || got > want+1 {
+				t.Errorf("/metrics %s = %v, want %v:\n%s", name, got, want, grepLines(body, name))
+			}
+		}
 	})
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // craftSQLiteBackup writes a signed copy of the fixture's SQLite backup
@@ -454,6 +493,10 @@ func TestDrillKill9(t *testing.T) {
 			t.Fatalf("after kill -9: %+v %v, want one RUNNING row", killed, err)
 		}
 
+		// The killed drill's open proof is no incident for the dr commands.
+		if out, errOut, code := runCLI(t, f.Env, "", "dr", "status"); code == 0 || !strings.Contains(errOut, "no open incident") {
+			t.Errorf("dr status beside an interrupted drill's proof: exit %d\n%s\n%s", code, out, errOut)
+		}
 		d, errOut, code := f.drill(t)
 		if code != 0 || d.Verdict != casino.DrillSuccessful {
 			t.Fatalf("next drill: exit %d %s %q\n%s", code, d.Verdict, d.Reason, errOut)
@@ -518,6 +561,44 @@ func TestDrillRemote(t *testing.T) {
 		if p.Name == "decrypt" && !strings.Contains(p.Detail, "age-encrypted") {
 			t.Errorf("decrypt phase: %q", p.Detail)
 		}
+	}
+	f.checkAfter(t, d)
+}
+
+// TestDrillCLIRefusals: flags that make no sense are usage errors (exit 2)
+// before anything is recorded; a --backup that is a path, not a name in
+// the backup folder, is a failed drill that names it and reads nothing
+// outside the folder.
+func TestDrillCLIRefusals(t *testing.T) {
+	f := newDrillFixture(t, sqlstore.SQLite, false)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pick", "random-within"}, "wants a DURATION"},
+		{[]string{"--pick", "random-within", "soon"}, "want a positive duration"},
+		{[]string{"--pick", "oldest"}, `--pick "oldest"`},
+		{[]string{"--pick", "random-within", "7d", "--backup", "x"}, "not both"},
+		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"--target", "mysql://db/casino"}, "--target"},
+	} {
+		out, errOut, code := runCLI(t, f.Env, "", append([]string{"dr", "drill"}, tc.args...)...)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("dr drill %v: exit %d, want a refusal naming %q\n%s\n%s", tc.args, code, tc.want, out, errOut)
+		}
+	}
+	if got := productionData(t, f.URL); got != f.productionWas {
+		t.Errorf("a refused drill changed production")
+	}
+	d, errOut, code := f.drill(t, "--backup", "../casino.db")
+	if code != 1 || d.Verdict != casino.DrillFailed || !strings.HasPrefix(d.Reason, "pick: ") || !strings.Contains(d.Reason, "not a path") {
+		t.Errorf("--backup ../casino.db: exit %d %s %q\n%s", code, d.Verdict, d.Reason, errOut)
+	}
+	f.checkAfter(t, d)
+	// The AWS-style pick, with a flag after its window.
+	d, errOut, code = f.drill(t, "--pick", "random-within", "7d", "--timeout", "5m")
+	if code != 0 || d.Verdict != casino.DrillSuccessful || !strings.HasPrefix(d.PickReason, "random within 168h0m0s: drew 1 of the 1 trusted backups") {
+		t.Errorf("--pick random-within 7d: exit %d %s %q (picked %s: %q)\n%s", code, d.Verdict, d.Reason, d.Backup, d.PickReason, errOut)
 	}
 	f.checkAfter(t, d)
 }
