@@ -29,8 +29,9 @@ import (
 // Mask replaces every secret.
 const Mask = "***"
 
-// minSecretLen keeps very short values (KEY=1, TOKEN=on) from being scrubbed
-// everywhere they happen to appear: they are not secrets worth the damage.
+// minSecretLen keeps very short values (KEY=1, TOKEN=on, revoked_tokens=0)
+// from being scrubbed, by value or by pattern: they are counts and switches,
+// not secrets worth the damage.
 const minSecretLen = 4
 
 // IsSecretName reports whether a variable's, flag's or keyword's name marks
@@ -285,7 +286,9 @@ func replaceSubmatch(s string, p pattern) string {
 		if p.name > 0 && !IsSecretName(s[m[2*p.name]:m[2*p.name+1]]) {
 			continue
 		}
-		if s[vs:ve] == Mask {
+		// A value shorter than minSecretLen (revoked_tokens=0, TOKEN=on) is
+		// a count or a switch, not a secret worth hiding.
+		if s[vs:ve] == Mask || len(unquote(s[vs:ve])) < minSecretLen {
 			continue
 		}
 		b.WriteString(s[last:vs])

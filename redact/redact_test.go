@@ -146,3 +146,13 @@ func FuzzRedactNeverPanics(f *testing.F) {
 		}
 	})
 }
+
+// TestShortValuesAreNotSecrets: a count or a switch under a secret-looking
+// name survives (proofs print carried revoked_tokens=0), a real value does not.
+func TestShortValuesAreNotSecrets(t *testing.T) {
+	got := String("carried revoked_tokens=0 TOKEN=on PGPASSWORD=hunter2hunter2 --password abcd")
+	want := "carried revoked_tokens=0 TOKEN=on PGPASSWORD=*** --password ***"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
