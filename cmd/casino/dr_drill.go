@@ -7,13 +7,19 @@ import (
 	"strings"
 	"time"
 
+	"net/url"
+
 	"casino"
+	"casino/backup"
 	"casino/docs/ops"
 	"casino/dr"
 	drdrill "casino/dr/drill"
+	"casino/pitr"
+	"casino/redact"
+	"casino/sqlstore"
 )
 
-const drDrillUsage = `dr drill [--pick latest|random-within DURATION] [--backup NAME] [--remote] [--target URL] [--browser] [--timeout D]
+const drDrillUsage = `dr drill [--pick latest|random-within DURATION] [--backup NAME] [--remote] [--to-time T|latest] [--target URL] [--browser] [--timeout D]
 
 Rehearses a restore end to end and leaves evidence (package dr/drill):
   select    pick a backup: the newest trusted one (--pick latest, default),
@@ -32,6 +38,11 @@ Rehearses a restore end to end and leaves evidence (package dr/drill):
             (--browser: also in headless Chromium), and the copy's row
             counts and schema against the manifest
   teardown  drops the copy, and proves it is gone
+With --to-time T (or latest) the drill rehearses a point-in-time recovery
+instead: select recovers the Litestream replica (SQLite, --pitr-replica) or
+the verified WAL stream (PostgreSQL, --pitr-dir) to T into a new signed
+scratch backup, and the phases after it run on that; the targets with PITR
+apply.
 Each phase is timed; recovery time is compared with the scenario B RTO
 target and the backup's age with its RPO target. The DRILL PROOF (same
 format and hash chain as incident proofs; casino dr verify-proof checks it)
@@ -59,6 +70,7 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Minute, "past this, the drill stops and is TIMED_OUT (teardown and recording still run)")
 	browser := fs.Bool("browser", false, "also run the UI smoke in headless Chromium (CASINO_CHROMIUM or /usr/bin/chromium)")
 	jobs := fs.Int("jobs", 0, "PostgreSQL: connections that load the data (default: the number of CPUs)")
+	toTime, pitrSrc := bindPITRRestoreFlags(fs, env)
 	if err := parseFlags(fs, positionalsLast(args)); err != nil {
 		return helpOK(err)
 	}
@@ -116,6 +128,14 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		o.Remote = &drdrill.Remote{Store: st, Options: ro}
+	}
+	if *toTime != "" {
+		if *name != "" || rf.on("") || mode != drdrill.PickLatest {
+			return usageErrorf("dr drill: --to-time rehearses a point-in-time recovery: give it without --backup, --pick or --remote")
+		}
+		if o.PITR, err = drillPITR(env, &b, k, *toTime, pitrSrc); err != nil {
+			return err
+		}
 	}
 	if o.Template, err = dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template); err != nil {
 		return fmt.Errorf("dr drill: proof template: %w", err)
@@ -184,4 +204,44 @@ func printDrill(env *Env, d casino.Drill) {
 
 func secsText(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// drillPITR wires dr drill --to-time: pitr.RecoverToBackup from the
+// replica (SQLite) or the stream folder (PostgreSQL), verified with the
+// backup keys.
+func drillPITR(env *Env, b *backupFlags, k *backup.Keys, toTime string, src *pitrSource) (*drdrill.PITR, error) {
+	var target *time.Time
+	if toTime != "latest" {
+		t, err := time.Parse(time.RFC3339Nano, toTime)
+		if err != nil {
+			return nil, usageErrorf("dr drill: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z, or latest", toTime)
+		}
+		target = &t
+	}
+	o := pitr.ToBackupOptions{Engine: b.cfg.target.Dialect, Target: target, Keys: k, PGBinDir: b.pgBinDir}
+	p := &drdrill.PITR{Target: target}
+	switch b.cfg.target.Dialect {
+	case sqlstore.SQLite:
+		if src.replica == "" {
+			return nil, usageErrorf("dr drill --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
+		}
+		o.Replica = pitr.Replica{URL: src.replica, Getenv: env.Getenv}
+		if err := pitr.CheckLitestreamReplica(o.Replica, false); err != nil {
+			return nil, usageErrorf("dr drill: %v", err)
+		}
+		p.Config = &dr.PITRConfig{Mode: dr.PITRLitestream, From: "--to-time", Source: redact.String(src.replica)}
+	default:
+		u, err := url.Parse(b.cfg.target.URL)
+		if err != nil {
+			return nil, usageErrorf("dr drill: DATABASE_URL does not parse")
+		}
+		o.Recover = pitr.RecoverOptions{Dir: src.dir, Database: strings.Trim(u.Path, "/"), BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"),
+			RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Verify: pitr.Verifier{Keys: k.Verify, TrustUnsigned: k.TrustUnsigned}}
+		p.Config = &dr.PITRConfig{Mode: dr.PITRWAL, From: "--to-time", Source: src.dir}
+	}
+	p.Recover = func(ctx context.Context, dir string) (string, *casino.PITRFacts, *backup.Keys, error) {
+		o.Dir = dir
+		return pitr.RecoverToBackup(ctx, o)
+	}
+	return p, nil
 }

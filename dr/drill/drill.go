@@ -75,10 +75,27 @@ type Options struct {
 	Signer *keys.Private
 	// Log receives one line per phase; may be nil.
 	Log io.Writer
+	// PITR, when set, makes this a point-in-time drill (--to-time): the
+	// select phase recovers the replica or WAL stream to a new signed
+	// scratch backup, which the drill then verifies, restores and
+	// validates like a picked one, judged against the PITR targets.
+	PITR *PITR
 	// Pause is called at the restore's named points (backup.RestoreOptions)
 	// and at the drill's own: "booted". Tests kill the process there.
 	Pause func(point string)
 	Now   func() time.Time
+}
+
+// PITR is a point-in-time drill's recovery.
+type PITR struct {
+	// Config names the configuration rehearsed; it chooses the targets.
+	Config *dr.PITRConfig
+	// Target is the instant (nil: the newest state).
+	Target *time.Time
+	// Recover writes the recovered data as a backup into dir and returns
+	// its path, the recovery's facts and the keys that verify it
+	// (pitr.RecoverToBackup).
+	Recover func(ctx context.Context, dir string) (string, *casino.PITRFacts, *backup.Keys, error)
 }
 
 func (o *Options) now() time.Time {
@@ -194,8 +211,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &run{o: &o, prod: prod, start: o.now()}
 	r.d = casino.Drill{ID: NewID(), StartedAt: r.start.Truncate(time.Microsecond), Verdict: casino.DrillRunning, Engine: string(o.Production.Dialect)}
 	// A drill restores a logical backup: the targets without
-	// point-in-time recovery apply.
-	if tg, _, ok := o.Targets.For(o.Scenario, nil); ok {
+	// point-in-time recovery apply, unless it rehearses one.
+	var cfg *dr.PITRConfig
+	if o.PITR != nil {
+		cfg = o.PITR.Config
+	}
+	if tg, _, ok := o.Targets.For(o.Scenario, cfg); ok {
 		if d, err := time.ParseDuration(tg.RTO); err == nil {
 			r.d.RTOTargetSeconds = d.Seconds()
 		}
@@ -356,6 +377,9 @@ func (r *run) phases(ctx context.Context) error {
 	}
 	if err := r.phase(casino.DrillPhaseSelect, func() (string, error) {
 		engine := string(o.Production.Dialect)
+		if o.PITR != nil {
+			return r.pickPITR(ctx)
+		}
 		if o.Remote != nil {
 			r.pick, err = pickRemote(ctx, o.Remote, engine, o.Pick, o.Within, o.Backup, r.start)
 		} else {
@@ -412,6 +436,31 @@ func (r *run) phases(ctx context.Context) error {
 		return err
 	}
 	return r.phase(casino.DrillPhaseValidate, func() (string, error) { return r.validate(ctx) })
+}
+
+// pickPITR is the select phase of a point-in-time drill.
+func (r *run) pickPITR(ctx context.Context) (string, error) {
+	p := r.o.PITR
+	path, facts, keys, err := p.Recover(ctx, filepath.Join(r.workDir, "pitr"))
+	if err != nil {
+		return "", fail(ReasonPick, err)
+	}
+	m, err := backup.ReadManifest(path)
+	if err != nil {
+		return "", fail(ReasonPick, err)
+	}
+	r.o.Keys = keys // the scratch key signed it
+	to := "the newest state"
+	if p.Target != nil {
+		to = p.Target.UTC().Format(time.RFC3339Nano)
+	}
+	r.pick = &picked{Name: filepath.Base(path), Path: path, Source: facts.Source, Manifest: m,
+		Reason: fmt.Sprintf("point in time: recovered %s to %s (%s); last recovered change %s", facts.Source, to, facts.Mode, facts.ReachedAt.Format(time.RFC3339Nano))}
+	r.d.Backup, r.d.BackupSource, r.d.PickReason = r.pick.Name, r.pick.Source, r.pick.Reason
+	at := m.SnapshotAt.UTC()
+	r.d.BackupSHA256, r.d.BackupSnapshotAt = m.SHA256, &at
+	r.d.BackupAgeSeconds = round3(r.start.Sub(at).Seconds())
+	return fmt.Sprintf("recovered to %s into %s. Why: %s", to, r.pick.Name, r.pick.Reason), nil
 }
 
 // restore runs backup.Restore into the scratch target and tells its parts

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Point-in-time recovery benchmark (issue 15), in one run on one machine:
+#
+#   1. write throughput of casino serve, tenants created over the API by
+#      BENCH_C workers for DUR, without and with continuous replication:
+#        SQLite      CASINO_PITR=off   vs  CASINO_PITR=litestream (file replica)
+#        PostgreSQL  no stream         vs  casino pitr stream running beside it
+#   2. RPO actually achieved under that load: right after the last write is
+#      acknowledged the service is killed -9 (SQLite: the database file is
+#      lost with it), casino restore --to-time latest recovers, and
+#      bench/pitr/load -rpo reports the newest acknowledged write minus the
+#      newest write the recovered database holds                [<= 2s each]
+#   3. PostgreSQL time to recover to T (mid-run) with a SEED_MB seed:
+#        casino restore --to-time T   vs  the same steps by hand: untar the
+#        base backup, start postgres with recovery_target_time, wait for
+#        promote, pg_dump | psql into an empty database          [<= 1.2x]
+#
+# Usage:  bench/pitr/run.sh [SEED_MB=64] [DUR=15s]
+# Env:    BENCH_C writers (default 4), BENCH_OUT (append the markdown table)
+# Needs:  the PostgreSQL server packages (initdb; run as root it uses the
+#         postgres user, like internal/testpg), sqlite3 is not needed.
+# Not a test: it measures, it does not assert.
+set -euo pipefail
+SEED_MB="${1:-64}"
+DUR="${2:-15s}"
+C="${BENCH_C:-4}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK="$(mktemp -d /tmp/casino-bench-pitr-XXXXXX)"
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[ -n "${PGBIN:-}" ] && as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+secs() { printf '%.2f' "$(echo "$2 - $1" | bc -l)"; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+wait_ready() { for _ in $(seq 300); do curl -fsS -o /dev/null "$1/api/ready" 2>/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
+
+log "building casino and the load generator"
+(cd "$ROOT" && go build -o "$WORK/casino" ./cmd/casino && go build -o "$WORK/load" ./bench/pitr/load)
+CASINO="$WORK/casino"
+"$CASINO" backup keygen --out "$WORK/keys" >/dev/null 2>&1
+export CASINO_BACKUP_SIGNING_KEY="$WORK/keys/backup-signing.key" CASINO_BACKUP_VERIFY_KEY="$WORK/keys/backup-signing.pub"
+export CASINO_OWNER_PASSWORD=bench-password-not-secret-123 CASINO_JWT_KEY=bench-jwt-key-not-secret-0123456789abcdef
+PW="$CASINO_OWNER_PASSWORD"
+
+# serve URL ENV... : starts casino serve on a free port with extra env; sets SERVE_PID
+serve() {
+	local port=$1
+	shift
+	(cd "$WORK" && exec env "$@" "$CASINO" serve --addr "127.0.0.1:$port" >>"$WORK/serve.log" 2>&1) &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	wait_ready "http://127.0.0.1:$port"
+}
+rps_of() { awk '{for (i=1;i<=NF;i++) if ($i=="rps") print $(i+1)}' <<<"$1"; }
+rpo_of() { awk '{for (i=1;i<=NF;i++) if ($i=="rpo_seconds") print $(i+1)}' <<<"$1"; }
+
+# ---------------------------------------------------------------- SQLite
+log "SQLite: serve without PITR"
+mkdir -p "$WORK/sq-off" "$WORK/sq-on"
+serve 18290 DATABASE_URL="sqlite:$WORK/sq-off/casino.db" CASINO_BACKUP_DIR="$WORK/sq-off/backups"
+out=$("$WORK/load" -url http://127.0.0.1:18290 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-off/acked" -prefix off)
+SQ_OFF=$(rps_of "$out"); log "sqlite off: $out"
+kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+
+log "SQLite: serve with Litestream"
+serve 18291 DATABASE_URL="sqlite:$WORK/sq-on/casino.db" CASINO_BACKUP_DIR="$WORK/sq-on/backups" CASINO_PITR=litestream CASINO_PITR_REPLICA="file://$WORK/sq-on/replica"
+out=$("$WORK/load" -url http://127.0.0.1:18291 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-on/acked" -prefix on)
+kill -9 "$SERVE_PID" # the crash, right after the last acknowledged write
+SQ_ON=$(rps_of "$out"); log "sqlite litestream: $out"
+rm -f "$WORK/sq-on/casino.db" "$WORK/sq-on/casino.db-wal" "$WORK/sq-on/casino.db-shm" # the database is lost with the host
+t0=$(now)
+(cd "$WORK/sq-on" && env DATABASE_URL="sqlite:$WORK/sq-on/casino.db" CASINO_BACKUP_DIR="$WORK/sq-on/backups" CASINO_PITR_SCRATCH_DIR="$WORK/sq-on" \
+	"$CASINO" restore --to-time latest --pitr-replica "file://$WORK/sq-on/replica" --yes --no-safety-backup >"$WORK/sq-restore.log" 2>&1) || { cat "$WORK/sq-restore.log" >&2; exit 1; }
+SQ_RESTORE=$(secs "$t0" "$(now)")
+out=$("$WORK/load" -rpo "sqlite:$WORK/sq-on/casino.db" -log "$WORK/sq-on/acked")
+SQ_RPO=$(rpo_of "$out"); log "sqlite rpo: $out (restore ${SQ_RESTORE}s)"
+
+# ------------------------------------------------------------ PostgreSQL
+PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
+PGPORT=56432
+mkdir -p "$WORK/pg" && chown postgres "$WORK/pg" 2>/dev/null || true
+as_pg "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres -E UTF8 >/dev/null
+cat >>"$WORK/pg/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$WORK/pg'
+max_wal_senders = 5
+max_slot_wal_keep_size = '4GB'
+CONF
+echo "host replication casino_repl 127.0.0.1/32 trust" >>"$WORK/pg/pg_hba.conf"
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w start >/dev/null
+PSQL="psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PGPORT -U postgres"
+$PSQL -d postgres -c "CREATE ROLE casino_repl LOGIN REPLICATION" -c "CREATE DATABASE casino_off" -c "CREATE DATABASE casino_on"
+DB_OFF="postgres://postgres@127.0.0.1:$PGPORT/casino_off?sslmode=disable"
+DB_ON="postgres://postgres@127.0.0.1:$PGPORT/casino_on?sslmode=disable"
+
+log "PostgreSQL: serve without a stream"
+serve 18292 DATABASE_URL="$DB_OFF" CASINO_BACKUP_DIR="$WORK/pg-off-backups"
+out=$("$WORK/load" -url http://127.0.0.1:18292 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-off.acked" -prefix off)
+PG_OFF=$(rps_of "$out"); log "postgres off: $out"
+kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+
+log "PostgreSQL: seed ${SEED_MB} MB of audit events, then start casino pitr stream (base backup of the seed)"
+serve 18293 DATABASE_URL="$DB_ON" CASINO_BACKUP_DIR="$WORK/pg-on-backups" CASINO_PITR=wal
+$PSQL -d casino_on -c "INSERT INTO audit_events (ts, action, target, after) SELECT now(), 'bench.seed', 'seed-'||g, repeat('x', 1000) FROM generate_series(1, $SEED_MB * 1000) g"
+(cd "$WORK" && exec "$CASINO" pitr stream --dir "$WORK/stream" --replication-url "postgres://casino_repl@127.0.0.1:$PGPORT/postgres?sslmode=disable" --base-every 24h >"$WORK/stream.log" 2>&1) &
+STREAM_PID=$!
+PIDS+=("$STREAM_PID")
+for _ in $(seq 600); do "$CASINO" pitr status --dir "$WORK/stream" --json 2>/dev/null | grep -q '"window"' && break; sleep 0.5; done
+log "PostgreSQL: serve with the stream"
+out=$("$WORK/load" -url http://127.0.0.1:18293 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-on.acked" -prefix on)
+kill -9 "$SERVE_PID" # the crash, right after the last acknowledged write
+PG_ON=$(rps_of "$out"); log "postgres stream: $out"
+# T: the middle of the write run, for the recovery-time comparison
+first=$(head -1 "$WORK/pg-on.acked" | cut -d' ' -f2)
+last=$(tail -1 "$WORK/pg-on.acked" | cut -d' ' -f2)
+T=$(((first + last) / 2))
+T_ISO=$(date -u -d "@$((T / 1000000000)).$(printf '%09d' $((T % 1000000000)))" +%Y-%m-%dT%H:%M:%S.%6NZ)
+T_PG=$(date -u -d "$T_ISO" '+%Y-%m-%d %H:%M:%S.%6N+00')
+sleep 2 # let the stream's heartbeat see the last commit (status shows the lag)
+"$CASINO" pitr status --dir "$WORK/stream" >"$WORK/pg-status.txt" 2>&1 || true
+
+restore_pg() { # restore_pg TO-TIME
+	(cd "$WORK" && env DATABASE_URL="$DB_ON" CASINO_BACKUP_DIR="$WORK/pg-on-backups" CASINO_PITR_SCRATCH_DIR="$WORK" \
+		"$CASINO" restore --to-time "$1" --pitr-dir "$WORK/stream" --yes --no-safety-backup --terminate-connections >"$WORK/pg-restore.log" 2>&1) || { cat "$WORK/pg-restore.log" >&2; exit 1; }
+}
+log "PostgreSQL: casino restore --to-time latest (RPO)"
+restore_pg latest
+out=$("$WORK/load" -rpo "$DB_ON" -log "$WORK/pg-on.acked")
+PG_RPO=$(rpo_of "$out"); log "postgres rpo: $out"
+
+log "PostgreSQL: casino restore --to-time $T_ISO"
+t0=$(now); restore_pg "$T_ISO"; PG_CASINO=$(secs "$t0" "$(now)")
+
+log "PostgreSQL: the same by hand"
+M="$WORK/manual"
+BASE=$(ls -d "$WORK"/stream/base/2* | tail -1)
+t0=$(now)
+mkdir -p "$M/data" "$M/wal" && chmod 700 "$M/data"
+tar -xzf "$BASE/base.tar.gz" -C "$M/data"
+tar -xzf "$BASE/pg_wal.tar.gz" -C "$M/data/pg_wal"
+for f in "$WORK"/stream/wal/*; do n=$(basename "$f"); cp "$f" "$M/wal/${n%.partial}"; done
+rm -f "$M/data/postgresql.auto.conf" "$M/data/standby.signal" "$M/data/postmaster.pid"
+touch "$M/data/recovery.signal"
+chown -R postgres "$M" 2>/dev/null || true
+as_pg "$PGBIN/pg_ctl" -D "$M/data" -l "$M/log" -w -o "-c port=56433 -c listen_addresses='' -c unix_socket_directories='$M' -c archive_mode=off -c restore_command='cp $M/wal/%f %p' -c recovery_target_time='$T_PG' -c recovery_target_action=promote" start >/dev/null || { cat "$M/log" >&2; exit 1; }
+until [ "$(psql -X -At -h "$M" -p 56433 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do sleep 0.1; done
+$PSQL -d postgres -c "CREATE DATABASE manual_target"
+pg_dump -h "$M" -p 56433 -U postgres casino_on | psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -d manual_target >/dev/null
+PG_MANUAL=$(secs "$t0" "$(now)")
+as_pg "$PGBIN/pg_ctl" -D "$M/data" -m fast -w stop >/dev/null
+SEED_SIZE=$(du -sh "$BASE" | cut -f1)
+
+table=$(cat <<MD
+| what | without PITR | with PITR | ratio / figure | target |
+|---|---|---|---|---|
+| SQLite serve writes/s ($C writers, $DUR) | $SQ_OFF | $SQ_ON (Litestream, file replica) | $(ratio "$SQ_ON" "$SQ_OFF")x | info |
+| PostgreSQL serve writes/s ($C writers, $DUR) | $PG_OFF | $PG_ON (casino pitr stream beside it) | $(ratio "$PG_ON" "$PG_OFF")x | info |
+| SQLite RPO achieved (kill -9, file lost, restore --to-time latest) | | | ${SQ_RPO}s (restore ${SQ_RESTORE}s) | <= 2s |
+| PostgreSQL RPO achieved (kill -9, restore --to-time latest) | | | ${PG_RPO}s | <= 2s |
+| PostgreSQL recover to T, base backup $SEED_SIZE ($SEED_MB MB seed) | manual ${PG_MANUAL}s | casino ${PG_CASINO}s | $(ratio "$PG_CASINO" "$PG_MANUAL")x | <= 1.2x |
+MD
+)
+echo "$table"
+[ -z "${BENCH_OUT:-}" ] || echo "$table" >>"$BENCH_OUT"
