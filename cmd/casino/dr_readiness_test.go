@@ -194,3 +194,47 @@ func TestDRStatusRemote(t *testing.T) {
 		t.Errorf("remote with wrong credentials: %+v, want an error and no backup", st.Remote)
 	}
 }
+
+// TestDrillShowsOnReadiness: a real `casino dr drill` beside a running
+// serve: the drills row, the verification it records and its proof reach
+// /metrics and GET /api/v1/admin/dr-status, and the proof is served.
+func TestDrillShowsOnReadiness(t *testing.T) {
+	t.Parallel()
+	f := newDrillFixture(t, sqlstore.SQLite, true)
+	env := maps.Clone(f.Env)
+	env["CASINO_OWNER_PASSWORD"] = uiOwnerPassword
+	s := startServe(t, env, true) // creates the owner the drill logs in as (in its copy)
+	if out, errOut, code := runCLI(t, f.Env, "", "backup", "create", "--dir", f.BackupDir); code != 0 {
+		t.Fatalf("backup create: exit %d\n%s\n%s", code, out, errOut)
+	}
+	d, errOut, code := f.drill(t)
+	if code != 0 || d.Verdict != casino.DrillSuccessful {
+		t.Fatalf("drill: exit %d verdict %s reason %q\n%s", code, d.Verdict, d.Reason, errOut)
+	}
+
+	var st casino.DRStatus
+	tok := ownerToken(t, s.URL)
+	if code := apiCall(t, "GET", s.URL+"/api/v1/admin/dr-status", tok, nil, &st); code != 200 {
+		t.Fatalf("dr-status: %d", code)
+	}
+	if st.LastDrill == nil || st.LastDrill.ID != d.ID || st.LastDrill.JournalHead != d.JournalHead || !st.ProofReadable || len(st.Trend) != 1 || st.LastVerifiedAt == nil {
+		t.Fatalf("dr-status after the drill: %+v", st)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/api/v1/admin/drills/"+d.ID+"/proof", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(proof), "DRILL PROOF") {
+		t.Errorf("proof: %d %.200s", resp.StatusCode, proof)
+	}
+	_, m := scrape(t, s.URL)
+	if m[`casino_drill_last_verdict{verdict="SUCCESSFUL"}`] != 1 || m["casino_drill_last_success_timestamp_seconds"] < float64(d.StartedAt.Unix()) ||
+		m["casino_drill_last_duration_seconds"] != d.RecoverySeconds || m["casino_backup_last_verified_timestamp_seconds"] < float64(d.StartedAt.Unix()) {
+		t.Errorf("metrics after the drill: verdict %v success %v duration %v (drill %v) verified %v",
+			m[`casino_drill_last_verdict{verdict="SUCCESSFUL"}`], m["casino_drill_last_success_timestamp_seconds"], m["casino_drill_last_duration_seconds"], d.RecoverySeconds, m["casino_backup_last_verified_timestamp_seconds"])
+	}
+}
