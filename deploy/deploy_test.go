@@ -844,7 +844,7 @@ func TestK8sNamesTheDocsUse(t *testing.T) {
 				continue
 			}
 			for _, m := range ref.FindAllStringSubmatch(line, -1) {
-				if m[0] == "deploy/k8s" { // the kustomize folder, not a Deployment
+				if m[0] == "deploy/k8s" || m[0] == "deploy/cnpg" { // folders of manifests, not Deployments
 					continue
 				}
 				seen[m[0]] = true
