@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"casino"
@@ -27,8 +28,13 @@ const (
 // withMeta puts the request id and client IP where the services (audit)
 // read them.
 func withMeta(r *http.Request) *http.Request {
-	ctx := casino.NewContextWithRequestMeta(r.Context(), casino.RequestMeta{RequestID: observe.RequestID(r.Context()), ClientRequestID: observe.ClientRequestID(r.Context()), RemoteIP: observe.ClientIP(r.Context())})
-	return r.WithContext(ctx)
+	return r.WithContext(metaContext(r))
+}
+
+// metaContext is the request's context with its casino.RequestMeta.
+func metaContext(r *http.Request) context.Context {
+	ctx := r.Context()
+	return casino.NewContextWithRequestMeta(ctx, casino.RequestMeta{RequestID: observe.RequestID(ctx), ClientRequestID: observe.ClientRequestID(ctx), RemoteIP: observe.ClientIP(ctx)})
 }
 
 // public wraps a handler that needs no token.
@@ -62,7 +68,6 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 		o |= x
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		r = withMeta(r)
 		if err := checkQuery(r); err != nil {
 			Error(w, r, err)
 			return
@@ -73,7 +78,9 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 			Error(w, r, casino.Errorf(casino.EUNAUTHORIZED, "Authentication required: send Authorization: Bearer <access_token>."))
 			return
 		}
-		id, sess, err := s.cfg.Auth.Authenticate(r.Context(), tok)
+		// One copy of the request, with the meta and the identity both.
+		ctx := metaContext(r)
+		id, sess, err := s.cfg.Auth.Authenticate(ctx, tok)
 		if err != nil {
 			if casino.ErrorCode(err) == casino.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="casino", error="invalid_token"`)
@@ -90,7 +97,7 @@ func (s *Server) authed(h http.HandlerFunc, opts ...routeOpts) http.HandlerFunc 
 			Error(w, r, casino.Errorf(casino.EUNAVAILABLE, "%s", msg))
 			return
 		}
-		h(w, r.WithContext(casino.NewContextWithIdentity(r.Context(), id)))
+		h(w, r.WithContext(casino.NewContextWithIdentity(ctx, id)))
 	}
 }
 
@@ -118,8 +125,48 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// handleCapabilities answers casino.Capabilities. It is the request every
+// console page makes, so its body is written by hand, byte for byte what
+// JSON would write (TestCapabilitiesBody holds it to that).
 func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request) {
-	JSON(w, http.StatusOK, casino.CapabilitiesFor(casino.IdentityFromContext(r.Context())))
+	c := casino.CapabilitiesFor(casino.IdentityFromContext(r.Context()))
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusOK)
+	w.Write(appendCapabilities(make([]byte, 0, 1024), &c))
+}
+
+// appendCapabilities appends c as encoding/json writes it, and a newline.
+func appendCapabilities(b []byte, c *casino.Capabilities) []byte {
+	b = append(b, `{"is_owner":`...)
+	b = strconv.AppendBool(b, c.IsOwner)
+	b = append(b, `,"role":`...)
+	b = appendJSONString(b, c.Role)
+	b = append(b, `,"tenant_id":`...)
+	if c.TenantID == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *c.TenantID, 10)
+	}
+	b = append(b, `,"user_id":`...)
+	b = strconv.AppendInt(b, c.UserID, 10)
+	b = append(b, `,"email":`...)
+	b = appendJSONString(b, c.Email)
+	b = append(b, `,"capabilities":`...)
+	if c.Capabilities == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range c.Capabilities {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
 }
 
 // require answers the policy for a capability outside a store call.

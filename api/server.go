@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -55,9 +56,13 @@ type Config struct {
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+	// exact maps the path of each GET route without wildcards to its
+	// handler, so the probes and the console's frequent reads skip the
+	// mux's matching (see dispatch).
+	exact    map[string]http.HandlerFunc
 	handler  http.Handler
 	metrics  *observe.Metrics
 	draining atomic.Bool
@@ -76,7 +81,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), exact: map[string]http.HandlerFunc{}}
 	s.precompute()
 	s.metrics = observe.NewMetrics(cfg.Registry)
 	s.routes()
@@ -94,16 +99,33 @@ func (s *Server) SetDraining() { s.draining.Store(true) }
 // handle mounts h at pattern and records the pattern as the request's route
 // for logs and metrics.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
-	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	routed := func(w http.ResponseWriter, r *http.Request) {
 		observe.SetRoute(r.Context(), pattern)
 		h(w, r)
-	}))
+	}
+	s.mux.HandleFunc(pattern, routed)
+	if path, ok := strings.CutPrefix(pattern, "GET "); ok && !strings.ContainsAny(path, "{}") && !strings.HasSuffix(path, "/") {
+		s.exact[path] = func(w http.ResponseWriter, r *http.Request) {
+			r.Pattern = pattern // as the mux would set it
+			routed(w, r)
+		}
+	}
 }
 
 // dispatch runs the mux, answering unknown paths (404) and wrong methods (405)
 // with the JSON error body instead of the mux's plain text. A request no
 // route claimed (see handle) is the only one whose answer is rewritten.
+//
+// A GET of exactly the path of a GET route without wildcards is the route's
+// for the mux too (a clean path, no host patterns here), so it goes to the
+// route's handler without the mux's matching.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.RawPath == "" { // RawPath: an escaped "/" is no separator for the mux
+		if h := s.exact[r.URL.Path]; h != nil {
+			h(w, r)
+			return
+		}
+	}
 	rec, unrouted := observe.ServeMux(s.mux, w, r)
 	if !unrouted {
 		return

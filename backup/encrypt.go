@@ -156,9 +156,24 @@ func openStream(path string, m *casino.BackupManifest, k *Keys, p *Progress) (io
 		return nil, err
 	}
 	st, _ := f.Stat()
-	p.Start("read "+stripAge(path), st.Size())
-	var src io.Reader = &countingReader{r: bufio.NewReaderSize(f, 1<<20), p: p}
-	var final func() error
+	return openStreamFrom(path, f, st.Size(), m, k, p)
+}
+
+// openStreamFrom is openStream over the stored bytes f (size bytes) of the
+// backup named by path. Once the decompressed data ends, f is read to its
+// end, so a reader that checks the stored bytes at EOF (a remote object's
+// sha256) has its say before the stream reports success.
+func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupManifest, k *Keys, p *Progress) (io.ReadCloser, error) {
+	p.Start("read "+stripAge(path), size)
+	raw := &countingReader{r: bufio.NewReaderSize(f, 1<<20), p: p}
+	var src io.Reader = raw
+	drain := func() error {
+		if _, err := io.Copy(io.Discard, raw); err != nil {
+			return err
+		}
+		return nil
+	}
+	var final func() error = drain
 	if isEncryptedName(path) {
 		if k == nil || len(k.enc.identities) == 0 {
 			f.Close()
@@ -177,6 +192,9 @@ func openStream(path string, m *casino.BackupManifest, k *Keys, p *Progress) (io
 			h := newHashCounter()
 			dr = io.TeeReader(dr, h)
 			final = func() error {
+				if err := drain(); err != nil {
+					return err
+				}
 				if h.n != m.SizeBytes || h.sum() != m.SHA256 {
 					return fmt.Errorf("the decrypted stream does not match the signed manifest: %d bytes sha256 %s, want %d bytes sha256 %s", h.n, h.sum(), m.SizeBytes, m.SHA256)
 				}

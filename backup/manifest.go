@@ -34,6 +34,14 @@ func readManifest(backupPath string) (*casino.BackupManifest, []byte, error) {
 	} else if err != nil {
 		return nil, nil, errorf(casino.EINVALID, "read manifest %s: %v", mp, err)
 	}
+	return parseManifest(mp, b)
+}
+
+// parseManifest checks and decodes the manifest bytes b, read from mp.
+func parseManifest(mp string, b []byte) (*casino.BackupManifest, []byte, error) {
+	if int64(len(b)) > maxManifest {
+		return nil, nil, errorf(casino.EINVALID, "manifest %s is larger than %d bytes", mp, maxManifest)
+	}
 	var m casino.BackupManifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {

@@ -220,6 +220,8 @@ type RemoteCheck struct {
 	OK       bool     `json:"ok"`
 	Checks   []string `json:"checks"`
 	Problems []string `json:"problems,omitempty"`
+
+	sha256 string // the manifest's, for the verification store
 }
 
 // VerifyRemote checks one remote backup without keeping a copy: its
@@ -478,4 +480,85 @@ func deleteVersions(ctx context.Context, st *s3store.Store, vs []s3store.Object)
 		}
 	}
 	return nil
+}
+
+// RemoteConfig are the settings RemoteOptions are made from: the
+// environment's and the flags'.
+type RemoteConfig struct {
+	// SigningKey is CASINO_BACKUP_SIGNING_KEY (PEM value or file); its
+	// public half verifies too.
+	SigningKey string
+	// VerifyKeys are CASINO_BACKUP_VERIFY_KEY's values; FlagVerifyKeys
+	// --verify-key's.
+	VerifyKeys     []string
+	FlagVerifyKeys []string
+	// LockMode (compliance|governance) and LockMin (36h, 7d, ...) go
+	// together: both or neither.
+	LockMode, LockMin string
+	AllowPlaintext    bool
+	StatePath         string
+}
+
+// Options loads the keys and checks the lock settings. Each error names
+// the setting at fault.
+func (c RemoteConfig) Options() (RemoteOptions, error) {
+	var o RemoteOptions
+	if strings.TrimSpace(c.SigningKey) != "" {
+		p, err := keys.LoadPrivate(c.SigningKey)
+		if err != nil {
+			return o, fmt.Errorf("CASINO_BACKUP_SIGNING_KEY: %v", err)
+		}
+		o.Signer = &p
+		o.Verify = append(o.Verify, p.Public())
+	}
+	for _, src := range []struct {
+		name string
+		vals []string
+	}{{"CASINO_BACKUP_VERIFY_KEY", c.VerifyKeys}, {"--verify-key", c.FlagVerifyKeys}} {
+		if len(src.vals) == 0 {
+			continue
+		}
+		pubs, err := keys.LoadPublics(src.vals...)
+		if err != nil {
+			return o, fmt.Errorf("%s: %v", src.name, err)
+		}
+		o.Verify = append(o.Verify, pubs...)
+	}
+	if c.LockMode != "" {
+		m, err := s3store.ParseMode(c.LockMode)
+		if err != nil {
+			return o, fmt.Errorf("--lock-mode: %v", err)
+		}
+		o.LockMode = m
+	}
+	if c.LockMin != "" {
+		d, err := retention.ParseSpan(c.LockMin)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("--lock-min %q: want a positive duration (36h, 7d, 2w, 1y)", c.LockMin)
+		}
+		o.LockMin = d
+	}
+	if (c.LockMode == "") != (c.LockMin == "") {
+		return o, errors.New("--lock-mode and --lock-min go together (CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN)")
+	}
+	o.AllowPlaintext = c.AllowPlaintext
+	o.StatePath = c.StatePath
+	return o, nil
+}
+
+// FindRemote lists the remote (with rollback detection) and finds the
+// backup name names, "latest" included. It refuses "latest" while the
+// listing reports regressions: deleting newer backups must not make an
+// older one the newest. The regressions are returned for the caller to
+// show either way.
+func FindRemote(ctx context.Context, st *s3store.Store, o RemoteOptions, name string) (*s3store.Backup, []string, error) {
+	l, err := ListRemote(ctx, st, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if name == "latest" && len(l.Regressions) > 0 {
+		return nil, l.Regressions, fmt.Errorf("refusing to pick latest in %s: the remote regressed since it was last listed from here; name the backup explicitly", st.URL())
+	}
+	bk, err := l.Find(name)
+	return bk, l.Regressions, err
 }

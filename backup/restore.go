@@ -58,6 +58,12 @@ type RestoreOptions struct {
 	// during_swap (PostgreSQL), kept_aside (SQLite), after_swap.
 	Pause func(point string)
 
+	// Source, when set, is the backup to restore instead of File, streamed
+	// without a local copy (casino restore s3://...): checked like a file,
+	// its data loaded into the scratch copy as it streams, and the swap
+	// only after the stream's sha256 matched the signed manifest.
+	Source *Source
+
 	// verified is the verified backup: the engine's restore reads the data
 	// through verified.Open, which checks it again as it streams.
 	verified *VerifyResult
@@ -148,6 +154,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if o.BackupDir == "" {
 		o.BackupDir = DefaultDir
 	}
+	if o.Source != nil {
+		o.File = o.Source.Location
+	}
 	lock, err := AcquireLock(ctx, o.Target)
 	if err != nil {
 		return nil, err
@@ -168,7 +177,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 
 	eng := newEngineRestore(o.Target)
 	defer eng.close()
-	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys}
+	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys, Source: o.Source}
 	eng.verifyInto(&vo, o.DryRun, o.BackupDir)
 	removeNew := eng.discard
 	vr, err := Verify(ctx, o.File, vo)

@@ -201,6 +201,15 @@ func checkSignature(path string, mb []byte, m *casino.BackupManifest, k *Keys) (
 	}
 	sp := casino.SignaturePath(path)
 	sig, err := readSmall(sp, maxSignature)
+	return checkSignatureBytes(path, sp, sig, err, mb, m, k)
+}
+
+// checkSignatureBytes is checkSignature with the signature's bytes (or the
+// error reading them) in hand; sp names where they came from.
+func checkSignatureBytes(path, sp string, sig []byte, err error, mb []byte, m *casino.BackupManifest, k *Keys) (signature, error) {
+	if k == nil {
+		k = &Keys{}
+	}
 	var why string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"casino"
+	"casino/s3store"
 	"casino/sqlstore"
 )
 
@@ -51,6 +52,9 @@ type VerifyOptions struct {
 	Keys *Keys
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
+	// Source, when set, is the backup to check instead of the file at the
+	// path given (a remote backup, streamed; see Source).
+	Source *Source
 }
 
 // MaxClockSkew is how far a manifest's snapshot_at may lie after the
@@ -80,6 +84,7 @@ type VerifyResult struct {
 	UncompressedBytes int64 `json:"uncompressed_bytes,omitempty"`
 
 	keys *Keys
+	src  *Source
 }
 
 // Open returns the verified backup's decompressed data, checked again as
@@ -87,6 +92,16 @@ type VerifyResult struct {
 // decrypted stream's sha256): a loader reads through it and fails on a
 // mismatch before it commits.
 func (r *VerifyResult) Open(p *Progress) (io.ReadCloser, error) {
+	if r.src != nil {
+		if r.Manifest == nil {
+			return nil, errorf(casino.EINVALID, "%s: a streamed backup needs its signed manifest", r.src.Location)
+		}
+		f, err := r.src.open(context.Background(), s3store.StoredOf(r.Manifest))
+		if err != nil {
+			return nil, err
+		}
+		return openStreamFrom(r.Path, f, r.src.Size, r.Manifest, r.keys, p)
+	}
 	return openStream(r.Path, r.Manifest, r.keys, p)
 }
 
@@ -123,21 +138,36 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	r := &VerifyResult{Path: path, keys: o.Keys}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, errorf(casino.ENOTFOUND, "no backup file %s", path)
+	src := o.Source
+	if src != nil {
+		path = src.Name
 	}
-	if !st.Mode().IsRegular() {
-		return nil, invalid(path, "not a regular file")
+	r := &VerifyResult{Path: path, keys: o.Keys, src: src}
+	var size int64
+	var mtime time.Time
+	var m *casino.BackupManifest
+	var mb []byte
+	var err error
+	if src != nil {
+		size, mtime = src.Size, src.Written
+		m, mb, err = parseManifest(src.Location+" (manifest)", src.Manifest)
+	} else {
+		st, serr := os.Stat(path)
+		if serr != nil {
+			return nil, errorf(casino.ENOTFOUND, "no backup file %s", path)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, invalid(path, "not a regular file")
+		}
+		size, mtime = st.Size(), st.ModTime()
+		m, mb, err = readManifest(path)
 	}
-	if st.Size() == 0 {
+	if size == 0 {
 		return nil, invalid(path, "the file is empty (0 bytes): an interrupted or failed backup")
 	}
 	name := filepath.Base(path)
 	r.Engine = EngineOfName(name)
 	r.Encrypted = isEncryptedName(name)
-	m, mb, err := readManifest(path)
 	switch {
 	case err == nil:
 		r.Manifest = m
@@ -149,7 +179,12 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	if m != nil {
 		// The signature first: nothing else in the manifest is trusted
 		// before it verifies.
-		sig, err := checkSignature(path, mb, m, o.Keys)
+		var sig signature
+		if src != nil {
+			sig, err = checkSignatureBytes(path, src.Location+" (signature)", src.Signature, nil, mb, m, o.Keys)
+		} else {
+			sig, err = checkSignature(path, mb, m, o.Keys)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +203,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 		if r.Encrypted != (m.Encryption != nil) {
 			return nil, invalid(path, "the file name says encrypted=%v but the manifest says encrypted=%v: mismatched manifest", r.Encrypted, m.Encryption != nil)
 		}
-		if err := checkSnapshotTime(path, m, st.ModTime(), o.Now()); err != nil {
+		if err := checkSnapshotTime(path, m, mtime, o.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -183,21 +218,26 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 		if m.Encryption != nil {
 			wantSize, wantSum, what = m.Encryption.CiphertextBytes, m.Encryption.CiphertextSHA256, "ciphertext size %d bytes and sha256 match the manifest (checked without the private key)"
 		}
-		if st.Size() != wantSize {
+		if size != wantSize {
 			what := "the wrong size"
-			if st.Size() < wantSize {
+			if size < wantSize {
 				what = "truncated"
 			}
-			return nil, invalid(path, "the file is %s: %d bytes, the manifest says %d", what, st.Size(), wantSize)
+			return nil, invalid(path, "the file is %s: %d bytes, the manifest says %d", what, size, wantSize)
 		}
-		sum, err := fileSHA256(path)
+		var sum string
+		if src != nil {
+			sum, _, err = src.sha256(ctx)
+		} else {
+			sum, err = fileSHA256(path)
+		}
 		if err != nil {
 			return nil, err
 		}
 		if sum != wantSum {
 			return nil, invalid(path, "checksum mismatch: sha256 %s, the manifest says %s (corrupt file or wrong manifest)", sum, wantSum)
 		}
-		r.pass(what, st.Size())
+		r.pass(what, size)
 		latest := sqlstore.LatestVersion(sqlstore.Dialect(m.Engine))
 		if m.SchemaVersion > latest {
 			return nil, invalid(path, "the backup's schema version %d is newer than this binary knows (%d): restore it with a casino build that knows schema %d", m.SchemaVersion, latest, m.SchemaVersion)

@@ -843,8 +843,10 @@ func TestK8sNamesTheDocsUse(t *testing.T) {
 			if !strings.Contains(line, "kubectl") {
 				continue
 			}
-			for _, m := range ref.FindAllStringSubmatch(line, -1) {
-				if m[0] == "deploy/k8s" || m[0] == "deploy/cnpg" { // folders of manifests, not Deployments
+			for _, ix := range ref.FindAllStringSubmatchIndex(line, -1) {
+				m := []string{line[ix[0]:ix[1]], line[ix[2]:ix[3]], line[ix[4]:ix[5]]}
+				// A repository path (deploy/k8s/…, deploy/cnpg/…), not an object.
+				if m[1] == "deploy" && (ix[1] < len(line) && line[ix[1]] == '/' || m[0] == "deploy/k8s") {
 					continue
 				}
 				seen[m[0]] = true

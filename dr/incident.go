@@ -405,6 +405,10 @@ type Incident struct {
 	Red     *Redactor
 	// Now is the clock; tests may set it.
 	Now func() time.Time
+	// Mirror, when set, receives the journal and proof after every append
+	// (see MirrorNow); MirrorFailed hears of each failure to mirror.
+	Mirror       Mirror
+	MirrorFailed func(error)
 
 	// size and lines are how much of the journal file Entries hold: Append
 	// reads only what lies beyond, which other dr processes appended.
@@ -728,5 +732,9 @@ func (in *Incident) appendBuilt(typ string, build func(last *Entry) (any, error)
 		return err
 	}
 	in.State = st
-	return in.Render()
+	if err := in.Render(); err != nil {
+		return err
+	}
+	in.mirrorAfterAppend()
+	return nil
 }

@@ -39,8 +39,13 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 		a.drained.Wait()
 	}
 	a.buf = append(a.buf, p...)
+	// A writer that is writing takes this line in its next batch without
+	// a wake-up: under load, lines are queued with no channel operation.
+	idle := !a.writing
 	a.mu.Unlock()
-	a.signal()
+	if idle {
+		a.signal()
+	}
 	return len(p), nil
 }
 
@@ -51,20 +56,26 @@ func (a *asyncWriter) signal() {
 	}
 }
 
+// loop writes batches until the queue is empty, then sleeps until a line
+// arrives while it is not writing. writing stays true from the first batch
+// until it finds the queue empty, under the lock.
 func (a *asyncWriter) loop() {
 	var batch []byte
 	for range a.wake {
-		a.mu.Lock()
-		batch, a.buf = a.buf, batch[:0]
-		a.writing = len(batch) > 0
-		a.mu.Unlock()
-		if len(batch) > 0 {
+		for {
+			a.mu.Lock()
+			if len(a.buf) == 0 {
+				a.writing = false
+				a.drained.Broadcast()
+				a.mu.Unlock()
+				break
+			}
+			batch, a.buf = a.buf, batch[:0]
+			a.writing = true
+			a.drained.Broadcast() // the queue has room again
+			a.mu.Unlock()
 			a.w.Write(batch)
 		}
-		a.mu.Lock()
-		a.writing = false
-		a.drained.Broadcast()
-		a.mu.Unlock()
 	}
 }
 

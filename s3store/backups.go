@@ -118,6 +118,26 @@ type Uploaded struct {
 // object gets o.Lock. An existing manifest of the same name is never
 // replaced. Unfinished uploads of earlier, killed runs are aborted first.
 func (s *Store) UploadBackup(ctx context.Context, name string, r io.Reader, want Stored, m *casino.BackupManifest, sign Sign, o UploadOptions) (*Uploaded, error) {
+	return s.upload(ctx, name, r, func() (Stored, *casino.BackupManifest, error) { return want, m, nil }, sign, o)
+}
+
+// UploadBackupStream is UploadBackup for a backup that is being produced
+// while it uploads (backup create --remote-only): nothing is staged on
+// disk. done is called once r has been read to its end and returns the
+// manifest the producer filled in; its size and sha256 must be what
+// streamed. A producer that fails closes r with its error, which aborts the
+// multipart upload: nothing is committed.
+func (s *Store) UploadBackupStream(ctx context.Context, name string, r io.Reader, done func() (*casino.BackupManifest, error), sign Sign, o UploadOptions) (*Uploaded, error) {
+	return s.upload(ctx, name, r, func() (Stored, *casino.BackupManifest, error) {
+		m, err := done()
+		if err != nil {
+			return Stored{}, nil, err
+		}
+		return StoredOf(m), m, nil
+	}, sign, o)
+}
+
+func (s *Store) upload(ctx context.Context, name string, r io.Reader, described func() (Stored, *casino.BackupManifest, error), sign Sign, o UploadOptions) (*Uploaded, error) {
 	start := time.Now()
 	lock := o.Lock
 	pause := o.Pause
@@ -155,6 +175,10 @@ func (s *Store) UploadBackup(ctx context.Context, name string, r io.Reader, want
 	if data.VersionID == "" {
 		s.c.RemoveObject(context.WithoutCancel(ctx), s.bucket, s.Key(name), minioRemoveCurrent)
 		return nil, fmt.Errorf("upload %s: %w: %s must have versioning enabled (Object Lock enables it), so that a manifest can pin the exact data version it signs", name, ErrNoVersioning, s.URL())
+	}
+	want, m, err := described()
+	if err != nil {
+		return fail(fmt.Errorf("upload %s: %w; nothing committed", name, err))
 	}
 	if got := hex.EncodeToString(h.h.Sum(nil)); h.n != want.Size || got != want.SHA256 {
 		return fail(fmt.Errorf("upload %s: streamed %d bytes with sha256 %s, the manifest says %d bytes with sha256 %s: the file changed under the upload; nothing committed", name, h.n, got, want.Size, want.SHA256))

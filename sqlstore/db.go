@@ -141,6 +141,9 @@ func (db *DB) countStatement() { db.statements.Add(1) }
 // included): the tests that hold a request to one round trip read it.
 func (db *DB) Statements() int64 { return db.statements.Load() }
 
+// sqliteMaxConns is the SQLite pool's size.
+const sqliteMaxConns = 16
+
 // Dialect returns the engine of the database.
 func (db *DB) Dialect() Dialect { return db.Target.Dialect }
 
@@ -166,8 +169,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		// One writer at a time is how SQLite works; a small pool of readers
 		// shares the WAL. Idle connections are kept: database/sql's default
 		// of 2 would close and reopen (re-running the pragmas) under load.
-		sqldb.SetMaxOpenConns(16)
-		sqldb.SetMaxIdleConns(16)
+		sqldb.SetMaxOpenConns(sqliteMaxConns)
+		sqldb.SetMaxIdleConns(sqliteMaxConns)
 	case Postgres:
 		sqldb, err = sql.Open("pgx", withAppName(t.URL))
 		if err != nil {
@@ -178,7 +181,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	db := &DB{sql: sqldb, Target: t}
-	db.sessions.db = db
+	db.sessions.db, db.sessions.slots = db, sessionSlots(t.Dialect)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pctx); err != nil {

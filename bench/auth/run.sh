@@ -10,7 +10,17 @@
 #
 #   bash bench/auth/run.sh [DURATION=10s] [BURST_CONNS=200]
 #
+# Health and capabilities are measured BENCH_RUNS times (default 3),
+# interleaved, and the medians compared. Beside req/s the table shows the
+# CPU each request cost casino (and PostgreSQL's backends), from
+# /proc/PID/stat over the run: a shared machine's load moves req/s far
+# more than it moves CPU per request.
+#
 # Env: BENCH_ENGINES  "sqlite postgres" (default both)
+#      BENCH_RUNS     interleaved runs of health and capabilities (default 3)
+#      BENCH_BASE     also measure casino built at this git revision, same
+#                     database, same runs (its own columns)
+#      BENCH_NO_LOGIN 1: skip the login latency and burst measurements
 #      BENCH_PG_URL   admin URL of a PostgreSQL server (default: the test
 #                     server of scripts/ci/postgres.sh)
 #      BENCH_OUT      also write the markdown table to this file
@@ -34,7 +44,13 @@ trap cleanup EXIT
 log() { echo "bench: $*" >&2; }
 
 PASS=bench-owner-password-not-secret
+RUNS="${BENCH_RUNS:-3}"
 go build -o "$OUT/casino" ./cmd/casino
+if [ -n "${BENCH_BASE:-}" ]; then
+	git worktree add -q --detach "$OUT/base-src" "$BENCH_BASE"
+	(cd "$OUT/base-src" && go build -o "$OUT/casino-base" ./cmd/casino)
+	git worktree remove --force "$OUT/base-src"
+fi
 cat >"$OUT/login.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -42,11 +58,11 @@ wrk.body = '{"email":"admin@casino.com","password":"$PASS"}'
 LUA
 
 PORT=18280
-# start ENGINE_URL: runs casino serve on a new port, sets SERVE_PID and BASE
+# start ENGINE_URL [BINARY]: runs casino serve on a new port, sets SERVE_PID and BASE
 start() {
 	PORT=$((PORT + 1))
 	(cd "$OUT" && exec env DATABASE_URL="$1" CASINO_OWNER_PASSWORD="$PASS" CASINO_LOG_LEVEL=warn \
-		./casino serve --role backend --addr 127.0.0.1:$PORT >>"$OUT/serve.log" 2>>"$OUT/serve.err") &
+		"${2:-./casino}" serve --role backend --addr 127.0.0.1:$PORT >>"$OUT/serve.log" 2>>"$OUT/serve.err") &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
 	BASE=http://127.0.0.1:$PORT
@@ -62,6 +78,27 @@ pct() { awk -v p="$2" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} el
 hwm_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
+# ticks PID...: user+system CPU clock ticks of the processes so far
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# pg_pids URL: the PostgreSQL backends connected to the database of URL
+pg_pids() { psql -X -At "$1" -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>/dev/null | tr '\n' ' '; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+HZ=$(getconf CLK_TCK)
+# measure URL PID PGPIDS [wrk args...]: one wrk run; prints "rps casino_us_per_req pg_us_per_req"
+measure() {
+	local url=$1 pid=$2 pgp=$3
+	shift 3
+	local c0 p0
+	c0=$(ticks "$pid"); p0=$(ticks $pgp)
+	wrk -t2 -c64 -d"$DUR" "$@" "$url" >"$OUT/wrk.txt"
+	if grep -q "Non-2xx" "$OUT/wrk.txt"; then log "WARNING: non-2xx answers from $url"; grep "Non-2xx" "$OUT/wrk.txt" >&2; fi
+	local r n
+	r=$(rps "$OUT/wrk.txt")
+	n=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
+	awk -v r="$r" -v n="$n" -v c="$(( $(ticks "$pid") - c0 ))" -v p="$(( $(ticks $pgp) - p0 ))" -v hz="$HZ" \
+		'BEGIN {printf "%s %.1f %.1f\n", r, c/hz*1e6/n, p/hz*1e6/n}'
+}
+
 dburl() {
 	case "$1" in
 	sqlite) echo "sqlite:$OUT/bench-$RANDOM.db" ;;
@@ -76,35 +113,64 @@ dburl() {
 if [[ " $ENGINES " == *" postgres "* ]]; then
 	PG_ADMIN="${BENCH_PG_URL:-$(bash "$ROOT/scripts/ci/postgres.sh" url)}"
 fi
-TABLE="| engine | capabilities rps | health rps | ratio | login p50 ms | login p99 ms | login rps | burst conns | peak RSS MiB (idle) |
-|---|---|---|---|---|---|---|---|---|"
+TABLE="| engine | build | capabilities rps | health rps | ratio | casino CPU us/req caps (health) | PostgreSQL CPU us/req caps | login p50 ms | login p99 ms | login rps | burst conns | peak RSS MiB (idle) |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
 for engine in $ENGINES; do
 	url=$(dburl "$engine")
 	[ "$engine" != postgres ] || PGDBS+=("$(echo "$url" | sed -E 's#.*/([^/?]*)(\?.*)?$#\1#')")
-	log "$engine: throughput and login latency"
+	log "$engine: throughput ($RUNS interleaved runs)"
 	start "$url"
-	tok=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H "Content-Type: application/json" \
+	NEW_PID=$SERVE_PID NEW_BASE=$BASE
+	builds="new"
+	if [ -n "${BENCH_BASE:-}" ]; then
+		start "$url" "$OUT/casino-base"
+		OLD_PID=$SERVE_PID OLD_BASE=$BASE
+		builds="new old"
+	fi
+	tok=$(curl -fsS -X POST "$NEW_BASE/api/v1/auth/login" -H "Content-Type: application/json" \
 		-d "{\"email\":\"admin@casino.com\",\"password\":\"$PASS\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-	wrk -t2 -c64 -d"$DUR" "$BASE/api/health" >"$OUT/health.txt"
-	wrk -t2 -c64 -d"$DUR" -H "Authorization: Bearer $tok" "$BASE/api/v1/tenants/capabilities" >"$OUT/caps.txt"
-	if grep -q "Non-2xx" "$OUT/caps.txt"; then log "WARNING: non-2xx answers to capabilities"; grep "Non-2xx" "$OUT/caps.txt" >&2; fi
-	wrk -t2 -c8 -d"$DUR" --latency -s "$OUT/login.lua" "$BASE/api/v1/auth/login" >"$OUT/login.txt"
-	if grep -q "Non-2xx" "$OUT/login.txt"; then log "WARNING: non-2xx answers to login"; grep "Non-2xx" "$OUT/login.txt" >&2; fi
-	stop
+	for b in $builds; do : >"$OUT/h-$b"; : >"$OUT/c-$b"; done
+	for _ in $(seq "$RUNS"); do # interleaved, so drifting load hits every column alike
+		for b in $builds; do
+			if [ "$b" = new ]; then pid=$NEW_PID base=$NEW_BASE; else pid=$OLD_PID base=$OLD_BASE; fi
+			pgp=""
+			[ "$engine" != postgres ] || pgp=$(pg_pids "$url")
+			measure "$base/api/health" "$pid" "$pgp" >>"$OUT/h-$b"
+			measure "$base/api/v1/tenants/capabilities" "$pid" "$pgp" -H "Authorization: Bearer $tok" >>"$OUT/c-$b"
+		done
+	done
+	login_cols="- | - | - | - | -"
+	if [ -z "${BENCH_NO_LOGIN:-}" ]; then
+		wrk -t2 -c8 -d"$DUR" --latency -s "$OUT/login.lua" "$NEW_BASE/api/v1/auth/login" >"$OUT/login.txt"
+		if grep -q "Non-2xx" "$OUT/login.txt"; then log "WARNING: non-2xx answers to login"; grep "Non-2xx" "$OUT/login.txt" >&2; fi
+	fi
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	PIDS=()
 
-	log "$engine: ${BURST}-connection login burst on a fresh process"
-	start "$url"
-	idle=$(rss_mib "$SERVE_PID")
-	wrk -t2 -c"$BURST" -d"$DUR" --timeout 30s -s "$OUT/login.lua" "$BASE/api/v1/auth/login" >"$OUT/burst.txt"
-	peak=$(hwm_mib "$SERVE_PID")
-	stop
+	if [ -z "${BENCH_NO_LOGIN:-}" ]; then
+		log "$engine: ${BURST}-connection login burst on a fresh process"
+		start "$url"
+		idle=$(rss_mib "$SERVE_PID")
+		wrk -t2 -c"$BURST" -d"$DUR" --timeout 30s -s "$OUT/login.lua" "$BASE/api/v1/auth/login" >"$OUT/burst.txt"
+		peak=$(hwm_mib "$SERVE_PID")
+		stop
+		login_cols="$(pct "$OUT/login.txt" 50%) | $(pct "$OUT/login.txt" 99%) | $(rps "$OUT/login.txt") | $BURST | $peak ($idle)"
+	fi
 
-	h=$(rps "$OUT/health.txt"); c=$(rps "$OUT/caps.txt")
-	ratio=$(awk -v a="$c" -v b="$h" 'BEGIN {printf "%.2f", a/b}')
-	TABLE+="
-| $engine | $c | $h | $ratio | $(pct "$OUT/login.txt" 50%) | $(pct "$OUT/login.txt" 99%) | $(rps "$OUT/login.txt") | $BURST | $peak ($idle) |"
+	for b in $builds; do
+		h=$(cut -d' ' -f1 "$OUT/h-$b" | median); c=$(cut -d' ' -f1 "$OUT/c-$b" | median)
+		hc=$(cut -d' ' -f2 "$OUT/h-$b" | median); cc=$(cut -d' ' -f2 "$OUT/c-$b" | median); pc=$(cut -d' ' -f3 "$OUT/c-$b" | median)
+		ratio=$(awk -v a="$c" -v b="$h" 'BEGIN {printf "%.2f", a/b}')
+		name=$b
+		[ "$b" = new ] && name="this" || name="base ($BENCH_BASE)"
+		[ "$engine" = postgres ] || pc="-"
+		TABLE+="
+| $engine | $name | $c | $h | $ratio | $cc ($hc) | $pc | $login_cols |"
+		login_cols="- | - | - | - | -"
+	done
+	log "$engine runs (rps casino_us pg_us): health $(tr '\n' ';' <"$OUT/h-new") caps $(tr '\n' ';' <"$OUT/c-new")"
 done
 echo "$TABLE"
 echo
-echo "wrk -t2; capabilities/health at 64 connections, login at 8, burst at $BURST; $DUR each; $(nproc) CPUs; Argon2id m=19456 KiB,t=2,p=1, hashes bounded to the CPU count."
+echo "wrk -t2; capabilities/health at 64 connections (medians of $RUNS interleaved runs), login at 8, burst at $BURST; $DUR each; $(nproc) CPUs; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); Argon2id m=19456 KiB,t=2,p=1, hashes bounded to the CPU count."
 [ -z "${BENCH_OUT:-}" ] || echo "$TABLE" >"$BENCH_OUT"

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"casino"
 	"casino/backup"
+	"casino/retention"
 	"casino/sqlstore"
 )
 
@@ -220,17 +218,14 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir := b.dir
-	if rf.remoteOnly {
-		if dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	}
-	res, err := backup.Create(ctx, backup.CreateOptions{
-		Target: b.cfg.target, Dir: dir, Compression: *compress, Level: *level, Kind: *kind,
+	co := backup.CreateOptions{
+		Target: b.cfg.target, Dir: b.dir, Compression: *compress, Level: *level, Kind: *kind,
 		PGBinDir: b.pgBinDir, Progress: progressFor(env, b.jsonOut), Keys: k,
-	})
+	}
+	if rf.remoteOnly {
+		return createRemoteOnly(ctx, env, &rf, &b, co)
+	}
+	res, err := backup.Create(ctx, co)
 	if err != nil {
 		return cliError(err)
 	}
@@ -242,40 +237,12 @@ func runBackupCreate(ctx context.Context, env *Env, args []string) error {
 	if b.jsonOut {
 		return writeJSON(env.Stdout, map[string]any{"path": res.Path, "manifest": res.Manifest})
 	}
-	m := res.Manifest
-	fmt.Fprintf(env.Stdout, "backup written: %s\n", res.Path)
-	fmt.Fprintf(env.Stdout, "  manifest:    %s\n", casino.ManifestPath(res.Path))
-	fmt.Fprintf(env.Stdout, "  signature:   %s (key %s)\n", casino.SignaturePath(res.Path), m.KeyFingerprint)
-	if m.Encryption != nil {
-		fmt.Fprintf(env.Stdout, "  encrypted:   age, to %s\n", strings.Join(m.Encryption.Recipients, ", "))
-	}
-	fmt.Fprintf(env.Stdout, "  engine:      %s, schema %d, source %s\n", m.Engine, m.SchemaVersion, m.Source)
-	fmt.Fprintf(env.Stdout, "  snapshot_at: %s\n", m.SnapshotAt.Format(time.RFC3339Nano))
-	fmt.Fprintf(env.Stdout, "  size:        %s (%s), sha256 %s\n", backup.HumanBytes(m.SizeBytes), m.Compression, m.SHA256)
-	fmt.Fprintf(env.Stdout, "  duration:    %.1fs\n", m.DurationMS/1000)
-	fmt.Fprintf(env.Stdout, "  rows:        %s\n", formatCounts(m.RowCounts))
+	backup.WriteCreated(env.Stdout, res.Path, res.Manifest)
 	return nil
 }
 
-// formatCounts renders row counts as "table=n ..." in table order.
-func formatCounts(c map[string]int64) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, t := range sqlstore.Tables {
-		if n, ok := c[t]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%d", t, n))
-			seen[t] = true
-		}
-	}
-	var rest []string
-	for t, n := range c {
-		if !seen[t] {
-			rest = append(rest, fmt.Sprintf("%s=%d", t, n))
-		}
-	}
-	sort.Strings(rest)
-	return strings.Join(append(parts, rest...), " ")
-}
+// formatCounts renders row counts as "table=n ..." (backup.FormatCounts).
+func formatCounts(c map[string]int64) string { return backup.FormatCounts(c) }
 
 // cliError turns a backup error into the one-line message exitCode prints.
 func cliError(err error) error {
@@ -303,8 +270,16 @@ func runBackupList(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
+	dbOK := b.cfg.validateDatabase(fs) == nil
+	var verified map[string]casino.BackupVerification
+	if dbOK {
+		if db := openVerificationStore(ctx, b.cfg.target); db != nil {
+			verified, _ = db.LastVerifications(ctx)
+			db.Close()
+		}
+	}
 	if rf.on(fs.Arg(0)) && fs.NArg() <= 1 {
-		return runBackupListRemote(ctx, env, &rf, &b, fs.Arg(0), *acceptMissing)
+		return runBackupListRemote(ctx, env, &rf, &b, fs.Arg(0), *acceptMissing, verified)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("backup list: unexpected argument %q", fs.Arg(0))
@@ -313,84 +288,15 @@ func runBackupList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var verified map[string]casino.BackupVerification
-	if b.cfg.validateDatabase(fs) == nil {
+	if dbOK {
 		if k, err := b.loadKeys(env, false); err == nil && len(k.Verify) > 0 {
 			backup.CheckSignatures(entries, k)
 		}
-		if db := openVerificationStore(ctx, b.cfg.target); db != nil {
-			verified, _ = db.LastVerifications(ctx)
-			db.Close()
-		}
 	}
 	if b.jsonOut {
-		type row struct {
-			Name           string     `json:"name"`
-			Path           string     `json:"path"`
-			AgeSeconds     float64    `json:"age_seconds"`
-			SizeBytes      int64      `json:"size_bytes"`
-			Engine         string     `json:"engine"`
-			SchemaVersion  int        `json:"schema_version"`
-			Kind           string     `json:"kind"`
-			SnapshotAt     *time.Time `json:"snapshot_at"`
-			KeyFingerprint string     `json:"key_fingerprint,omitempty"`
-			Encrypted      bool       `json:"encrypted"`
-			LastVerifiedAt *time.Time `json:"last_verified_at"`
-			LastVerifiedOK *bool      `json:"last_verified_ok,omitempty"`
-			Problem        string     `json:"problem,omitempty"`
-			ManifestError  string     `json:"manifest_error,omitempty"`
-		}
-		rows := []row{}
-		for _, e := range entries {
-			r := row{Name: e.Name, Path: e.Path, AgeSeconds: time.Since(e.Time()).Seconds(), SizeBytes: e.SizeBytes, Engine: backup.EngineOfName(e.Name), ManifestError: e.ManifestError, Problem: e.Problem, KeyFingerprint: e.KeyFingerprint}
-			if m := e.Manifest; m != nil {
-				at := m.SnapshotAt
-				r.Engine, r.SchemaVersion, r.Kind, r.SnapshotAt, r.Encrypted = m.Engine, m.SchemaVersion, m.Kind, &at, m.Encryption != nil
-			}
-			if v, ok := verified[e.Name]; ok {
-				at, vok := v.VerifiedAt, v.OK
-				r.LastVerifiedAt, r.LastVerifiedOK = &at, &vok
-			}
-			rows = append(rows, r)
-		}
-		return writeJSON(env.Stdout, rows)
+		return writeJSON(env.Stdout, backup.ListRows(entries, verified, time.Now()))
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE\tSCHEMA\tKIND\tKEY\tVERIFIED")
-	var problems []string
-	for _, e := range entries {
-		engine, schema, kind, key, ver := backup.EngineOfName(e.Name), "-", "-", "-", "never"
-		if m := e.Manifest; m != nil {
-			engine, schema, kind = m.Engine, fmt.Sprint(m.SchemaVersion), m.Kind
-			if e.KeyFingerprint != "" {
-				key = e.KeyFingerprint
-			} else if m.KeyFingerprint != "" {
-				key = m.KeyFingerprint + " (not checked)"
-			} else {
-				key = "UNSIGNED"
-			}
-			if v, ok := verified[e.Name]; ok {
-				ver = humanAge(time.Since(v.VerifiedAt)) + " ago"
-				if !v.OK {
-					ver += " FAILED"
-				}
-			}
-		} else {
-			ver = "NO MANIFEST"
-		}
-		if e.Problem != "" {
-			key = "UNTRUSTED"
-			problems = append(problems, e.Name+": "+e.Problem)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, humanAge(time.Since(e.Time())), backup.HumanBytes(e.SizeBytes), engine, schema, kind, key, ver)
-	}
-	tw.Flush()
-	for _, p := range problems {
-		fmt.Fprintf(env.Stdout, "untrusted: %s\n", p)
-	}
-	if len(entries) == 0 {
-		fmt.Fprintf(env.Stdout, "(no backups in %s)\n", b.dir)
-	}
+	backup.WriteList(env.Stdout, b.dir, entries, verified, time.Now())
 	printKeptAside(ctx, env, fs, &b)
 	return nil
 }
@@ -408,32 +314,7 @@ func printKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFl
 		fmt.Fprintf(env.Stdout, "(kept-aside databases not listed: %s)\n", sqlstore.Redact(casino.ErrorMessage(err)))
 		return
 	}
-	if len(kept) == 0 {
-		return
-	}
-	fmt.Fprintln(env.Stdout, "\nkept aside by restores (casino restore --undo swaps the newest back; backup prune --kept-aside removes them):")
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tAGE\tSIZE\tENGINE")
-	for _, k := range kept {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, humanAge(time.Since(k.KeptAt)), backup.HumanBytes(k.SizeBytes), k.Engine)
-	}
-	tw.Flush()
-}
-
-// parseAge parses 7d, 36h, 90m: a duration with days allowed.
-func parseAge(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
-	}
-	return d, nil
+	backup.WriteKeptAside(env.Stdout, kept, time.Now())
 }
 
 func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backupFlags, olderThan string, yes bool) error {
@@ -459,7 +340,7 @@ func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backu
 		verb = "removed"
 	}
 	for _, k := range old {
-		fmt.Fprintf(env.Stdout, "%s %s (%s, kept %s ago)\n", verb, k.Name, backup.HumanBytes(k.SizeBytes), humanAge(time.Since(k.KeptAt)))
+		fmt.Fprintf(env.Stdout, "%s %s (%s, kept %s ago)\n", verb, k.Name, backup.HumanBytes(k.SizeBytes), backup.HumanAge(time.Since(k.KeptAt)))
 	}
 	if len(old) == 0 {
 		fmt.Fprintf(env.Stdout, "no kept-aside database older than %s\n", olderThan)
@@ -470,38 +351,9 @@ func runPruneKeptAside(ctx context.Context, env *Env, fs *flag.FlagSet, b *backu
 	return nil
 }
 
-// openVerificationStore opens the live database's verification store, or
-// returns nil when there is none to use: a SQLite file that does not exist
-// (it is never created here), a server that does not answer, or a schema
-// without the table.
+// openVerificationStore is backup.OpenVerificationStore.
 func openVerificationStore(ctx context.Context, t sqlstore.Target) *sqlstore.DB {
-	if t.Dialect == sqlstore.SQLite {
-		if _, err := os.Stat(t.Path); err != nil {
-			return nil
-		}
-	}
-	db, err := sqlstore.Open(ctx, t.URL)
-	if err != nil {
-		return nil
-	}
-	if v, err := db.SchemaVersion(ctx); err != nil || v < 3 {
-		db.Close()
-		return nil
-	}
-	return db
-}
-
-// humanAge renders a duration as 45s, 12m, 3h, 2d.
-func humanAge(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	return backup.OpenVerificationStore(ctx, t)
 }
 
 func runBackupVerify(ctx context.Context, env *Env, args []string) error {
@@ -521,6 +373,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return helpOK(err)
 	}
+	dbOK := b.cfg.validateDatabase(fs) == nil
 	if rf.on(file) {
 		// Signature, streamed sha256 and locks in the bucket (against the
 		// class the --keep-* policy puts each backup in, when given); --deep
@@ -528,6 +381,9 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 		policy, err := keep.optionalPolicy("backup verify")
 		if err != nil {
 			return err
+		}
+		if !dbOK {
+			b.cfg.target = sqlstore.Target{}
 		}
 		if err := runBackupVerifyRemote(ctx, env, &rf, &b, file, policy); err != nil || !*deep {
 			return err
@@ -706,31 +562,15 @@ func runBackupPrune(ctx context.Context, env *Env, args []string) error {
 			backup.CheckSignatures(entries, k)
 		}
 	}
-	plan := backup.PlanRetention(entries, policy, time.Now())
-	deleted := 0
-	for _, d := range plan {
-		verb := "keep  "
-		if !d.Keep {
-			verb = "delete"
-			if *yes {
-				if err := backup.Remove(d.Entry); err != nil {
-					return fmt.Errorf("delete %s: %w", d.Entry.Name, err)
-				}
-				deleted++
-				verb = "deleted"
-			}
-		}
-		if !b.jsonOut {
-			fmt.Fprintf(env.Stdout, "%s %s (%s)\n", verb, d.Entry.Name, d.Reason)
-		}
-	}
+	plan, deleted, err := backup.PruneLocal(entries, policy, time.Now(), *yes)
 	if b.jsonOut {
-		return writeJSON(env.Stdout, map[string]any{"dry_run": !*yes, "decisions": plan, "deleted": deleted})
+		if werr := writeJSON(env.Stdout, map[string]any{"dry_run": !*yes, "decisions": plan, "deleted": deleted}); err == nil {
+			err = werr
+		}
+		return err
 	}
-	if !*yes {
-		fmt.Fprintln(env.Stdout, "dry run: nothing deleted; re-run with --yes to delete")
-	}
-	return nil
+	backup.WritePruneLocal(env.Stdout, plan, deleted, *yes)
+	return err
 }
 
 // parseWithFile parses flags that may come before or after one FILE
@@ -756,4 +596,14 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 		}
 	}
 	return file, nil
+}
+
+// parseAge parses 7d, 36h, 90m: a duration with days allowed (dr drill
+// --pick random-within, backup prune --kept-aside --older-than).
+func parseAge(s string) (time.Duration, error) {
+	d, err := retention.ParseSpan(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid age %q: want like 7d, 36h or 90m", s)
+	}
+	return d, nil
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"casino"
 	"casino/backup"
-	"casino/keys"
 	"casino/retention"
 	"casino/s3store"
 	"casino/sqlstore"
@@ -104,50 +104,20 @@ func openRemote(env *Env, r *remoteFlags, arg string, nameInArg bool) (*s3store.
 // signing key from CASINO_BACKUP_SIGNING_KEY, verify keys from
 // CASINO_BACKUP_VERIFY_KEY, --verify-key and the signer's public half.
 func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptions, error) {
-	var o backup.RemoteOptions
-	if v := env.Getenv("CASINO_BACKUP_SIGNING_KEY"); strings.TrimSpace(v) != "" {
-		p, err := keys.LoadPrivate(v)
-		if err != nil {
-			return o, usageErrorf("CASINO_BACKUP_SIGNING_KEY: %v", err)
-		}
-		o.Signer = &p
-		o.Verify = append(o.Verify, p.Public())
-	}
 	if b.trustUnsigned {
-		return o, usageErrorf("--trust-unsigned does not apply to a remote: a remote backup is read only through its signed manifest, which pins its data")
+		return backup.RemoteOptions{}, usageErrorf("--trust-unsigned does not apply to a remote: a remote backup is read only through its signed manifest, which pins its data")
 	}
-	for _, src := range []struct {
-		name string
-		vals []string
-	}{{"CASINO_BACKUP_VERIFY_KEY", splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY"))}, {"--verify-key", append(append([]string(nil), r.verifyKeys...), b.keys.FlagVerifyKeys...)}} {
-		if len(src.vals) == 0 {
-			continue
-		}
-		pubs, err := keys.LoadPublics(src.vals...)
-		if err != nil {
-			return o, usageErrorf("%s: %v", src.name, err)
-		}
-		o.Verify = append(o.Verify, pubs...)
+	o, err := backup.RemoteConfig{
+		SigningKey:     env.Getenv("CASINO_BACKUP_SIGNING_KEY"),
+		VerifyKeys:     splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY")),
+		FlagVerifyKeys: append(append([]string(nil), r.verifyKeys...), b.keys.FlagVerifyKeys...),
+		LockMode:       r.lockMode, LockMin: r.lockMin,
+		AllowPlaintext: r.allowPlaintext,
+		StatePath:      filepath.Join(dataDir(env, b), s3store.SeenFile),
+	}.Options()
+	if err != nil {
+		return o, usageErrorf("%v", err)
 	}
-	if r.lockMode != "" {
-		m, err := s3store.ParseMode(r.lockMode)
-		if err != nil {
-			return o, usageErrorf("--lock-mode: %v", err)
-		}
-		o.LockMode = m
-	}
-	if r.lockMin != "" {
-		d, err := retention.ParseSpan(r.lockMin)
-		if err != nil || d <= 0 {
-			return o, usageErrorf("--lock-min %q: want a positive duration (36h, 7d, 2w, 1y)", r.lockMin)
-		}
-		o.LockMin = d
-	}
-	if (o.LockMode == "") != (o.LockMin == 0) && r.lockMode+r.lockMin != "" {
-		return o, usageErrorf("--lock-mode and --lock-min go together (CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN)")
-	}
-	o.AllowPlaintext = r.allowPlaintext
-	o.StatePath = filepath.Join(dataDir(env, b), s3store.SeenFile)
 	o.Pause = pauseHook(context.Background(), env)
 	return o, nil
 }
@@ -186,6 +156,36 @@ func pushRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, r
 	return nil
 }
 
+// createRemoteOnly streams a new backup into the bucket with no local copy
+// (create --remote-only).
+func createRemoteOnly(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, co backup.CreateOptions) error {
+	st, _, err := openRemote(env, r, "", false)
+	if err != nil {
+		return err
+	}
+	o, err := remoteOptions(env, r, b)
+	if err != nil {
+		return err
+	}
+	// A private folder for what a SQLite snapshot needs (a copy of the
+	// database file), removed at the end; a killed run's is removed by the
+	// next.
+	if co.Dir, err = backup.RemoteOnlyDir(b.dir); err != nil {
+		return err
+	}
+	defer os.RemoveAll(co.Dir)
+	m, up, err := backup.CreateRemoteOnly(ctx, co, st, o)
+	if err != nil {
+		return cliError(err)
+	}
+	recordRemoteSuccess(env, st, o, up)
+	if b.jsonOut {
+		return writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "name": up.Name, "data_version_id": up.Data.VersionID, "manifest": m})
+	}
+	backup.WriteUploaded(env.Stdout, st.URL(), m, up)
+	return nil
+}
+
 // recordRemoteSuccess records the upload for casino serve's metrics; a
 // failure to record is not a failed backup.
 func recordRemoteSuccess(env *Env, st *s3store.Store, o backup.RemoteOptions, up *s3store.Uploaded) {
@@ -196,7 +196,7 @@ func recordRemoteSuccess(env *Env, st *s3store.Store, o backup.RemoteOptions, up
 	}
 }
 
-func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, acceptMissing bool) error {
+func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, acceptMissing bool, verified map[string]casino.BackupVerification) error {
 	st, _, err := openRemote(env, r, arg, false)
 	if err != nil {
 		return err
@@ -206,20 +206,7 @@ func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backu
 		return err
 	}
 	if acceptMissing {
-		l, err := st.ListBackups(ctx, s3store.KeyVerifier(o.Verify))
-		if err != nil {
-			return err
-		}
-		if err := s3store.CheckRollback(o.StatePath, st.URL(), l); err != nil {
-			return err
-		}
-		var gone []string
-		for _, g := range l.Regressions {
-			if name, _, ok := strings.Cut(g, " (snapshot_at"); ok && !strings.HasPrefix(g, "rollback:") {
-				gone = append(gone, name)
-			}
-		}
-		if err := s3store.Forget(o.StatePath, st.URL(), gone...); err != nil {
+		if err := backup.AcceptMissing(ctx, st, o); err != nil {
 			return err
 		}
 	}
@@ -227,53 +214,15 @@ func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backu
 	if err != nil {
 		return err
 	}
+	rep := backup.NewRemoteReport(st.URL(), l, verified, time.Now())
 	if b.jsonOut {
-		return writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "listing": l})
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSNAPSHOT_AT\tSIZE\tENCRYPTION\tRETAIN_UNTIL\tKEY\tSTATUS")
-	for _, bk := range l.Backups {
-		snap, size, enc, until, key, status := "-", "-", "-", "no lock", "-", "ok"
-		if m := bk.Manifest; m != nil {
-			snap = m.SnapshotAt.UTC().Format(time.RFC3339)
-			size = backup.HumanBytes(s3store.StoredOf(m).Size)
-			enc = "none"
-			if m.Encryption != nil {
-				enc = m.Encryption.Scheme
-			}
+		if err := writeJSON(env.Stdout, rep); err != nil {
+			return err
 		}
-		if bk.Lock.IsSet() {
-			until = strings.ToLower(bk.Lock.Mode) + " " + bk.Lock.Until.UTC().Format(time.RFC3339)
-		}
-		if bk.KeyFingerprint != "" {
-			key = bk.KeyFingerprint
-		}
-		if !bk.Trusted() {
-			status = "REFUSED: " + bk.Problem
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", bk.Name, snap, size, enc, until, key, status)
+	} else {
+		rep.WriteText(env.Stdout)
 	}
-	tw.Flush()
-	if len(l.Backups) == 0 {
-		fmt.Fprintf(env.Stdout, "(no backups in %s)\n", st.URL())
-	}
-	for _, o := range l.Orphans {
-		until := "no lock"
-		if o.Lock.IsSet() {
-			until = "locked until " + o.Lock.Until.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(env.Stdout, "ORPHAN %s (%s, %s): data without a manifest, not a backup; prune deletes it when its lock allows\n", o.Name, backup.HumanBytes(o.Size), until)
-	}
-	for _, u := range l.Incomplete {
-		fmt.Fprintf(env.Stdout, "UNFINISHED UPLOAD %s (started %s): not a backup; the next backup or prune aborts it\n", u.Name, u.Initiated.UTC().Format(time.RFC3339))
-	}
-	for _, g := range l.Regressions {
-		fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
-	}
-	if len(l.Regressions) > 0 {
-		return fmt.Errorf("%d backup(s) seen in %s before are missing or older now: someone deleted backups or rolled the remote back; investigate, then run backup list --remote --accept-missing to accept it", len(l.Regressions), st.URL())
-	}
-	return nil
+	return rep.Err()
 }
 
 func runBackupVerifyRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, policy *retention.Policy) error {
@@ -289,56 +238,19 @@ func runBackupVerifyRemote(ctx context.Context, env *Env, r *remoteFlags, b *bac
 	if err != nil {
 		return err
 	}
-	var targets []*s3store.Backup
-	if name == "" || name == "all" {
-		for i := range l.Backups {
-			targets = append(targets, &l.Backups[i])
-		}
-	} else {
-		bk, err := l.Find(name)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, bk)
+	rep, err := backup.VerifyRemoteNamed(ctx, st, l, name, backup.RemoteVerifyOptions{RequireLock: o.LockMode != "", LockMin: o.LockMin, Policy: policy, Now: time.Now()})
+	if err != nil {
+		return err
 	}
-	failed := 0
-	var results []backup.RemoteCheck
-	for _, bk := range targets {
-		c := backup.VerifyRemote(ctx, st, l, bk, o.LockMode != "", o.LockMin, policy, time.Now())
-		results = append(results, c)
-		if !c.OK {
-			failed++
-		}
-		if !b.jsonOut {
-			verdict := "OK"
-			if !c.OK {
-				verdict = "FAILED"
-			}
-			fmt.Fprintf(env.Stdout, "%s %s/%s\n", verdict, st.URL(), c.Name)
-			for _, s := range c.Checks {
-				fmt.Fprintf(env.Stdout, "  - %s\n", s)
-			}
-			for _, s := range c.Problems {
-				fmt.Fprintf(env.Stdout, "  ! %s\n", s)
-			}
-		}
-	}
-	for _, g := range l.Regressions {
-		failed++
-		if !b.jsonOut {
-			fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
-		}
+	for _, v := range rep.Verifications(time.Now()) {
+		recordVerification(ctx, env, b.cfg.target, v)
 	}
 	if b.jsonOut {
-		writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "ok": failed == 0, "results": results, "regressions": l.Regressions})
+		writeJSON(env.Stdout, rep)
+	} else {
+		rep.WriteText(env.Stdout)
 	}
-	if len(targets) == 0 {
-		return fmt.Errorf("no backups in %s", st.URL())
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d problem(s) in %s", failed, st.URL())
-	}
-	return nil
+	return rep.Err()
 }
 
 func runBackupPruneRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, policy retention.Policy, yes bool) error {
@@ -358,15 +270,7 @@ func runBackupPruneRemote(ctx context.Context, env *Env, r *remoteFlags, b *back
 	if b.jsonOut {
 		writeJSON(env.Stdout, map[string]any{"remote": st.URL(), "dry_run": !yes, "actions": acts, "regressions": l.Regressions})
 	} else {
-		for _, a := range acts {
-			fmt.Fprintf(env.Stdout, "%-8s %s (%s)\n", a.Action, a.Name, a.Reason)
-		}
-		for _, g := range l.Regressions {
-			fmt.Fprintf(env.Stdout, "REGRESSION %s\n", g)
-		}
-		if !yes {
-			fmt.Fprintln(env.Stdout, "dry run: nothing deleted or extended; re-run with --yes")
-		}
+		backup.WritePruneText(env.Stdout, acts, l.Regressions, yes)
 	}
 	return err
 }
@@ -401,31 +305,34 @@ func runBackupPull(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// pullRemote downloads the remote backup arg names (latest included) into
-// the backup folder and returns its path.
-func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (string, error) {
+// findRemote opens the remote arg names and finds the backup it names
+// (latest included), refusing latest after a regression.
+func findRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (*s3store.Store, *s3store.Backup, error) {
 	st, name, err := openRemote(env, r, arg, true)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	if name == "" {
-		return "", usageErrorf("want a backup NAME or latest after the remote")
+		return nil, nil, usageErrorf("want a backup NAME or latest after the remote")
 	}
 	o, err := remoteOptions(env, r, b)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	l, err := backup.ListRemote(ctx, st, o)
-	if err != nil {
-		return "", err
-	}
-	for _, g := range l.Regressions {
+	bk, regressions, err := backup.FindRemote(ctx, st, o, name)
+	for _, g := range regressions {
 		fmt.Fprintf(env.Stderr, "warning: REGRESSION %s\n", g)
 	}
-	if name == "latest" && len(l.Regressions) > 0 {
-		return "", fmt.Errorf("refusing to pick latest in %s: the remote regressed since it was last listed from here (see above); name the backup explicitly", st.URL())
+	if err != nil {
+		return nil, nil, err
 	}
-	bk, err := l.Find(name)
+	return st, bk, nil
+}
+
+// pullRemote downloads the remote backup arg names (latest included) into
+// the backup folder and returns its path.
+func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (string, error) {
+	st, bk, err := findRemote(ctx, env, r, b, arg)
 	if err != nil {
 		return "", err
 	}
@@ -434,4 +341,17 @@ func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, a
 		return "", cliError(err)
 	}
 	return path, nil
+}
+
+// remoteSource is the remote backup arg names, to stream (restore).
+func remoteSource(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (*backup.Source, error) {
+	st, bk, err := findRemote(ctx, env, r, b, arg)
+	if err != nil {
+		return nil, err
+	}
+	src, err := backup.RemoteSource(st, bk)
+	if err != nil {
+		return nil, cliError(err)
+	}
+	return src, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,9 +164,26 @@ func TestRemoteRoundTrip(t *testing.T) {
 		if !strings.Contains(out, "OK ") || !strings.Contains(out, "as signed") || !strings.Contains(out, "data object locked (GOVERNANCE)") {
 			t.Errorf("verify --remote latest:\n%s", out)
 		}
+		// The verification is recorded in the live database's store, and
+		// list --remote shows it.
+		if table := h.must(t, "backup", "list", "--remote"); !regexp.MustCompile(b.Name + `.* ago \(verify\)`).MatchString(table) {
+			t.Errorf("list --remote after verify does not show the verification:\n%s", table)
+		}
 		out = h.must(t, "backup", "verify", "--remote", "latest", "--deep")
 		if !strings.Contains(out, "OK "+filepath.Join(h.env["CASINO_BACKUP_DIR"], ".remote-only-")) {
 			t.Errorf("verify --remote latest --deep:\n%s", out)
+		}
+		var rep struct {
+			Rows []struct {
+				Name         string
+				Verification *casino.BackupVerification `json:"last_verification"`
+			}
+		}
+		if err := json.Unmarshal([]byte(h.must(t, "backup", "list", "--remote", "--json")), &rep); err != nil || len(rep.Rows) != 1 {
+			t.Fatalf("list --remote --json: %v %+v", err, rep)
+		}
+		if v := rep.Rows[0].Verification; v == nil || v.Kind != "deep_verify" || !v.OK || v.BackupName != b.Name {
+			t.Errorf("last verification after --deep: %+v", v)
 		}
 
 		// A new host: nothing but the settings and the public key.
@@ -182,6 +200,14 @@ func TestRemoteRoundTrip(t *testing.T) {
 		}
 		os.RemoveAll(nh.env["CASINO_BACKUP_DIR"])
 		nh.must(t, "restore", "--remote", "latest", "--yes")
+		// Streamed from the bucket: no copy of the backup on the new host.
+		if es, _ := os.ReadDir(nh.env["CASINO_BACKUP_DIR"]); len(es) != 0 {
+			var names []string
+			for _, e := range es {
+				names = append(names, e.Name())
+			}
+			t.Errorf("restore --remote left %v in the backup folder", names)
+		}
 		// The restore records itself in the audit log (casino.ActionRestore).
 		var kept []string
 		for _, line := range strings.SplitAfter(bkState(t, target), "\n") {

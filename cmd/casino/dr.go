@@ -79,11 +79,26 @@ func runDR(ctx context.Context, env *Env, args []string) error {
 type drFlags struct {
 	proofDir string
 	incident string
+	// remote is --remote: where the incident's record is mirrored (see
+	// drMirror).
+	remote *remoteFlag
+	env    *Env
 }
 
 func bindDRFlags(fs *flag.FlagSet, env *Env, f *drFlags) {
+	f.env = env
 	fs.StringVar(&f.proofDir, "proof-dir", getenvDefault(env.Getenv, "CASINO_DR_PROOF_DIR", dr.DefaultProofDir), "folder of incident proofs and journals (env CASINO_DR_PROOF_DIR)")
 	fs.StringVar(&f.incident, "incident", "", "incident ID (e.g. 2026-11-29-2); default: the only open incident")
+	// A command that already takes --remote for its backups (dr drill)
+	// shares it: the record is mirrored to the same remote.
+	if fl := fs.Lookup("remote"); fl != nil {
+		if r, ok := fl.Value.(*remoteFlag); ok {
+			f.remote = r
+			return
+		}
+	}
+	f.remote = &remoteFlag{}
+	fs.Var(f.remote, "remote", "mirror the incident's record to s3://bucket/prefix/proofs/ (default: the bucket in CASINO_BACKUP_REMOTE, when set); dr status --remote rebuilds it from there")
 }
 
 // positionalsLast moves the positional arguments that come before the first
@@ -133,6 +148,7 @@ func openIncident(f *drFlags, red *dr.Redactor, write bool) (*dr.Incident, error
 	if err != nil {
 		return nil, err
 	}
+	f.attachMirror(in)
 	if write {
 		if err := in.Writable(); err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"casino/docs/ops"
 	"casino/dr"
 	"casino/keys"
+	"casino/s3store"
 )
 
 const drCloseUsage = `dr close [--targets FILE] [--summary TEXT] [--unrecovered]
@@ -164,6 +165,9 @@ func runDRAddendum(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	in, err := dr.OpenLatest(f.proofDir, f.incident, newRedactor(env))
+	if err == nil {
+		f.attachMirror(in)
+	}
 	if err != nil {
 		return fmt.Errorf("dr addendum: %w", err)
 	}
@@ -179,7 +183,7 @@ func runDRAddendum(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-const drVerifyProofUsage = `dr verify-proof [--key PUB] [--head HASH] FILE
+const drVerifyProofUsage = `dr verify-proof [--key PUB] [--head HASH] FILE | s3://bucket/prefix/proofs/INCIDENT | --remote INCIDENT
 
 Checks an incident's record as a whole (FILE is the proof .md or its
 .journal.jsonl): the journal's hash chain; the proof, re-rendered from the
@@ -208,7 +212,17 @@ func runDRVerifyProof(ctx context.Context, env *Env, args []string) error {
 			return usageErrorf("dr verify-proof: --key: %v", err)
 		}
 	}
-	rep, err := dr.VerifyProof(fs.Arg(0), pubs)
+	file := fs.Arg(0)
+	if f.remote.set || s3store.IsRemote(file) {
+		path, cleanup, err := fetchMirroredProof(ctx, &f, file)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		fmt.Fprintf(env.Stdout, "mirrored copy: %s\n", file)
+		file = path
+	}
+	rep, err := dr.VerifyProof(file, pubs)
 	if err != nil {
 		var ce *dr.ChainError
 		var pm *dr.ProofMismatch

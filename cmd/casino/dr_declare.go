@@ -100,6 +100,13 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.attachMirror(in) {
+		if err := in.MirrorNow(); err != nil {
+			in.MirrorFailed(err)
+		} else {
+			fmt.Fprintf(env.Stdout, "  mirror:  %s\n", in.Mirror.Where(in.ID))
+		}
+	}
 	kind := "incident"
 	if d.Drill {
 		kind = "drill"
@@ -126,12 +133,18 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-const drStatusUsage = `dr status [--proof-dir DIR] [--incident ID] [--json]
+const drStatusUsage = `dr status [--proof-dir DIR] [--incident ID] [--json] [--remote[=s3://bucket/prefix]]
 
 Rebuilds where the incident stands from its journal alone (verifying the hash
 chain), re-renders the proof's generated part, and prints the state: steps
 done, failed, or interrupted (started, never ended: the CLI was killed or is
-still running).`
+still running).
+
+With a remote (CASINO_BACKUP_REMOTE, or --remote), every dr command mirrors
+the journal and proof to s3://bucket/prefix/proofs/INCIDENT/ after each
+journal entry, under new names only. On a new host, dr status --remote
+rebuilds the open incident from there (chain and proof verified first) and
+the next dr command continues it.`
 
 func runDRStatus(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
@@ -142,6 +155,15 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 		return helpOK(err)
 	}
 	red := newRedactor(env)
+	if f.remote.set {
+		w := env.Stdout
+		if *asJSON {
+			w = env.Stderr // stdout carries only the JSON
+		}
+		if err := rebuildFromRemote(ctx, w, &f); err != nil {
+			return err
+		}
+	}
 	in, err := openIncident(&f, red, false)
 	if err != nil {
 		return err
@@ -150,6 +172,14 @@ func runDRStatus(ctx context.Context, env *Env, args []string) error {
 	if !st.Closed {
 		if err := in.Render(); err != nil {
 			return fmt.Errorf("re-render proof: %w", err)
+		}
+		// A mirror missed earlier (the remote was down) is caught up here.
+		if in.Mirror != nil {
+			if err := in.MirrorNow(); err != nil {
+				in.MirrorFailed(err)
+			} else if !*asJSON {
+				fmt.Fprintf(env.Stdout, "mirrored: %s (entry %d)\n", in.Mirror.Where(in.ID), len(in.Entries))
+			}
 		}
 	}
 	status := in.Status()

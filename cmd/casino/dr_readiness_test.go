@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"casino"
 	"casino/internal/testdb"
+	"casino/internal/tests3"
 	"casino/internal/testtool"
 	"casino/sqlstore"
 )
@@ -138,4 +141,56 @@ func TestDRReadinessMetrics(t *testing.T) {
 			t.Errorf("promtool check metrics: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestDRStatusRemote: with the remote's settings, serve measures the
+// remote's newest trusted backup against the RPO and says so; with wrong
+// credentials the page still answers, naming the failure without the secret.
+func TestDRStatusRemote(t *testing.T) {
+	t.Parallel()
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
+	h := newRemoteHost(t, srv, bucket, testdb.URL(t, sqlstore.SQLite), newKey(t), true)
+	h.env["CASINO_OWNER_PASSWORD"] = uiOwnerPassword
+	h.env["CASINO_DR_PROOF_DIR"] = t.TempDir()
+	s := startServe(t, h.env, true)
+	h.must(t, "backup", "create", "--remote", "--remote-only", "--allow-plaintext-remote")
+	l, code := h.listing(t)
+	if code != 0 || l.Newest() == nil {
+		t.Fatalf("listing (exit %d): %+v", code, l)
+	}
+	var st casino.DRStatus
+	if code := apiCall(t, "GET", s.URL+"/api/v1/admin/dr-status", ownerToken(t, s.URL), nil, &st); code != 200 {
+		t.Fatalf("dr-status: %d", code)
+	}
+	if st.Compared != "remote" || st.Remote == nil || st.Remote.Name != l.Newest().Name || st.Remote.Error != "" || st.Remote.SnapshotAt == nil || st.Remote.AgeSeconds > 600 {
+		t.Errorf("remote freshness %+v compared %q, want the remote's newest %s", st.Remote, st.Compared, l.Newest().Name)
+	}
+	if st.Local == nil || st.Local.Where != "local" || st.Local.SnapshotAt != nil {
+		t.Errorf("local %+v, want the (empty, --remote-only) local folder listed too", st.Local)
+	}
+
+	// Wrong credentials: an answer naming the problem, never the secret.
+	bad := maps.Clone(h.env)
+	bad["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-4f1c9a7e2b"
+	s2 := startServe(t, bad, true)
+	resp, err := http.NewRequest("GET", s2.URL+"/api/v1/admin/dr-status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Header.Set("Authorization", "Bearer "+ownerToken(t, s2.URL))
+	r, err := http.DefaultClient.Do(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || strings.Contains(string(body), "wrong-secret-4f1c9a7e2b") {
+		t.Fatalf("dr-status with wrong credentials: %d %s", r.StatusCode, body)
+	}
+	st = casino.DRStatus{}
+	json.Unmarshal(body, &st)
+	if st.Compared != "remote" || st.Remote == nil || st.Remote.Error == "" || st.Remote.SnapshotAt != nil {
+		t.Errorf("remote with wrong credentials: %+v, want an error and no backup", st.Remote)
+	}
 }

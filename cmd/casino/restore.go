@@ -107,13 +107,16 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if *undo {
 		return runUndo(ctx, env, &b, out, *yes, *terminate)
 	}
+	var src *backup.Source
 	if rf.on(file) {
-		// s3://bucket/prefix/NAME or --remote NAME|latest: pulled into the
-		// backup folder (pinned version, sha256 checked), then restored
-		// through the same verified path as any local backup.
-		if file, err = pullRemote(ctx, env, &rf, &b, file); err != nil {
+		// s3://bucket/prefix/NAME or --remote NAME|latest: streamed from
+		// the bucket (the pinned version, its sha256 checked as it
+		// streams) through the same verified path as a local backup, with
+		// no local copy.
+		if src, err = remoteSource(ctx, env, &rf, &b, file); err != nil {
 			return err
 		}
+		file = ""
 	} else if file == "latest" {
 		// The newest backup whose manifest is trusted (signature included).
 		k, _ := b.loadKeys(env, false)
@@ -132,7 +135,7 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 		NoSafetyBackup: *noSafety, ForceUnverified: *force, DryRun: *dryRun,
 		ForceForeignTarget: *foreign, TerminateConnections: *terminate,
 		PGBinDir: b.pgBinDir, Jobs: *jobs, Progress: progressFor(env, b.jsonOut), Log: out,
-		Pause: pauseHook(ctx, env), Keys: keys,
+		Pause: pauseHook(ctx, env), Keys: keys, Source: src,
 	}
 	o.Confirm = func(p *backup.Plan) bool {
 		printPlan(out, p)

@@ -200,6 +200,16 @@ func (c *Cluster) Stop() {
 	}
 }
 
+// Destroy stops the server at once and deletes its data directory, as the
+// loss of its host would. The cluster cannot be started again.
+func (c *Cluster) Destroy() {
+	c.t.Helper()
+	c.Stop()
+	if err := os.RemoveAll(c.data()); err != nil {
+		c.t.Fatalf("remove the data directory: %v", err)
+	}
+}
+
 // AdminURL is the URL of the cluster's postgres database.
 func (c *Cluster) AdminURL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)

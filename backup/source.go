@@ -1,0 +1,116 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"casino"
+	"casino/s3store"
+)
+
+// Source is a backup read from outside the backup folder, without a local
+// copy: casino restore s3://bucket/prefix/NAME streams it from the bucket
+// through the same checks as a file (VerifyOptions.Source,
+// RestoreOptions.Source).
+type Source struct {
+	// Name is the backup's file name; Location names it in messages and
+	// in the restore's facts (s3://bucket/prefix/NAME).
+	Name     string
+	Location string
+	// Manifest and Signature are the stored manifest bytes and their
+	// detached signature, checked like the files beside a local backup.
+	Manifest  []byte
+	Signature []byte
+	// Size is the stored size; Written when the data was stored (a
+	// manifest's snapshot_at may not be later).
+	Size    int64
+	Written time.Time
+	// Open streams the stored bytes. Each stream is checked here against
+	// the size and sha256 the signed manifest gives for the stored bytes,
+	// whatever the opener checks itself: storage that serves other bytes
+	// the second time is caught too.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// RemoteSource reads the trusted remote backup b from st: exactly the data
+// version its signed manifest pins, its sha256 and size checked as it
+// streams (s3store.Store.OpenData).
+func RemoteSource(st *s3store.Store, b *s3store.Backup) (*Source, error) {
+	if !b.Trusted() {
+		return nil, errorf(casino.EINVALID, "refusing %s: %s", b.Name, b.Problem)
+	}
+	if !IsBackupName(b.Name) {
+		return nil, errorf(casino.EINVALID, "refusing %q: not a casino backup file name", b.Name)
+	}
+	return &Source{
+		Name:      b.Name,
+		Location:  st.URL() + "/" + b.Name,
+		Manifest:  b.ManifestBytes(),
+		Signature: b.Signature(),
+		Size:      s3store.StoredOf(b.Manifest).Size,
+		Written:   b.Data.LastModified,
+		Open:      func(ctx context.Context) (io.ReadCloser, error) { return st.OpenData(ctx, b) },
+	}, nil
+}
+
+// sha256 streams the source once through sha256.
+func (s *Source) sha256(ctx context.Context) (string, int64, error) {
+	r, err := s.Open(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return "", n, fmt.Errorf("read %s: %w", s.Location, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// open opens the stored bytes, checked against want (the signed size and
+// sha256 of the stored file): more bytes than want is an error at once, and
+// a stream that ends different returns ErrStoredDigest in place of io.EOF.
+func (s *Source) open(ctx context.Context, want s3store.Stored) (io.ReadCloser, error) {
+	r, err := s.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &digestReader{r: r, h: sha256.New(), want: want, name: s.Location}, nil
+}
+
+// ErrStoredDigest: a streamed backup's stored bytes differ from what its
+// signed manifest says. Verify and Restore report it as the text of their
+// casino.Error (EINVALID), not as a wrapped error.
+var ErrStoredDigest = errors.New("the streamed backup differs from its signed manifest")
+
+type digestReader struct {
+	r    io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want s3store.Stored
+	name string
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	if d.n > d.want.Size {
+		return n, fmt.Errorf("%s: %w: more than %d bytes", d.name, ErrStoredDigest, d.want.Size)
+	}
+	if err == io.EOF {
+		if got := hex.EncodeToString(d.h.Sum(nil)); d.n != d.want.Size || got != d.want.SHA256 {
+			return n, fmt.Errorf("%s: %w: %d bytes with sha256 %s, want %d bytes with sha256 %s", d.name, ErrStoredDigest, d.n, got, d.want.Size, d.want.SHA256)
+		}
+	}
+	return n, err
+}
+
+func (d *digestReader) Close() error { return d.r.Close() }
