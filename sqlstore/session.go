@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"casino"
 )
@@ -87,6 +88,15 @@ type switchMemo struct {
 func (db *DB) SessionState(ctx context.Context, jti string, userID, tenantID int64) (*casino.SessionState, error) {
 	b := &db.sessions
 	r := &sessionRequest{key: sessionKey{jti, userID, tenantID}}
+	if !utf8.ValidString(jti) {
+		// JSON, which carries a batch's keys, cannot carry these bytes
+		// unchanged; such a token (never one casino issued) is looked up
+		// alone.
+		if err := b.read(ctx, []*sessionRequest{r}); err != nil {
+			return nil, fmt.Errorf("session state: %w", err)
+		}
+		return &r.st, nil
+	}
 	b.mu.Lock()
 	if b.running < b.slots {
 		b.running++

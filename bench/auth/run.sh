@@ -78,8 +78,10 @@ pct() { awk -v p="$2" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} el
 hwm_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-# ticks PID...: user+system CPU clock ticks of the processes so far
-ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# ticks PID...: "pid ticks" per process, user+system CPU clock ticks so far
+ticks() { local p; for p in "$@"; do awk -v p="$p" '{print p, $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done; }
+# delta BEFORE AFTER: ticks spent between two ticks outputs, by the processes in both
+delta() { awk 'NR == FNR {b[$1] = $2; next} ($1 in b) {t += $2 - b[$1]} END {print t + 0}' <(echo "$1") <(echo "$2"); }
 # pg_pids URL: the PostgreSQL backends connected to the database of URL
 pg_pids() { psql -X -At "$1" -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>/dev/null | tr '\n' ' '; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -88,14 +90,15 @@ HZ=$(getconf CLK_TCK)
 measure() {
 	local url=$1 pid=$2 pgp=$3
 	shift 3
-	local c0 p0
+	local c0 p0 c1 p1
 	c0=$(ticks "$pid"); p0=$(ticks $pgp)
 	wrk -t2 -c64 -d"$DUR" "$@" "$url" >"$OUT/wrk.txt"
 	if grep -q "Non-2xx" "$OUT/wrk.txt"; then log "WARNING: non-2xx answers from $url"; grep "Non-2xx" "$OUT/wrk.txt" >&2; fi
 	local r n
 	r=$(rps "$OUT/wrk.txt")
 	n=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
-	awk -v r="$r" -v n="$n" -v c="$(( $(ticks "$pid") - c0 ))" -v p="$(( $(ticks $pgp) - p0 ))" -v hz="$HZ" \
+	c1=$(ticks "$pid"); p1=$(ticks $pgp)
+	awk -v r="$r" -v n="$n" -v c="$(delta "$c0" "$c1")" -v p="$(delta "$p0" "$p1")" -v hz="$HZ" \
 		'BEGIN {printf "%s %.1f %.1f\n", r, c/hz*1e6/n, p/hz*1e6/n}'
 }
 
