@@ -63,8 +63,12 @@ type Declaration struct {
 	TemplateText    string `json:"template_text,omitempty"`
 	RendererVersion int    `json:"renderer_version,omitempty"`
 	// Drill marks a drill: the proof says DRILL PROOF.
-	Drill bool   `json:"drill,omitempty"`
-	URL   string `json:"url,omitempty"`
+	Drill bool `json:"drill,omitempty"`
+	// DrillID is set only on the proof `casino dr drill` writes: the id of
+	// its drills row. Such a proof is never the incident other commands act
+	// on; a rehearsal declared by hand (declare --drill) is.
+	DrillID string `json:"drill_id,omitempty"`
+	URL     string `json:"url,omitempty"`
 	// VersionBefore is /api/version's version when declared, if --url was
 	// given and answered: validate expects it back.
 	VersionBefore string `json:"version_before,omitempty"`
@@ -551,10 +555,11 @@ func Open(dir, id string, red *Redactor) (*Incident, error) {
 		if err := in.Load(); err != nil {
 			return nil, fmt.Errorf("incident %s: %w", id, err)
 		}
-		// A drill's proof (casino dr drill) is not an incident: one
-		// running, or left open by a killed drill until the next drill
-		// closes it, is never the incident other commands act on.
-		if !in.State.Closed && !in.State.Drill {
+		// A scheduled drill's proof (casino dr drill) is not an incident:
+		// one running, or left open by a killed drill until the next drill
+		// closes it, is never the incident other commands act on. A
+		// rehearsal declared by hand with --drill is.
+		if !in.State.Closed && in.State.DrillID == "" {
 			open = append(open, in)
 		}
 	}

@@ -238,7 +238,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.proof, err = dr.DeclareNamed(o.ProofDir, proofID, o.Template, dr.Declaration{
-		Severity: "DRILL", IC: "casino dr drill", Comms: "none (drill)", IncidentStart: r.start, ImpactStart: r.start, Drill: true,
+		Severity: "DRILL", IC: "casino dr drill", Comms: "none (drill)", IncidentStart: r.start, ImpactStart: r.start, Drill: true, DrillID: r.d.ID,
 	}, o.Red, r.start)
 	if err != nil {
 		r.d.Verdict, r.d.Reason = casino.DrillFailed, "proof: "+err.Error()

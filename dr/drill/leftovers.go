@@ -190,7 +190,7 @@ func closeInterrupted(d casino.Drill, o *Options, by string) string {
 		return ""
 	}
 	in := &dr.Incident{Dir: o.ProofDir, ID: strings.TrimSuffix(filepath.Base(d.ProofPath), ".md"), Red: o.Red}
-	if in.Load() != nil || in.State.Closed || !in.State.Drill {
+	if in.Load() != nil || in.State.Closed || in.State.DrillID != d.ID {
 		return ""
 	}
 	if err := in.AddNote(fmt.Sprintf("verdict: FAILED (%s: the drill's process is gone; drill %s closed this proof and cleaned its leftovers)", ReasonInterrupted, by)); err != nil {
