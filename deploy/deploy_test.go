@@ -191,6 +191,24 @@ func TestComposeProdLoadsAndValidates(t *testing.T) {
 		}
 	}
 
+	// A service that writes to or reads from the bucket (--remote) must sit
+	// on a network that leaves the host: an internal-only network cannot
+	// reach S3, and the off-host copy would silently never be made.
+	for svc, s := range p.Services {
+		if !strings.Contains(strings.Join(s.Command, " "), "--remote") {
+			continue
+		}
+		egress := false
+		for net := range s.Networks {
+			if n, ok := p.Networks[net]; ok && !n.Internal {
+				egress = true
+			}
+		}
+		if !egress {
+			t.Errorf("service %s (runs with --remote) is only on internal networks %v: it cannot reach the bucket", svc, s.Networks)
+		}
+	}
+
 	// frontend-admin is not on postgres's network: only the backend side is.
 	for net := range p.Services["postgres"].Networks {
 		if _, ok := p.Services["frontend-admin"].Networks[net]; ok {
