@@ -290,3 +290,30 @@ func loadSecrets(st *PlatformState, incident string) (map[string]*ProcessSpec, e
 	}
 	return sf.Components, nil
 }
+
+// RemoveSecrets deletes the secrets file contain wrote for this incident,
+// once the incident is closed: restore-traffic no longer needs the
+// recorded environment, and the file holds its clear values (the database
+// password among them). It removes only a file that names this incident,
+// and returns its path ("" when there was none).
+func (in *Incident) RemoveSecrets() (string, error) {
+	if in.State == nil || !in.State.Closed || in.State.Platform == nil || in.State.Platform.SecretsFile == "" {
+		return "", nil
+	}
+	path := in.State.Platform.SecretsFile
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("remove the secrets file: %w", err)
+	}
+	var sf secretsFile
+	if json.Unmarshal(b, &sf) != nil || sf.Incident != in.ID {
+		return "", fmt.Errorf("the secrets file %s is not this incident's (%s): left in place", path, in.ID)
+	}
+	if err := os.Remove(path); err != nil {
+		return "", fmt.Errorf("remove the secrets file: %w", err)
+	}
+	return path, nil
+}

@@ -64,6 +64,11 @@ func runDRClose(ctx context.Context, env *Env, args []string) error {
 	if err := in.Append(dr.TypeClose, rep); err != nil {
 		return err
 	}
+	if path, err := in.RemoveSecrets(); err != nil {
+		fmt.Fprintf(env.Stderr, "warning: %v: delete it by hand\n", err)
+	} else if path != "" {
+		fmt.Fprintf(env.Stdout, "removed %s (the recorded environment: restore-traffic no longer needs it)\n", path)
+	}
 	if signer != nil {
 		if err := in.Sign(*signer); err != nil {
 			return fmt.Errorf("dr close: closed, but signing the journal head failed: %w", err)

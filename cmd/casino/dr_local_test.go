@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -256,6 +257,17 @@ func TestDRRestoreTrafficLocalReplaysRecordedEnvironment(t *testing.T) {
 	}
 	if proof := readProof(t, f); !strings.Contains(proof, "--binary "+built+" (sha256 "+sha256File(t, built)+") in place of the recorded "+bin) {
 		t.Errorf("the proof does not name the --binary override")
+	}
+
+	// Closing the incident removes the clear-text environment: nothing
+	// needs it any more, and it holds the database password.
+	f.mustDR(t, "scenario", "B", "--reason", "rehearsal")
+	out = f.mustDR(t, "close", "--unrecovered")
+	if _, err := os.Stat(ps.SecretsFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after close the secrets file %s is still there (%v)", ps.SecretsFile, err)
+	}
+	if !strings.Contains(out, "removed "+ps.SecretsFile) {
+		t.Errorf("close did not say it removed the secrets file:\n%s", out)
 	}
 }
 
