@@ -18,6 +18,7 @@ import (
 
 	"casino"
 	"casino/backup"
+	"casino/internal/poll"
 	"casino/internal/testdb"
 	"casino/internal/testpg"
 	"casino/keys"
@@ -138,11 +139,7 @@ func startWriter(t testing.TB, db *sqlstore.DB) *writer {
 // waitFor polls cond until it holds, failing the test after within.
 func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %s", what, within)
-		}
-	}
+	poll.Until(t, within, what, cond)
 }
 
 func (w *writer) Stop(t testing.TB) {

@@ -51,11 +51,13 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		pace := time.NewTicker(5 * time.Millisecond) // pace, not synchronisation
+		defer pace.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-pace.C:
 			}
 			slug := fmt.Sprintf("t%d-%d", 1+i%2, i)
 			start := time.Now()
@@ -66,7 +68,6 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 				rows = append(rows, row{slug, start, time.Now()})
 				mu.Unlock()
 			}
-			time.Sleep(5 * time.Millisecond) // pace, not synchronisation
 		}
 	}()
 	snap := func() []row { mu.Lock(); defer mu.Unlock(); return append([]row(nil), rows...) }

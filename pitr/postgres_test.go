@@ -80,11 +80,13 @@ func startWriter(t *testing.T, db *sql.DB) *writer {
 	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
+		pace := time.NewTicker(2 * time.Millisecond) // pace, not synchronisation
+		defer pace.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-w.stop:
 				return
-			default:
+			case <-pace.C:
 			}
 			tenant := 1 + i%2
 			start := time.Now()
@@ -97,7 +99,6 @@ func startWriter(t *testing.T, db *sql.DB) *writer {
 			w.mu.Lock()
 			w.rows = append(w.rows, written{id: id, tenant: tenant, start: start, end: end})
 			w.mu.Unlock()
-			time.Sleep(2 * time.Millisecond) // pace, not synchronisation
 		}
 	}()
 	t.Cleanup(w.halt)

@@ -66,16 +66,11 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	}()
 	caughtUp := func(at time.Time) {
 		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		if !poll.Wait(90*time.Second, func() bool {
 			st, err := pitr.ReadStatus(dir, time.Now())
-			if err == nil && st.Window != nil && st.CaughtUpAt.After(at) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("stream did not catch up past %s:\n%s", at, streamOut.String())
-			}
-			time.Sleep(100 * time.Millisecond)
+			return err == nil && st.Window != nil && st.CaughtUpAt.After(at)
+		}) {
+			t.Fatalf("stream did not catch up past %s:\n%s", at, streamOut.String())
 		}
 	}
 	caughtUp(time.Now())
@@ -140,13 +135,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
-		deadline := time.Now().Add(20 * time.Second)
-		for procsUnder(scratch) > 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("kill -9 at %s: a process under %s survived", point, scratch)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		poll.Until(t, 20*time.Second, "kill -9 at "+point+": no process left under "+scratch, func() bool { return procsUnder(scratch) == 0 })
 		if got := tenants(); got != damaged {
 			t.Errorf("kill -9 at %s: live tenants %q, want the old state %q", point, got, damaged)
 		}
@@ -238,16 +227,13 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 	bkSeed(t, "sqlite:"+path, "before", 3)
 	synced := func(at time.Time) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			w, err := pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
-			if err == nil && w.End.After(at) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica did not sync past %s: %v\n%s", at, err, srv.Stdout.String())
-			}
-			time.Sleep(50 * time.Millisecond)
+		var err error
+		if !poll.Wait(30*time.Second, func() bool {
+			var w pitr.Window
+			w, err = pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
+			return err == nil && w.End.After(at)
+		}) {
+			t.Fatalf("replica did not sync past %s: %v\n%s", at, err, srv.Stdout.String())
 		}
 	}
 	// Litestream stamps changes when they sync: T is after "before" synced.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"casino/internal/logcheck"
+	"casino/internal/poll"
 	"casino/internal/testpg"
 	"casino/logging"
 	"casino/sqlstore"
@@ -330,14 +331,13 @@ func TestDrainOnShutdown(t *testing.T) {
 			slog.String("role", "backend"), slog.String("version", "test"), slog.String("commit", "test"))
 	}()
 	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == ""; {
-		if time.Now().After(deadline) {
-			t.Fatalf("no startup event within 30s:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll.Wait(30*time.Second, func() bool {
 		if a := startupAddr(logs.String()); a != "" {
 			url = "http://" + a
 		}
+		return url != ""
+	}) {
+		t.Fatalf("no startup event within 30s:\n%s", logs)
 	}
 	slowDone := make(chan string, 1)
 	go func() {
@@ -351,11 +351,7 @@ func TestDrainOnShutdown(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	for deadline := time.Now().Add(10 * time.Second); !draining.Load(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("readiness not flipped within 10s of shutdown")
-		}
-	}
+	poll.Until(t, 10*time.Second, "readiness flipped after shutdown", draining.Load)
 	select {
 	case err := <-done:
 		t.Fatalf("server exited with a request in flight: %v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"casino/internal/poll"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -307,13 +308,10 @@ func TestUIExpiredTokenGoesToLogin(t *testing.T) {
 	// The backend allows 5 s of clock leeway past exp: poll until it
 	// refuses the token, well past that.
 	var resp *http.Response
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	poll.Wait(30*time.Second, func() bool {
 		resp, _ = uiGet(t, srv.URL+"/tenants", owner)
-		if resp.StatusCode != http.StatusOK || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return resp.StatusCode != http.StatusOK
+	})
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "m=expired") {
 		t.Fatalf("expired token: %d %q, want 303 to login with the expiry note", resp.StatusCode, loc)
 	}
