@@ -136,22 +136,29 @@ func (h *Handler) WriteRequest(ctx context.Context, r *Request) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string. With marshal it writes
+// exactly what json.Marshal writes: quotes, backslashes and control
+// characters escaped, invalid UTF-8 as \ufffd, U+2028/U+2029 escaped, and <,
+// > and & as \u003c, \u003e and \u0026. Without, the same less the HTML
+// escaping, which the log line (like slog's JSON handler) does not do.
+func AppendJSONString(b []byte, s string, marshal bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
 		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && (!marshal || c != '<' && c != '>' && c != '&') {
+				i++
+				continue
+			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
@@ -185,3 +192,5 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+func appendString(b []byte, s string) []byte { return AppendJSONString(b, s, false) }

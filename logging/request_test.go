@@ -12,7 +12,7 @@ import (
 // TestWriteRequestMatchesSlog: the fast path and slog write the same fields
 // and values, including strings that need escaping.
 func TestWriteRequestMatchesSlog(t *testing.T) {
-	r := &Request{ID: "abc", Method: "GET", Route: "GET /x/{id}", Path: "/x/\"q\"\\\n\x01\xff\u2028é",
+	r := &Request{ID: "abc", Method: "GET", Route: "GET /x/{id}", Path: "/x/\"q\"\\\n\x01\b\f\xff\u2028é",
 		StatusCode: 503, Duration: 1234567 * time.Nanosecond, Bytes: 42, RemoteIP: "10.0.0.1",
 		UserAgent: "ua <&>", TenantID: 7, UserID: 9, Error: "boom\t!"}
 	var fast, slow bytes.Buffer
