@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"filippo.io/age"
 	sqlite "modernc.org/sqlite"
 
 	"casino"
@@ -116,81 +115,27 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 			os.Remove(tmp)
 		}
 	}()
-	// The pipeline: data -> count (uncompressed) -> compress -> hash and
-	// count (the compressed stream) -> [age -> hash and count (ciphertext)]
-	// -> file.
-	fileHC := newHashCounter()
-	fw := &countingWriter{w: io.MultiWriter(f, fileHC), p: o.Progress}
-	var encW io.WriteCloser
-	var compDst io.Writer = fw
-	if encrypt {
-		if encW, err = age.Encrypt(fw, o.Keys.enc.recipients...); err != nil {
-			return nil, fmt.Errorf("age: %w", err)
-		}
-		compDst = encW
-	}
-	compHC := newHashCounter()
-	zw, err := compressor(io.MultiWriter(compDst, compHC), o.Compression, o.Level)
-	if err != nil {
-		return nil, err
-	}
-	uw := &countingWriter{w: zw}
-	m := &casino.BackupManifest{
-		FormatVersion: FormatVersion,
-		Engine:        engine,
-		AppVersion:    casino.Build().Version,
-		AppCommit:     casino.Build().Commit,
-		Compression:   o.Compression,
-		Source:        o.Target.Identity(),
-		Kind:          o.Kind,
-	}
-	o.Progress.Start("backup "+engine, 0)
 	// An uncompressed SQLite backup is the backup API's copy itself: no
-	// second pass over the data but the checksum.
-	direct := o.Target.Dialect == sqlstore.SQLite && o.Compression == None && !encrypt
-	switch {
-	case o.Target.Dialect == sqlstore.Postgres:
-		err = createPostgres(ctx, o, m, uw)
-	case direct:
-		err = snapshotSQLite(ctx, o, m, tmp)
-	default:
-		err = createSQLite(ctx, o, m, uw)
+	// second pass over the data but the checksum. Everything else goes
+	// through the pipeline that --remote-only streams too (produceBackup).
+	full := filepath.Join(o.Dir, prefix+stamp(start)+ext)
+	var m *casino.BackupManifest
+	if o.Target.Dialect == sqlstore.SQLite && o.Compression == None && !encrypt {
+		m, err = snapshotDirect(ctx, o, engine, f, tmp)
+	} else {
+		m, err = produceBackup(ctx, o, engine, "backup "+engine, encrypt, start, f)
 	}
 	if err != nil {
-		return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), fmt.Errorf("compress: %w", err))
-	}
-	if encW != nil {
-		if err := encW.Close(); err != nil {
-			return nil, diskIfFull(filepath.Join(o.Dir, prefix+stamp(start)+ext), fmt.Errorf("age: %w", err))
-		}
-	}
-	if direct {
-		// SQLite wrote the file through its own descriptor; f still reads
-		// from offset 0.
-		fw = &countingWriter{w: compHC, p: o.Progress}
-		if _, err := io.Copy(fw, f); err != nil {
-			return nil, fmt.Errorf("checksum the copy: %w", err)
-		}
-		uw.n = compHC.n
+		return nil, diskIfFull(full, err)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, diskError(filepath.Join(o.Dir, prefix+stamp(start)+ext), err)
+		return nil, diskError(full, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	o.Progress.Done()
 	if o.Pause != nil {
 		o.Pause("backup_written")
-	}
-	m.SizeBytes = compHC.n
-	m.SHA256 = compHC.sum()
-	m.UncompressedBytes = uw.n
-	if encrypt {
-		m.Encryption = &casino.BackupEncryption{Scheme: "age", Recipients: o.Keys.enc.names, CiphertextBytes: fileHC.n, CiphertextSHA256: fileHC.sum()}
 	}
 	m.CreatedAt = o.Now().UTC()
 	m.DurationMS = float64(time.Since(start).Microseconds()) / 1000
@@ -227,6 +172,24 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 		return &CreateResult{Path: path, Manifest: m}, syncDir(o.Dir)
 	}
 	return nil, fmt.Errorf("no free backup name for %s", stamp(start))
+}
+
+// snapshotDirect writes an uncompressed, unencrypted SQLite backup: SQLite's
+// backup API copies the database into tmp (through its own descriptor), and
+// f, still at offset 0, is read once for the checksum.
+func snapshotDirect(ctx context.Context, o CreateOptions, engine string, f *os.File, tmp string) (*casino.BackupManifest, error) {
+	m := newManifest(o, engine)
+	o.Progress.Start("backup "+engine, 0)
+	if err := snapshotSQLite(ctx, o, m, tmp); err != nil {
+		return nil, err
+	}
+	hc := newHashCounter()
+	if _, err := io.Copy(&countingWriter{w: hc, p: o.Progress}, f); err != nil {
+		return nil, fmt.Errorf("checksum the copy: %w", err)
+	}
+	o.Progress.Done()
+	m.SizeBytes, m.SHA256, m.UncompressedBytes = hc.n, hc.sum(), hc.n
+	return m, nil
 }
 
 // createPostgres dumps the database with pg_dump inside an exported

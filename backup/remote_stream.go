@@ -78,7 +78,7 @@ func CreateRemoteOnly(ctx context.Context, o CreateOptions, st *s3store.Store, r
 	}
 	result := make(chan produced, 1)
 	go func() {
-		m, err := produceBackup(ctx, o, engine, encrypt, start, pw)
+		m, err := produceBackup(ctx, o, engine, "backup "+engine+" to the remote", encrypt, start, pw)
 		if err == nil {
 			m.File = name
 		}
@@ -115,10 +115,11 @@ func CreateRemoteOnly(ctx context.Context, o CreateOptions, st *s3store.Store, r
 	return wait().m, up, nil
 }
 
-// produceBackup writes the backup stream (data, compressed, encrypted when
-// the keys name recipients) into w and returns its manifest, unsigned and
-// without File.
-func produceBackup(ctx context.Context, o CreateOptions, engine string, encrypt bool, start time.Time, w io.Writer) (*casino.BackupManifest, error) {
+// produceBackup writes the backup stream into w and returns its manifest,
+// unsigned and without File. The pipeline: data -> count (uncompressed) ->
+// compress -> hash and count (the compressed stream) -> [age -> hash and
+// count (ciphertext)] -> w. label names the work in the progress output.
+func produceBackup(ctx context.Context, o CreateOptions, engine, label string, encrypt bool, start time.Time, w io.Writer) (*casino.BackupManifest, error) {
 	fileHC := newHashCounter()
 	fw := &countingWriter{w: io.MultiWriter(w, fileHC), p: o.Progress}
 	var encW io.WriteCloser
@@ -136,16 +137,8 @@ func produceBackup(ctx context.Context, o CreateOptions, engine string, encrypt 
 		return nil, err
 	}
 	uw := &countingWriter{w: zw}
-	m := &casino.BackupManifest{
-		FormatVersion: FormatVersion,
-		Engine:        engine,
-		AppVersion:    casino.Build().Version,
-		AppCommit:     casino.Build().Commit,
-		Compression:   o.Compression,
-		Source:        o.Target.Identity(),
-		Kind:          o.Kind,
-	}
-	o.Progress.Start("backup "+engine+" to the remote", 0)
+	m := newManifest(o, engine)
+	o.Progress.Start(label, 0)
 	if o.Target.Dialect == sqlstore.Postgres {
 		err = createPostgres(ctx, o, m, uw)
 	} else {
@@ -172,4 +165,17 @@ func produceBackup(ctx context.Context, o CreateOptions, engine string, encrypt 
 	m.CreatedAt = o.Now().UTC()
 	m.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return m, nil
+}
+
+// newManifest is a backup's manifest before its data is written.
+func newManifest(o CreateOptions, engine string) *casino.BackupManifest {
+	return &casino.BackupManifest{
+		FormatVersion: FormatVersion,
+		Engine:        engine,
+		AppVersion:    casino.Build().Version,
+		AppCommit:     casino.Build().Commit,
+		Compression:   o.Compression,
+		Source:        o.Target.Identity(),
+		Kind:          o.Kind,
+	}
 }
