@@ -64,6 +64,12 @@ type RestoreOptions struct {
 	// only after the stream's sha256 matched the signed manifest.
 	Source *Source
 
+	// Database, when set, is a PostgreSQL database to restore instead of
+	// File: its pg_dump streams straight into the loader (see
+	// DatabaseSource). A point-in-time restore reads its recovered
+	// temporary instance this way.
+	Database *DatabaseSource
+
 	// verified is the verified backup: the engine's restore reads the data
 	// through verified.Open, which checks it again as it streams.
 	verified *VerifyResult
@@ -157,6 +163,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if o.Source != nil {
 		o.File = o.Source.Location
 	}
+	if o.Database != nil {
+		if o.Target.Dialect != sqlstore.Postgres {
+			return nil, errorf(casino.EINVALID, "a database source restores a PostgreSQL target")
+		}
+		o.File = o.Database.Location
+	}
 	lock, err := AcquireLock(ctx, o.Target)
 	if err != nil {
 		return nil, err
@@ -180,7 +192,13 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	vo := VerifyOptions{Engine: engineOf(o.Target.Dialect), ForceUnverified: o.ForceUnverified, PGBinDir: o.PGBinDir, Progress: o.Progress, Keys: o.Keys, Source: o.Source}
 	eng.verifyInto(&vo, o.DryRun, o.BackupDir)
 	removeNew := eng.discard
-	vr, err := Verify(ctx, o.File, vo)
+	var vr *VerifyResult
+	if o.Database != nil {
+		vr, err = verifyDatabase(ctx, o.Database, o.PGBinDir)
+		defer vr.release()
+	} else {
+		vr, err = Verify(ctx, o.File, vo)
+	}
 	if err == nil && vo.Quick && vr.Manifest == nil {
 		// No manifest, no checksum: decompress and check the whole dump
 		// before anything is touched.
@@ -290,6 +308,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, err
 	}
 	ok = true
+	if sum := vr.StreamedSHA256(); sum != "" {
+		facts.Backup.SHA256 = sum
+	}
 	if m := vr.Manifest; m != nil {
 		at := m.SnapshotAt
 		res.SnapshotAt = &at
@@ -309,6 +330,9 @@ func newFacts(o *RestoreOptions, vr *VerifyResult) *casino.RestoreFacts {
 		StartedAt:     time.Now().UTC().Truncate(time.Second),
 		Backup:        casino.RestoredBackup{Name: filepath.Base(o.File), Location: o.File},
 		RowCounts:     map[string]int64{},
+	}
+	if o.Database != nil {
+		f.Backup.Name = o.Database.Name
 	}
 	if m := vr.Manifest; m != nil {
 		f.Backup.SHA256, f.Backup.SnapshotAt, f.Backup.SchemaVersion = m.SHA256, m.SnapshotAt, m.SchemaVersion

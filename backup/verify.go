@@ -85,6 +85,7 @@ type VerifyResult struct {
 
 	keys *Keys
 	src  *Source
+	db   *dbStream // a DatabaseSource: Open streams its pg_dump
 }
 
 // Open returns the verified backup's decompressed data, checked again as
@@ -92,6 +93,9 @@ type VerifyResult struct {
 // decrypted stream's sha256): a loader reads through it and fails on a
 // mismatch before it commits.
 func (r *VerifyResult) Open(p *Progress) (io.ReadCloser, error) {
+	if r.db != nil {
+		return r.db.open(p)
+	}
 	if r.src != nil {
 		if r.Manifest == nil {
 			return nil, errorf(casino.EINVALID, "%s: a streamed backup needs its signed manifest", r.src.Location)

@@ -3,7 +3,6 @@ package pitr
 import (
 	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -17,11 +16,15 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/klauspost/pgzip"
 
 	"casino"
 )
@@ -66,6 +69,9 @@ type Recovered struct {
 	Window     Window
 	ScratchDir string
 	PID        int
+	// KeyFingerprint is the key whose signature verified the base backup's
+	// manifest ("" with Verify.TrustUnsigned).
+	KeyFingerprint string
 }
 
 func (o *RecoverOptions) logf(format string, args ...any) {
@@ -167,38 +173,54 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 			return nil, err
 		}
 	}
-	if err := o.Verify.VerifyBase(base.dir); err != nil {
+	// Nothing is unpacked or copied before the base backup and the WAL
+	// manifests verified; then the three independent jobs run at once:
+	// unpacking the base, unpacking its WAL, and copying (and checking) the
+	// streamed WAL, then finding its last commit.
+	if rec.KeyFingerprint, err = o.Verify.verifyBase(base.dir); err != nil {
 		return nil, err
 	}
 	idx, err := o.Verify.WALIndex(o.Dir)
 	if err != nil {
 		return nil, err
 	}
-	o.logf("pitr: unpacking base backup %s (finished %s)", base.Name, base.FinishedAt.Format(time.RFC3339))
-	if err := untarGz(filepath.Join(base.dir, "base.tar.gz"), data); err != nil {
-		return nil, fmt.Errorf("unpack base backup: %w", err)
+	o.logf("pitr: unpacking base backup %s (finished %s) and copying the streamed WAL", base.Name, base.FinishedAt.Format(time.RFC3339))
+	var check walIndex
+	if !o.Verify.TrustUnsigned {
+		check = idx
 	}
-	if err := untarGz(filepath.Join(base.dir, "pg_wal.tar.gz"), filepath.Join(data, "pg_wal")); err != nil {
-		return nil, fmt.Errorf("unpack base backup's WAL: %w", err)
+	var cw copiedWAL
+	var last *commit
+	err = inParallel(
+		func() error {
+			if err := untarGz(filepath.Join(base.dir, "base.tar.gz"), data); err != nil {
+				return fmt.Errorf("unpack base backup: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			if err := untarGz(filepath.Join(base.dir, "pg_wal.tar.gz"), filepath.Join(data, "pg_wal")); err != nil {
+				return fmt.Errorf("unpack base backup's WAL: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			var err error
+			if cw, err = copyWAL(filepath.Join(o.Dir, "wal"), wal, base, check); err != nil {
+				return err
+			}
+			last, err = lastCommit(ctx, waldump, wal)
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	// The production server's settings, replication and signal files stay out.
 	for _, f := range []string{"postgresql.auto.conf", "standby.signal", "postmaster.pid", "postmaster.opts"} {
 		os.Remove(filepath.Join(data, f))
 	}
-	var check walIndex
-	if !o.Verify.TrustUnsigned {
-		check = idx
-	}
-	cw, err := copyWAL(filepath.Join(o.Dir, "wal"), wal, base, check)
-	if err != nil {
-		return nil, err
-	}
 	rec.Facts.VerifiedWAL, rec.Facts.UnsignedWAL, rec.Facts.TrustUnsigned = cw.verified, cw.unsigned, o.Verify.TrustUnsigned
-	o.logf("pitr: copied %d WAL segments from %s (%d verified against signed manifests, unsigned tail %v)", cw.copied, filepath.Join(o.Dir, "wal"), cw.verified, cw.unsigned)
-	last, err := lastCommit(ctx, waldump, wal)
-	if err != nil {
-		return nil, err
-	}
+	o.logf("pitr: unpacked; copied %d WAL segments from %s (%d verified against signed manifests, unsigned tail %v)", cw.copied, filepath.Join(o.Dir, "wal"), cw.verified, cw.unsigned)
 	mode := "target_time"
 	if o.Target == nil || last == nil || !o.Target.Before(last.at) {
 		mode = "end_of_wal"
@@ -309,6 +331,22 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	return rec, nil
 }
 
+// inParallel runs the jobs at once and returns the first error (in the
+// order given) once all have ended.
+func inParallel(jobs ...func() error) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = j()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(slices.DeleteFunc(errs, func(e error) bool { return e == nil })...)
+}
+
 // runAs returns the credential to start the server with when casino is root.
 func runAs(name string) (*syscall.Credential, int, int, error) {
 	if os.Geteuid() != 0 {
@@ -362,10 +400,14 @@ func untarGz(path, dir string) error {
 		return err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	// pgzip decompresses ahead on its own goroutine while the files are
+	// written here.
+	zr, err := pgzip.NewReaderN(bufio.NewReaderSize(f, 1<<20), 1<<20, 4)
 	if err != nil {
 		return err
 	}
+	defer zr.Close()
+	buf := make([]byte, 1<<20)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -399,7 +441,7 @@ func untarGz(path, dir string) error {
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(w, tr)
+			_, err = io.CopyBuffer(w, tr, buf)
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}

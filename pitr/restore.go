@@ -26,12 +26,14 @@ type RestoreOptions struct {
 }
 
 // Restore recovers the stream folder to the target instant in a temporary
-// instance, dumps the live database's copy there with the same pg_dump
-// backup casino takes of a live database (manifest, row counts, sha256),
-// and restores that dump through backup.Restore: verify, safety backup,
-// scratch database, checks, migrate up, atomic swap. The temporary instance
-// and the dump are removed afterwards. Nothing changes in the live database
-// before backup.Restore's swap.
+// instance and restores the live database's copy there through
+// backup.Restore in one pass: pg_dump of the temporary instance streams
+// straight into the restore loader (backup.DatabaseSource), with the row
+// counts of the same snapshot as the manifest's, then the usual scratch
+// database, statement and catalog checks, row counts, migrate up, carried
+// live state and verified, undo-able swap. The temporary instance is
+// removed afterwards. Nothing changes in the live database before
+// backup.Restore's swap.
 func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *casino.PITRFacts, error) {
 	if o.Restore.Target.Dialect != sqlstore.Postgres {
 		return nil, nil, errors.New("point-in-time restore from a WAL stream is for PostgreSQL targets")
@@ -43,27 +45,21 @@ func Restore(ctx context.Context, o RestoreOptions) (*backup.RestoreResult, *cas
 	o.Recover.Database = strings.Trim(u.Path, "/")
 	var res *backup.RestoreResult
 	rec, err := RecoverPostgres(ctx, o.Recover, func(ctx context.Context, r *Recovered) error {
-		dumpDir := filepath.Join(r.ScratchDir, "dump")
-		if err := os.Mkdir(dumpDir, 0o700); err != nil {
-			return err
-		}
-		// A socket URL has no host, which sqlstore.ParseURL refuses for
-		// the live database; here it is the point.
-		t := sqlstore.Target{Dialect: sqlstore.Postgres, URL: r.URL}
 		if o.Restore.Pause != nil {
 			o.Restore.Pause("pitr_recovered") // tests kill -9 here: the temporary server must die too
 		}
-		o.Recover.logf("pitr: dumping %s from the temporary instance", o.Recover.Database)
-		sk, err := o.Restore.Keys.Scratch()
-		if err != nil {
-			return err
-		}
-		cr, err := backup.Create(ctx, backup.CreateOptions{Target: t, Dir: dumpDir, PGBinDir: o.Restore.PGBinDir, NoLock: true, Keys: sk, SnapshotAt: recoveryPoint(&r.Facts)})
-		if err != nil {
-			return fmt.Errorf("dump the recovered database: %w", err)
-		}
+		o.Recover.logf("pitr: restoring %s from the temporary instance (pg_dump streams into the loader)", o.Recover.Database)
 		ro := o.Restore
-		ro.File, ro.Keys = cr.Path, sk
+		ro.File = ""
+		// A socket URL has no host, which sqlstore.ParseURL refuses for
+		// the live database; here it is the point.
+		ro.Database = &backup.DatabaseSource{
+			URL:            r.URL,
+			Name:           "pitr-" + r.Base.Name,
+			Location:       o.Recover.Dir,
+			SnapshotAt:     recoveryPoint(&r.Facts),
+			KeyFingerprint: r.KeyFingerprint,
+		}
 		res, err = backup.Restore(ctx, ro)
 		return err
 	})

@@ -176,12 +176,19 @@ func sealBase(dir string, b *BaseBackup, signer keys.Private) error {
 // VerifyBase checks a base backup folder against its signed manifest: the
 // signature, and the size and sha256 of every file recovery reads.
 func (v *Verifier) VerifyBase(dir string) error {
+	_, err := v.verifyBase(dir)
+	return err
+}
+
+// verifyBase is VerifyBase, returning the fingerprint of the key whose
+// signature verified the manifest ("" with TrustUnsigned).
+func (v *Verifier) verifyBase(dir string) (string, error) {
 	if v.TrustUnsigned {
-		return nil
+		return "", nil
 	}
 	m, err := v.readManifest(filepath.Join(dir, "manifest.json"), baseManifestFormat)
 	if err != nil {
-		return err
+		return "", err
 	}
 	want := map[string]bool{"base.tar.gz": true, "pg_wal.tar.gz": true, "backup_manifest": true, "info.json": true}
 	for _, f := range m.Files {
@@ -191,16 +198,16 @@ func (v *Verifier) VerifyBase(dir string) error {
 		delete(want, f.Name)
 		n, sum, err := hashFile(filepath.Join(dir, f.Name))
 		if err != nil {
-			return fmt.Errorf("%w: base backup %s: %v", ErrTampered, filepath.Base(dir), err)
+			return "", fmt.Errorf("%w: base backup %s: %v", ErrTampered, filepath.Base(dir), err)
 		}
 		if n != f.Size || sum != f.SHA256 {
-			return fmt.Errorf("%w: base backup %s: %s has sha256 %s (%d bytes), its signed manifest says %s (%d bytes): changed after it was taken", ErrTampered, filepath.Base(dir), f.Name, sum, n, f.SHA256, f.Size)
+			return "", fmt.Errorf("%w: base backup %s: %s has sha256 %s (%d bytes), its signed manifest says %s (%d bytes): changed after it was taken", ErrTampered, filepath.Base(dir), f.Name, sum, n, f.SHA256, f.Size)
 		}
 	}
 	for name := range want {
-		return fmt.Errorf("%w: base backup %s: its signed manifest does not list %s", ErrTampered, filepath.Base(dir), name)
+		return "", fmt.Errorf("%w: base backup %s: its signed manifest does not list %s", ErrTampered, filepath.Base(dir), name)
 	}
-	return nil
+	return m.KeyFingerprint, nil
 }
 
 // sealedDir is where WAL batch manifests live, outside the folder

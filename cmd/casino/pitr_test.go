@@ -98,7 +98,8 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window", code, errOut)
 	}
 
-	// kill -9 while the temporary server runs, and right before the swap:
+	// kill -9 while the temporary server runs, while its pg_dump streams into
+	// the scratch database, and right before the swap:
 	// the live database stays wholly old and no temporary server survives.
 	tenants := func() string {
 		t.Helper()
@@ -116,7 +117,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		return strings.Join(slugs, " ")
 	}
 	damaged := tenants()
-	for _, point := range []string{"pitr_recovered", "before_swap"} {
+	for _, point := range []string{"pitr_recovered", "restoring", "before_swap"} {
 		penv := map[string]string{"BK_DIR": work, "CASINO_TEST_PAUSE_AT": point}
 		for k, v := range env {
 			penv[k] = v
