@@ -314,9 +314,23 @@ func commonColumns(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table
 	return out, nil
 }
 
-// copyRows inserts the rows of query (selecting cols) into table, each only
-// if exists (a query on the copy taking the row's values) finds nothing.
-func copyRows(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table string, cols []string, query string, args []any, unless func(vals []any) (string, []any)) (int, error) {
+// carryBatch is how many rows one INSERT carries: a few round trips for
+// thousands of audit events, well under both engines' parameter limits.
+const carryBatch = 200
+
+// sameRow says when a row is already in the copy: key names a row by the
+// values that make it the same row (from the selected columns), and present
+// selects those values of the copy's rows that may match.
+type sameRow struct {
+	key     func(vals []any) string
+	present string
+	args    []any
+}
+
+// copyRows inserts the rows of query (selecting cols) into table, in
+// batches; with same, a row whose key the copy already holds, or that an
+// earlier row of the same query carried, is skipped.
+func copyRows(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table string, cols []string, query string, args []any, same *sameRow) (int, error) {
 	rows, err := src.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
@@ -338,22 +352,84 @@ func copyRows(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, table stri
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	ins := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	n := 0
-	for _, vals := range all {
-		if unless != nil {
-			q, a := unless(vals)
-			var one int
-			if err := tx.QueryRowContext(ctx, q, a...).Scan(&one); err == nil {
+	if same != nil && len(all) > 0 {
+		have, err := presentKeys(ctx, tx, same)
+		if err != nil {
+			return 0, err
+		}
+		keep := all[:0]
+		for _, vals := range all {
+			k := same.key(vals)
+			if have[k] {
 				continue
 			}
+			have[k] = true
+			keep = append(keep, vals)
+		}
+		all = keep
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	n := 0
+	for len(all) > 0 {
+		b := all[:min(carryBatch, len(all))]
+		all = all[len(b):]
+		ins := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", len(b)), ", ")
+		var vals []any
+		for _, v := range b {
+			vals = append(vals, v...)
 		}
 		if _, err := tx.ExecContext(ctx, ins, vals...); err != nil {
 			return n, err
 		}
-		n++
+		n += len(b)
 	}
 	return n, nil
+}
+
+// presentKeys reads the keys of the copy's rows same.present selects.
+func presentKeys(ctx context.Context, tx *sqlstore.Tx, same *sameRow) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, same.present, same.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		have[valuesKey(vals...)] = true
+	}
+	return have, rows.Err()
+}
+
+// valuesKey is one string for scanned values, equal for equal values: times
+// as UTC instants, bytes as text.
+func valuesKey(vals ...any) string {
+	var b strings.Builder
+	for _, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			b.WriteString("\x00null")
+		case time.Time:
+			b.WriteString(v.UTC().Format(time.RFC3339Nano))
+		case []byte:
+			b.Write(v)
+		default:
+			fmt.Fprint(&b, v)
+		}
+		b.WriteByte(0x1f)
+	}
+	return b.String()
 }
 
 func carryAudit(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, snapshotAt time.Time, cs *casino.CarriedState) error {
@@ -374,11 +450,14 @@ func carryAudit(ctx context.Context, src *sqlstore.DB, tx *sqlstore.Tx, snapshot
 		}
 	}
 	// The copy's events end at snapshot_at; an event is carried once: the
-	// same instant, action and target already there is the same event.
+	// same instant, action and target already there (carried by an earlier
+	// attempt) is the same event.
 	n, err := copyRows(ctx, src, tx, "audit_events", cols,
 		"SELECT "+strings.Join(cols, ", ")+" FROM audit_events WHERE ts > ? ORDER BY id", []any{snapshotAt},
-		func(v []any) (string, []any) {
-			return "SELECT 1 FROM audit_events WHERE ts = ? AND action = ? AND target = ?", []any{v[idx["ts"]], v[idx["action"]], v[idx["target"]]}
+		&sameRow{
+			key:     func(v []any) string { return valuesKey(v[idx["ts"]], v[idx["action"]], v[idx["target"]]) },
+			present: "SELECT ts, action, target FROM audit_events WHERE ts > ?",
+			args:    []any{snapshotAt},
 		})
 	cs.AuditEvents = n
 	return err
