@@ -206,6 +206,10 @@ if [ "$PARTS" = all ]; then
 	out=$("$WORK/load" -rpo "$DB_ON" -log "$WORK/pg-on.acked")
 	PG_RPO=$(rpo_of "$out"); log "postgres rpo: $out"
 fi
+# The stream stops here: otherwise it would record the WAL of every restore
+# below (each loads the seed into the live server), and each round would
+# copy and scan more WAL than the one before.
+kill "$STREAM_PID"; wait "$STREAM_PID" 2>/dev/null || true
 
 BASE=$(ls -d "$WORK"/stream/base/2* | tail -1)
 casino_round() { # casino_round N: sets CASINO_S
@@ -223,14 +227,17 @@ manual_round() { # manual_round N: sets MANUAL_S
 	tar -xzf "$BASE/base.tar.gz" -C "$M/data"
 	tar -xzf "$BASE/pg_wal.tar.gz" -C "$M/data/pg_wal"
 	for f in "$WORK"/stream/wal/*; do n=$(basename "$f"); cp "$f" "$M/wal/${n%.partial}"; done
+	local t1; t1=$(now)
 	rm -f "$M/data/postgresql.auto.conf" "$M/data/standby.signal" "$M/data/postmaster.pid"
 	touch "$M/data/recovery.signal"
 	chown -R postgres "$M" 2>/dev/null || true
 	as_pg "$PGBIN/pg_ctl" -D "$M/data" -l "$M/log" -w -o "-c port=56433 -c listen_addresses='' -c unix_socket_directories='$M' -c archive_mode=off -c restore_command='cp $M/wal/%f %p' -c recovery_target_time='$T_PG' -c recovery_target_action=promote" start >/dev/null || { cat "$M/log" >&2; exit 1; }
 	until [ "$(psql -X -At -h "$M" -p 56433 -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do sleep 0.1; done
+	local t2; t2=$(now)
 	$PSQL -d postgres -c "CREATE DATABASE manual_target"
 	pg_dump -h "$M" -p 56433 -U postgres casino_on | psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -d manual_target >/dev/null
 	MANUAL_S=$(secs "$t0" "$(now)")
+	log "round $1 manual steps: untar and copy WAL $(secs "$t0" "$t1")s, replay to promote $(secs "$t1" "$t2")s, pg_dump | psql $(secs "$t2" "$(now)")s"
 	as_pg "$PGBIN/pg_ctl" -D "$M/data" -m fast -w stop >/dev/null
 	rm -rf "$M"
 	log "round $1 manual ${MANUAL_S}s (load $(load1))"
