@@ -180,6 +180,12 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	if !res.Backup.SnapshotAt.Equal(T) || res.Carried == nil || res.Carried.AuditEvents < 2 {
 		t.Errorf("facts: snapshot_at %s (want T %s), carried %+v", res.Backup.SnapshotAt, T, res.Carried)
 	}
+	// One pass: what was restored is the stream itself, vouched for by the
+	// key that signed its base backup, and the dump that streamed from the
+	// temporary instance into the loader left its sha256.
+	if res.Backup.KeyFingerprint != testBackupKeys.Signer.Public().Fingerprint() || res.Backup.Location != dir || !strings.HasPrefix(res.Backup.Name, "pitr-") || len(res.Backup.SHA256) != 64 {
+		t.Errorf("facts backup %+v: want the stream %s, its signing key %s, the streamed sha256", res.Backup, dir, testBackupKeys.Signer.Public().Fingerprint())
+	}
 	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
 		t.Errorf("scratch folder not emptied: %v", ents)
 	}
