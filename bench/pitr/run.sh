@@ -61,6 +61,8 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 # stamp T0: prefixes each line with the seconds since T0 (the restore's phases)
 stamp() { local l; while IFS= read -r l; do printf '%7.2f %s\n' "$(echo "${EPOCHREALTIME/,/.} - $1" | bc -l)" "$l"; done; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# free_port: a TCP port nothing listens on (other helpers' runs share the machine)
+free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 wait_ready() { for _ in $(seq 300); do curl -fsS -o /dev/null "$1/api/ready" 2>/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
 
 log "building casino and the load generator"
@@ -88,14 +90,16 @@ SQ_OFF=- SQ_ON=- SQ_RPO=- SQ_RESTORE=- PG_OFF=- PG_RPO=-
 if [ "$PARTS" = all ]; then
 log "SQLite: serve without PITR"
 mkdir -p "$WORK/sq-off" "$WORK/sq-on"
-serve 18290 DATABASE_URL="sqlite:$WORK/sq-off/casino.db" CASINO_BACKUP_DIR="$WORK/sq-off/backups"
-out=$("$WORK/load" -url http://127.0.0.1:18290 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-off/acked" -prefix off)
+PORT_SQ_OFF=$(free_port)
+serve "$PORT_SQ_OFF" DATABASE_URL="sqlite:$WORK/sq-off/casino.db" CASINO_BACKUP_DIR="$WORK/sq-off/backups"
+out=$("$WORK/load" -url http://127.0.0.1:$PORT_SQ_OFF -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-off/acked" -prefix off)
 SQ_OFF=$(rps_of "$out"); log "sqlite off: $out"
 kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
 
 log "SQLite: serve with Litestream"
-serve 18291 DATABASE_URL="sqlite:$WORK/sq-on/casino.db" CASINO_BACKUP_DIR="$WORK/sq-on/backups" CASINO_PITR=litestream CASINO_PITR_REPLICA="file://$WORK/sq-on/replica"
-out=$("$WORK/load" -url http://127.0.0.1:18291 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-on/acked" -prefix on)
+PORT_SQ_ON=$(free_port)
+serve "$PORT_SQ_ON" DATABASE_URL="sqlite:$WORK/sq-on/casino.db" CASINO_BACKUP_DIR="$WORK/sq-on/backups" CASINO_PITR=litestream CASINO_PITR_REPLICA="file://$WORK/sq-on/replica"
+out=$("$WORK/load" -url http://127.0.0.1:$PORT_SQ_ON -password "$PW" -c "$C" -d "$DUR" -log "$WORK/sq-on/acked" -prefix on)
 kill -9 "$SERVE_PID" # the crash, right after the last acknowledged write
 SQ_ON=$(rps_of "$out"); log "sqlite litestream: $out"
 rm -f "$WORK/sq-on/casino.db" "$WORK/sq-on/casino.db-wal" "$WORK/sq-on/casino.db-shm" # the database is lost with the host
@@ -109,7 +113,7 @@ fi
 
 # ------------------------------------------------------------ PostgreSQL
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
-PGPORT=56432
+PGPORT=$(free_port)
 mkdir -p "$WORK/pg" && chown postgres "$WORK/pg" 2>/dev/null || true
 as_pg "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres -E UTF8 >/dev/null
 cat >>"$WORK/pg/postgresql.conf" <<CONF
@@ -120,7 +124,7 @@ max_wal_senders = 5
 max_slot_wal_keep_size = '4GB'
 CONF
 echo "host replication casino_repl 127.0.0.1/32 trust" >>"$WORK/pg/pg_hba.conf"
-as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w start >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w start >/dev/null || { cat "$WORK/pg/log" >&2; exit 1; }
 PSQL="psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PGPORT -U postgres"
 $PSQL -d postgres -c "CREATE ROLE casino_repl LOGIN REPLICATION" -c "CREATE DATABASE casino_off" -c "CREATE DATABASE casino_on"
 DB_OFF="postgres://postgres@127.0.0.1:$PGPORT/casino_off?sslmode=disable"
@@ -128,14 +132,16 @@ DB_ON="postgres://postgres@127.0.0.1:$PGPORT/casino_on?sslmode=disable"
 
 if [ "$PARTS" = all ]; then
 	log "PostgreSQL: serve without a stream"
-	serve 18292 DATABASE_URL="$DB_OFF" CASINO_BACKUP_DIR="$WORK/pg-off-backups"
-	out=$("$WORK/load" -url http://127.0.0.1:18292 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-off.acked" -prefix off)
+	PORT_PG_OFF=$(free_port)
+	serve "$PORT_PG_OFF" DATABASE_URL="$DB_OFF" CASINO_BACKUP_DIR="$WORK/pg-off-backups"
+	out=$("$WORK/load" -url http://127.0.0.1:$PORT_PG_OFF -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-off.acked" -prefix off)
 	PG_OFF=$(rps_of "$out"); log "postgres off: $out"
 	kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
 fi
 
 log "PostgreSQL: seed ${SEED_MB} MB (generate_series), then start casino pitr stream (base backup of the seed)"
-serve 18293 DATABASE_URL="$DB_ON" CASINO_BACKUP_DIR="$WORK/pg-on-backups" CASINO_PITR=wal
+PORT_PG_ON=$(free_port)
+serve "$PORT_PG_ON" DATABASE_URL="$DB_ON" CASINO_BACKUP_DIR="$WORK/pg-on-backups" CASINO_PITR=wal
 t0=$(now)
 # Tenants with an admin and a few settings each; then the audit trail, in
 # 64 MB batches (one transaction each keeps the WAL of a batch bounded).
@@ -175,7 +181,7 @@ STREAM_PID=$!
 PIDS+=("$STREAM_PID")
 for _ in $(seq 600); do "$CASINO" pitr status --dir "$WORK/stream" --json 2>/dev/null | grep -q '"window"' && break; sleep 0.5; done
 log "PostgreSQL: serve with the stream"
-out=$("$WORK/load" -url http://127.0.0.1:18293 -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-on.acked" -prefix on)
+out=$("$WORK/load" -url http://127.0.0.1:$PORT_PG_ON -password "$PW" -c "$C" -d "$DUR" -log "$WORK/pg-on.acked" -prefix on)
 kill -9 "$SERVE_PID" # the crash, right after the last acknowledged write
 PG_ON=$(rps_of "$out"); log "postgres stream: $out"
 # T: the middle of the write run, for the recovery-time comparison
@@ -217,7 +223,14 @@ casino_round() { # casino_round N: sets CASINO_S
 	t0=$(now)
 	restore_pg "$T_ISO" "$WORK/pg-restore-$1.log"
 	CASINO_S=$(secs "$t0" "$(now)")
-	log "round $1 casino ${CASINO_S}s (load $(load1))"
+	# its phases, from its own stamped log lines: unpack and copy the WAL,
+	# replay to promote, then move the data in (pg_dump into the loader,
+	# checks, migrations, carried state, swap)
+	local u r
+	u=$(awk '/pitr: unpacked;/ {print $1; exit}' "$WORK/pg-restore-$1.log")
+	r=$(awk '/pitr: recovered to/ {print $1; exit}' "$WORK/pg-restore-$1.log")
+	C_UNPACK+=("$u") C_REPLAY+=("$(secs "$u" "$r")") C_MOVE+=("$(secs "$r" "$CASINO_S")")
+	log "round $1 casino ${CASINO_S}s: unpack and copy WAL ${u}s, replay to promote $(secs "$u" "$r")s, move in $(secs "$r" "$CASINO_S")s (load $(load1))"
 }
 manual_round() { # manual_round N: sets MANUAL_S
 	local t0 M="$WORK/manual"
@@ -236,13 +249,15 @@ manual_round() { # manual_round N: sets MANUAL_S
 	local t2; t2=$(now)
 	$PSQL -d postgres -c "CREATE DATABASE manual_target"
 	pg_dump -h "$M" -p 56433 -U postgres casino_on | psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -d manual_target >/dev/null
-	MANUAL_S=$(secs "$t0" "$(now)")
-	log "round $1 manual steps: untar and copy WAL $(secs "$t0" "$t1")s, replay to promote $(secs "$t1" "$t2")s, pg_dump | psql $(secs "$t2" "$(now)")s"
+	local t3; t3=$(now)
+	MANUAL_S=$(secs "$t0" "$t3")
+	M_UNPACK+=("$(secs "$t0" "$t1")") M_REPLAY+=("$(secs "$t1" "$t2")") M_MOVE+=("$(secs "$t2" "$t3")")
+	log "round $1 manual steps: untar and copy WAL $(secs "$t0" "$t1")s, replay to promote $(secs "$t1" "$t2")s, pg_dump | psql $(secs "$t2" "$t3")s"
 	as_pg "$PGBIN/pg_ctl" -D "$M/data" -m fast -w stop >/dev/null
 	rm -rf "$M"
 	log "round $1 manual ${MANUAL_S}s (load $(load1))"
 }
-RATIOS=() CASINOS=() MANUALS=() LOADS=()
+RATIOS=() CASINOS=() MANUALS=() LOADS=() C_UNPACK=() C_REPLAY=() C_MOVE=() M_UNPACK=() M_REPLAY=() M_MOVE=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	drop_aside
 	LOADS+=("$(load1)")
@@ -265,6 +280,8 @@ PG_MANUAL=$(median "${MANUALS[@]}")
 PG_RATIO=$(median "${RATIOS[@]}")
 SEED_SIZE=$(du -sh "$BASE" | cut -f1)
 log "recovery rounds: casino ${CASINOS[*]} s; manual ${MANUALS[*]} s; ratios ${RATIOS[*]}; load ${LOADS[*]}"
+PHASES="unpack+copy WAL / replay to promote / move in, medians: casino $(median "${C_UNPACK[@]}") / $(median "${C_REPLAY[@]}") / $(median "${C_MOVE[@]}") s, manual $(median "${M_UNPACK[@]}") / $(median "${M_REPLAY[@]}") / $(median "${M_MOVE[@]}") s"
+log "phases: $PHASES"
 
 table=$(cat <<MD
 | what | without PITR | with PITR | ratio / figure | target |
@@ -274,6 +291,7 @@ table=$(cat <<MD
 | SQLite RPO achieved (kill -9, file lost, restore --to-time latest) | | | ${SQ_RPO}s (restore ${SQ_RESTORE}s) | <= 2s |
 | PostgreSQL RPO achieved (kill -9, restore --to-time latest) | | | ${PG_RPO}s | <= 2s |
 | PostgreSQL recover to T, $SEED_MB MB seed (database $SEED_SIZE_DB, base backup $SEED_SIZE), median of $ROUNDS interleaved rounds | manual ${PG_MANUAL}s | casino ${PG_CASINO}s | ${PG_RATIO}x (rounds: ${RATIOS[*]}; load ${LOADS[*]}) | <= 1.2x |
+| the same, by phase ($PHASES) | | | move in: $(ratio "$(median "${C_MOVE[@]}")" "$(median "${M_MOVE[@]}")")x | info |
 MD
 )
 echo "$table"
