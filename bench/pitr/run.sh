@@ -31,6 +31,7 @@
 #         BENCH_PARTS    all (default) or recover: only part 3 (the write
 #                        run that T falls in still runs, with the stream)
 #         BENCH_OUT      append the markdown table to this file
+#         BENCH_CASINO_ARGS  more arguments for casino restore (e.g. --jobs 1)
 # Needs:  the PostgreSQL server packages (initdb; run as root it uses the
 #         postgres user, like internal/testpg), sqlite3 is not needed; about
 #         SEED_MB * (4 + BENCH_ROUNDS) MB of free disk under /tmp.
@@ -197,7 +198,7 @@ restore_pg() { # restore_pg TO-TIME [LOG]: the log's lines carry the seconds sin
 	local t0 out="${2:-$WORK/pg-restore.log}"
 	t0=${EPOCHREALTIME/,/.}
 	(cd "$WORK" && env DATABASE_URL="$DB_ON" CASINO_BACKUP_DIR="$WORK/pg-on-backups" CASINO_PITR_SCRATCH_DIR="$WORK" \
-		"$CASINO" restore --to-time "$1" --pitr-dir "$WORK/stream" --yes --no-safety-backup --terminate-connections 2>&1 | stamp "$t0" >"$out") || { cat "$out" >&2; exit 1; }
+		"$CASINO" restore --to-time "$1" --pitr-dir "$WORK/stream" --yes --no-safety-backup --terminate-connections ${BENCH_CASINO_ARGS:-} 2>&1 | stamp "$t0" >"$out") || { cat "$out" >&2; exit 1; }
 }
 # drop_aside: the databases earlier restores kept aside (untimed; keeps the disk bounded)
 drop_aside() {
