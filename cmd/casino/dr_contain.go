@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"casino/dr"
@@ -241,15 +240,8 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var reqs [][]string
-	if *url != "" {
-		reqs = append(reqs,
-			[]string{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
-			[]string{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)})
-	}
-	if open != nil {
-		reqs = append(reqs, []string{"database", dbName, "set", "login_freeze", fs.Arg(0), "(only when the API does not answer)"})
-	}
+	fo := dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red}
+	reqs := fo.Plan()
 	if *dry {
 		printCommands(env.Stdout, "would send:", reqs)
 		return nil
@@ -262,7 +254,7 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
 			var outs []dr.Output
 			var err error
-			rec, outs, err = dr.SetFreeze(ctx, dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red})
+			rec, outs, err = dr.SetFreeze(ctx, fo)
 			if jerr := s.Record(dr.TypeFreeze, rec); jerr != nil && err == nil {
 				err = jerr
 			}
