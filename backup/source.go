@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"casino"
@@ -57,6 +59,85 @@ func RemoteSource(st *s3store.Store, b *s3store.Backup) (*Source, error) {
 		Written:   b.Data.LastModified,
 		Open:      func(ctx context.Context) (io.ReadCloser, error) { return st.OpenData(ctx, b) },
 	}, nil
+}
+
+// SourceOptions say where the argument of casino restore may name a
+// backup.
+type SourceOptions struct {
+	// Dir is the backup folder: a FILE must lie inside it, and latest is
+	// the newest trusted backup there.
+	Dir string
+	// Keys decide which manifests are trusted for latest (nil: any
+	// complete manifest).
+	Keys *Keys
+	// Remote says the argument names a backup in the bucket (--remote);
+	// an s3://bucket/prefix/NAME argument always does.
+	Remote bool
+	// FindRemote finds the trusted backup the argument names in the
+	// bucket, latest included; the caller wires the bucket's settings.
+	FindRemote func(ctx context.Context, arg string) (*s3store.Store, *s3store.Backup, error)
+}
+
+// SelectSource resolves what a restore's argument names, in this order:
+// a backup in the bucket, streamed with no local copy (src, path ""); the
+// newest trusted backup in Dir for latest; a FILE, looked up in Dir when
+// it is a bare name and refused when it lies outside Dir (ResolvePath).
+// An empty arg (restore --to-time) names no file: path and src are empty.
+func SelectSource(ctx context.Context, arg string, o SourceOptions) (path string, src *Source, err error) {
+	if o.Remote || s3store.IsRemote(arg) {
+		st, b, err := o.FindRemote(ctx, arg)
+		if err != nil {
+			return "", nil, err
+		}
+		src, err := RemoteSource(st, b)
+		return "", src, err
+	}
+	if arg = LatestPath(o.Dir, o.Keys, arg); arg == "" {
+		return "", nil, nil
+	}
+	path, err = ResolvePath(o.Dir, arg)
+	return path, nil, err
+}
+
+// LatestPath returns the path of the newest trusted backup in dir (Newest)
+// when arg is "latest", and arg itself otherwise. With no trusted backup
+// it returns "latest", which then names no file.
+func LatestPath(dir string, k *Keys, arg string) string {
+	if arg == "latest" {
+		if e := Newest(dir, k); e != nil {
+			return e.Path
+		}
+	}
+	return arg
+}
+
+// ResolvePath returns FILE's path, refusing one that escapes the backup
+// folder dir (after symlinks): a bare name is looked up inside it.
+func ResolvePath(dir, file string) (string, error) {
+	if !strings.ContainsRune(file, filepath.Separator) {
+		file = filepath.Join(dir, file)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	absFile, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	if d, err := filepath.EvalSymlinks(absDir); err == nil {
+		absDir = d
+	}
+	if f, err := filepath.EvalSymlinks(absFile); err == nil {
+		absFile = f
+	} else if d, err := filepath.EvalSymlinks(filepath.Dir(absFile)); err == nil {
+		absFile = filepath.Join(d, filepath.Base(absFile))
+	}
+	rel, err := filepath.Rel(absDir, absFile)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("refusing %s: it lies outside the backup folder %s (set --dir or CASINO_BACKUP_DIR to the folder that holds it)", file, absDir)
+	}
+	return file, nil
 }
 
 // sha256 streams the source once through sha256.

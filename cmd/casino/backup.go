@@ -399,9 +399,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	} else if file == "latest" {
 		// The newest backup whose manifest is trusted (signature included).
 		k, _ := b.loadKeys(env, false)
-		if e := backup.Newest(b.dir, k); e != nil {
-			file = e.Path
-		}
+		file = backup.LatestPath(b.dir, k, file)
 	}
 	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")

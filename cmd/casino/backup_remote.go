@@ -342,16 +342,3 @@ func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, a
 	}
 	return path, nil
 }
-
-// remoteSource is the remote backup arg names, to stream (restore).
-func remoteSource(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (*backup.Source, error) {
-	st, bk, err := findRemote(ctx, env, r, b, arg)
-	if err != nil {
-		return nil, err
-	}
-	src, err := backup.RemoteSource(st, bk)
-	if err != nil {
-		return nil, cliError(err)
-	}
-	return src, nil
-}
