@@ -186,7 +186,7 @@ func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupMa
 			if errors.As(err, &nm) {
 				return nil, errorf(casino.EINVALID, "%s is encrypted to other recipients: CASINO_BACKUP_IDENTITY holds none of their identities", baseName(path))
 			}
-			return nil, errorf(casino.EINVALID, "%s: age decryption failed: %v", baseName(path), err)
+			return nil, errorf(casino.EINVALID, "%s: age decryption failed: %w", baseName(path), err)
 		}
 		if m != nil {
 			h := newHashCounter()

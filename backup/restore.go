@@ -190,7 +190,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err != nil {
 		removeNew()
 		if ce := (*casino.Error)(nil); errors.As(err, &ce) {
-			return nil, &casino.Error{Code: ce.Code, Message: "refusing the restore, nothing was changed: " + ce.Message}
+			return nil, &casino.Error{Code: ce.Code, Message: "refusing the restore, nothing was changed: " + ce.Message, Err: ce}
 		}
 		return nil, err
 	}

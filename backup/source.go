@@ -167,8 +167,8 @@ func (s *Source) open(ctx context.Context, want s3store.Stored) (io.ReadCloser, 
 }
 
 // ErrStoredDigest: a streamed backup's stored bytes differ from what its
-// signed manifest says. Verify and Restore report it as the text of their
-// casino.Error (EINVALID), not as a wrapped error.
+// signed manifest says. Verify and Restore return it wrapped in their
+// casino.Error (EINVALID): errors.Is matches it.
 var ErrStoredDigest = errors.New("the streamed backup differs from its signed manifest")
 
 type digestReader struct {

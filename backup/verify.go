@@ -123,9 +123,10 @@ func (r *VerifyResult) pass(format string, args ...any) {
 	r.Checks = append(r.Checks, fmt.Sprintf(format, args...))
 }
 
-// invalid is a verification failure: the file is refused.
+// invalid is a verification failure: the file is refused. A %w operand
+// stays matchable by errors.Is.
 func invalid(path, format string, args ...any) error {
-	return errorf(casino.EINVALID, "%s: %s", filepath.Base(path), fmt.Sprintf(format, args...))
+	return errorf(casino.EINVALID, "%s: %w", filepath.Base(path), fmt.Errorf(format, args...))
 }
 
 // Verify checks a backup file without touching any database: the manifest
@@ -276,7 +277,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 			if casino.ErrorCode(err) == casino.EUNAVAILABLE {
 				return nil, err
 			}
-			return nil, invalid(path, "%v", err)
+			return nil, invalid(path, "%w", err)
 		}
 		r.UncompressedBytes = n
 		r.RowCounts = counts
@@ -379,7 +380,7 @@ func decompressSQLite(ctx context.Context, r *VerifyResult, out string, p *Progr
 		return nil, 0, diskError(out, err)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("decompression failed: %v (corrupt or truncated file)", err)
+		return nil, 0, fmt.Errorf("decompression failed: %w (corrupt or truncated file)", err)
 	}
 	head := make([]byte, 16)
 	if g, err := os.Open(out); err == nil {
