@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,6 +86,19 @@ type VerifyResult struct {
 
 	keys *Keys
 	src  *Source
+	// decrypt sums the nanoseconds every stream opened from this backup
+	// spent in age decryption (DecryptTime).
+	decrypt *atomic.Int64
+}
+
+// DecryptTime is the time the streams read from this backup so far spent
+// decrypting it (age), without the time they waited on the stored bytes;
+// 0 for a backup that is not encrypted.
+func (r *VerifyResult) DecryptTime() time.Duration {
+	if r.decrypt == nil {
+		return 0
+	}
+	return time.Duration(r.decrypt.Load())
 }
 
 // Open returns the verified backup's decompressed data, checked again as
@@ -100,9 +114,9 @@ func (r *VerifyResult) Open(p *Progress) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		return openStreamFrom(r.Path, f, r.src.Size, r.Manifest, r.keys, p)
+		return openStreamFrom(r.Path, f, r.src.Size, r.Manifest, r.keys, p, r.decrypt)
 	}
-	return openStream(r.Path, r.Manifest, r.keys, p)
+	return openStream(r.Path, r.Manifest, r.keys, p, r.decrypt)
 }
 
 // ContentsChecked reports whether the data itself was read and checked
@@ -143,7 +157,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	if src != nil {
 		path = src.Name
 	}
-	r := &VerifyResult{Path: path, keys: o.Keys, src: src}
+	r := &VerifyResult{Path: path, keys: o.Keys, src: src, decrypt: new(atomic.Int64)}
 	var size int64
 	var mtime time.Time
 	var m *casino.BackupManifest
