@@ -73,6 +73,14 @@ func TestSelectSource(t *testing.T) {
 	if want := []string{"s3://bucket/prefix/" + name, "latest"}; strings.Join(asked, " ") != strings.Join(want, " ") {
 		t.Errorf("bucket asked for %q, want %q", asked, want)
 	}
+	// verify and adopt look a bare name up in the folder, and take a path
+	// as it is (they refuse nothing: they do not restore).
+	if got := backup.LookupPath(dir, name); got != filepath.Join(dir, name) {
+		t.Errorf("LookupPath(%q) = %q, want it in the backup folder", name, got)
+	}
+	if p := filepath.Join(outside, "x.sqlite.gz"); backup.LookupPath(dir, p) != p {
+		t.Errorf("LookupPath(%q) changed a path", p)
+	}
 	// With no trusted backup, latest names no file in the folder.
 	empty := t.TempDir()
 	if got := backup.LatestPath(empty, tk, "latest"); got != "latest" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -109,6 +110,19 @@ func LatestPath(dir string, k *Keys, arg string) string {
 		}
 	}
 	return arg
+}
+
+// LookupPath returns where backup verify and adopt find FILE: a bare name
+// that is not a file in the working folder is looked up in the backup
+// folder dir. Unlike ResolvePath it refuses no path: they read, they do
+// not restore.
+func LookupPath(dir, file string) string {
+	if !strings.ContainsRune(file, filepath.Separator) {
+		if _, err := os.Stat(file); err != nil {
+			return filepath.Join(dir, file)
+		}
+	}
+	return file
 }
 
 // ResolvePath returns FILE's path, refusing one that escapes the backup

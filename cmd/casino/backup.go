@@ -404,11 +404,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")
 	}
-	if !strings.ContainsRune(file, filepath.Separator) {
-		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(b.dir, file)
-		}
-	}
+	file = backup.LookupPath(b.dir, file)
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
 	}
@@ -497,11 +493,7 @@ func runBackupAdopt(ctx context.Context, env *Env, args []string) error {
 	if file == "" {
 		return usageErrorf("backup adopt: want exactly one FILE")
 	}
-	if !strings.ContainsRune(file, filepath.Separator) {
-		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(b.dir, file)
-		}
-	}
+	file = backup.LookupPath(b.dir, file)
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
 	}
