@@ -31,6 +31,7 @@ func init() {
 const pitrUsage = `pitr stream|status [flags]
 
   stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
+         [--remote s3://bucket/prefix [--lock-mode compliance --lock-min 7d]]
       runs until stopped: pg_receivewal through a replication slot into DIR/wal,
       a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
       heartbeat in DIR/stream.json. Every base backup and every batch of
@@ -41,9 +42,17 @@ const pitrUsage = `pitr stream|status [flags]
   status [--dir DIR] [--json]
       streaming lag, newest base backup, recoverable window, bytes the slot
       retains; read from DIR alone
+  pull [--remote s3://bucket/prefix] [--dir DIR] [--to-time T] [--verify-key PUB]... [--json]
+      the host that streamed is lost: rebuild DIR (which must not exist)
+      from what the stream shipped to REMOTE/pitr. Every manifest's
+      signature (CASINO_BACKUP_VERIFY_KEY, --verify-key) and every file's
+      sha256 are checked, files decrypted with CASINO_BACKUP_IDENTITY; DIR
+      appears only when all is verified. --to-time pulls only the newest
+      base backup finished by T and the WAL after it. Then:
+      casino restore --to-time T --pitr-dir DIR
 
 Settings: CASINO_PITR_DIR (default pitr), CASINO_PITR_REPLICATION_URL,
-CASINO_PG_BINDIR (pg_receivewal/pg_basebackup of the server's major).
+CASINO_PG_BINDIR (pg_receivewal/pg_basebackup/pg_waldump of the server's major).
 See docs/ops/pitr.md.`
 
 func runPITR(ctx context.Context, env *Env, args []string) error {
@@ -56,14 +65,16 @@ func runPITR(ctx context.Context, env *Env, args []string) error {
 		return runPITRStream(ctx, env, args)
 	case "status":
 		return runPITRStatus(ctx, env, args)
+	case "pull":
+		return runPITRPull(ctx, env, args)
 	case "":
 		fs := newFlagSet(env, "pitr", pitrUsage)
 		if err := parseFlags(fs, args); err != nil {
 			return helpOK(err)
 		}
-		return usageErrorf("pitr: want stream or status (see 'casino pitr -h')")
+		return usageErrorf("pitr: want stream, status or pull (see 'casino pitr -h')")
 	}
-	return usageErrorf("pitr: unknown subcommand %q: want stream or status", sub)
+	return usageErrorf("pitr: unknown subcommand %q: want stream, status or pull", sub)
 }
 
 func runPITRStream(ctx context.Context, env *Env, args []string) error {
@@ -80,6 +91,8 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	var remote string
 	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix: ship every signed base backup and WAL batch, age-encrypted, to PREFIX/pitr")
 	allowPlain := fs.Bool("allow-plaintext-remote", false, "ship to the remote without age encryption")
+	var lockFlags remoteFlags
+	bindRemoteLockFlags(fs, env, &lockFlags)
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -111,7 +124,7 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	}
 	o.Signer = &signer
 	if remote != "" {
-		ship, where, err := pitrShipper(env, remote, *allowPlain)
+		ship, where, err := pitrShipper(env, remote, *allowPlain, &lockFlags)
 		if err != nil {
 			return err
 		}
@@ -157,42 +170,70 @@ func runPITRStatus(ctx context.Context, env *Env, args []string) error {
 	if jsonOut {
 		return writeJSON(env.Stdout, st)
 	}
-	w := env.Stdout
-	fmt.Fprintf(w, "stream folder:  %s (slot %s)\n", st.Dir, st.Slot)
-	state := "not receiving"
-	if st.Receiving && st.Fresh {
-		state = "receiving"
-	} else if st.Receiving {
-		state = "stale: no heartbeat since " + st.UpdatedAt.Format(time.RFC3339) + " (is `casino pitr stream` running?)"
+	st.WriteText(env.Stdout)
+	return nil
+}
+
+func runPITRPull(ctx context.Context, env *Env, args []string) error {
+	var dir, remote, toTime string
+	var jsonOut bool
+	var verifyKeys listFlag
+	fs := newFlagSet(env, "pitr pull", pitrUsage)
+	stringSetting(fs, env, &dir, "dir", "CASINO_PITR_DIR", "pitr", "stream folder to create (must not exist)")
+	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix the stream shipped to (its objects are under PREFIX/pitr)")
+	fs.StringVar(&toTime, "to-time", "", "pull only the newest base backup finished by this RFC 3339 instant and the WAL after it")
+	fs.Var(&verifyKeys, "verify-key", "public key (PEM value or file) a manifest may be signed with, besides CASINO_BACKUP_VERIFY_KEY; repeatable")
+	fs.BoolVar(&jsonOut, "json", false, "print what was pulled as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
 	}
-	fmt.Fprintf(w, "stream:         %s\n", state)
-	if st.LagSeconds >= 0 {
-		fmt.Fprintf(w, "wal lag:        %.1fs (everything committed before %s is streamed)\n", st.LagSeconds, st.CaughtUpAt.Format(time.RFC3339Nano))
-	} else {
-		fmt.Fprintln(w, "wal lag:        unknown (the stream has not caught up yet)")
+	if fs.NArg() > 0 {
+		return usageErrorf("pitr pull: unexpected argument %q", fs.Arg(0))
 	}
-	if b := st.NewestBase; b != nil {
-		fmt.Fprintf(w, "newest base:    %s, finished %s (%d base backups, %s)\n", b.Name, b.FinishedAt.Format(time.RFC3339), st.BaseBackups, backup.HumanBytes(st.BaseBytes))
-	} else {
-		fmt.Fprintln(w, "newest base:    none yet")
+	if remote == "" {
+		return usageErrorf("pitr pull: name the bucket: --remote s3://bucket/prefix (or CASINO_BACKUP_REMOTE), as casino pitr stream shipped to")
 	}
-	if st.Window != nil {
-		fmt.Fprintf(w, "window:         %s\n", st.Window)
-	} else {
-		fmt.Fprintln(w, "window:         none: no base backup with WAL streamed after it")
+	o := pitr.PullOptions{Dir: dir, BinDir: env.Getenv("CASINO_PG_BINDIR"), Log: env.Stderr}
+	if toTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, toTime)
+		if err != nil {
+			return usageErrorf("pitr pull: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z", toTime)
+		}
+		o.Target = &t
 	}
-	fmt.Fprintf(w, "slot retains:   %s on the server (wal_status %s)\n", backup.HumanBytes(st.RetainedBytes), st.WALStatus)
-	fmt.Fprintf(w, "wal folder:     %s\n", backup.HumanBytes(st.WALBytes))
-	if st.SlotLostAt != nil {
-		fmt.Fprintf(w, "slot lost at:   %s (WAL before it moved to %s/old)\n", st.SlotLostAt.Format(time.RFC3339), st.Dir)
+	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
+	if err != nil {
+		return usageErrorf("pitr pull: %v", err)
 	}
+	if o.Store, err = s3store.Open(cfg); err != nil {
+		return usageErrorf("pitr pull: %v", err)
+	}
+	k, err := backup.LoadKeys(backup.KeyConfig{SigningKey: env.Getenv("CASINO_BACKUP_SIGNING_KEY"), VerifyKeys: splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY")),
+		FlagVerifyKeys: verifyKeys, Identity: env.Getenv("CASINO_BACKUP_IDENTITY")})
+	if err != nil {
+		return usageErrorf("pitr pull: %v", cliError(err))
+	}
+	o.Verify, o.Decrypt = k.Verify, k.DecryptFrom
+	res, err := pitr.Pull(ctx, o)
+	if err != nil {
+		return fmt.Errorf("pitr pull: %w", err)
+	}
+	if jsonOut {
+		return writeJSON(env.Stdout, res)
+	}
+	pitr.WritePulled(env.Stdout, res)
 	return nil
 }
 
 // pitrShipper opens REMOTE/pitr and returns the stream's shipper: age
 // encryption to CASINO_BACKUP_RECIPIENTS, refused without recipients unless
-// allowPlain.
-func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context, pitr.Sealed) error, string, error) {
+// allowPlain, and the Object Lock of --lock-mode/--lock-min
+// (CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN), as backups get.
+func pitrShipper(env *Env, remote string, allowPlain bool, lf *remoteFlags) (func(context.Context, pitr.Sealed) error, string, error) {
+	lo, err := backup.RemoteConfig{LockMode: lf.lockMode, LockMin: lf.lockMin}.Options()
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
 	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
 	if err != nil {
 		return nil, "", usageErrorf("pitr stream: %v", err)
@@ -216,7 +257,7 @@ func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context
 	case !allowPlain:
 		return nil, "", usageErrorf("pitr stream: a remote gets the WAL age-encrypted: set CASINO_BACKUP_RECIPIENTS (age1... public keys), or pass --allow-plaintext-remote")
 	}
-	return pitr.RemoteShipper(st, enc, s3store.Lock{}), cfg.URL(), nil
+	return pitr.RemoteShipper(st, enc, pitr.LockFor(lo.LockMode, lo.LockMin, nil)), cfg.URL(), nil
 }
 
 // bindPITRRestoreFlags adds restore's point-in-time flags.

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/minio/minio-go/v7"
+
+	"casino"
+	"casino/internal/poll"
+	"casino/internal/testpg"
+	"casino/internal/tests3"
+	"casino/keys"
+	"casino/pitr"
+)
+
+// TestPITRPullAfterHostLoss is Scenario C for a PostgreSQL stream shipped
+// to a bucket: `casino pitr stream --remote` ships age-encrypted, signed
+// base backups and WAL; the host and its stream folder are lost; `casino
+// pitr pull --to-time T` rebuilds the folder from the bucket, verified, and
+// `casino restore --to-time T --pitr-dir` brings back every tenant created
+// before T and none after. A pull that trusts another key exits non-zero
+// and leaves no folder.
+func TestPITRPullAfterHostLoss(t *testing.T) {
+	t.Parallel()
+	c := testpg.NewCluster(t)
+	dbURL := c.NewDatabase()
+	bkSeed(t, dbURL, "before", 3)
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE ROLE casino_repl LOGIN REPLICATION"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dbURL)
+	u.User = url.User("casino_repl")
+	u.Path = "/postgres"
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	dir := filepath.Join(work, "pitr")
+	scratch, err := os.MkdirTemp("", "casino-pitr-pulltest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
+	t.Cleanup(func() { os.RemoveAll(scratch) })
+	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups"),
+		"CASINO_BACKUP_REMOTE": "s3://" + bucket + "/prod", "CASINO_BACKUP_RECIPIENTS": id.Recipient().String(),
+		"CASINO_BACKUP_SIGNING_KEY": testBackupKey, "CASINO_BACKUP_VERIFY_KEY": string(testBackupKeys.Signer.Public().PEM())}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	streamDone := make(chan error, 1)
+	var streamOut, streamErr syncBuffer
+	go func() {
+		streamDone <- run(ctx, []string{"pitr", "stream"}, envFunc(env), strings.NewReader(""), &streamOut, &streamErr)
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-streamDone; err != nil {
+				t.Errorf("pitr stream: %v\n%s", err, streamErr.String())
+			}
+		}
+	}
+	defer stop()
+	if !poll.Wait(90*time.Second, func() bool {
+		st, err := pitr.ReadStatus(dir, time.Now())
+		return err == nil && st.Window != nil
+	}) {
+		t.Fatalf("no base backup:\n%s", streamOut.String())
+	}
+
+	bkSeed(t, dbURL, "before2", 2)
+	T := time.Now()
+	bkSeed(t, dbURL, "after", 2)
+	if _, err := db.Exec("DELETE FROM tenants WHERE slug LIKE 'before%'"); err != nil {
+		t.Fatal(err)
+	}
+	// The segment holding it all completes (archive_timeout does this in
+	// production) and is shipped: its batch manifest's signature lands last.
+	admin, err := sql.Open("pgx", c.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var seg string
+	if err := admin.QueryRow("SELECT pg_walfile_name(pg_switch_wal())").Scan(&seg); err != nil {
+		t.Fatal(err)
+	}
+	mc := srv.Client(t)
+	if !poll.Wait(60*time.Second, func() bool {
+		for o := range mc.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Prefix: "prod/pitr/sealed-"}) {
+			if k := strings.TrimPrefix(o.Key, "prod/pitr/sealed-wal-"); strings.HasSuffix(k, ".json.sig") && strings.TrimSuffix(k, ".json.sig")[25:] >= seg {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("segment %s never shipped:\n%s", seg, streamOut.String())
+	}
+	stop()
+	if err := os.RemoveAll(dir); err != nil { // the host is lost
+		t.Fatal(err)
+	}
+	env["CASINO_BACKUP_IDENTITY"] = id.String()
+
+	// Trusting another key: refused, non-zero, no folder.
+	other, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{"CASINO_BACKUP_SIGNING_KEY": "", "CASINO_BACKUP_VERIFY_KEY": string(other.Public().PEM())}
+	for k, v := range env {
+		if _, set := bad[k]; !set {
+			bad[k] = v
+		}
+	}
+	if _, errOut, code := runCLI(t, bad, "", "pitr", "pull", "--to-time", T.UTC().Format(time.RFC3339Nano)); code == 0 || !strings.Contains(errOut, "not among the verify keys") {
+		t.Errorf("pull trusting another key: exit %d, %q; want a refusal naming the signature", code, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a refused pull left %s (%v)", dir, err)
+	}
+
+	out, errOut, code := runCLI(t, env, "", "pitr", "pull", "--to-time", T.UTC().Format(time.RFC3339Nano), "--json")
+	var p pitr.Pulled
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+		t.Fatalf("pitr pull: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if p.Window == nil || p.Window.End.Before(T) || len(p.BaseBackups) != 1 || p.Encrypted != p.Files || p.WALSegments == 0 {
+		t.Fatalf("pulled %+v: want one base backup, encrypted files, WAL and a window past T", p)
+	}
+	t.Logf("pulled %d files (%d WAL segments, %d bytes) in %.1fs; window %s", p.Files, p.WALSegments, p.Bytes, p.Seconds, p.Window)
+	if out, _, code := runCLI(t, env, "", "pitr", "status"); code != 0 || !strings.Contains(out, "pulled from s3://"+bucket+"/prod/pitr") || !strings.Contains(out, p.Window.String()) {
+		t.Errorf("pitr status of the pulled folder: exit %d\n%s", code, out)
+	}
+
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--pitr-dir", dir, "--yes", "--target", dbURL, "--terminate-connections", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time from the pulled folder: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res casino.RestoreFacts
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.VerifiedWAL == 0 || len(res.PITR.UnsignedWAL) != 0 {
+		t.Fatalf("restore --json: %v: %s", err, out)
+	}
+	var slugs []string
+	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2 before2-0 before2-1"; got != want {
+		t.Errorf("tenants after pull and restore to T: %q, want %q", got, want)
+	}
+}
