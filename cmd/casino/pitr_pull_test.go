@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"casino/internal/tests3"
 	"casino/keys"
 	"casino/pitr"
+	"casino/s3store"
 )
 
 // TestPITRPullAfterHostLoss is Scenario C for a PostgreSQL stream shipped
@@ -178,4 +181,93 @@ func TestPITRPullAfterHostLoss(t *testing.T) {
 	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2 before2-0 before2-1"; got != want {
 		t.Errorf("tenants after pull and restore to T: %q, want %q", got, want)
 	}
+}
+
+// TestPITRStreamLocksShippedWAL: `pitr stream --remote` takes the bucket's
+// lock settings as `backup create --remote` does (CASINO_BACKUP_LOCK_MODE,
+// CASINO_BACKUP_LOCK_MIN): a shipped WAL segment, its batch manifest and
+// signature carry a COMPLIANCE retention of upload time + the minimum, and
+// the server refuses to delete the segment's version. A mode without a
+// minimum is refused as for backups.
+func TestPITRStreamLocksShippedWAL(t *testing.T) {
+	t.Parallel()
+	srv := tests3.Plain(t)
+	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"CASINO_BACKUP_RECIPIENTS": id.Recipient().String(), "CASINO_BACKUP_LOCK_MODE": "compliance", "CASINO_BACKUP_LOCK_MIN": "10m"}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	shipperFor := func(env map[string]string) (func(context.Context, pitr.Sealed) error, error) {
+		e := &Env{Getenv: envFunc(env), Stdout: io.Discard, Stderr: io.Discard}
+		fs := newFlagSet(e, "pitr stream", pitrUsage)
+		var lf remoteFlags
+		bindRemoteLockFlags(fs, e, &lf)
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		ship, _, err := pitrShipper(e, "s3://"+bucket+"/prod", false, &lf)
+		return ship, err
+	}
+	noMin := map[string]string{"CASINO_BACKUP_LOCK_MIN": ""}
+	for k, v := range env {
+		if _, set := noMin[k]; !set {
+			noMin[k] = v
+		}
+	}
+	if _, err := shipperFor(noMin); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Errorf("lock mode without a minimum: %v, want a refusal", err)
+	}
+	ship, err := shipperFor(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One sealed WAL batch as the streamer leaves it on disk.
+	dir := t.TempDir()
+	seg := "000000010000000000000010"
+	os.MkdirAll(filepath.Join(dir, "wal"), 0o700)
+	os.MkdirAll(filepath.Join(dir, "sealed"), 0o700)
+	os.WriteFile(filepath.Join(dir, "wal", seg), make([]byte, 1<<20), 0o600)
+	man := filepath.Join(dir, "sealed", "wal-"+seg+"-"+seg+".json")
+	os.WriteFile(man, []byte(`{"format":"casino-pitr-wal/1"}`), 0o600)
+	os.WriteFile(man+".sig", make([]byte, 64), 0o600)
+	before := time.Now()
+	if err := ship(context.Background(), pitr.Sealed{Kind: "wal", Dir: filepath.Join(dir, "wal"), Manifest: man, Files: []pitr.SealedFile{{Name: seg, Size: 1 << 20}}}); err != nil {
+		t.Fatal(err)
+	}
+	st := openPITRRemote(t, env, "s3://"+bucket+"/prod/pitr")
+	for _, name := range []string{"wal-" + seg + ".age", "sealed-wal-" + seg + "-" + seg + ".json", "sealed-wal-" + seg + "-" + seg + ".json.sig"} {
+		o, l, err := st.StatLock(context.Background(), name, "")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if l.Mode != "COMPLIANCE" || l.Until.Before(before.Add(10*time.Minute)) || l.Until.After(time.Now().Add(10*time.Minute+2*time.Second)) {
+			t.Errorf("%s: retention %+v, want COMPLIANCE until upload time + 10m", name, l)
+		}
+		if name == "wal-"+seg+".age" {
+			if err := st.Delete(context.Background(), name, o.VersionID); !errors.Is(err, s3store.ErrLocked) {
+				t.Errorf("delete the shipped segment's version: %v, want s3store.ErrLocked", err)
+			}
+			if _, err := st.Stat(context.Background(), name, o.VersionID); err != nil {
+				t.Errorf("the locked segment is gone after the refused delete: %v", err)
+			}
+		}
+	}
+}
+
+func openPITRRemote(t *testing.T, env map[string]string, remote string) *s3store.Store {
+	t.Helper()
+	cfg, err := s3store.ConfigFromEnv(remote, envFunc(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s3store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
