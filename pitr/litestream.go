@@ -177,6 +177,20 @@ func StartLitestream(ctx context.Context, o LitestreamOptions) (*Litestream, err
 	return &Litestream{store: store, db: db}, nil
 }
 
+// LagSeconds is now minus the replica's last successful sync, the newest
+// instant it confirmed holding every change Litestream had read from the
+// database's WAL (read every 250 ms, so a commit may be that much older).
+// A healthy replica syncs every 500 ms even while the database is idle, so
+// this stays under about a second; while the replica cannot be written it
+// grows. -1 before the first successful sync.
+func (l *Litestream) LagSeconds(now time.Time) float64 {
+	at := l.db.LastSuccessfulSyncAt()
+	if at.IsZero() {
+		return -1
+	}
+	return max(0, now.Sub(at).Seconds())
+}
+
 // Close syncs what is pending and stops replication.
 func (l *Litestream) Close(ctx context.Context) error {
 	return l.store.Close(ctx)
