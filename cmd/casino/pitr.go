@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -193,7 +195,11 @@ func runPITRPull(ctx context.Context, env *Env, args []string) error {
 	if remote == "" {
 		return usageErrorf("pitr pull: name the bucket: --remote s3://bucket/prefix (or CASINO_BACKUP_REMOTE), as casino pitr stream shipped to")
 	}
-	o := pitr.PullOptions{Dir: dir, BinDir: env.Getenv("CASINO_PG_BINDIR"), Log: env.Stderr}
+	o, err := pitrPullOptions(env, remote, verifyKeys)
+	if err != nil {
+		return usageErrorf("pitr pull: %v", err)
+	}
+	o.Dir = dir
 	if toTime != "" {
 		t, err := time.Parse(time.RFC3339Nano, toTime)
 		if err != nil {
@@ -201,19 +207,6 @@ func runPITRPull(ctx context.Context, env *Env, args []string) error {
 		}
 		o.Target = &t
 	}
-	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
-	if err != nil {
-		return usageErrorf("pitr pull: %v", err)
-	}
-	if o.Store, err = s3store.Open(cfg); err != nil {
-		return usageErrorf("pitr pull: %v", err)
-	}
-	k, err := backup.LoadKeys(backup.KeyConfig{SigningKey: env.Getenv("CASINO_BACKUP_SIGNING_KEY"), VerifyKeys: splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY")),
-		FlagVerifyKeys: verifyKeys, Identity: env.Getenv("CASINO_BACKUP_IDENTITY")})
-	if err != nil {
-		return usageErrorf("pitr pull: %v", cliError(err))
-	}
-	o.Verify, o.Decrypt = k.Verify, k.DecryptFrom
 	res, err := pitr.Pull(ctx, o)
 	if err != nil {
 		return fmt.Errorf("pitr pull: %w", err)
@@ -223,6 +216,27 @@ func runPITRPull(ctx context.Context, env *Env, args []string) error {
 	}
 	pitr.WritePulled(env.Stdout, res)
 	return nil
+}
+
+// pitrPullOptions opens REMOTE/pitr and loads the keys a pull verifies and
+// decrypts with: CASINO_BACKUP_VERIFY_KEY, the signing key's public half,
+// --verify-key, and the age identity CASINO_BACKUP_IDENTITY.
+func pitrPullOptions(env *Env, remote string, verifyKeys []string) (pitr.PullOptions, error) {
+	o := pitr.PullOptions{BinDir: env.Getenv("CASINO_PG_BINDIR"), Log: env.Stderr}
+	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
+	if err != nil {
+		return o, err
+	}
+	if o.Store, err = s3store.Open(cfg); err != nil {
+		return o, err
+	}
+	k, err := backup.LoadKeys(backup.KeyConfig{SigningKey: env.Getenv("CASINO_BACKUP_SIGNING_KEY"), VerifyKeys: splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY")),
+		FlagVerifyKeys: verifyKeys, Identity: env.Getenv("CASINO_BACKUP_IDENTITY")})
+	if err != nil {
+		return o, cliError(err)
+	}
+	o.Verify, o.Decrypt = k.Verify, k.DecryptFrom
+	return o, nil
 }
 
 // pitrShipper opens REMOTE/pitr and returns the stream's shipper: age
@@ -264,7 +278,7 @@ func pitrShipper(env *Env, remote string, allowPlain bool, lf *remoteFlags) (fun
 func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitrSource) {
 	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
 	src = new(pitrSource)
-	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
+	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir), or the bucket it shipped to (s3://bucket/prefix: pulled and verified as casino pitr pull does, into a scratch folder)")
 	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path or s3://bucket/prefix")
 	return toTime, src
 }
@@ -289,6 +303,7 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 	var res *backup.RestoreResult
 	var facts *casino.PITRFacts
 	var err error
+	var pulledFrom string
 	if b.cfg.target.Dialect == sqlstore.SQLite {
 		if src.replica == "" {
 			return usageErrorf("restore --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
@@ -299,6 +314,25 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		}
 		res, facts, err = pitr.RestoreSQLiteOver(ctx, rep, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
 	} else {
+		if s3store.IsRemote(src.dir) {
+			// The stream's bucket copy: pulled, verified, into a scratch
+			// folder that goes when the restore ends.
+			po, err := pitrPullOptions(env, src.dir, b.keys.FlagVerifyKeys)
+			if err != nil {
+				return usageErrorf("restore: --pitr-dir %s: %v", src.dir, err)
+			}
+			tmp, err := os.MkdirTemp(env.Getenv("CASINO_PITR_SCRATCH_DIR"), "casino-pitr-pull-")
+			if err != nil {
+				return fmt.Errorf("restore: scratch folder for the pull: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			po.Dir, po.Target = filepath.Join(tmp, "stream"), target
+			if _, err := pitr.Pull(ctx, po); err != nil {
+				return fmt.Errorf("restore: pull %s: %w", src.dir, err)
+			}
+			pulledFrom = po.Store.URL()
+			src = &pitrSource{dir: po.Dir, replica: src.replica}
+		}
 		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
 			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
@@ -308,6 +342,9 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 	}
 	if err != nil {
 		return errors.New(redact.DatabaseURL(cliError(err).Error()))
+	}
+	if pulledFrom != "" {
+		facts.Source = pulledFrom // not the scratch folder it was pulled into
 	}
 	res.Facts.PITR = facts
 	if facts.TrustUnsigned {

@@ -31,7 +31,8 @@ import (
 // pitr pull --to-time T` rebuilds the folder from the bucket, verified, and
 // `casino restore --to-time T --pitr-dir` brings back every tenant created
 // before T and none after. A pull that trusts another key exits non-zero
-// and leaves no folder.
+// and leaves no folder. `restore --to-time latest --pitr-dir s3://…` does
+// the pull itself, into a scratch folder it removes.
 func TestPITRPullAfterHostLoss(t *testing.T) {
 	t.Parallel()
 	c := testpg.NewCluster(t)
@@ -180,6 +181,34 @@ func TestPITRPullAfterHostLoss(t *testing.T) {
 	rows.Close()
 	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2 before2-0 before2-1"; got != want {
 		t.Errorf("tenants after pull and restore to T: %q, want %q", got, want)
+	}
+
+	// One command: restore straight from the bucket, to the last commit it
+	// holds (the delete included), through a scratch pull that goes away.
+	out, errOut, code = runCLI(t, env, "", "restore", "--to-time", "latest", "--pitr-dir", "s3://"+bucket+"/prod", "--yes", "--target", dbURL, "--terminate-connections", "--json")
+	if code != 0 {
+		t.Fatalf("restore --to-time latest --pitr-dir s3://: exit %d\n%s\n%s", code, out, errOut)
+	}
+	res = casino.RestoreFacts{}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "end_of_wal" || res.PITR.Source != "s3://"+bucket+"/prod/pitr" || !res.PITR.ReachedAt.Equal(p.Window.End) {
+		t.Fatalf("restore --json: %v: %s; want end_of_wal from the bucket, reached at the pulled window's end %s", err, out, p.Window.End)
+	}
+	slugs = nil
+	rows, err = db.Query("SELECT slug FROM tenants ORDER BY slug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		slugs = append(slugs, s)
+	}
+	rows.Close()
+	if got, want := strings.Join(slugs, " "), "after-0 after-1"; got != want {
+		t.Errorf("tenants after restore latest from the bucket: %q, want %q", got, want)
+	}
+	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
+		t.Errorf("scratch folder not emptied: %v", ents)
 	}
 }
 
