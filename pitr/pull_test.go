@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -312,6 +313,15 @@ func TestPullRefusesHostileRemote(t *testing.T) {
 		t.Parallel()
 		f := newFakeRemote(t)
 		dir := filepath.Join(t.TempDir(), "pitr")
+		// What a pull killed with -9 left: removed by the next pull.
+		dead := exec.Command("true")
+		if err := dead.Run(); err != nil {
+			t.Fatal(err)
+		}
+		leftover := filepath.Join(filepath.Dir(dir), fmt.Sprintf(".pitr.pull-%d-123", dead.Process.Pid))
+		if err := os.MkdirAll(filepath.Join(leftover, "wal"), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		res, err := Pull(context.Background(), f.options(dir))
 		if err != nil {
 			t.Fatal(err)
@@ -344,6 +354,13 @@ func TestPullRefusesHostileRemote(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, PulledFile)); err != nil {
 			t.Error(err)
+		}
+		if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+			t.Errorf("a dead pull's temporary folder survived the next pull: %v", err)
+		}
+		st, err := ReadStatus(dir, time.Now().Add(time.Hour))
+		if err != nil || st.Pulled == nil || st.Pulled.Remote != f.st.URL() || !strings.HasPrefix(st.State(), "pulled from "+f.st.URL()) {
+			t.Errorf("status of the pulled folder: %+v, %v", st, err)
 		}
 	})
 }

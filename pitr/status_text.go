@@ -12,7 +12,11 @@ import (
 // WriteText renders the status as `casino pitr status` prints it: one
 // "label: value" line per fact.
 func (st *Status) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "stream folder:  %s (slot %s)\n", st.Dir, st.Slot)
+	if st.Slot != "" {
+		fmt.Fprintf(w, "stream folder:  %s (slot %s)\n", st.Dir, st.Slot)
+	} else {
+		fmt.Fprintf(w, "stream folder:  %s\n", st.Dir)
+	}
 	fmt.Fprintf(w, "stream:         %s\n", st.State())
 	if st.LagSeconds >= 0 {
 		fmt.Fprintf(w, "wal lag:        %.1fs (everything committed before %s is streamed)\n", st.LagSeconds, st.CaughtUpAt.Format(time.RFC3339Nano))
@@ -29,7 +33,9 @@ func (st *Status) WriteText(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "window:         none: no base backup with WAL streamed after it")
 	}
-	fmt.Fprintf(w, "slot retains:   %s on the server (wal_status %s)\n", backup.HumanBytes(st.RetainedBytes), st.WALStatus)
+	if st.Pulled == nil {
+		fmt.Fprintf(w, "slot retains:   %s on the server (wal_status %s)\n", backup.HumanBytes(st.RetainedBytes), st.WALStatus)
+	}
 	fmt.Fprintf(w, "wal folder:     %s\n", backup.HumanBytes(st.WALBytes))
 	if st.SlotLostAt != nil {
 		fmt.Fprintf(w, "slot lost at:   %s (WAL before it moved to %s/old)\n", st.SlotLostAt.Format(time.RFC3339), st.Dir)
