@@ -27,10 +27,10 @@ import (
 )
 
 func init() {
-	register(command{Name: "pitr", Summary: "point-in-time recovery: stream WAL and base backups, report the window", Run: runPITR})
+	register(command{Name: "pitr", Summary: "point-in-time recovery: stream WAL and base backups, report the window, pull a shipped stream back", Run: runPITR})
 }
 
-const pitrUsage = `pitr stream|status [flags]
+const pitrUsage = `pitr stream|status|pull [flags]
 
   stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
          [--remote s3://bucket/prefix [--lock-mode compliance --lock-min 7d]]
