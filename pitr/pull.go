@@ -34,6 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
+
 	"casino/keys"
 	"casino/s3store"
 )
@@ -519,6 +521,10 @@ func (o *PullOptions) download(ctx context.Context, f pullFile, dst string, pres
 	var r io.Reader = rc
 	if enc {
 		if r, err = o.Decrypt(rc); err != nil {
+			var nomatch *age.NoIdentityMatchError
+			if errors.As(err, &nomatch) {
+				return enc, fmt.Errorf("%s is not encrypted to the age identity in CASINO_BACKUP_IDENTITY: give the identity of the recipients casino pitr stream encrypts to (CASINO_BACKUP_RECIPIENTS)", name)
+			}
 			return enc, fmt.Errorf("%w: %s does not decrypt: %v", ErrTampered, name, err)
 		}
 	}

@@ -286,6 +286,10 @@ func TestPullRefusesHostileRemote(t *testing.T) {
 		}, ErrTampered, "more than the 16777216 allowed"},
 		{"no verify key", func(t *testing.T, f *fakeRemote, o *PullOptions) { o.Verify = nil }, ErrTampered, "no verify key is configured"},
 		{"no age identity", func(t *testing.T, f *fakeRemote, o *PullOptions) { o.Decrypt = nil }, nil, "is age-encrypted: set CASINO_BACKUP_IDENTITY"},
+		{"another age identity", func(t *testing.T, f *fakeRemote, o *PullOptions) {
+			id, _ := age.GenerateX25519Identity()
+			o.Decrypt = func(r io.Reader) (io.Reader, error) { return age.Decrypt(r, id) }
+		}, nil, "is not encrypted to the age identity in CASINO_BACKUP_IDENTITY"},
 		{"target before every base backup", func(t *testing.T, f *fakeRemote, o *PullOptions) {
 			early := f.base.FinishedAt.Add(-time.Second)
 			o.Target = &early
