@@ -18,7 +18,13 @@ func (st *Status) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "stream folder:  %s\n", st.Dir)
 	}
 	fmt.Fprintf(w, "stream:         %s\n", st.State())
-	if st.LagSeconds >= 0 {
+	if st.Pulled != nil {
+		if st.CaughtUpAt != nil {
+			fmt.Fprintf(w, "last commit:    %s (the newest the bucket held; nothing streams into a pulled copy)\n", st.CaughtUpAt.Format(time.RFC3339Nano))
+		} else {
+			fmt.Fprintln(w, "last commit:    none after the base backup in the pulled WAL")
+		}
+	} else if st.LagSeconds >= 0 {
 		fmt.Fprintf(w, "wal lag:        %.1fs (everything committed before %s is streamed)\n", st.LagSeconds, st.CaughtUpAt.Format(time.RFC3339Nano))
 	} else {
 		fmt.Fprintln(w, "wal lag:        unknown (the stream has not caught up yet)")
