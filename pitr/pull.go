@@ -80,6 +80,9 @@ type Pulled struct {
 	Target   *time.Time `json:"target,omitempty"`
 	// BaseBackups are the names of the base backups pulled, oldest first.
 	BaseBackups []string `json:"base_backups"`
+	// LeftOut names the base backups not pulled because a lost slot cut
+	// their WAL off (a new base backup followed), each with why.
+	LeftOut []string `json:"left_out,omitempty"`
 	// WALSegments is how many WAL segments were pulled; FirstWAL and
 	// LastWAL name the first and last.
 	WALSegments int    `json:"wal_segments"`
@@ -186,9 +189,13 @@ func Pull(ctx context.Context, o PullOptions) (*Pulled, error) {
 		}
 		sel = []*remoteManifest{pick}
 	}
-	files, walMans, segs, err := planPull(sel, wals)
+	plan, err := planPull(sel, bases, wals)
 	if err != nil {
 		return nil, err
+	}
+	sel, files, walMans, segs := plan.bases, plan.files, plan.mans, plan.segs
+	for _, d := range plan.dropped {
+		o.logf("pitr pull: leaving out base backup %s", d)
 	}
 	for _, f := range files {
 		_, enc := present[f.object+".age"]
@@ -213,7 +220,7 @@ func Pull(ctx context.Context, o PullOptions) (*Pulled, error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	res := &Pulled{Dir: dir, Remote: o.Store.URL(), Target: o.Target}
+	res := &Pulled{Dir: dir, Remote: o.Store.URL(), Target: o.Target, LeftOut: plan.dropped}
 	fps := map[string]bool{}
 	for _, b := range sel {
 		res.BaseBackups = append(res.BaseBackups, b.m.Base.Name)
@@ -417,18 +424,25 @@ func parseSegName(name string, size int64) (pullSeg, bool) {
 	return pullSeg{name: name, no: hi*perID + lo, tli: int(tli), size: size}, true
 }
 
+// pullPlan is what a pull downloads.
+type pullPlan struct {
+	bases   []*remoteManifest // the base backups kept, oldest first
+	dropped []string          // base backups cut off by a lost slot, with why
+	files   []pullFile
+	mans    []*remoteManifest // the WAL manifests listing a pulled segment
+	segs    []pullSeg         // the pulled segments, in order
+}
+
 // planPull lists the files to download for the selected base backups: each
-// base backup's files, and every WAL segment of its timeline from its start
-// onward, which must be contiguous. It returns the WAL manifests that list
-// a selected segment, and the segments in order.
-func planPull(sel, wals []*remoteManifest) ([]pullFile, []*remoteManifest, []pullSeg, error) {
-	var files []pullFile
-	for _, b := range sel {
-		prefix := "base-" + b.m.Base.Name + "-"
-		for _, f := range b.m.Files {
-			files = append(files, pullFile{object: prefix + f.Name, dst: filepath.Join("base", b.m.Base.Name, f.Name), want: f, from: b.object})
-		}
-	}
+// base backup's files, and the WAL segments of its timeline from its start
+// onward, which must be contiguous. A gap is a missing WAL batch (an error),
+// unless a later base backup in the bucket starts after it: then the gap is
+// a lost replication slot (a failover, max_slot_wal_keep_size), after which
+// the stream took a new base backup. A base backup before such a gap keeps
+// only the WAL up to it; with several selected, it is dropped instead, as
+// the stream itself moves it to old/, so no base backup's WAL in the pulled
+// folder has a gap a restore would refuse.
+func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 	type listed struct {
 		seg  pullSeg
 		want SealedFile
@@ -443,21 +457,35 @@ func planPull(sel, wals []*remoteManifest) ([]pullFile, []*remoteManifest, []pul
 				segSize = s.size
 			}
 			if s.size != segSize {
-				return nil, nil, nil, fmt.Errorf("%w: %s lists %s with %d bytes; other segments have %d", ErrTampered, w.object, f.Name, s.size, segSize)
+				return nil, fmt.Errorf("%w: %s lists %s with %d bytes; other segments have %d", ErrTampered, w.object, f.Name, s.size, segSize)
 			}
 			if prev, ok := byName[f.Name]; ok && prev.want != f {
-				return nil, nil, nil, fmt.Errorf("%w: WAL segment %s is listed in %s and in %s with different hashes", ErrTampered, f.Name, prev.from, w.object)
+				return nil, fmt.Errorf("%w: WAL segment %s is listed in %s and in %s with different hashes", ErrTampered, f.Name, prev.from, w.object)
 			}
 			byName[f.Name] = listed{seg: s, want: f, from: w.object}
 		}
 	}
+	startSeg := func(b *remoteManifest) uint64 {
+		start, _ := parseLSN(b.m.Base.StartLSN)
+		return start / uint64(segSize)
+	}
+	// restartedAfter reports whether a base backup later than b starts on
+	// its timeline at or after segment no.
+	restartedAfter := func(b *remoteManifest, no uint64) bool {
+		for _, o := range all {
+			if o.m.Base.Name > b.m.Base.Name && o.m.Base.Timeline == b.m.Base.Timeline && startSeg(o) >= no {
+				return true
+			}
+		}
+		return false
+	}
+	p := &pullPlan{}
 	want := map[string]bool{}
 	for _, b := range sel {
-		start, _ := parseLSN(b.m.Base.StartLSN)
 		if segSize == 0 {
-			return nil, nil, nil, fmt.Errorf("%w: no signed WAL batch in the bucket: base backup %s needs the WAL from %s on", ErrMissing, b.m.Base.Name, b.m.Base.StartLSN)
+			return nil, fmt.Errorf("%w: no signed WAL batch in the bucket: base backup %s needs the WAL from %s on", ErrMissing, b.m.Base.Name, b.m.Base.StartLSN)
 		}
-		first := start / uint64(segSize)
+		first := startSeg(b)
 		var nos []pullSeg
 		for _, l := range byName {
 			if l.seg.tli == b.m.Base.Timeline && l.seg.no >= first {
@@ -466,37 +494,57 @@ func planPull(sel, wals []*remoteManifest) ([]pullFile, []*remoteManifest, []pul
 		}
 		sort.Slice(nos, func(i, j int) bool { return nos[i].no < nos[j].no })
 		if len(nos) == 0 || nos[0].no != first {
-			return nil, nil, nil, fmt.Errorf("%w: the WAL segment holding %s (timeline %d), where base backup %s starts, is in no signed WAL batch in the bucket", ErrMissing, b.m.Base.StartLSN, b.m.Base.Timeline, b.m.Base.Name)
+			return nil, fmt.Errorf("%w: the WAL segment holding %s (timeline %d), where base backup %s starts, is in no signed WAL batch in the bucket", ErrMissing, b.m.Base.StartLSN, b.m.Base.Timeline, b.m.Base.Name)
 		}
-		for i, s := range nos {
-			if i > 0 && s.no != nos[i-1].no+1 {
-				return nil, nil, nil, fmt.Errorf("%w: WAL gap after segment %s: the next one in the bucket is %s (a WAL batch is missing)", ErrMissing, nos[i-1].name, s.name)
+		run := nos
+		for i := 1; i < len(nos); i++ {
+			if nos[i].no == nos[i-1].no+1 {
+				continue
 			}
-			want[s.name] = true
+			if !restartedAfter(b, nos[i].no) {
+				return nil, fmt.Errorf("%w: WAL gap after segment %s: the next one in the bucket is %s (a WAL batch is missing)", ErrMissing, nos[i-1].name, nos[i].name)
+			}
+			run = nos[:i]
+			break
+		}
+		if len(run) < len(nos) && len(sel) > 1 {
+			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL stops at %s, where the stream lost its slot and took a new base backup (pull it with --to-time before %s)", b.m.Base.Name, run[len(run)-1].name, nos[len(run)].name))
+			continue
+		}
+		p.bases = append(p.bases, b)
+		for _, sg := range run {
+			want[sg.name] = true
 		}
 	}
-	var segs []pullSeg
+	if len(p.bases) == 0 {
+		return nil, fmt.Errorf("%w: no base backup in the bucket has its WAL complete", ErrMissing)
+	}
+	for _, b := range p.bases {
+		prefix := "base-" + b.m.Base.Name + "-"
+		for _, f := range b.m.Files {
+			p.files = append(p.files, pullFile{object: prefix + f.Name, dst: filepath.Join("base", b.m.Base.Name, f.Name), want: f, from: b.object})
+		}
+	}
 	for name := range want {
 		l := byName[name]
-		segs = append(segs, l.seg)
-		files = append(files, pullFile{object: "wal-" + name, dst: filepath.Join("wal", name), want: l.want, from: l.from})
+		p.segs = append(p.segs, l.seg)
+		p.files = append(p.files, pullFile{object: "wal-" + name, dst: filepath.Join("wal", name), want: l.want, from: l.from})
 	}
-	sort.Slice(segs, func(i, j int) bool {
-		if segs[i].tli != segs[j].tli {
-			return segs[i].tli < segs[j].tli
+	sort.Slice(p.segs, func(i, j int) bool {
+		if p.segs[i].tli != p.segs[j].tli {
+			return p.segs[i].tli < p.segs[j].tli
 		}
-		return segs[i].no < segs[j].no
+		return p.segs[i].no < p.segs[j].no
 	})
-	var mans []*remoteManifest
 	for _, w := range wals {
 		for _, f := range w.m.Files {
 			if want[f.Name] {
-				mans = append(mans, w)
+				p.mans = append(p.mans, w)
 				break
 			}
 		}
 	}
-	return files, mans, segs, nil
+	return p, nil
 }
 
 // download writes one file's plaintext to dst (a new file), checking its

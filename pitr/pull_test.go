@@ -36,6 +36,7 @@ type fakeRemote struct {
 	segs    []string // segment names, in order
 	batches []string // WAL manifest object names
 	bin     string   // PostgreSQL binaries (pg_waldump)
+	major   int
 }
 
 const fakeSegSize = 1 << 20
@@ -65,21 +66,36 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeRemote{st: st, id: id, bin: bin}
+	f := &fakeRemote{st: st, id: id, bin: bin, major: major}
+	f.base = f.addBase(t, "20261202T030000Z", 0x10, 2, 2)
+	if len(f.batches) != 2 {
+		t.Fatalf("shipped %d WAL batches, want 2", len(f.batches))
+	}
+	return f
+}
+
+// addBase ships a base backup named stamp (finished 5 s after it) starting
+// in segment startNo of timeline 1, and batches WAL batches of perBatch
+// segments after it.
+func (f *fakeRemote) addBase(t *testing.T, stamp string, startNo uint64, batches, perBatch int) *BaseBackup {
+	t.Helper()
 	dir := t.TempDir()
-	start := uint64(0x10) // segment 0x10 of timeline 1 with 1 MiB segments
-	f.base = &BaseBackup{Name: "20261202T030000Z", StartedAt: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC), FinishedAt: time.Date(2026, 12, 2, 3, 0, 5, 0, time.UTC),
-		StartLSN: "0/1000028", EndLSN: "0/1000100", Timeline: 1, ServerMajor: major, BootstrapRole: "postgres"}
-	bd := filepath.Join(dir, "base", f.base.Name)
+	started, err := time.Parse("20060102T150405Z", stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &BaseBackup{Name: stamp, StartedAt: started, FinishedAt: started.Add(5 * time.Second),
+		StartLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x28), EndLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x100), Timeline: 1, ServerMajor: f.major, BootstrapRole: "postgres"}
+	bd := filepath.Join(dir, "base", b.Name)
 	if err := os.MkdirAll(bd, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"base.tar.gz", "pg_wal.tar.gz", "backup_manifest"} {
 		writeRandom(t, filepath.Join(bd, n), 4096)
 	}
-	info, _ := json.Marshal(f.base)
+	info, _ := json.Marshal(b)
 	os.WriteFile(filepath.Join(bd, "info.json"), info, 0o600)
-	if err := sealBase(bd, f.base, testSigner); err != nil {
+	if err := sealBase(bd, b, testSigner); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
@@ -89,9 +105,11 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for batch := 0; batch < 2; batch++ {
-		for i := 0; i < 2; i++ {
-			name := segName(1, start+uint64(len(f.segs)))
+	no := startNo
+	for batch := 0; batch < batches; batch++ {
+		for i := 0; i < perBatch; i++ {
+			name := segName(1, no)
+			no++
 			writeRandom(t, filepath.Join(dir, "wal", name), fakeSegSize)
 			f.segs = append(f.segs, name)
 		}
@@ -99,7 +117,7 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 			t.Fatal(err)
 		}
 	}
-	ship := RemoteShipper(st, func(w io.Writer) (io.WriteCloser, error) { return age.Encrypt(w, id.Recipient()) }, nil)
+	ship := RemoteShipper(f.st, func(w io.Writer) (io.WriteCloser, error) { return age.Encrypt(w, f.id.Recipient()) }, nil)
 	for _, p := range pendingShipments(dir) {
 		if err := ship(context.Background(), p); err != nil {
 			t.Fatal(err)
@@ -108,10 +126,7 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 			f.batches = append(f.batches, "sealed-"+filepath.Base(p.Manifest))
 		}
 	}
-	if len(f.batches) != 2 {
-		t.Fatalf("shipped %d WAL batches, want 2", len(f.batches))
-	}
-	return f
+	return b
 }
 
 func openTestStore(t *testing.T, srv tests3.Server, remote string) *s3store.Store {
@@ -367,4 +382,45 @@ func TestPullRefusesHostileRemote(t *testing.T) {
 			t.Errorf("status of the pulled folder: %+v, %v", st, err)
 		}
 	})
+}
+
+// TestPullAfterLostSlot: the stream lost its slot (a failover) and took a
+// new base backup, so the bucket's WAL has a gap before it. Pulling
+// everything leaves the cut-off base backup out, saying why, so no WAL in
+// the folder has a gap a restore would refuse; pulling to a time before the
+// loss takes the old base backup and its WAL up to the gap only.
+func TestPullAfterLostSlot(t *testing.T) {
+	t.Parallel()
+	f := newFakeRemote(t) // base 03:00 at segment 0x10, WAL 0x10-0x13
+	newer := f.addBase(t, "20261202T040000Z", 0x16, 1, 2)
+	parent := t.TempDir()
+
+	o := f.options(filepath.Join(parent, "all"))
+	res, err := Pull(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BaseBackups) != 1 || res.BaseBackups[0] != newer.Name || len(res.LeftOut) != 1 || !strings.HasPrefix(res.LeftOut[0], f.base.Name+": its WAL stops at "+segName(1, 0x13)) {
+		t.Errorf("pull all: bases %v, left out %q; want only %s, %s left out naming where its WAL stops", res.BaseBackups, res.LeftOut, newer.Name, f.base.Name)
+	}
+	if res.WALSegments != 2 || res.FirstWAL != segName(1, 0x16) {
+		t.Errorf("pull all: %d segments from %s, want the new base backup's 2 from %s", res.WALSegments, res.FirstWAL, segName(1, 0x16))
+	}
+	if bases, _ := listBases(o.Dir); len(bases) != 1 {
+		t.Errorf("pulled folder holds %d base backups, want 1", len(bases))
+	}
+
+	before := newer.StartedAt.Add(-time.Minute)
+	o = f.options(filepath.Join(parent, "before"))
+	o.Target = &before
+	res, err = Pull(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BaseBackups) != 1 || res.BaseBackups[0] != f.base.Name || res.WALSegments != 4 || res.LastWAL != segName(1, 0x13) || len(res.LeftOut) != 0 {
+		t.Errorf("pull to %s: %+v; want %s with its WAL up to the gap (4 segments, last %s)", before, res, f.base.Name, segName(1, 0x13))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(o.Dir, "wal")); len(ents) != 4 {
+		t.Errorf("pulled WAL folder holds %d segments, want 4", len(ents))
+	}
 }

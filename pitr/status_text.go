@@ -68,6 +68,9 @@ func (st *Status) State() string {
 func WritePulled(w io.Writer, p *Pulled) {
 	fmt.Fprintf(w, "pulled:         %s from %s in %.1fs\n", p.Dir, p.Remote, p.Seconds)
 	fmt.Fprintf(w, "base backups:   %s\n", strings.Join(p.BaseBackups, ", "))
+	for _, l := range p.LeftOut {
+		fmt.Fprintf(w, "left out:       %s\n", l)
+	}
 	if p.WALSegments > 0 {
 		fmt.Fprintf(w, "wal:            %d segments, %s .. %s\n", p.WALSegments, p.FirstWAL, p.LastWAL)
 	}
