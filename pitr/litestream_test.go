@@ -176,7 +176,9 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 // casino serve exposes stays under a second while the replica keeps up, idle
 // or not; when the replica cannot be written (its folder replaced by a
 // file), it grows past the sync interval with every write left unconfirmed,
-// and falls back once the replica is writable again.
+// and falls back once the replica is writable again; the same when
+// Litestream cannot read the WAL into its shadow folder, which the
+// replica's own sync time alone would not show.
 func TestLitestreamLagMetric(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -233,4 +235,26 @@ func TestLitestreamLagMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the lag to fall back once the replica is writable", func() bool { v := lag(); return v >= 0 && v < 1 })
+
+	// Litestream cannot read the WAL into its own files (its shadow folder
+	// broken, as by a full disk): the replica still syncs "successfully",
+	// with nothing new to send, yet the change is not in it. The lag grows.
+	ltxDir := filepath.Join(dir, ".casino.db-litestream", "ltx")
+	if _, err := os.Stat(ltxDir); err != nil {
+		t.Fatalf("Litestream's shadow folder moved (a Litestream upgrade?): %v", err)
+	}
+	if err := os.Rename(ltxDir, ltxDir+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ltxDir, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insert("c")
+	waitFor(t, 30*time.Second, "the lag to grow while the WAL cannot be read", func() bool { return lag() > 3 })
+	t.Logf("lag with a broken shadow folder: %.1fs", lag())
+	os.Remove(ltxDir)
+	if err := os.Rename(ltxDir+".aside", ltxDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the lag to fall back once the WAL reads again", func() bool { v := lag(); return v >= 0 && v < 1 })
 }
