@@ -217,6 +217,9 @@ fi
 # below (each loads the seed into the live server), and each round would
 # copy and scan more WAL than the one before.
 kill "$STREAM_PID"; wait "$STREAM_PID" 2>/dev/null || true
+# Its slot goes too, or the live server keeps every restore's WAL for it.
+until [ "$($PSQL -At -d postgres -c "SELECT count(*) FROM pg_replication_slots WHERE active")" = 0 ]; do sleep 0.2; done
+$PSQL -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
 
 BASE=$(ls -d "$WORK"/stream/base/2* | tail -1)
 casino_round() { # casino_round N: sets CASINO_S
