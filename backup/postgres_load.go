@@ -108,6 +108,31 @@ func loadPostgresDump(ctx context.Context, vr *VerifyResult, url string, o pgLoa
 	if err := l.stream(ctx, vr, o); err != nil {
 		return nil, err
 	}
+	// Every row is in once the stream ended: they are counted while the
+	// indexes are built, which change no row. Each count is its own
+	// statement, so it only delays the constraints' ALTER TABLEs. The
+	// counting connection is gone before this returns: the caller drops
+	// the scratch database when the load fails.
+	type counted struct {
+		n   map[string]int64
+		err error
+	}
+	cc := make(chan counted, 1)
+	cctx, stopCount := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopCount(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db, err := sqlstore.Open(cctx, url)
+		if err != nil {
+			cc <- counted{err: err}
+			return
+		}
+		defer db.Close()
+		n, err := db.RowCounts(cctx)
+		cc <- counted{n, err}
+	}()
 	if err := l.rebuild(ctx); err != nil {
 		return nil, err
 	}
@@ -117,12 +142,8 @@ func loadPostgresDump(ctx context.Context, vr *VerifyResult, url string, o pgLoa
 	if err := l.checkMigrations(ctx); err != nil {
 		return nil, err
 	}
-	db, err = sqlstore.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	return db.RowCounts(ctx)
+	c := <-cc
+	return c.n, c.err
 }
 
 // pgLoader is one load into one scratch database.
