@@ -280,16 +280,7 @@ func freezeOpener(env *Env) (dr.FreezeOpener, string) {
 		return nil, ""
 	}
 	return func(ctx context.Context) (dr.FreezeStore, func(), error) {
-		t, err := sqlstore.ParseURL(u)
-		if err != nil {
-			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
-		}
-		if t.Dialect == sqlstore.SQLite {
-			if err := requireExistingFile(t.Path); err != nil {
-				return nil, nil, err
-			}
-		}
-		db, err := sqlstore.Open(ctx, u)
+		db, err := sqlstore.OpenExisting(ctx, u)
 		if err != nil {
 			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
 		}
