@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +247,17 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	synced(time.Now())
+	// serve's /metrics carries the replica's lag: caught up, under a second.
+	body, err := httpGetBody(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagRE := regexp.MustCompile(`(?m)^` + pitr.LitestreamLagMetric + ` ([0-9.e+-]+)$`)
+	if m := lagRE.FindStringSubmatch(body); m == nil {
+		t.Errorf("serve's /metrics has no %s", pitr.LitestreamLagMetric)
+	} else if v, err := strconv.ParseFloat(m[1], 64); err != nil || v < 0 || v >= 2 {
+		t.Errorf("%s = %s, want 0 <= lag < 2s while the replica keeps up", pitr.LitestreamLagMetric, m[1])
+	}
 	if err := srv.Stop(t); err != nil {
 		t.Fatalf("serve: %v", err)
 	}

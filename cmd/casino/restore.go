@@ -47,10 +47,12 @@ exits 1 without changing anything. FILE must lie inside --dir.
 --json prints one casino.RestoreFacts object on stdout (text goes to stderr);
 --result-file F writes the same object to F.
 
-restore --to-time T|latest [--pitr-dir pitr] [--yes] ...
+restore --to-time T|latest [--pitr-dir pitr|s3://bucket/prefix] [--yes] ...
   PostgreSQL: recovers the WAL stream folder of 'casino pitr stream' to the
   RFC 3339 instant T (or its end) in a temporary server, dumps it, and
-  restores that dump through the same steps 1-5. SQLite: restores the
+  restores that dump through the same steps 1-5. An s3:// --pitr-dir is the
+  bucket the stream shipped to: pulled and verified as 'casino pitr pull'
+  does, into a scratch folder removed afterwards. SQLite: restores the
   Litestream replica (--pitr-replica) as of T into a new file, then the same
   steps. The facts gain "pitr". See docs/ops/pitr.md.`
 
