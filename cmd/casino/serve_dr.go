@@ -105,7 +105,7 @@ func remoteFreshness(env *Env, k *backup.Keys, logger *slog.Logger) func(context
 	}
 }
 
-// remoteError is err with the remote's secrets redacted by value.
+// remoteError is err with the remote's credentials redacted by value.
 func remoteError(env *Env, err error) string {
 	r := redact.New(nil)
 	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"} {
