@@ -45,7 +45,7 @@ type Options struct {
 	// Remote, when set, is the bucket to pick from and download.
 	Remote *Remote
 	// TargetURL, when set, is the database to restore into (it must not
-	// exist); by default a new database <db>__drill_<ts> on production's
+	// exist); by default a new database <db>__drill_<id> on production's
 	// PostgreSQL server, or a file in a new folder under ScratchDir.
 	TargetURL  string
 	ScratchDir string
@@ -228,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	proofID := "drill-" + r.start.Format("2006-01-02") + "-" + r.d.ID[:12]
 	r.d.ProofPath = filepath.Join(o.ProofDir, proofID+".md")
-	if r.sc, err = newScratch(o.Production, o.TargetURL, o.ScratchDir, r.d.ID[:12], r.start); err != nil {
+	if r.sc, err = newScratch(o.Production, o.TargetURL, o.ScratchDir, r.d.ID[:12]); err != nil {
 		return nil, err
 	}
 	r.d.Scratch = r.sc.Name()
