@@ -173,6 +173,11 @@ type run struct {
 	schema int
 	start  time.Time
 	recEnd time.Time
+
+	// pitr are a point-in-time drill's recovery facts (select), journaled
+	// with the restore's facts so the proof shows the target and the
+	// instant reached.
+	pitr *casino.PITRFacts
 }
 
 // NewID returns a random drill id (32 hex digits).
@@ -215,6 +220,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var cfg *dr.PITRConfig
 	if o.PITR != nil {
 		cfg = o.PITR.Config
+		if o.PITR.Target != nil {
+			to := o.PITR.Target.UTC()
+			r.d.ToTime = &to
+		}
 	}
 	if tg, _, ok := o.Targets.For(o.Scenario, cfg); ok {
 		if d, err := time.ParseDuration(tg.RTO); err == nil {
@@ -450,6 +459,7 @@ func (r *run) pickPITR(ctx context.Context) (string, error) {
 		return "", fail(ReasonPick, err)
 	}
 	r.o.Keys = keys // the scratch key signed it
+	r.pitr = facts
 	to := "the newest state"
 	if p.Target != nil {
 		to = p.Target.UTC().Format(time.RFC3339Nano)
@@ -548,6 +558,11 @@ func (r *run) restoreBody(ctx context.Context) error {
 		return err
 	}
 	r.facts = res.Facts
+	if r.pitr != nil {
+		f := *r.facts
+		f.PITR = r.pitr
+		r.facts = &f
+	}
 	r.timed(casino.DrillPhaseRestore, restoreSecs, true, fmt.Sprintf("restored into %s through casino restore's path (no safety backup: the target was new)", r.sc.Name()))
 	r.timed(casino.DrillPhaseMigrate, ready.Sub(loaded).Seconds(), true, fmt.Sprintf("migrated up: %v (schema %d)", res.Migrated, sqlstore.LatestVersion(o.Production.Dialect)))
 	if err := r.proof.Append(dr.TypeRestore, dr.RestoreRecord{Step: casino.DrillPhaseRestore, ExitCode: 0, Source: "casino dr drill", Facts: *r.facts}); err != nil {
