@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 )
 
@@ -63,6 +64,11 @@ func (a *asyncWriter) loop() {
 	var batch []byte
 	for range a.wake {
 		for {
+			// Yield once before taking the batch: under load the request
+			// goroutines that are runnable queue their lines meanwhile, so
+			// one write(2) carries many; when idle nothing else is runnable
+			// and this returns at once.
+			runtime.Gosched()
 			a.mu.Lock()
 			if len(a.buf) == 0 {
 				a.writing = false

@@ -89,7 +89,7 @@ func (h *Handler) WriteRequest(ctx context.Context, r *Request) {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendTimestamp(b, ts)
 	if level == slog.LevelError {
 		b = append(b, `","level":"error","event":"request","request_id":`...)
 	} else {

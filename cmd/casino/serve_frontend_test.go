@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -39,5 +41,28 @@ func TestUIConfigValidation(t *testing.T) {
 	out, _, code := runCLI(t, map[string]string{"CASINO_UI_SECURE_COOKIE": "always"}, "", "serve", "--role", "frontend-admin", "--backend-url", "http://backend:8080", "--print-config")
 	if code != 0 || !strings.Contains(out, `"ui_secure_cookie": "always"`) {
 		t.Errorf("print-config: exit %d\n%s", code, out)
+	}
+}
+
+// TestRoleAllRouting: role all sends the API's paths and /metrics to the
+// backend and everything else to the console, as the ServeMux it replaced
+// did (an unclean /api/ path reaches the backend, whose mux redirects it).
+func TestRoleAllRouting(t *testing.T) {
+	t.Parallel()
+	var got string
+	h := roleAll{
+		backend: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = "backend" }),
+		ui:      http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = "ui" }),
+	}
+	for path, want := range map[string]string{
+		"/api/health": "backend", "/api/": "backend", "/api": "backend", "/api/../x": "backend",
+		"/metrics": "backend", "/metrics/": "ui", "/metricsx": "ui", "/apix": "ui",
+		"/": "ui", "/login": "ui", "/static/app.css": "ui",
+	} {
+		got = ""
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://x"+path, nil))
+		if got != want {
+			t.Errorf("%s went to %q, want %q", path, got, want)
+		}
 	}
 }
