@@ -532,3 +532,60 @@ func TestDRScenarioBWithPITRPostgres(t *testing.T) {
 	t.Logf("Scenario B with PITR (PostgreSQL, pitr stream): impact %s, T %s, reached %s (%s); RPO %s (%.3fs), target %s; RTO %s; WAL %d verified, unsigned %v",
 		impact.Format(time.RFC3339Nano), T.Format(time.RFC3339Nano), facts.ReachedAt.Format(time.RFC3339Nano), facts.RecoveryEnd, rpo.Value, rpo.Seconds, rpo.Target, st.Close.RTO.Value, facts.VerifiedWAL, facts.UnsignedWAL)
 }
+
+// TestDRContradictoryPITRFacts: point-in-time facts that no recovery
+// produces are refused when dr run captures them (the step fails, naming
+// the contradiction); a journal that holds them anyway (rewritten with its
+// chain recomputed) renders them as CONTRADICT, not "restored", and close
+// measures no RPO from them.
+func TestDRContradictoryPITRFacts(t *testing.T) {
+	f := newDRFixture(t)
+	impact := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	f.mustDR(t, "declare", "--severity", "SEV-1", "--ic", "a", "--comms", "b", "--impact-start", impact.Format(time.RFC3339), "--pitr", "wal", "--pitr-dir", filepath.Join(f.Dir, "nowhere"))
+	f.mustDR(t, "scenario", "B", "--reason", "rows deleted", "--runbook", filepath.Join(f.Repo, "docs/ops/dr_runbook.md"))
+	T := impact.Add(-time.Second)
+	facts := casino.RestoreFacts{FormatVersion: 1, RestoreID: strings.Repeat("5e", 16), StartedAt: impact.Add(time.Minute), FinishedAt: impact.Add(2 * time.Minute),
+		Backup: casino.RestoredBackup{Name: "casino_pitr.sql.gz", SnapshotAt: T}, RowCounts: map[string]int64{"tenants": 2},
+		Target: casino.RestoreTarget{Engine: "postgres", Database: "casino"},
+		PITR: &casino.PITRFacts{TargetTime: &T, ReachedAt: T.Add(-4 * time.Second), Mode: "target_time", Source: "/pitr",
+			BaseBackup: "20261202T020000Z", BaseBackupStartedAt: T.Add(-time.Hour)}}
+	for _, c := range []struct {
+		name string
+		edit func(p *casino.PITRFacts)
+		want string
+	}{
+		{"reached after the target", func(p *casino.PITRFacts) { p.ReachedAt = T.Add(9 * time.Second) }, "is after the recovery target"},
+		{"reached before the base backup", func(p *casino.PITRFacts) { p.ReachedAt = T.Add(-2 * time.Hour) }, "is before the base backup 20261202T020000Z started"},
+	} {
+		bad := facts
+		p := *facts.PITR
+		c.edit(&p)
+		bad.PITR = &p
+		b, _ := json.Marshal(bad)
+		rf := filepath.Join(f.Dir, "facts.json")
+		os.WriteFile(rf, b, 0o644)
+		if _, errOut, code := f.dr(t, "run", "--result-file", rf, "--", "true"); code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: dr run exit %d, %q; want a refusal naming %q", c.name, code, errOut, c.want)
+		}
+		// The same facts in a journal rewritten by hand.
+		in, err := dr.Open(f.ProofDir, "", &dr.Redactor{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Append(dr.TypeRestore, dr.RestoreRecord{Step: "run casino restore", Source: "result file " + rf, Facts: bad}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := f.mustDR(t, "close", "--targets", filepath.Join(f.Repo, "docs/ops/dr_targets.json"))
+	if !strings.Contains(out, "RPO not known") || !strings.Contains(out, "contradict each other") || strings.Contains(out, "RPO 4s") {
+		t.Errorf("close measured an RPO from contradictory facts:\n%s", out)
+	}
+	proofPath := filepath.Join(f.ProofDir, listProof(t, f.ProofDir))
+	proof, _ := os.ReadFile(proofPath)
+	if n := strings.Count(string(proof), "restore facts CONTRADICT each other (does not count) `casino_pitr.sql.gz`"); n != 2 || strings.Contains(string(proof), "— restored `casino_pitr.sql.gz`") {
+		t.Errorf("the proof flags %d of the 2 contradictory restores, or renders one as restored", n)
+	}
+	if _, errOut, code := f.dr(t, "verify-proof", proofPath); code != 0 {
+		t.Errorf("verify-proof: exit %d, %s", code, errOut)
+	}
+}
