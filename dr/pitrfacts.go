@@ -115,7 +115,7 @@ func renderPITRFacts(row func(k, v string), f *casino.RestoreFacts) {
 		target += "; restored the replica's newest state (the target is at or after its last sync)"
 	}
 	row("recovery target", target)
-	row("time reached (last recovered commit)", precise(p.ReachedAt))
+	row("time reached (last recovered change)", precise(p.ReachedAt))
 	if p.RecoveryEnd != "" {
 		row("recovery end line", quoteLine(p.RecoveryEnd))
 	}

@@ -42,7 +42,7 @@ func TestProofShowsPITRFacts(t *testing.T) {
 		{RendererVersion, []string{
 			"— restored `casino_db_pitr.sql.gz` (facts from result file r.json)",
 			"- recovery target: 2026-12-02T03:07:11Z; replay stopped at the target\n",
-			"- time reached (last recovered commit): 2026-12-02T03:07:10.2Z\n",
+			"- time reached (last recovered change): 2026-12-02T03:07:10.2Z\n",
 			`- recovery end line: "last completed transaction was at log time 2026-12-02 03:07:10.2+00"` + "\n",
 			`- recovery stop line: "recovery stopping before commit of transaction 812, time 2026-12-02 03:07:11.3+00"` + "\n",
 			"- first transaction not replayed: 812\n",

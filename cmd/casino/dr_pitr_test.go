@@ -131,6 +131,11 @@ func TestDRScenarioBWithPITRSQLite(t *testing.T) {
 	if !strings.Contains(rpo.Basis, "pitr.reached_at") || rpo.Seconds > 5 || rpo.Target != "1m" {
 		t.Errorf("RPO %+v: want from pitr.reached_at, at most a few seconds, target 1m", rpo)
 	}
+	proof, _ := os.ReadFile(filepath.Join(f.ProofDir, listProof(t, f.ProofDir)))
+	if !strings.Contains(string(proof), "- recovery target: "+impact.Format(time.RFC3339Nano)+"; replay stopped at the target\n") ||
+		!strings.Contains(string(proof), "- time reached (last recovered change): ") || !strings.Contains(string(proof), "- recovered from: \""+replica+"\"\n") {
+		t.Errorf("the proof does not show the point-in-time facts:\n%s", proof)
+	}
 	t.Logf("Scenario B with PITR (SQLite, Litestream): RPO %s (%.3fs), target %s; RTO %s", rpo.Value, rpo.Seconds, rpo.Target, last.Data.RTO.Value)
 }
 
@@ -520,7 +525,7 @@ func TestDRScenarioBWithPITRPostgres(t *testing.T) {
 	}
 	proof, _ = os.ReadFile(filepath.Join(f.ProofDir, listProof(t, f.ProofDir)))
 	for _, want := range []string{"- recovery target: " + T.Format(time.RFC3339Nano) + "; replay stopped at the target\n",
-		"- time reached (last recovered commit): " + facts.ReachedAt.UTC().Format(time.RFC3339Nano) + "\n",
+		"- time reached (last recovered change): " + facts.ReachedAt.UTC().Format(time.RFC3339Nano) + "\n",
 		"- recovery end line: \"last completed transaction was at log time ", "- base backup: \"" + facts.BaseBackup + "\", started ", " segments verified against signed manifests"} {
 		if !strings.Contains(string(proof), want) {
 			t.Errorf("the proof lacks %q", want)
