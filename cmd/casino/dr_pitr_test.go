@@ -418,7 +418,7 @@ func TestDRScenarioBWithPITRPostgres(t *testing.T) {
 		t.Errorf("drill --to-time: to_time %v, snapshot %v (want T %s), RPO target %v (want the PITR target 60s), pick %q", d.ToTime, d.BackupSnapshotAt, T1.Format(time.RFC3339Nano), d.RPOTargetSeconds, d.PickReason)
 	}
 	proof, _ := os.ReadFile(d.ProofPath)
-	reached := regexp.MustCompile(`- time reached \(last recovered commit\): (\S+)\n`).FindSubmatch(proof)
+	reached := regexp.MustCompile(`- time reached \(last recovered change\): (\S+)\n`).FindSubmatch(proof)
 	var at time.Time
 	if reached != nil {
 		at, _ = time.Parse(time.RFC3339Nano, string(reached[1]))
