@@ -49,6 +49,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 
 	logger := logging.New(env.Stdout, cfg.level)
 	defer logging.Flush(logger)
+	gc := tuneGC(env.Getenv, cgroupMemoryMax)
 	build := casino.Build()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,7 +97,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			handler, drain = h, d
 		}
 	}
-	return listenAndServe(ctx, &cfg, logger, handler, drain, slog.String("role", cfg.Role), slog.String("database", engine), slog.String("version", build.Version), slog.String("commit", build.Commit))
+	return listenAndServe(ctx, &cfg, logger, handler, drain, slog.String("role", cfg.Role), slog.String("database", engine), slog.String("version", build.Version), slog.String("commit", build.Commit), slog.Int("gc_percent", gc.Percent), slog.Int64("memory_limit_bytes", gc.MemoryLimit))
 }
 
 // openForServe opens the database, waiting up to 30 s for it to answer (a
@@ -152,7 +153,7 @@ func listenAndServe(ctx context.Context, cfg *Config, logger *slog.Logger, handl
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler: handler,
 		// One deadline for a request's headers and its body (at most
 		// api.MaxBodyBytes): equal values let net/http set the read
 		// deadline once per request instead of twice.
