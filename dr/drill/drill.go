@@ -458,6 +458,11 @@ func (r *run) pickPITR(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fail(ReasonPick, err)
 	}
+	// Facts no recovery produces make no successful drill: the proof would
+	// mark them CONTRADICT, and an incident's dr run would refuse them.
+	if ps := dr.PITRProblems(&casino.RestoreFacts{Backup: casino.RestoredBackup{SnapshotAt: m.SnapshotAt}, FinishedAt: r.o.now(), PITR: facts}); len(ps) > 0 {
+		return "", fail(ReasonPick, fmt.Errorf("the recovery's facts contradict each other: %s", strings.Join(ps, "; ")))
+	}
 	r.o.Keys = keys // the scratch key signed it
 	r.pitr = facts
 	to := "the newest state"
