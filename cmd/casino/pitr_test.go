@@ -5,11 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,11 +305,35 @@ func procsUnder(dir string) int {
 	return n
 }
 
-// pitrSubprocess runs this checkout's casino binary (bkBinary) and streams
-// its stderr lines.
+var (
+	pitrBinOnce sync.Once
+	pitrBinPath string
+	pitrBinErr  error
+)
+
+// pitrSubprocess runs this worktree's casino binary, built once into a
+// private folder (the shared bkBinary path may hold another checkout's
+// build), and streams its stderr lines.
 func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bkBinary(t), args...)
+	pitrBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "casino-pitr-bin-")
+		if err != nil {
+			pitrBinErr = err
+			return
+		}
+		pitrBinPath = filepath.Join(dir, "casino")
+		build := exec.Command("go", "build", "-o", pitrBinPath, "./cmd/casino")
+		build.Dir = testpg.RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			pitrBinErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if pitrBinErr != nil {
+		t.Fatal(pitrBinErr)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(pitrBinPath)) })
+	cmd := exec.Command(pitrBinPath, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
