@@ -48,14 +48,17 @@ func TestProofShowsPITRFacts(t *testing.T) {
 			"- first transaction not replayed: 812\n",
 			`- base backup: "20261202T020000Z", started 2026-12-02T02:00:11Z` + "\n",
 			`- WAL: 14 segments verified against signed manifests; 2 replayed without a signed manifest (the tail the stream had not sealed yet, 1 of them the .partial segment being written): 00000001000000000000000F, 000000010000000000000010.partial` + "\n",
+			"— restored casino_db_pitr.sql.gz to 2026-12-02T03:07:11Z (reached 2026-12-02T03:07:10.2Z)\n",
 		}, []string{"point in time reached", "CONTRADICT"}},
-		{3, []string{"- point in time reached: 2026-12-02T03:07:10Z\n"}, []string{"recovery target", "WAL:"}},
+		{3, []string{"- point in time reached: 2026-12-02T03:07:10Z\n", "— restored casino_db_pitr.sql.gz (snapshot_at 2026-12-02T03:07:11Z)\n"}, []string{"recovery target", "WAL:", "(reached "}},
 	} {
 		in := newIncident(t)
 		if err := in.Append(TypeRestore, pitrRestore(T)); err != nil {
 			t.Fatal(err)
 		}
 		in.State.RendererVersion = c.version
+		// Closed: the postmortem's timeline names the restore too.
+		in.State.Closed, in.State.Close = true, &CloseReport{Scenario: "B", RTO: &Measure{}, RPO: &Measure{}}
 		b, _ := in.RenderBytes()
 		for _, w := range c.want {
 			if !strings.Contains(string(b), w) {

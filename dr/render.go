@@ -432,12 +432,14 @@ func renderClose(b *strings.Builder, st *State, in *Incident) {
 	}
 	b.WriteString("\n\n### Timeline\n\n")
 	for _, e := range in.Entries {
-		fmt.Fprintf(b, "- %s — %s\n", ts(e.TS), timelineLine(e))
+		fmt.Fprintf(b, "- %s — %s\n", ts(e.TS), timelineLine(e, st.RendererVersion))
 	}
 	b.WriteString("\n### Root cause\n\n_TODO_\n\n### Corrective actions\n\n- [ ] _TODO_\n\n### Follow-ups\n\n- [ ] _TODO_ (owner, due date)\n")
 }
 
-func timelineLine(e Entry) string {
+// timelineLine is one entry in the postmortem's timeline, as renderer
+// version v wrote it.
+func timelineLine(e Entry, v int) string {
 	switch e.Type {
 	case TypeDeclare:
 		var d Declaration
@@ -475,8 +477,21 @@ func timelineLine(e Entry) string {
 	case TypeRestore:
 		var r RestoreRecord
 		json.Unmarshal(e.Data, &r)
-		if !r.Counts() {
+		if r.ExitCode != 0 || r.Facts.DryRun {
 			return "restore facts of " + r.Facts.Backup.Name + " (dry run or failed: does not count)"
+		}
+		if v < 4 {
+			return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
+		}
+		if !r.Counts() {
+			return "restore facts of " + r.Facts.Backup.Name + " (point-in-time facts that contradict each other: does not count)"
+		}
+		if p := r.Facts.PITR; p != nil {
+			to := "latest"
+			if p.TargetTime != nil {
+				to = p.TargetTime.UTC().Format(time.RFC3339Nano)
+			}
+			return "restored " + r.Facts.Backup.Name + " to " + to + " (reached " + p.ReachedAt.UTC().Format(time.RFC3339Nano) + ")"
 		}
 		return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
 	case TypeNote:

@@ -587,8 +587,9 @@ func TestDRContradictoryPITRFacts(t *testing.T) {
 	}
 	proofPath := filepath.Join(f.ProofDir, listProof(t, f.ProofDir))
 	proof, _ := os.ReadFile(proofPath)
-	if n := strings.Count(string(proof), "restore facts CONTRADICT each other (does not count) `casino_pitr.sql.gz`"); n != 2 || strings.Contains(string(proof), "— restored `casino_pitr.sql.gz`") {
-		t.Errorf("the proof flags %d of the 2 contradictory restores, or renders one as restored", n)
+	if n := strings.Count(string(proof), "restore facts CONTRADICT each other (does not count) `casino_pitr.sql.gz`"); n != 2 || strings.Contains(string(proof), "— restored `casino_pitr.sql.gz`") ||
+		strings.Count(string(proof), "restore facts of casino_pitr.sql.gz (point-in-time facts that contradict each other: does not count)") != 2 {
+		t.Errorf("the proof (record and postmortem timeline) flags %d of the 2 contradictory restores, or renders one as restored:\n%s", n, proof)
 	}
 	if _, errOut, code := f.dr(t, "verify-proof", proofPath); code != 0 {
 		t.Errorf("verify-proof: exit %d, %s", code, errOut)
