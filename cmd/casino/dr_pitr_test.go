@@ -160,6 +160,8 @@ func TestDRRecordPITRExternal(t *testing.T) {
 		{[]string{"--tool", "barman"}, `--tool "barman"`},
 		{[]string{"--tool", "cnpg", "--reached-at", target.Add(time.Second).Format(time.RFC3339)}, "is after --target-time"},
 		{[]string{"--tool", "cnpg"}, "--target-time and --reached-at are required"},
+		{[]string{"--tool", "cnpg", "--reached-at", target.Add(-3 * time.Second).Format(time.RFC3339),
+			"--recovery-end", "last completed transaction was at log time " + target.Add(-time.Second).Format("2006-01-02 15:04:05") + "+00"}, "pitr.recovery_end says the last completed transaction was at"},
 		{[]string{"--tool", "cnpg", "--reached-at", target.Add(-3 * time.Second).Format(time.RFC3339)}, "--database-url names the recovered database"},
 	} {
 		args := append([]string{"record-pitr", "--target-time", target.Format(time.RFC3339)}, c.args...)
