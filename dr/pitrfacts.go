@@ -25,7 +25,7 @@ var (
 // PITRProblems returns what makes a restore's point-in-time facts impossible
 // together, each naming the fields it read; nil when they hold together (or
 // the restore was no point-in-time one). A recovery to a time stops at or
-// before it; replay starts at the base backup's checkpoint, so no recovered
+// before it; replay starts at the base backup's checkpoint, so no replayed
 // commit is older than the base backup; the server's recovery end line names
 // the same instant as reached_at; the unsigned WAL are WAL segment names.
 // Facts with problems are refused when dr run captures them
@@ -51,8 +51,12 @@ func PITRProblems(f *casino.RestoreFacts) []string {
 	if p.TargetTime != nil && !p.ReachedAt.IsZero() && p.ReachedAt.After(*p.TargetTime) {
 		out = append(out, fmt.Sprintf("pitr.reached_at %s is after the recovery target pitr.target_time %s: a recovery to a time stops at or before it", at(p.ReachedAt), at(*p.TargetTime)))
 	}
-	if !p.BaseBackupStartedAt.IsZero() && !p.ReachedAt.IsZero() && p.ReachedAt.Before(p.BaseBackupStartedAt) {
-		out = append(out, fmt.Sprintf("pitr.reached_at %s is before the base backup %s started (pitr.base_backup_started_at %s): replay starts at its checkpoint, so no recovered commit is older", at(p.ReachedAt), p.BaseBackup, at(p.BaseBackupStartedAt)))
+	// A commit replayed comes after the base backup's checkpoint. Only a
+	// recovery that replayed none (end_of_wal on a database idle since
+	// before the base backup) reports an older commit, read from the WAL.
+	replayed := p.Mode == "target_time" || recoveryEndTimeRE.MatchString(p.RecoveryEnd)
+	if replayed && !p.BaseBackupStartedAt.IsZero() && !p.ReachedAt.IsZero() && p.ReachedAt.Before(p.BaseBackupStartedAt) {
+		out = append(out, fmt.Sprintf("pitr.reached_at %s is before the base backup %s started (pitr.base_backup_started_at %s): replay starts at its checkpoint, so no replayed commit is older", at(p.ReachedAt), p.BaseBackup, at(p.BaseBackupStartedAt)))
 	}
 	if !f.FinishedAt.IsZero() && p.ReachedAt.After(f.FinishedAt.Add(ClockSkew)) {
 		out = append(out, fmt.Sprintf("pitr.reached_at %s is after the restore finished (finished_at %s)", at(p.ReachedAt), at(f.FinishedAt)))

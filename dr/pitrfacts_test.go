@@ -93,7 +93,7 @@ func TestContradictoryPITRFactsNeverCount(t *testing.T) {
 		{"reached before the base backup", func(p *casino.PITRFacts) {
 			p.ReachedAt = p.BaseBackupStartedAt.Add(-time.Hour)
 			p.RecoveryEnd = ""
-		}, "is before the base backup 20261202T020000Z started (pitr.base_backup_started_at 2026-12-02T02:00:11Z)"},
+		}, "is before the base backup 20261202T020000Z started (pitr.base_backup_started_at 2026-12-02T02:00:11Z): replay starts at its checkpoint, so no replayed commit is older"},
 		{"end line names another instant", func(p *casino.PITRFacts) {
 			p.ReachedAt = T.Add(-time.Second)
 		}, "pitr.recovery_end says the last completed transaction was at 2026-12-02 03:07:10.2, pitr.reached_at says 2026-12-02T03:07:10Z"},
@@ -141,5 +141,13 @@ func TestContradictoryPITRFactsNeverCount(t *testing.T) {
 	rec := pitrRestore(T)
 	if ps := PITRProblems(&rec.Facts); ps != nil || !rec.Counts() {
 		t.Errorf("good facts: problems %v, counts %v", ps, rec.Counts())
+	}
+	// A database idle since before the base backup: replay to the end of
+	// the WAL replayed no commit, and the last one, read from the WAL, is
+	// older than the base backup. True, and it counts.
+	p := rec.Facts.PITR
+	p.Mode, p.RecoveryEnd, p.RecoveryStop, p.ReachedAt = "end_of_wal", "", "", p.BaseBackupStartedAt.Add(-3*time.Hour)
+	if ps := PITRProblems(&rec.Facts); ps != nil {
+		t.Errorf("idle database, end of WAL: problems %v", ps)
 	}
 }
