@@ -27,6 +27,11 @@ type Error struct {
 	Message    string
 	Fields     map[string]string
 	RetryAfter int
+
+	// Err is the cause the error wraps, for errors.Is and errors.As (Errorf
+	// sets it from a %w verb); its text is already in Message, and it is
+	// never shown on its own.
+	Err error `json:"-"`
 }
 
 // Error implements the error interface.
@@ -34,10 +39,21 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("casino error: code=%s message=%s", e.Code, e.Message)
 }
 
-// Errorf returns an *Error with the given code and formatted message.
+// Errorf returns an *Error with the given code and formatted message. A %w
+// verb wraps its operand as in fmt.Errorf: errors.Is and errors.As match it
+// through the *Error, whose Message is the formatted text all the same.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Message: err.Error()}
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		e.Err = err
+	}
+	return e
 }
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
 // any other non-nil error, and "" for nil.

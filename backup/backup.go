@@ -236,6 +236,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// errorf returns a *casino.Error wrapping nothing: the message is the whole
-// story, safe to print.
+// errorf returns a *casino.Error whose message is the whole story, safe to
+// print; a %w operand (ErrStoredDigest, a disk error) stays matchable by
+// errors.Is.
 func errorf(code, format string, args ...any) error { return casino.Errorf(code, format, args...) }

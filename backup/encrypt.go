@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"filippo.io/age"
 
@@ -150,20 +152,21 @@ func (s *backupStream) Close() error { return s.closer() }
 // openStream opens the decompressed data of the backup at path. m may be nil
 // (no manifest: no length or hash to check). An encrypted file needs k's
 // identities.
-func openStream(path string, m *casino.BackupManifest, k *Keys, p *Progress) (io.ReadCloser, error) {
+func openStream(path string, m *casino.BackupManifest, k *Keys, p *Progress, decrypt *atomic.Int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	st, _ := f.Stat()
-	return openStreamFrom(path, f, st.Size(), m, k, p)
+	return openStreamFrom(path, f, st.Size(), m, k, p, decrypt)
 }
 
 // openStreamFrom is openStream over the stored bytes f (size bytes) of the
 // backup named by path. Once the decompressed data ends, f is read to its
 // end, so a reader that checks the stored bytes at EOF (a remote object's
-// sha256) has its say before the stream reports success.
-func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupManifest, k *Keys, p *Progress) (io.ReadCloser, error) {
+// sha256) has its say before the stream reports success. The nanoseconds
+// age spends decrypting are added to decrypt (when not nil).
+func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupManifest, k *Keys, p *Progress, decrypt *atomic.Int64) (io.ReadCloser, error) {
 	p.Start("read "+stripAge(path), size)
 	raw := &countingReader{r: bufio.NewReaderSize(f, 1<<20), p: p}
 	var src io.Reader = raw
@@ -179,15 +182,21 @@ func openStreamFrom(path string, f io.ReadCloser, size int64, m *casino.BackupMa
 			f.Close()
 			return nil, errorf(casino.EINVALID, "%s is encrypted with age: set CASINO_BACKUP_IDENTITY to the identity (AGE-SECRET-KEY-1... value or file) of one of its recipients", baseName(path))
 		}
-		dr, err := age.Decrypt(src, k.enc.identities...)
+		clock := &decryptClock{total: decrypt}
+		var dr io.Reader
+		err := clock.time(func() (err error) {
+			dr, err = age.Decrypt(&timedSource{r: src, c: clock}, k.enc.identities...)
+			return err
+		})
 		if err != nil {
 			f.Close()
 			var nm *age.NoIdentityMatchError
 			if errors.As(err, &nm) {
 				return nil, errorf(casino.EINVALID, "%s is encrypted to other recipients: CASINO_BACKUP_IDENTITY holds none of their identities", baseName(path))
 			}
-			return nil, errorf(casino.EINVALID, "%s: age decryption failed: %v", baseName(path), err)
+			return nil, errorf(casino.EINVALID, "%s: age decryption failed: %w", baseName(path), err)
 		}
+		dr = &timedDecrypt{r: dr, c: clock}
 		if m != nil {
 			h := newHashCounter()
 			dr = io.TeeReader(dr, h)
@@ -235,4 +244,52 @@ func (k *Keys) DecryptFrom(r io.Reader) (io.Reader, error) {
 		return nil, errors.New("no age identity configured (CASINO_BACKUP_IDENTITY)")
 	}
 	return age.Decrypt(r, k.enc.identities...)
+}
+
+// decryptClock measures the time age spends decrypting a stream: the time
+// in its calls less the time they wait on the stored bytes underneath
+// (timedSource), so a slow disk or bucket is not counted as decryption.
+// One goroutine reads a stream, so the fields need no lock; total is shared
+// by the streams of one verified backup.
+type decryptClock struct {
+	total *atomic.Int64 // nanoseconds decrypting; nil: not measured
+	inner time.Duration // time spent reading the stored bytes so far
+}
+
+// time runs f and adds its time, less the stored-byte reads within it, to
+// the total.
+func (c *decryptClock) time(f func() error) error {
+	t0, in0 := time.Now(), c.inner
+	err := f()
+	if c.total != nil {
+		c.total.Add(int64(time.Since(t0) - (c.inner - in0)))
+	}
+	return err
+}
+
+// timedSource is the stored bytes as age reads them.
+type timedSource struct {
+	r io.Reader
+	c *decryptClock
+}
+
+func (s *timedSource) Read(p []byte) (int, error) {
+	t0 := time.Now()
+	n, err := s.r.Read(p)
+	s.c.inner += time.Since(t0)
+	return n, err
+}
+
+// timedDecrypt is age's plaintext, each read timed by the clock.
+type timedDecrypt struct {
+	r io.Reader
+	c *decryptClock
+}
+
+func (d *timedDecrypt) Read(p []byte) (n int, err error) {
+	d.c.time(func() error {
+		n, err = d.r.Read(p)
+		return nil
+	})
+	return n, err
 }

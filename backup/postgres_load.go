@@ -551,7 +551,7 @@ func (l *pgLoader) stream(ctx context.Context, vr *VerifyResult, o pgLoadOptions
 		if casino.ErrorCode(perr) == casino.EINVALID {
 			return perr
 		}
-		return errorf(casino.EINVALID, "decompression failed: %v (corrupt or truncated file)", perr)
+		return errorf(casino.EINVALID, "decompression failed: %w (corrupt or truncated file)", perr)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -559,7 +559,7 @@ func (l *pgLoader) stream(ctx context.Context, vr *VerifyResult, o pgLoadOptions
 	// The end of the stream is where vr.Open's checks (length, decrypted
 	// sha256) report.
 	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return errorf(casino.EINVALID, "%v", err)
+		return errorf(casino.EINVALID, "%w", err)
 	}
 	return nil
 }
@@ -717,7 +717,7 @@ func (l *pgLoader) checkMigrations(ctx context.Context) error {
 func dumpSchemaVersion(vr *VerifyResult) (int, error) {
 	r, err := vr.Open(nil)
 	if err != nil {
-		return 0, errorf(casino.EINVALID, "%v", err)
+		return 0, errorf(casino.EINVALID, "%w", err)
 	}
 	defer r.Close()
 	sc := bufio.NewScanner(r)

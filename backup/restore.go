@@ -115,6 +115,12 @@ type RestoreResult struct {
 	// Facts carries both too.
 	KeyFingerprint string   `json:"key_fingerprint,omitempty"`
 	Overrides      []string `json:"overrides,omitempty"`
+	// Decrypt is the time spent in age decryption (0 for a plain backup),
+	// without the time waiting on the stored bytes; DecryptInVerify is the
+	// part of it spent before the "verified" pause point, while the data
+	// was checked. Both are part of DurationMS, not added to it.
+	Decrypt         time.Duration `json:"-"`
+	DecryptInVerify time.Duration `json:"-"`
 }
 
 // restoreJob is what the engine's restore needs beyond the options.
@@ -190,7 +196,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err != nil {
 		removeNew()
 		if ce := (*casino.Error)(nil); errors.As(err, &ce) {
-			return nil, &casino.Error{Code: ce.Code, Message: "refusing the restore, nothing was changed: " + ce.Message}
+			return nil, &casino.Error{Code: ce.Code, Message: "refusing the restore, nothing was changed: " + ce.Message, Err: ce}
 		}
 		return nil, err
 	}
@@ -261,8 +267,8 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, fmt.Errorf("clean leftovers: %w", err)
 		}
 	}
+	res := &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides, DecryptInVerify: vr.DecryptTime()}
 	o.pause("verified")
-	res := &RestoreResult{Plan: plan, Facts: facts, KeyFingerprint: vr.KeyFingerprint, Overrides: vr.Overrides}
 	o.verified = vr
 
 	if plan.SafetyBackup {
@@ -296,6 +302,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		res.DataLossSec = time.Since(at).Seconds()
 	}
 	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	res.Decrypt = vr.DecryptTime()
 	facts.Carried, facts.KeptAside, facts.RowCounts = res.Carried, res.KeptAside, res.RowCounts
 	facts.FinishedAt = time.Now().UTC()
 	return res, nil

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"casino"
@@ -59,6 +62,98 @@ func RemoteSource(st *s3store.Store, b *s3store.Backup) (*Source, error) {
 	}, nil
 }
 
+// SourceOptions say where the argument of casino restore may name a
+// backup.
+type SourceOptions struct {
+	// Dir is the backup folder: a FILE must lie inside it, and latest is
+	// the newest trusted backup there.
+	Dir string
+	// Keys decide which manifests are trusted for latest (nil: any
+	// complete manifest).
+	Keys *Keys
+	// Remote says the argument names a backup in the bucket (--remote);
+	// an s3://bucket/prefix/NAME argument always does.
+	Remote bool
+	// FindRemote finds the trusted backup the argument names in the
+	// bucket, latest included; the caller wires the bucket's settings.
+	FindRemote func(ctx context.Context, arg string) (*s3store.Store, *s3store.Backup, error)
+}
+
+// SelectSource resolves what a restore's argument names, in this order:
+// a backup in the bucket, streamed with no local copy (src, path ""); the
+// newest trusted backup in Dir for latest; a FILE, looked up in Dir when
+// it is a bare name and refused when it lies outside Dir (ResolvePath).
+// An empty arg (restore --to-time) names no file: path and src are empty.
+func SelectSource(ctx context.Context, arg string, o SourceOptions) (path string, src *Source, err error) {
+	if o.Remote || s3store.IsRemote(arg) {
+		st, b, err := o.FindRemote(ctx, arg)
+		if err != nil {
+			return "", nil, err
+		}
+		src, err := RemoteSource(st, b)
+		return "", src, err
+	}
+	if arg = LatestPath(o.Dir, o.Keys, arg); arg == "" {
+		return "", nil, nil
+	}
+	path, err = ResolvePath(o.Dir, arg)
+	return path, nil, err
+}
+
+// LatestPath returns the path of the newest trusted backup in dir (Newest)
+// when arg is "latest", and arg itself otherwise. With no trusted backup
+// it returns "latest", which then names no file.
+func LatestPath(dir string, k *Keys, arg string) string {
+	if arg == "latest" {
+		if e := Newest(dir, k); e != nil {
+			return e.Path
+		}
+	}
+	return arg
+}
+
+// LookupPath returns where backup verify and adopt find FILE: a bare name
+// that is not a file in the working folder is looked up in the backup
+// folder dir. Unlike ResolvePath it refuses no path: they read, they do
+// not restore.
+func LookupPath(dir, file string) string {
+	if !strings.ContainsRune(file, filepath.Separator) {
+		if _, err := os.Stat(file); err != nil {
+			return filepath.Join(dir, file)
+		}
+	}
+	return file
+}
+
+// ResolvePath returns FILE's path, refusing one that escapes the backup
+// folder dir (after symlinks): a bare name is looked up inside it.
+func ResolvePath(dir, file string) (string, error) {
+	if !strings.ContainsRune(file, filepath.Separator) {
+		file = filepath.Join(dir, file)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	absFile, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	if d, err := filepath.EvalSymlinks(absDir); err == nil {
+		absDir = d
+	}
+	if f, err := filepath.EvalSymlinks(absFile); err == nil {
+		absFile = f
+	} else if d, err := filepath.EvalSymlinks(filepath.Dir(absFile)); err == nil {
+		absFile = filepath.Join(d, filepath.Base(absFile))
+	}
+	rel, err := filepath.Rel(absDir, absFile)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("refusing %s: it lies outside the backup folder %s (set --dir or CASINO_BACKUP_DIR to the folder that holds it)", file, absDir)
+	}
+	return file, nil
+}
+
 // sha256 streams the source once through sha256.
 func (s *Source) sha256(ctx context.Context) (string, int64, error) {
 	r, err := s.Open(ctx)
@@ -86,8 +181,8 @@ func (s *Source) open(ctx context.Context, want s3store.Stored) (io.ReadCloser, 
 }
 
 // ErrStoredDigest: a streamed backup's stored bytes differ from what its
-// signed manifest says. Verify and Restore report it as the text of their
-// casino.Error (EINVALID), not as a wrapped error.
+// signed manifest says. Verify and Restore return it wrapped in their
+// casino.Error (EINVALID): errors.Is matches it.
 var ErrStoredDigest = errors.New("the streamed backup differs from its signed manifest")
 
 type digestReader struct {

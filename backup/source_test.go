@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"casino"
 	"casino/backup"
+	"casino/internal/testdb"
 	"casino/internal/testpg"
 	"casino/sqlstore"
 )
@@ -106,7 +108,7 @@ func TestRestoreFromSourceStreams(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	_, err = backup.Restore(ctx, backup.RestoreOptions{Source: src, Target: target, BackupDir: bdir, NoSafetyBackup: true, Keys: tk})
-	if err == nil || !strings.Contains(err.Error(), backup.ErrStoredDigest.Error()) || !strings.Contains(err.Error(), "not touched") {
+	if !errors.Is(err, backup.ErrStoredDigest) || casino.ErrorCode(err) != casino.EINVALID || !strings.Contains(err.Error(), "not touched") {
 		t.Fatalf("restore from a source that changed between the passes: %v, want the digest refusal", err)
 	}
 	if later() != 1 {
@@ -151,5 +153,59 @@ func TestRestoreFromSourceStreams(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(res.Path); !bytes.Contains(b, []byte("COPY")) {
 		t.Error("the test backup is not an uncompressed dump")
+	}
+}
+
+// TestStoredDigestIsMatchable: on SQLite too, a source whose bytes change
+// after the checksum pass is refused by Verify and by Restore with an
+// error that errors.Is matches to ErrStoredDigest (code invalid), and the
+// live database keeps its rows.
+func TestStoredDigestIsMatchable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	live := testdb.Open(t, sqlstore.SQLite)
+	res, err := backup.Create(ctx, backup.CreateOptions{Target: live.Target, Dir: t.TempDir(), Compression: backup.None, Keys: tk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.ExecContext(ctx, `INSERT INTO tenants (name, slug, created_at, updated_at) VALUES ('Later', 'later', ?, ?)`, sqlstore.Now(), sqlstore.Now()); err != nil {
+		t.Fatal(err)
+	}
+	live.Close()
+	mb, _ := os.ReadFile(casino.ManifestPath(res.Path))
+	sig, _ := os.ReadFile(casino.SignaturePath(res.Path))
+	st, _ := os.Stat(res.Path)
+	// Each check opens the source afresh: the first open (the checksum
+	// pass) is true, every later one lies.
+	lying := func() *backup.Source {
+		var opens atomic.Int32
+		return &backup.Source{
+			Name: filepath.Base(res.Path), Location: "test://bucket/" + filepath.Base(res.Path),
+			Manifest: mb, Signature: sig, Size: st.Size(), Written: st.ModTime(),
+			Open: func(context.Context) (io.ReadCloser, error) {
+				f, err := os.Open(res.Path)
+				if err != nil || opens.Add(1) == 1 {
+					return f, err
+				}
+				return &flipReader{r: f, at: st.Size() / 2}, nil
+			},
+		}
+	}
+	_, err = backup.Verify(ctx, "", backup.VerifyOptions{Source: lying(), Keys: tk})
+	if !errors.Is(err, backup.ErrStoredDigest) || casino.ErrorCode(err) != casino.EINVALID {
+		t.Errorf("Verify = %v (code %s), want ErrStoredDigest, invalid", err, casino.ErrorCode(err))
+	}
+	_, err = backup.Restore(ctx, backup.RestoreOptions{Source: lying(), Target: live.Target, BackupDir: t.TempDir(), NoSafetyBackup: true, Keys: tk})
+	if !errors.Is(err, backup.ErrStoredDigest) || casino.ErrorCode(err) != casino.EINVALID {
+		t.Errorf("Restore = %v (code %s), want ErrStoredDigest, invalid", err, casino.ErrorCode(err))
+	}
+	db, err := sqlstore.Open(ctx, live.Target.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE slug = 'later'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the live database after a refused restore: %d rows of 'later', %v; want 1", n, err)
 	}
 }

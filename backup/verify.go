@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,6 +86,19 @@ type VerifyResult struct {
 
 	keys *Keys
 	src  *Source
+	// decrypt sums the nanoseconds every stream opened from this backup
+	// spent in age decryption (DecryptTime).
+	decrypt *atomic.Int64
+}
+
+// DecryptTime is the time the streams read from this backup so far spent
+// decrypting it (age), without the time they waited on the stored bytes;
+// 0 for a backup that is not encrypted.
+func (r *VerifyResult) DecryptTime() time.Duration {
+	if r.decrypt == nil {
+		return 0
+	}
+	return time.Duration(r.decrypt.Load())
 }
 
 // Open returns the verified backup's decompressed data, checked again as
@@ -100,9 +114,9 @@ func (r *VerifyResult) Open(p *Progress) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		return openStreamFrom(r.Path, f, r.src.Size, r.Manifest, r.keys, p)
+		return openStreamFrom(r.Path, f, r.src.Size, r.Manifest, r.keys, p, r.decrypt)
 	}
-	return openStream(r.Path, r.Manifest, r.keys, p)
+	return openStream(r.Path, r.Manifest, r.keys, p, r.decrypt)
 }
 
 // ContentsChecked reports whether the data itself was read and checked
@@ -123,9 +137,10 @@ func (r *VerifyResult) pass(format string, args ...any) {
 	r.Checks = append(r.Checks, fmt.Sprintf(format, args...))
 }
 
-// invalid is a verification failure: the file is refused.
+// invalid is a verification failure: the file is refused. A %w operand
+// stays matchable by errors.Is.
 func invalid(path, format string, args ...any) error {
-	return errorf(casino.EINVALID, "%s: %s", filepath.Base(path), fmt.Sprintf(format, args...))
+	return errorf(casino.EINVALID, "%s: %w", filepath.Base(path), fmt.Errorf(format, args...))
 }
 
 // Verify checks a backup file without touching any database: the manifest
@@ -142,7 +157,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 	if src != nil {
 		path = src.Name
 	}
-	r := &VerifyResult{Path: path, keys: o.Keys, src: src}
+	r := &VerifyResult{Path: path, keys: o.Keys, src: src, decrypt: new(atomic.Int64)}
 	var size int64
 	var mtime time.Time
 	var m *casino.BackupManifest
@@ -276,7 +291,7 @@ func Verify(ctx context.Context, path string, o VerifyOptions) (*VerifyResult, e
 			if casino.ErrorCode(err) == casino.EUNAVAILABLE {
 				return nil, err
 			}
-			return nil, invalid(path, "%v", err)
+			return nil, invalid(path, "%w", err)
 		}
 		r.UncompressedBytes = n
 		r.RowCounts = counts
@@ -379,7 +394,7 @@ func decompressSQLite(ctx context.Context, r *VerifyResult, out string, p *Progr
 		return nil, 0, diskError(out, err)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("decompression failed: %v (corrupt or truncated file)", err)
+		return nil, 0, fmt.Errorf("decompression failed: %w (corrupt or truncated file)", err)
 	}
 	head := make([]byte, 16)
 	if g, err := os.Open(out); err == nil {

@@ -118,6 +118,23 @@ type FreezeOptions struct {
 	Red      *Redactor
 }
 
+// Plan returns the requests SetFreeze may send, for --dry-run and the
+// journal (the password masked): the login and the freeze through the API
+// when URL is set, then the database write it falls back to.
+func (o FreezeOptions) Plan() [][]string {
+	var reqs [][]string
+	if o.URL != "" {
+		base := strings.TrimRight(o.URL, "/")
+		reqs = append(reqs,
+			[]string{"POST", base + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, o.Email)},
+			[]string{"POST", base + LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, o.On, o.Reason)})
+	}
+	if o.Open != nil {
+		reqs = append(reqs, []string{"database", o.Database, "set", "login_freeze", onOff(o.On), "(only when the API does not answer)"})
+	}
+	return reqs
+}
+
 func onOff(b bool) string {
 	if b {
 		return "on"

@@ -139,6 +139,37 @@ func Rebuild(dir, id string, seq int, journal, proof []byte) (*Rebuilt, error) {
 	return r, nil
 }
 
+// RebuildOpen takes the newest mirrored snapshot of incidents into dir,
+// each through Rebuild: the incident named (open or closed), or else each
+// of ids whose mirrored journal is not closed, in the order given. latest
+// reads an incident's newest snapshot: its entry seq, journal and proof.
+// It stops at the first error; an empty result means nothing was open.
+func RebuildOpen(dir, named string, ids []string, latest func(id string) (int, []byte, []byte, error)) ([]*Rebuilt, error) {
+	if named != "" {
+		ids = []string{named}
+	}
+	var done []*Rebuilt
+	for _, id := range ids {
+		seq, j, p, err := latest(id)
+		if err != nil {
+			return done, err
+		}
+		if named == "" {
+			if entries, err := ParseJournal(j); err == nil {
+				if s, err := Fold(entries); err == nil && s.Closed {
+					continue
+				}
+			}
+		}
+		r, err := Rebuild(dir, id, seq, j, p)
+		if err != nil {
+			return done, err
+		}
+		done = append(done, r)
+	}
+	return done, nil
+}
+
 // CheckSnapshot writes a mirrored journal and proof into the empty folder
 // tmp under the incident's file names and runs VerifyProof on them.
 func CheckSnapshot(tmp, id string, journal, proof []byte) error {

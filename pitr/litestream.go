@@ -58,6 +58,40 @@ type LitestreamOptions struct {
 type Litestream struct {
 	store *litestream.Store
 	db    *litestream.DB
+
+	mu sync.Mutex
+	// walReadAt is when the newest successful read of the database's WAL
+	// into Litestream's own files began: every commit before it is there.
+	walReadAt time.Time
+	stopWatch context.CancelFunc
+	watching  chan struct{}
+}
+
+// watchWAL records, every 100 ms, when the newest successful WAL read
+// began. Litestream reads the WAL every 250 ms whether or not it changed,
+// so on a healthy database the instant stays fresh while idle, and stops
+// when the reads fail (the local disk full, a broken shadow folder), which
+// the replica's own sync time would not show: the replica then syncs
+// "successfully" with nothing new to send.
+func (l *Litestream) watchWAL(ctx context.Context) {
+	defer close(l.watching)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		d := l.db.SyncDiagnostic()
+		if d.Operation == "sync" && !d.Active && d.Error == "" && d.StartedAt != nil {
+			l.mu.Lock()
+			if d.StartedAt.After(l.walReadAt) {
+				l.walReadAt = *d.StartedAt
+			}
+			l.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // replicaClient turns a replica into a Litestream client, refusing what
@@ -174,11 +208,38 @@ func StartLitestream(ctx context.Context, o LitestreamOptions) (*Litestream, err
 	if err := store.Open(ctx); err != nil {
 		return nil, fmt.Errorf("start litestream: %w", err)
 	}
-	return &Litestream{store: store, db: db}, nil
+	l := &Litestream{store: store, db: db, watching: make(chan struct{})}
+	var wctx context.Context
+	wctx, l.stopWatch = context.WithCancel(context.Background())
+	go l.watchWAL(wctx)
+	return l, nil
+}
+
+// LagSeconds is now minus the newest instant the replica is known to hold
+// every commit before: the earlier of the replica's last successful sync
+// and the start of Litestream's last successful read of the WAL (about, to
+// the few milliseconds a read and a sync overlap). Litestream reads the WAL
+// every 250 ms and syncs the replica every 500 ms even while the database
+// is idle, so a healthy replica stays under about a second; it grows while
+// either fails. -1 before the first of each.
+func (l *Litestream) LagSeconds(now time.Time) float64 {
+	synced := l.db.LastSuccessfulSyncAt()
+	l.mu.Lock()
+	read := l.walReadAt
+	l.mu.Unlock()
+	if synced.IsZero() || read.IsZero() {
+		return -1
+	}
+	if read.Before(synced) {
+		synced = read
+	}
+	return max(0, now.Sub(synced).Seconds())
 }
 
 // Close syncs what is pending and stops replication.
 func (l *Litestream) Close(ctx context.Context) error {
+	l.stopWatch()
+	<-l.watching
 	return l.store.Close(ctx)
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"casino/backup"
 	"casino/sqlstore"
 )
@@ -168,4 +170,91 @@ func TestSQLiteRecoverToTime(t *testing.T) {
 	if _, err := os.Stat(cr.Path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLitestreamLagMetric: with Litestream replicating to a folder, the lag
+// casino serve exposes stays under a second while the replica keeps up, idle
+// or not; when the replica cannot be written (its folder replaced by a
+// file), it grows past the sync interval with every write left unconfirmed,
+// and falls back once the replica is writable again; the same when
+// Litestream cannot read the WAL into its shadow folder, which the
+// replica's own sync time alone would not show.
+func TestLitestreamLagMetric(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "casino.db")
+	repDir := filepath.Join(dir, "replica")
+	db, err := sqlstore.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := StartLitestream(ctx, LitestreamOptions{DBPath: path, Replica: Replica{URL: "file://" + repDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close(ctx)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewLitestreamCollector(ls))
+	lag := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil || len(mfs) != 1 || mfs[0].GetName() != LitestreamLagMetric {
+			t.Fatalf("gather: %v %v", mfs, err)
+		}
+		return mfs[0].GetMetric()[0].GetGauge().GetValue()
+	}
+	insert := func(slug string) {
+		t.Helper()
+		now := sqlstore.Now()
+		if _, err := db.ExecContext(ctx, "INSERT INTO tenants (name, slug, created_at, updated_at) VALUES (?, ?, ?, ?)", slug, slug, now, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("a")
+	waitFor(t, 30*time.Second, "a first sync", func() bool { v := lag(); return v >= 0 && v < 1 })
+	// Idle for longer than the alert's patience per sample: still caught up.
+	idleFrom := time.Now()
+	waitFor(t, 30*time.Second, "two idle seconds", func() bool { return time.Since(idleFrom) > 2*time.Second && lag() < 1 })
+
+	if err := os.RemoveAll(repDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(repDir, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insert("b")
+	waitFor(t, 30*time.Second, "the lag to grow while the replica cannot be written", func() bool { return lag() > 3 })
+	t.Logf("lag with a broken replica: %.1fs", lag())
+	// Repaired, the replica catches up and the lag falls back.
+	if err := os.Remove(repDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the lag to fall back once the replica is writable", func() bool { v := lag(); return v >= 0 && v < 1 })
+
+	// Litestream cannot read the WAL into its own files (its shadow folder
+	// broken, as by a full disk): the replica still syncs "successfully",
+	// with nothing new to send, yet the change is not in it. The lag grows.
+	ltxDir := filepath.Join(dir, ".casino.db-litestream", "ltx")
+	if _, err := os.Stat(ltxDir); err != nil {
+		t.Fatalf("Litestream's shadow folder moved (a Litestream upgrade?): %v", err)
+	}
+	if err := os.Rename(ltxDir, ltxDir+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ltxDir, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insert("c")
+	waitFor(t, 30*time.Second, "the lag to grow while the WAL cannot be read", func() bool { return lag() > 3 })
+	t.Logf("lag with a broken shadow folder: %.1fs", lag())
+	os.Remove(ltxDir)
+	if err := os.Rename(ltxDir+".aside", ltxDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the lag to fall back once the WAL reads again", func() bool { v := lag(); return v >= 0 && v < 1 })
 }

@@ -69,3 +69,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(c.recv, recv)
 }
+
+// LitestreamLagMetric is the Litestream replica's lag as `casino serve`
+// exposes it (CASINO_PITR=litestream). It is not casino_pitr_wal_lag_seconds,
+// which is a PostgreSQL stream folder's and has alerts of its own.
+const LitestreamLagMetric = "casino_pitr_litestream_lag_seconds"
+
+// NewLitestreamCollector exposes l.LagSeconds, read at each scrape, as
+// casino_pitr_litestream_lag_seconds.
+func NewLitestreamCollector(l *Litestream) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: LitestreamLagMetric,
+		Help: "Seconds since the Litestream replica last confirmed it holds every change of the SQLite database (-1: never)."},
+		func() float64 { return l.LagSeconds(time.Now()) })
+}

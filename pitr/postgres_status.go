@@ -1,6 +1,7 @@
 package pitr
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ type Status struct {
 	Window    *Window `json:"window,omitempty"`
 	WALBytes  int64   `json:"wal_bytes"`
 	BaseBytes int64   `json:"base_bytes"`
+	// Pulled is set for a folder `casino pitr pull` rebuilt from the bucket.
+	Pulled *Pulled `json:"pulled,omitempty"`
 }
 
 // ReadStatus reads the stream folder's state at instant now.
@@ -46,6 +49,12 @@ func ReadStatus(dir string, now time.Time) (*Status, error) {
 		st.CaughtUpAt, st.RetainedBytes, st.WALStatus, st.SlotLostAt = s.CaughtUpAt, s.RetainedBytes, s.WALStatus, s.SlotLostAt
 		if s.CaughtUpAt != nil {
 			st.LagSeconds = max(0, now.Sub(*s.CaughtUpAt).Seconds())
+		}
+	}
+	if b, err := readLimited(filepath.Join(dir, PulledFile), 1<<20); err == nil {
+		var p Pulled
+		if json.Unmarshal(b, &p) == nil {
+			st.Pulled = &p
 		}
 	}
 	bases, err := listBases(dir)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"casino/s3store"
 )
@@ -27,8 +28,16 @@ type Encrypter func(w io.Writer) (io.WriteCloser, error)
 // data, base-<stamp>-manifest.json and sealed-<batch>.json for manifests.
 // A WAL segment already uploaded (a retried batch) is uploaded again: a new
 // version, the signed manifest's hash still names the plaintext.
-func RemoteShipper(st *s3store.Store, enc Encrypter, lock s3store.Lock) func(ctx context.Context, s Sealed) error {
+//
+// lock, when set, is asked once per set for the Object Lock retention its
+// objects get (LockFor: upload time + the shortest retention class, as
+// `backup create --remote` locks a backup); nil uploads without a lock.
+func RemoteShipper(st *s3store.Store, enc Encrypter, lockFor func() s3store.Lock) func(ctx context.Context, s Sealed) error {
 	return func(ctx context.Context, s Sealed) error {
+		var lock s3store.Lock
+		if lockFor != nil {
+			lock = lockFor()
+		}
 		prefix := "wal-"
 		mname := "sealed-" + filepath.Base(s.Manifest)
 		if s.Kind == "base" {
@@ -50,6 +59,22 @@ func RemoteShipper(st *s3store.Store, enc Encrypter, lock s3store.Lock) func(ctx
 			}
 		}
 		return nil
+	}
+}
+
+// LockFor returns RemoteShipper's lock function for mode (s3store.ParseMode's
+// GOVERNANCE or COMPLIANCE) and the shortest retention class min: each set
+// is locked until its upload time + min, rounded up to the second. An empty
+// mode or a zero min locks nothing (nil).
+func LockFor(mode string, min time.Duration, now func() time.Time) func() s3store.Lock {
+	if mode == "" || min <= 0 {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return func() s3store.Lock {
+		return s3store.Lock{Mode: mode, Until: now().Add(min).UTC().Truncate(time.Second).Add(time.Second)}
 	}
 }
 

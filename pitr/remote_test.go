@@ -54,7 +54,7 @@ func TestStreamShipsEncryptedToRemote(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Stream(ctx, StreamOptions{URL: s.replURL, Dir: dir, BaseEvery: time.Hour, Heartbeat: 200 * time.Millisecond, Signer: &testSigner,
-			OnSealed: RemoteShipper(st, enc, s3store.Lock{}), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			OnSealed: RemoteShipper(st, enc, nil), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	defer func() { cancel(); <-done }()
 	admin := openDB(t, s.c.AdminURL())

@@ -122,6 +122,13 @@ func (v *Verifier) readManifest(path, format string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is unsigned: %v", ErrTampered, path, err)
 	}
+	return v.parseManifest(path, mb, sig, format)
+}
+
+// parseManifest decodes and verifies a manifest's bytes and signature;
+// where names it in errors (a path, or an object in the bucket). A file
+// name that is not a plain name, or one listed twice, is refused.
+func (v *Verifier) parseManifest(path string, mb, sig []byte, format string) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(mb))
 	dec.DisallowUnknownFields()
@@ -132,12 +139,17 @@ func (v *Verifier) readManifest(path, format string) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %s: no verify key is configured (set CASINO_BACKUP_VERIFY_KEY to the public half of the key casino pitr stream signs with)", ErrTampered, path)
 	}
 	if _, err := keys.VerifyAny(v.Keys, m.KeyFingerprint, mb, sig); err != nil {
-		return nil, fmt.Errorf("%w: %s: signature: %v", ErrTampered, path, err)
+		return nil, fmt.Errorf("%w: %s: signature: %w", ErrTampered, path, err)
 	}
+	seen := map[string]bool{}
 	for _, f := range m.Files {
-		if f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") {
+		if f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || strings.ContainsAny(f.Name, "/\\\x00") {
 			return nil, fmt.Errorf("%w: %s lists a file name %q that is not a plain name", ErrTampered, path, f.Name)
 		}
+		if seen[f.Name] {
+			return nil, fmt.Errorf("%w: %s lists %s twice", ErrTampered, path, f.Name)
+		}
+		seen[f.Name] = true
 	}
 	return &m, nil
 }

@@ -399,18 +399,12 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) error {
 	} else if file == "latest" {
 		// The newest backup whose manifest is trusted (signature included).
 		k, _ := b.loadKeys(env, false)
-		if e := backup.Newest(b.dir, k); e != nil {
-			file = e.Path
-		}
+		file = backup.LatestPath(b.dir, k, file)
 	}
 	if file == "" {
 		return usageErrorf("backup verify: want exactly one FILE (see 'casino backup verify -h')")
 	}
-	if !strings.ContainsRune(file, filepath.Separator) {
-		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(b.dir, file)
-		}
-	}
+	file = backup.LookupPath(b.dir, file)
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
 	}
@@ -499,11 +493,7 @@ func runBackupAdopt(ctx context.Context, env *Env, args []string) error {
 	if file == "" {
 		return usageErrorf("backup adopt: want exactly one FILE")
 	}
-	if !strings.ContainsRune(file, filepath.Separator) {
-		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(b.dir, file)
-		}
-	}
+	file = backup.LookupPath(b.dir, file)
 	if err := b.cfg.validateDatabase(fs); err != nil {
 		return err
 	}

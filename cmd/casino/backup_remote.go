@@ -122,6 +122,17 @@ func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptio
 	return o, nil
 }
 
+// openRemoteFor is openRemote and remoteOptions: the bucket arg names, the
+// backup NAME in it, and the command's keys and lock settings.
+func openRemoteFor(env *Env, r *remoteFlags, b *backupFlags, arg string, nameInArg bool) (*s3store.Store, string, backup.RemoteOptions, error) {
+	st, name, err := openRemote(env, r, arg, nameInArg)
+	if err != nil {
+		return nil, "", backup.RemoteOptions{}, err
+	}
+	o, err := remoteOptions(env, r, b)
+	return st, name, o, err
+}
+
 // dataDir is the data folder: CASINO_DATA_DIR, else beside the SQLite
 // database, else ./data.
 func dataDir(env *Env, b *backupFlags) string {
@@ -136,11 +147,7 @@ func dataDir(env *Env, b *backupFlags) string {
 
 // pushRemote uploads a backup just created (create --remote).
 func pushRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, res *backup.CreateResult) error {
-	st, _, err := openRemote(env, r, "", false)
-	if err != nil {
-		return err
-	}
-	o, err := remoteOptions(env, r, b)
+	st, _, o, err := openRemoteFor(env, r, b, "", false)
 	if err != nil {
 		return err
 	}
@@ -159,11 +166,7 @@ func pushRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, r
 // createRemoteOnly streams a new backup into the bucket with no local copy
 // (create --remote-only).
 func createRemoteOnly(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, co backup.CreateOptions) error {
-	st, _, err := openRemote(env, r, "", false)
-	if err != nil {
-		return err
-	}
-	o, err := remoteOptions(env, r, b)
+	st, _, o, err := openRemoteFor(env, r, b, "", false)
 	if err != nil {
 		return err
 	}
@@ -197,11 +200,7 @@ func recordRemoteSuccess(env *Env, st *s3store.Store, o backup.RemoteOptions, up
 }
 
 func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, acceptMissing bool, verified map[string]casino.BackupVerification) error {
-	st, _, err := openRemote(env, r, arg, false)
-	if err != nil {
-		return err
-	}
-	o, err := remoteOptions(env, r, b)
+	st, _, o, err := openRemoteFor(env, r, b, arg, false)
 	if err != nil {
 		return err
 	}
@@ -226,11 +225,7 @@ func runBackupListRemote(ctx context.Context, env *Env, r *remoteFlags, b *backu
 }
 
 func runBackupVerifyRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string, policy *retention.Policy) error {
-	st, name, err := openRemote(env, r, arg, true)
-	if err != nil {
-		return err
-	}
-	o, err := remoteOptions(env, r, b)
+	st, name, o, err := openRemoteFor(env, r, b, arg, true)
 	if err != nil {
 		return err
 	}
@@ -254,11 +249,7 @@ func runBackupVerifyRemote(ctx context.Context, env *Env, r *remoteFlags, b *bac
 }
 
 func runBackupPruneRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, policy retention.Policy, yes bool) error {
-	st, _, err := openRemote(env, r, "", false)
-	if err != nil {
-		return err
-	}
-	o, err := remoteOptions(env, r, b)
+	st, _, o, err := openRemoteFor(env, r, b, "", false)
 	if err != nil {
 		return err
 	}
@@ -308,16 +299,12 @@ func runBackupPull(ctx context.Context, env *Env, args []string) error {
 // findRemote opens the remote arg names and finds the backup it names
 // (latest included), refusing latest after a regression.
 func findRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (*s3store.Store, *s3store.Backup, error) {
-	st, name, err := openRemote(env, r, arg, true)
+	st, name, o, err := openRemoteFor(env, r, b, arg, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	if name == "" {
 		return nil, nil, usageErrorf("want a backup NAME or latest after the remote")
-	}
-	o, err := remoteOptions(env, r, b)
-	if err != nil {
-		return nil, nil, err
 	}
 	bk, regressions, err := backup.FindRemote(ctx, st, o, name)
 	for _, g := range regressions {
@@ -341,17 +328,4 @@ func pullRemote(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, a
 		return "", cliError(err)
 	}
 	return path, nil
-}
-
-// remoteSource is the remote backup arg names, to stream (restore).
-func remoteSource(ctx context.Context, env *Env, r *remoteFlags, b *backupFlags, arg string) (*backup.Source, error) {
-	st, bk, err := findRemote(ctx, env, r, b, arg)
-	if err != nil {
-		return nil, err
-	}
-	src, err := backup.RemoteSource(st, bk)
-	if err != nil {
-		return nil, cliError(err)
-	}
-	return src, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,6 +57,17 @@ func newRemoteHost(t *testing.T, srv tests3.Server, bucket, dbURL string, key ke
 	return &remoteHost{env: env, srv: srv}
 }
 
+// seededRemoteHost seeds a new SQLite database with n tenants labelled
+// label, and returns a host that backs it up to a new bucket on srv,
+// signing with a new key, and the bucket.
+func seededRemoteHost(t *testing.T, srv tests3.Server, opts tests3.BucketOptions, label string, n int) (*remoteHost, string) {
+	t.Helper()
+	bucket := tests3.NewBucket(t, srv, opts)
+	src := "sqlite:" + filepath.Join(t.TempDir(), "casino.db")
+	bkSeed(t, src, label, n)
+	return newRemoteHost(t, srv, bucket, src, newKey(t), true), bucket
+}
+
 func (h *remoteHost) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	return runCLI(t, h.env, "", args...)
@@ -103,6 +115,43 @@ func newKey(t *testing.T) keys.Private {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// restoredState is bkState of a restored database without the audit event
+// the restore writes (casino.ActionRestore): what a restore of a backup of
+// state S must give back as S.
+func restoredState(t *testing.T, url string) string {
+	t.Helper()
+	var kept []string
+	for _, line := range strings.SplitAfter(bkState(t, url), "\n") {
+		if !strings.Contains(line, "|"+casino.ActionRestore+"|") {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "")
+}
+
+// checkRestored checks that the database at url holds the backup's data:
+// its restoredState is want, and each table holds the manifest's row count,
+// plus the restore's own restore_id and audit event. Tables in skip are
+// not counted.
+func checkRestored(t *testing.T, url, want string, manifestCounts map[string]int64, skip ...string) {
+	t.Helper()
+	if got := restoredState(t, url); got != want {
+		t.Errorf("restored data differs from the backup's:\n got %s\nwant %s", got, want)
+	}
+	counts := rowCounts(t, url)
+	for table, n := range manifestCounts {
+		if slices.Contains(skip, table) {
+			continue
+		}
+		if table == "system_state" || table == "audit_events" {
+			n++ // the restore writes its restore_id and its audit event
+		}
+		if counts[table] != n {
+			t.Errorf("restored %s has %d rows, the manifest says %d", table, counts[table], n)
+		}
+	}
 }
 
 // rowCounts reads a database's per-table row counts.
@@ -208,25 +257,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 			}
 			t.Errorf("restore --remote left %v in the backup folder", names)
 		}
-		// The restore records itself in the audit log (casino.ActionRestore).
-		var kept []string
-		for _, line := range strings.SplitAfter(bkState(t, target), "\n") {
-			if !strings.Contains(line, "|"+casino.ActionRestore+"|") {
-				kept = append(kept, line)
-			}
-		}
-		if got := strings.Join(kept, ""); got != want {
-			t.Errorf("restored data differs from the source:\n got %s\nwant %s", got, want)
-		}
-		counts := rowCounts(t, target)
-		for table, n := range b.Manifest.RowCounts {
-			if table == "system_state" || table == "audit_events" {
-				n++ // the restore writes its restore_id and its audit event
-			}
-			if counts[table] != n {
-				t.Errorf("restored %s has %d rows, the manifest says %d", table, counts[table], n)
-			}
-		}
+		checkRestored(t, target, want, b.Manifest.RowCounts)
 	})
 }
 
@@ -237,12 +268,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 // while the lock holds and the server refuses to delete directly.
 func TestRemoteKilledUpload(t *testing.T) {
 	t.Parallel()
-	srv := tests3.Plain(t)
-	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
-	dir := t.TempDir()
-	src := "sqlite:" + filepath.Join(dir, "casino.db")
-	bkSeed(t, src, "k", 3)
-	h := newRemoteHost(t, srv, bucket, src, newKey(t), true)
+	h, _ := seededRemoteHost(t, tests3.Plain(t), tests3.BucketOptions{ObjectLock: true}, "k", 3)
 	st := h.store(t)
 	ctx := context.Background()
 
@@ -330,12 +356,7 @@ func TestRemoteKilledUpload(t *testing.T) {
 // missing.
 func TestRemoteObjectLockCLI(t *testing.T) {
 	t.Parallel()
-	srv := tests3.Plain(t)
-	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{ObjectLock: true})
-	dir := t.TempDir()
-	src := "sqlite:" + filepath.Join(dir, "casino.db")
-	bkSeed(t, src, "l", 2)
-	h := newRemoteHost(t, srv, bucket, src, newKey(t), true)
+	h, _ := seededRemoteHost(t, tests3.Plain(t), tests3.BucketOptions{ObjectLock: true}, "l", 2)
 	st := h.store(t)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
@@ -416,12 +437,8 @@ func TestRemoteObjectLockCLI(t *testing.T) {
 func TestRemoteTamperCLI(t *testing.T) {
 	t.Parallel()
 	srv := tests3.TLS(t)
-	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
-	dir := t.TempDir()
-	src := "sqlite:" + filepath.Join(dir, "casino.db")
-	bkSeed(t, src, "t", 2)
-	h := newRemoteHost(t, srv, bucket, src, newKey(t), true)
-	h.env["AWS_CA_BUNDLE"] = filepath.Join(dir, "no-such-bundle.pem")
+	h, bucket := seededRemoteHost(t, srv, tests3.BucketOptions{Versioning: true}, "t", 2)
+	h.env["AWS_CA_BUNDLE"] = filepath.Join(t.TempDir(), "no-such-bundle.pem")
 	if !strings.HasPrefix(h.env["CASINO_S3_ENDPOINT"], "https://") || h.env["CASINO_S3_CA_FILE"] == "" || h.env["CASINO_S3_INSECURE"] != "" {
 		t.Fatalf("not a TLS host: %v", h.env)
 	}
@@ -541,13 +558,7 @@ func TestRemoteEncrypted(t *testing.T) {
 	nh := newRemoteHost(t, srv, bucket, target, key, false)
 	nh.env["CASINO_BACKUP_IDENTITY"] = id.String()
 	nh.must(t, "restore", "--remote", "latest", "--yes")
-	var kept []string
-	for _, line := range strings.SplitAfter(bkState(t, target), "\n") {
-		if !strings.Contains(line, "|"+casino.ActionRestore+"|") {
-			kept = append(kept, line)
-		}
-	}
-	if got := strings.Join(kept, ""); got != want {
+	if got := restoredState(t, target); got != want {
 		t.Errorf("restored data differs:\n got %s\nwant %s", got, want)
 	}
 }

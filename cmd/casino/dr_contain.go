@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"casino/dr"
@@ -50,27 +49,6 @@ func (p *platformFlags) adapter() (dr.Platform, error) {
 	return dr.NewPlatform(p.platform, dr.PlatformOptions{Namespace: p.namespace, ComposeFile: p.composeFile, PIDDir: p.pidDir})
 }
 
-// runCommands runs cmds in order, stopping at the first failure.
-func runCommands(ctx context.Context, env *Env, cmds [][]string) ([]dr.Output, int) {
-	runner := dr.ExecRunner(dr.ExecOptions{})
-	var outs []dr.Output
-	for _, c := range cmds {
-		fmt.Fprintf(env.Stdout, "$ %s\n", dr.CommandLine(c))
-		o := runner(ctx, c)
-		if s := strings.TrimSpace(o.Stdout); s != "" {
-			fmt.Fprintln(env.Stdout, s)
-		}
-		if s := strings.TrimSpace(o.Stderr); s != "" {
-			fmt.Fprintln(env.Stderr, s)
-		}
-		outs = append(outs, o)
-		if o.ExitCode != 0 {
-			return outs, o.ExitCode
-		}
-	}
-	return outs, 0
-}
-
 func runDRContain(ctx context.Context, env *Env, args []string) error {
 	var f drFlags
 	var p platformFlags
@@ -93,60 +71,29 @@ func runDRContain(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := in.State
-	if st.Platform != nil && st.Platform.Platform != plat.Name() {
-		return fmt.Errorf("dr contain: this incident recorded %s state; contain with --platform %s", st.Platform.Platform, st.Platform.Platform)
-	}
-	if err := in.CheckStep("contain", p.force); err != nil {
+	if err := in.CheckContain(plat, p.force); err != nil {
 		return fmt.Errorf("dr contain: %w", err)
 	}
 	if p.dryRun {
-		recorded := st.Platform
-		if recorded == nil {
-			printCommands(env.Stdout, "would record the current state with:", plat.RecordCommands())
-			if plat.Name() == "local" {
-				s, _, err := plat.Record(ctx, nil)
-				if err != nil {
-					return err
-				}
-				recorded = &s
-			} else {
-				recorded = &dr.PlatformState{Platform: plat.Name()}
-			}
-		} else {
-			fmt.Fprintln(env.Stdout, "state already recorded in the journal; it is kept")
+		plan, err := in.PlanContain(ctx, plat)
+		if err != nil {
+			return err
 		}
-		printCommands(env.Stdout, "would contain with:", plat.Contain(*recorded))
+		if plan.Recorded {
+			fmt.Fprintln(env.Stdout, "state already recorded in the journal; it is kept")
+		} else {
+			printCommands(env.Stdout, "would record the current state with:", plan.Record)
+		}
+		printCommands(env.Stdout, "would contain with:", plan.Contain)
 		return nil
 	}
 	if err := confirm(env, p.yes, "CONTAIN", fmt.Sprintf("dr contain stops backend and frontend-admin on %s.", plat.Name())); err != nil {
 		return err
 	}
-	spec := dr.StepSpec{Step: "contain", Kind: "contain", Commands: append(plat.RecordCommands(), plat.Contain(dr.PlatformState{})...), Force: p.force}
-	var recordErr error
-	err = in.RunStep(ctx, spec, func(ctx context.Context, s *dr.StepRun) dr.StepResult {
-		var outs []dr.Output
-		if in.State.Platform == nil {
-			// Journaled through the incident, as s.Record would; local
-			// secrets go to the 0600 file first.
-			recorded, routs, err := in.RecordPlatform(ctx, plat, dr.ExecRunner(dr.ExecOptions{}), *stateDir)
-			outs = append(outs, routs...)
-			if err != nil {
-				recordErr = fmt.Errorf("record state: %w", err)
-				return dr.StepResult{Outputs: outs, ExitCode: 1, Err: recordErr}
-			}
-			fmt.Fprintf(env.Stdout, "recorded state before containment in %s\n", in.JournalPath())
-			if recorded.SecretsFile != "" {
-				fmt.Fprintf(env.Stdout, "recorded environments (secrets included) in %s (0600)\n", recorded.SecretsFile)
-			}
-		} else {
-			fmt.Fprintln(env.Stdout, "resuming: keeping the state recorded before the first containment")
-		}
-		couts, code := runCommands(ctx, env, plat.Contain(*in.State.Platform))
-		return dr.StepResult{Outputs: append(outs, couts...), ExitCode: code, Err: exitedErr("a containment command", code)}
-	})
-	if recordErr != nil {
-		return fmt.Errorf("dr contain: %w (nothing was stopped)", recordErr)
+	err = in.Contain(ctx, plat, dr.ContainOptions{Run: dr.ExecRunner(dr.ExecOptions{}), StateDir: *stateDir, Force: p.force, Out: env.Stdout, Err: env.Stderr})
+	var recordFailed *dr.RecordFailed
+	if errors.As(err, &recordFailed) {
+		return fmt.Errorf("dr contain: %w", recordFailed)
 	}
 	if err != nil {
 		return stepError("dr contain", err)
@@ -293,15 +240,8 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var reqs [][]string
-	if *url != "" {
-		reqs = append(reqs,
-			[]string{"POST", strings.TrimRight(*url, "/") + "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":"***"}`, *email)},
-			[]string{"POST", strings.TrimRight(*url, "/") + dr.LoginFreezePath, fmt.Sprintf(`{"enabled":%v,"reason":%q}`, on, *reason)})
-	}
-	if open != nil {
-		reqs = append(reqs, []string{"database", dbName, "set", "login_freeze", fs.Arg(0), "(only when the API does not answer)"})
-	}
+	fo := dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red}
+	reqs := fo.Plan()
 	if *dry {
 		printCommands(env.Stdout, "would send:", reqs)
 		return nil
@@ -314,7 +254,7 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 		func(ctx context.Context, s *dr.StepRun) dr.StepResult {
 			var outs []dr.Output
 			var err error
-			rec, outs, err = dr.SetFreeze(ctx, dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red})
+			rec, outs, err = dr.SetFreeze(ctx, fo)
 			if jerr := s.Record(dr.TypeFreeze, rec); jerr != nil && err == nil {
 				err = jerr
 			}
@@ -355,12 +295,4 @@ func freezeOpener(env *Env) (dr.FreezeOpener, string) {
 		}
 		return db, func() { db.Close() }, nil
 	}, redact.DatabaseURL(u)
-}
-
-// exitedErr is the error of a step whose command exited code (nil for 0).
-func exitedErr(what string, code int) error {
-	if code == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s exited %d", what, code)
 }

@@ -100,47 +100,32 @@ func rebuildFromRemote(ctx context.Context, w io.Writer, f *drFlags) error {
 		return err
 	}
 	var ids []string
-	if f.incident != "" {
-		ids = []string{f.incident}
-	} else {
-		for id := range all {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
+	for id := range all {
+		ids = append(ids, id)
 	}
-	if len(ids) == 0 {
+	sort.Strings(ids)
+	if len(ids) == 0 && f.incident == "" {
 		return fmt.Errorf("no mirrored incident in %s/%s/", st.URL(), s3store.ProofsDir)
 	}
-	took := 0
-	for _, id := range ids {
-		seq, j, p, err := st.LatestProof(ctx, id)
-		if err != nil {
-			return err
-		}
-		if f.incident == "" {
-			if entries, err := dr.ParseJournal(j); err == nil {
-				if s, err := dr.Fold(entries); err == nil && s.Closed {
-					continue
-				}
-			}
-		}
-		r, err := dr.Rebuild(f.proofDir, id, seq, j, p)
-		if err != nil {
-			return fmt.Errorf("dr status --remote: %w", err)
-		}
-		took++
+	rebuilt, err := dr.RebuildOpen(f.proofDir, f.incident, ids, func(id string) (int, []byte, []byte, error) {
+		return st.LatestProof(ctx, id)
+	})
+	for _, r := range rebuilt {
 		switch r.Action {
 		case "written":
-			fmt.Fprintf(w, "rebuilt incident %s from %s (entry %d): hash chain verified, proof re-rendered byte for byte\n", id, st.ProofURL(id), seq)
+			fmt.Fprintf(w, "rebuilt incident %s from %s (entry %d): hash chain verified, proof re-rendered byte for byte\n", r.ID, st.ProofURL(r.ID), r.Seq)
 		case "updated":
-			fmt.Fprintf(w, "updated incident %s from %s: the mirror holds entries up to %d, more than this host had\n", id, st.ProofURL(id), seq)
+			fmt.Fprintf(w, "updated incident %s from %s: the mirror holds entries up to %d, more than this host had\n", r.ID, st.ProofURL(r.ID), r.Seq)
 		case "unchanged":
-			fmt.Fprintf(w, "incident %s: the local record equals the mirror (entry %d)\n", id, seq)
+			fmt.Fprintf(w, "incident %s: the local record equals the mirror (entry %d)\n", r.ID, r.Seq)
 		case "local-ahead":
-			fmt.Fprintf(w, "incident %s: the local record is ahead of the mirror (entry %d); mirroring it now\n", id, seq)
+			fmt.Fprintf(w, "incident %s: the local record is ahead of the mirror (entry %d); mirroring it now\n", r.ID, r.Seq)
 		}
 	}
-	if took == 0 {
+	if err != nil {
+		return fmt.Errorf("dr status --remote: %w", err)
+	}
+	if len(rebuilt) == 0 {
 		return fmt.Errorf("no open incident mirrored in %s/%s/ (name a closed one with --incident)", st.URL(), s3store.ProofsDir)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,12 +27,13 @@ import (
 )
 
 func init() {
-	register(command{Name: "pitr", Summary: "point-in-time recovery: stream WAL and base backups, report the window", Run: runPITR})
+	register(command{Name: "pitr", Summary: "point-in-time recovery: stream WAL and base backups, report the window, pull a shipped stream back", Run: runPITR})
 }
 
-const pitrUsage = `pitr stream|status [flags]
+const pitrUsage = `pitr stream|status|pull [flags]
 
   stream --replication-url URL [--dir DIR] [--slot casino_pitr] [--base-every 24h] [--keep-base 7] [--metrics-addr ADDR]
+         [--remote s3://bucket/prefix [--lock-mode compliance --lock-min 7d]]
       runs until stopped: pg_receivewal through a replication slot into DIR/wal,
       a pg_basebackup (tar, gzip) into DIR/base every --base-every, and a
       heartbeat in DIR/stream.json. Every base backup and every batch of
@@ -41,9 +44,17 @@ const pitrUsage = `pitr stream|status [flags]
   status [--dir DIR] [--json]
       streaming lag, newest base backup, recoverable window, bytes the slot
       retains; read from DIR alone
+  pull [--remote s3://bucket/prefix] [--dir DIR] [--to-time T] [--verify-key PUB]... [--json]
+      the host that streamed is lost: rebuild DIR (which must not exist)
+      from what the stream shipped to REMOTE/pitr. Every manifest's
+      signature (CASINO_BACKUP_VERIFY_KEY, --verify-key) and every file's
+      sha256 are checked, files decrypted with CASINO_BACKUP_IDENTITY; DIR
+      appears only when all is verified. --to-time pulls only the newest
+      base backup finished by T and the WAL after it. Then:
+      casino restore --to-time T --pitr-dir DIR
 
 Settings: CASINO_PITR_DIR (default pitr), CASINO_PITR_REPLICATION_URL,
-CASINO_PG_BINDIR (pg_receivewal/pg_basebackup of the server's major).
+CASINO_PG_BINDIR (pg_receivewal/pg_basebackup/pg_waldump of the server's major).
 See docs/ops/pitr.md.`
 
 func runPITR(ctx context.Context, env *Env, args []string) error {
@@ -56,14 +67,16 @@ func runPITR(ctx context.Context, env *Env, args []string) error {
 		return runPITRStream(ctx, env, args)
 	case "status":
 		return runPITRStatus(ctx, env, args)
+	case "pull":
+		return runPITRPull(ctx, env, args)
 	case "":
 		fs := newFlagSet(env, "pitr", pitrUsage)
 		if err := parseFlags(fs, args); err != nil {
 			return helpOK(err)
 		}
-		return usageErrorf("pitr: want stream or status (see 'casino pitr -h')")
+		return usageErrorf("pitr: want stream, status or pull (see 'casino pitr -h')")
 	}
-	return usageErrorf("pitr: unknown subcommand %q: want stream or status", sub)
+	return usageErrorf("pitr: unknown subcommand %q: want stream, status or pull", sub)
 }
 
 func runPITRStream(ctx context.Context, env *Env, args []string) error {
@@ -80,6 +93,8 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	var remote string
 	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix: ship every signed base backup and WAL batch, age-encrypted, to PREFIX/pitr")
 	allowPlain := fs.Bool("allow-plaintext-remote", false, "ship to the remote without age encryption")
+	var lockFlags remoteFlags
+	bindRemoteLockFlags(fs, env, &lockFlags)
 	if err := parseFlags(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -111,7 +126,7 @@ func runPITRStream(ctx context.Context, env *Env, args []string) error {
 	}
 	o.Signer = &signer
 	if remote != "" {
-		ship, where, err := pitrShipper(env, remote, *allowPlain)
+		ship, where, err := pitrShipper(env, remote, *allowPlain, &lockFlags)
 		if err != nil {
 			return err
 		}
@@ -157,42 +172,82 @@ func runPITRStatus(ctx context.Context, env *Env, args []string) error {
 	if jsonOut {
 		return writeJSON(env.Stdout, st)
 	}
-	w := env.Stdout
-	fmt.Fprintf(w, "stream folder:  %s (slot %s)\n", st.Dir, st.Slot)
-	state := "not receiving"
-	if st.Receiving && st.Fresh {
-		state = "receiving"
-	} else if st.Receiving {
-		state = "stale: no heartbeat since " + st.UpdatedAt.Format(time.RFC3339) + " (is `casino pitr stream` running?)"
-	}
-	fmt.Fprintf(w, "stream:         %s\n", state)
-	if st.LagSeconds >= 0 {
-		fmt.Fprintf(w, "wal lag:        %.1fs (everything committed before %s is streamed)\n", st.LagSeconds, st.CaughtUpAt.Format(time.RFC3339Nano))
-	} else {
-		fmt.Fprintln(w, "wal lag:        unknown (the stream has not caught up yet)")
-	}
-	if b := st.NewestBase; b != nil {
-		fmt.Fprintf(w, "newest base:    %s, finished %s (%d base backups, %s)\n", b.Name, b.FinishedAt.Format(time.RFC3339), st.BaseBackups, backup.HumanBytes(st.BaseBytes))
-	} else {
-		fmt.Fprintln(w, "newest base:    none yet")
-	}
-	if st.Window != nil {
-		fmt.Fprintf(w, "window:         %s\n", st.Window)
-	} else {
-		fmt.Fprintln(w, "window:         none: no base backup with WAL streamed after it")
-	}
-	fmt.Fprintf(w, "slot retains:   %s on the server (wal_status %s)\n", backup.HumanBytes(st.RetainedBytes), st.WALStatus)
-	fmt.Fprintf(w, "wal folder:     %s\n", backup.HumanBytes(st.WALBytes))
-	if st.SlotLostAt != nil {
-		fmt.Fprintf(w, "slot lost at:   %s (WAL before it moved to %s/old)\n", st.SlotLostAt.Format(time.RFC3339), st.Dir)
-	}
+	st.WriteText(env.Stdout)
 	return nil
+}
+
+func runPITRPull(ctx context.Context, env *Env, args []string) error {
+	var dir, remote, toTime string
+	var jsonOut bool
+	var verifyKeys listFlag
+	fs := newFlagSet(env, "pitr pull", pitrUsage)
+	stringSetting(fs, env, &dir, "dir", "CASINO_PITR_DIR", "pitr", "stream folder to create (must not exist)")
+	stringSetting(fs, env, &remote, "remote", "CASINO_BACKUP_REMOTE", "", "s3://bucket/prefix the stream shipped to (its objects are under PREFIX/pitr)")
+	fs.StringVar(&toTime, "to-time", "", "pull only the newest base backup finished by this RFC 3339 instant and the WAL after it")
+	fs.Var(&verifyKeys, "verify-key", "public key (PEM value or file) a manifest may be signed with, besides CASINO_BACKUP_VERIFY_KEY; repeatable")
+	fs.BoolVar(&jsonOut, "json", false, "print what was pulled as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("pitr pull: unexpected argument %q", fs.Arg(0))
+	}
+	if remote == "" {
+		return usageErrorf("pitr pull: name the bucket: --remote s3://bucket/prefix (or CASINO_BACKUP_REMOTE), as casino pitr stream shipped to")
+	}
+	o, err := pitrPullOptions(env, remote, verifyKeys)
+	if err != nil {
+		return usageErrorf("pitr pull: %v", err)
+	}
+	o.Dir = dir
+	if toTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, toTime)
+		if err != nil {
+			return usageErrorf("pitr pull: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z", toTime)
+		}
+		o.Target = &t
+	}
+	res, err := pitr.Pull(ctx, o)
+	if err != nil {
+		return fmt.Errorf("pitr pull: %w", err)
+	}
+	if jsonOut {
+		return writeJSON(env.Stdout, res)
+	}
+	pitr.WritePulled(env.Stdout, res)
+	return nil
+}
+
+// pitrPullOptions opens REMOTE/pitr and loads the keys a pull verifies and
+// decrypts with: CASINO_BACKUP_VERIFY_KEY, the signing key's public half,
+// --verify-key, and the age identity CASINO_BACKUP_IDENTITY.
+func pitrPullOptions(env *Env, remote string, verifyKeys []string) (pitr.PullOptions, error) {
+	o := pitr.PullOptions{BinDir: env.Getenv("CASINO_PG_BINDIR"), Log: env.Stderr}
+	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
+	if err != nil {
+		return o, err
+	}
+	if o.Store, err = s3store.Open(cfg); err != nil {
+		return o, err
+	}
+	k, err := backup.LoadKeys(backup.KeyConfig{SigningKey: env.Getenv("CASINO_BACKUP_SIGNING_KEY"), VerifyKeys: splitKeyList(env.Getenv("CASINO_BACKUP_VERIFY_KEY")),
+		FlagVerifyKeys: verifyKeys, Identity: env.Getenv("CASINO_BACKUP_IDENTITY")})
+	if err != nil {
+		return o, cliError(err)
+	}
+	o.Verify, o.Decrypt = k.Verify, k.DecryptFrom
+	return o, nil
 }
 
 // pitrShipper opens REMOTE/pitr and returns the stream's shipper: age
 // encryption to CASINO_BACKUP_RECIPIENTS, refused without recipients unless
-// allowPlain.
-func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context, pitr.Sealed) error, string, error) {
+// allowPlain, and the Object Lock of --lock-mode/--lock-min
+// (CASINO_BACKUP_LOCK_MODE, CASINO_BACKUP_LOCK_MIN), as backups get.
+func pitrShipper(env *Env, remote string, allowPlain bool, lf *remoteFlags) (func(context.Context, pitr.Sealed) error, string, error) {
+	lo, err := backup.RemoteConfig{LockMode: lf.lockMode, LockMin: lf.lockMin}.Options()
+	if err != nil {
+		return nil, "", usageErrorf("pitr stream: %v", err)
+	}
 	cfg, err := s3store.ConfigFromEnv(strings.TrimSuffix(remote, "/")+"/"+pitr.RemotePrefix, env.Getenv)
 	if err != nil {
 		return nil, "", usageErrorf("pitr stream: %v", err)
@@ -216,14 +271,14 @@ func pitrShipper(env *Env, remote string, allowPlain bool) (func(context.Context
 	case !allowPlain:
 		return nil, "", usageErrorf("pitr stream: a remote gets the WAL age-encrypted: set CASINO_BACKUP_RECIPIENTS (age1... public keys), or pass --allow-plaintext-remote")
 	}
-	return pitr.RemoteShipper(st, enc, s3store.Lock{}), cfg.URL(), nil
+	return pitr.RemoteShipper(st, enc, pitr.LockFor(lo.LockMode, lo.LockMin, nil)), cfg.URL(), nil
 }
 
 // bindPITRRestoreFlags adds restore's point-in-time flags.
 func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitrSource) {
 	toTime = fs.String("to-time", "", "point-in-time restore to this RFC 3339 instant, or 'latest' (PostgreSQL: from --pitr-dir; SQLite: from --pitr-replica)")
 	src = new(pitrSource)
-	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir)")
+	stringSetting(fs, env, &src.dir, "pitr-dir", "CASINO_PITR_DIR", "pitr", "PITR stream folder (casino pitr stream --dir), or the bucket it shipped to (s3://bucket/prefix: pulled and verified as casino pitr pull does, into a scratch folder)")
 	stringSetting(fs, env, &src.replica, "pitr-replica", "CASINO_PITR_REPLICA", "", "Litestream replica of a SQLite database: file:///path or s3://bucket/prefix")
 	return toTime, src
 }
@@ -248,6 +303,7 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 	var res *backup.RestoreResult
 	var facts *casino.PITRFacts
 	var err error
+	var pulledFrom string
 	if b.cfg.target.Dialect == sqlstore.SQLite {
 		if src.replica == "" {
 			return usageErrorf("restore --to-time on SQLite needs --pitr-replica (or CASINO_PITR_REPLICA), the Litestream replica")
@@ -258,6 +314,25 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		}
 		res, facts, err = pitr.RestoreSQLiteOver(ctx, rep, target, env.Getenv("CASINO_PITR_SCRATCH_DIR"), o)
 	} else {
+		if s3store.IsRemote(src.dir) {
+			// The stream's bucket copy: pulled, verified, into a scratch
+			// folder that goes when the restore ends.
+			po, err := pitrPullOptions(env, src.dir, b.keys.FlagVerifyKeys)
+			if err != nil {
+				return usageErrorf("restore: --pitr-dir %s: %v", src.dir, err)
+			}
+			tmp, err := os.MkdirTemp(env.Getenv("CASINO_PITR_SCRATCH_DIR"), "casino-pitr-pull-")
+			if err != nil {
+				return fmt.Errorf("restore: scratch folder for the pull: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			po.Dir, po.Target = filepath.Join(tmp, "stream"), target
+			if _, err := pitr.Pull(ctx, po); err != nil {
+				return fmt.Errorf("restore: pull %s: %w", src.dir, err)
+			}
+			pulledFrom = po.Store.URL()
+			src = &pitrSource{dir: po.Dir, replica: src.replica}
+		}
 		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
 			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
@@ -267,6 +342,9 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 	}
 	if err != nil {
 		return errors.New(redact.DatabaseURL(cliError(err).Error()))
+	}
+	if pulledFrom != "" {
+		facts.Source = pulledFrom // not the scratch folder it was pulled into
 	}
 	res.Facts.PITR = facts
 	if facts.TrustUnsigned {

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -121,7 +119,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 		for k, v := range env {
 			penv[k] = v
 		}
-		cmd, lines, pout := pitrSubprocess(t, penv, "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections")
+		cmd, lines, pout := bkSubprocess(t, penv, "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--target", dbURL, "--terminate-connections")
 		paused := false
 		for l := range lines {
 			if l == "paused at "+point {
@@ -249,6 +247,17 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	synced(time.Now())
+	// serve's /metrics carries the replica's lag: caught up, under a second.
+	body, err := httpGetBody(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lagRE := regexp.MustCompile(`(?m)^` + pitr.LitestreamLagMetric + ` ([0-9.e+-]+)$`)
+	if m := lagRE.FindStringSubmatch(body); m == nil {
+		t.Errorf("serve's /metrics has no %s", pitr.LitestreamLagMetric)
+	} else if v, err := strconv.ParseFloat(m[1], 64); err != nil || v < 0 || v >= 2 {
+		t.Errorf("%s = %s, want 0 <= lag < 2s while the replica keeps up", pitr.LitestreamLagMetric, m[1])
+	}
 	if err := srv.Stop(t); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
@@ -303,58 +312,6 @@ func procsUnder(dir string) int {
 		}
 	}
 	return n
-}
-
-var (
-	pitrBinOnce sync.Once
-	pitrBinPath string
-	pitrBinErr  error
-)
-
-// pitrSubprocess runs this worktree's casino binary, built once into a
-// private folder (the shared bkBinary path may hold another checkout's
-// build), and streams its stderr lines.
-func pitrSubprocess(t *testing.T, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
-	t.Helper()
-	pitrBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "casino-pitr-bin-")
-		if err != nil {
-			pitrBinErr = err
-			return
-		}
-		pitrBinPath = filepath.Join(dir, "casino")
-		build := exec.Command("go", "build", "-o", pitrBinPath, "./cmd/casino")
-		build.Dir = testpg.RepoRoot()
-		if out, err := build.CombinedOutput(); err != nil {
-			pitrBinErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if pitrBinErr != nil {
-		t.Fatal(pitrBinErr)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(pitrBinPath)) })
-	cmd := exec.Command(pitrBinPath, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Dir = env["BK_DIR"]
-	stderr, _ := cmd.StderrPipe()
-	out := &syncBuffer{}
-	cmd.Stdout = out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			out.Write([]byte(sc.Text() + "\n"))
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	return cmd, lines, out
 }
 
 // TestPITRStreamNeedsSigningKey: what the stream writes is signed so that a

@@ -14,6 +14,7 @@ import (
 
 	"casino"
 	"casino/backup"
+	"casino/s3store"
 	"casino/sqlstore"
 )
 
@@ -46,10 +47,12 @@ exits 1 without changing anything. FILE must lie inside --dir.
 --json prints one casino.RestoreFacts object on stdout (text goes to stderr);
 --result-file F writes the same object to F.
 
-restore --to-time T|latest [--pitr-dir pitr] [--yes] ...
+restore --to-time T|latest [--pitr-dir pitr|s3://bucket/prefix] [--yes] ...
   PostgreSQL: recovers the WAL stream folder of 'casino pitr stream' to the
   RFC 3339 instant T (or its end) in a temporary server, dumps it, and
-  restores that dump through the same steps 1-5. SQLite: restores the
+  restores that dump through the same steps 1-5. An s3:// --pitr-dir is the
+  bucket the stream shipped to: pulled and verified as 'casino pitr pull'
+  does, into a scratch folder removed afterwards. SQLite: restores the
   Litestream replica (--pitr-replica) as of T into a new file, then the same
   steps. The facts gain "pitr". See docs/ops/pitr.md.`
 
@@ -107,28 +110,19 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	if *undo {
 		return runUndo(ctx, env, &b, out, *yes, *terminate)
 	}
-	var src *backup.Source
-	if rf.on(file) {
-		// s3://bucket/prefix/NAME or --remote NAME|latest: streamed from
-		// the bucket (the pinned version, its sha256 checked as it
-		// streams) through the same verified path as a local backup, with
-		// no local copy.
-		if src, err = remoteSource(ctx, env, &rf, &b, file); err != nil {
-			return err
-		}
-		file = ""
-	} else if file == "latest" {
-		// The newest backup whose manifest is trusted (signature included).
-		k, _ := b.loadKeys(env, false)
-		if e := backup.Newest(b.dir, k); e != nil {
-			file = e.Path
-		}
-	}
-	path := ""
-	if file != "" {
-		if path, err = resolveBackupPath(b.dir, file); err != nil {
-			return err
-		}
+	// s3://bucket/prefix/NAME or --remote NAME|latest is streamed from the
+	// bucket through the same verified path as a local backup, with no
+	// local copy; latest is the newest backup whose manifest (signature
+	// included) is trusted.
+	latestKeys, _ := b.loadKeys(env, false)
+	path, src, err := backup.SelectSource(ctx, file, backup.SourceOptions{
+		Dir: b.dir, Keys: latestKeys, Remote: rf.remote.set,
+		FindRemote: func(ctx context.Context, arg string) (*s3store.Store, *s3store.Backup, error) {
+			return findRemote(ctx, env, &rf, &b, arg)
+		},
+	})
+	if err != nil {
+		return cliError(err)
 	}
 	o := backup.RestoreOptions{
 		File: path, Target: b.cfg.target, BackupDir: b.dir,
@@ -261,35 +255,6 @@ func runUndo(ctx context.Context, env *Env, b *backupFlags, out io.Writer, yes, 
 	}
 	fmt.Fprintln(out, "next: restart the backend so every replica reconnects")
 	return nil
-}
-
-// resolveBackupPath returns FILE's path, refusing one that escapes the
-// backup folder (after symlinks): a bare name is looked up inside it.
-func resolveBackupPath(dir, file string) (string, error) {
-	if !strings.ContainsRune(file, filepath.Separator) {
-		file = filepath.Join(dir, file)
-	}
-	absDir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	absFile, err := filepath.Abs(file)
-	if err != nil {
-		return "", err
-	}
-	if d, err := filepath.EvalSymlinks(absDir); err == nil {
-		absDir = d
-	}
-	if f, err := filepath.EvalSymlinks(absFile); err == nil {
-		absFile = f
-	} else if d, err := filepath.EvalSymlinks(filepath.Dir(absFile)); err == nil {
-		absFile = filepath.Join(d, filepath.Base(absFile))
-	}
-	rel, err := filepath.Rel(absDir, absFile)
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("refusing %s: it lies outside the backup folder %s (set --dir or CASINO_BACKUP_DIR to the folder that holds it)", file, absDir)
-	}
-	return file, nil
 }
 
 func printPlan(w io.Writer, p *backup.Plan) {

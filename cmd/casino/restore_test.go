@@ -170,7 +170,7 @@ func bkIntegrity(t testing.TB, url string) {
 func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cmd, <-chan string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bkBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CASINO_BACKUP_SIGNING_KEY=" + testBackupKey}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if _, ok := env["CASINO_BACKUP_SIGNING_KEY"]; !ok {
 		cmd.Env = append(cmd.Env, "CASINO_BACKUP_SIGNING_KEY="+testBackupKey)
 	}
@@ -196,22 +196,50 @@ func bkSubprocess(t testing.TB, env map[string]string, args ...string) (*exec.Cm
 	return cmd, lines, out
 }
 
+// bkNewBackup seeds a fresh database of engine with n tenants labelled
+// "new" and backs it up into DIR/backups: it returns DIR, the backup
+// folder, the backup, and the state it holds (bkCore).
+func bkNewBackup(t *testing.T, engine sqlstore.Dialect, n int) (dir, backups string, res *backup.CreateResult, state string) {
+	t.Helper()
+	dir = t.TempDir()
+	backups = filepath.Join(dir, "backups")
+	srcURL := testdb.URL(t, engine)
+	bkSeed(t, srcURL, "new", n)
+	src, _ := sqlstore.ParseURL(srcURL)
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, backups, res, bkCore(t, srcURL)
+}
+
+// waitPaused waits (up to 60 s) for a process started by bkSubprocess to
+// say it paused at point (CASINO_TEST_PAUSE_AT); false when it exited or
+// the time ran out first.
+func waitPaused(lines <-chan string, point string) bool {
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return false
+			}
+			if l == "paused at "+point {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 // TestRestoreKill9 kills a real restore at each named point and checks that
 // the database opens, passes its integrity check, is wholly the old or
 // wholly the new state, and that the next restore or serve cleans up.
 func TestRestoreKill9(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
-		dir := t.TempDir()
-		backups := filepath.Join(dir, "backups")
 		// The backup: state "new".
-		srcURL := testdb.URL(t, engine)
-		bkSeed(t, srcURL, "new", 5)
-		src, _ := sqlstore.ParseURL(srcURL)
-		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newState := bkCore(t, srcURL)
+		dir, backups, res, newState := bkNewBackup(t, engine, 5)
 
 		points := []string{"verified", "backup_written", "safety_backup_done", "restoring", "scratch_ready", "carried", "before_swap", "during_swap", "after_swap"}
 		if engine == sqlstore.SQLite {
@@ -224,24 +252,7 @@ func TestRestoreKill9(t *testing.T) {
 				oldState := bkCore(t, liveURL)
 				env := map[string]string{"DATABASE_URL": liveURL, "CASINO_BACKUP_DIR": backups, "CASINO_TEST_PAUSE_AT": point, "BK_DIR": dir}
 				cmd, lines, out := bkSubprocess(t, env, "restore", res.Path, "--yes")
-				paused := false
-				deadline := time.After(60 * time.Second)
-			wait:
-				for {
-					select {
-					case l, ok := <-lines:
-						if !ok {
-							break wait
-						}
-						if l == "paused at "+point {
-							paused = true
-							break wait
-						}
-					case <-deadline:
-						break wait
-					}
-				}
-				if !paused {
+				if !waitPaused(lines, point) {
 					cmd.Process.Kill()
 					cmd.Wait()
 					t.Fatalf("restore never paused at %s:\n%s", point, out)
@@ -413,22 +424,17 @@ func TestRestoreCLIRefusals(t *testing.T) {
 	url := "sqlite:" + filepath.Join(dir, "data", "casino.db")
 	env := map[string]string{"DATABASE_URL": url}
 	bkSeed(t, url, "v1", 2)
-	stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
-	if code != 0 {
-		t.Fatalf("backup create: %d %s %s", code, stdout, stderr)
-	}
-	var created struct{ Path string }
-	json.Unmarshal([]byte(stdout), &created)
+	created, _, _ := createdBackup(t, env)
 	bkSeed(t, url, "v2", 1)
 	before := bkState(t, url)
-	outside := filepath.Join(t.TempDir(), filepath.Base(created.Path))
-	data, _ := os.ReadFile(created.Path)
+	outside := filepath.Join(t.TempDir(), filepath.Base(created))
+	data, _ := os.ReadFile(created)
 	os.WriteFile(outside, data, 0o600)
-	corrupt := strings.Replace(created.Path, "casino_db_", "casino_db_9", 1)
+	corrupt := strings.Replace(created, "casino_db_", "casino_db_9", 1)
 	data[len(data)/2] ^= 1
 	os.WriteFile(corrupt, data, 0o600)
-	mb, _ := os.ReadFile(casino.ManifestPath(created.Path))
-	cm := []byte(strings.Replace(string(mb), filepath.Base(created.Path), filepath.Base(corrupt), 1))
+	mb, _ := os.ReadFile(casino.ManifestPath(created))
+	cm := []byte(strings.Replace(string(mb), filepath.Base(created), filepath.Base(corrupt), 1))
 	os.WriteFile(casino.ManifestPath(corrupt), cm, 0o600)
 	os.WriteFile(casino.SignaturePath(corrupt), testSign(cm), 0o600)
 
@@ -437,9 +443,9 @@ func TestRestoreCLIRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no --yes prints the plan", []string{"restore", created.Path}, "re-run with --yes"},
+		{"no --yes prints the plan", []string{"restore", created}, "re-run with --yes"},
 		{"escapes the backup folder", []string{"restore", outside, "--yes"}, "outside the backup folder"},
-		{"dot-dot escape", []string{"restore", "backups/../" + filepath.Base(created.Path), "--yes"}, "outside the backup folder"},
+		{"dot-dot escape", []string{"restore", "backups/../" + filepath.Base(created), "--yes"}, "outside the backup folder"},
 		{"flipped byte", []string{"restore", corrupt, "--yes"}, "checksum mismatch"},
 	}
 	for _, tc := range cases {
@@ -451,11 +457,11 @@ func TestRestoreCLIRefusals(t *testing.T) {
 			t.Errorf("%s: the database changed", tc.name)
 		}
 	}
-	stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--dry-run")
+	stdout, stderr, code := runCLI(t, env, "", "restore", created, "--dry-run")
 	if code != 0 || !strings.Contains(stdout, "dry run: nothing was changed") || bkState(t, url) != before {
 		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--yes", "--json")
+	stdout, stderr, code = runCLI(t, env, "", "restore", created, "--yes", "--json")
 	var res casino.RestoreFacts
 	if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || res.Backup.SnapshotAt.IsZero() || len(res.RestoreID) != 32 {
 		t.Errorf("restore --json: exit %d, %v\n%s%s", code, err, stdout, stderr)
@@ -552,15 +558,10 @@ func TestRestoreBadFilesCLI(t *testing.T) {
 		}
 		env := map[string]string{"DATABASE_URL": url}
 		bkSeed(t, url, "live", 2)
-		stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
-		if code != 0 {
-			t.Fatalf("backup create: %s %s", stdout, stderr)
-		}
-		var created struct{ Path string }
-		json.Unmarshal([]byte(stdout), &created)
+		created, _, _ := createdBackup(t, env)
 		bkSeed(t, url, "later", 1)
-		good, _ := os.ReadFile(created.Path)
-		goodManifest, _ := os.ReadFile(casino.ManifestPath(created.Path))
+		good, _ := os.ReadFile(created)
+		goodManifest, _ := os.ReadFile(casino.ManifestPath(created))
 		other := map[sqlstore.Dialect]string{sqlstore.SQLite: "postgres", sqlstore.Postgres: "sqlite"}[engine]
 		editManifest := func(f func(m map[string]any)) []byte {
 			var m map[string]any
@@ -583,13 +584,13 @@ func TestRestoreBadFilesCLI(t *testing.T) {
 			{"manifest from the other engine", good, editManifest(func(m map[string]any) { m["engine"] = other }), "", "mismatched manifest"},
 			{"empty file", []byte{}, goodManifest, "", "empty"},
 			{"missing manifest", good, nil, "", "no manifest"},
-			{"path escaping the backup folder", good, goodManifest, filepath.Join(outside, filepath.Base(created.Path)), "outside the backup folder"},
+			{"path escaping the backup folder", good, goodManifest, filepath.Join(outside, filepath.Base(created)), "outside the backup folder"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				p := tc.path
 				if p == "" {
-					p = created.Path
+					p = created
 				}
 				os.WriteFile(p, tc.data, 0o600)
 				if tc.manifest != nil {
@@ -608,8 +609,8 @@ func TestRestoreBadFilesCLI(t *testing.T) {
 					t.Errorf("the live database changed")
 				}
 				// restore the good pair for the next case
-				os.WriteFile(created.Path, good, 0o600)
-				os.WriteFile(casino.ManifestPath(created.Path), goodManifest, 0o600)
+				os.WriteFile(created, good, 0o600)
+				os.WriteFile(casino.ManifestPath(created), goodManifest, 0o600)
 			})
 		}
 	})

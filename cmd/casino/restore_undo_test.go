@@ -17,39 +17,12 @@ import (
 	"casino/sqlstore"
 )
 
-// waitPaused waits for "paused at POINT" on a subprocess's stderr.
-func waitPaused(lines <-chan string, point string) bool {
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return false
-			}
-			if l == "paused at "+point {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
 // TestRestoreUndoKill9 kills a real `casino restore --undo` at each step:
 // the database is always wholly the restored state or wholly the one kept
 // aside, and the next --undo completes the swap.
 func TestRestoreUndoKill9(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, engine sqlstore.Dialect) {
-		dir := t.TempDir()
-		backups := filepath.Join(dir, "backups")
-		srcURL := testdb.URL(t, engine)
-		bkSeed(t, srcURL, "new", 4)
-		src, _ := sqlstore.ParseURL(srcURL)
-		res, err := backup.Create(context.Background(), backup.CreateOptions{Target: src, Dir: backups, Keys: testBackupKeys})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newState := bkCore(t, srcURL)
+		dir, backups, res, newState := bkNewBackup(t, engine, 4)
 		points := []string{"undo_before_swap", "undo_during_swap", "undo_after_swap"}
 		if engine == sqlstore.SQLite {
 			points = []string{"undo_before_swap", "undo_after_swap"}
@@ -113,12 +86,7 @@ func TestRestoreFactsCLI(t *testing.T) {
 		url := testdb.URL(t, engine)
 		env := map[string]string{"DATABASE_URL": url}
 		bkSeed(t, url, "v1", 2)
-		stdout, stderr, code := runCLI(t, env, "", "backup", "create", "--json")
-		if code != 0 {
-			t.Fatalf("backup create: %s %s", stdout, stderr)
-		}
-		var created struct{ Path string }
-		json.Unmarshal([]byte(stdout), &created)
+		created, _, _ := createdBackup(t, env)
 		bkSeed(t, url, "v2", 1)
 
 		decode := func(s string) casino.RestoreFacts {
@@ -134,11 +102,11 @@ func TestRestoreFactsCLI(t *testing.T) {
 			}
 			return f
 		}
-		stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--dry-run", "--json")
+		stdout, stderr, code := runCLI(t, env, "", "restore", created, "--dry-run", "--json")
 		if code != 0 {
 			t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
 		}
-		if f := decode(stdout); !f.DryRun || f.KeptAside != "" || f.Backup.Name != filepath.Base(created.Path) {
+		if f := decode(stdout); !f.DryRun || f.KeptAside != "" || f.Backup.Name != filepath.Base(created) {
 			t.Errorf("dry-run facts %+v", f)
 		}
 		if !strings.Contains(stderr, "dry run: nothing was changed") {
@@ -146,7 +114,7 @@ func TestRestoreFactsCLI(t *testing.T) {
 		}
 
 		resultFile := filepath.Join(dir, "facts.json")
-		stdout, stderr, code = runCLI(t, env, "", "restore", created.Path, "--yes", "--json", "--result-file", resultFile)
+		stdout, stderr, code = runCLI(t, env, "", "restore", created, "--yes", "--json", "--result-file", resultFile)
 		if code != 0 {
 			t.Fatalf("restore --json: exit %d\n%s%s", code, stdout, stderr)
 		}

@@ -79,7 +79,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		stopPITR, err := pitrServeHook(ctx, &cfg, db, logger)
+		stopPITR, err := pitrServeHook(ctx, &cfg, db, logger, reg)
 		if err != nil {
 			return err
 		}

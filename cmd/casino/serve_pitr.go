@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"casino/pitr"
 	"casino/redact"
 	"casino/sqlstore"
@@ -61,9 +63,10 @@ func (c *pitrConfig) validate(fs *flag.FlagSet, t sqlstore.Target) error {
 	return nil
 }
 
-// pitrServeHook starts Litestream when configured; the returned function
-// syncs what is pending and stops it.
-func pitrServeHook(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *slog.Logger) (func(), error) {
+// pitrServeHook starts Litestream when configured, with its lag on reg
+// (casino_pitr_litestream_lag_seconds); the returned function syncs what is
+// pending and stops it.
+func pitrServeHook(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (func(), error) {
 	if cfg.PITR.Mode != "litestream" {
 		return func() {}, nil
 	}
@@ -71,6 +74,7 @@ func pitrServeHook(ctx context.Context, cfg *Config, db *sqlstore.DB, logger *sl
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(pitr.NewLitestreamCollector(ls))
 	logger.Info("pitr_replicating", slog.String("engine", "litestream"), slog.String("replica", redact.String(cfg.PITR.Replica)))
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
