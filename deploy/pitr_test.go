@@ -410,8 +410,35 @@ func TestK8sPITRStream(t *testing.T) {
 		t.Error("PostgreSQL's NetworkPolicy does not admit the stream on 5432")
 	}
 
-	// serve and dr declare know PITR is on where the stream runs.
-	if o.configmaps["casino-config"].Data["CASINO_PITR"] != "wal" {
-		t.Error("casino-config does not set CASINO_PITR=wal: serve's PITR alerts and dr declare would not know the stream runs")
+	// serve (its PITR alerts) and dr declare (casino-ops) know PITR is on
+	// where the stream runs; frontend-admin, which has no PostgreSQL and
+	// refuses CASINO_PITR=wal, does not get it.
+	for _, name := range []string{"backend", "casino-ops", "frontend-admin"} {
+		d, ok := o.deployments[name]
+		if !ok {
+			t.Errorf("no Deployment %s", name)
+			continue
+		}
+		mode := ""
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil {
+					if v, ok := o.configmaps[ef.ConfigMapRef.Name].Data["CASINO_PITR"]; ok {
+						mode = v
+					}
+				}
+			}
+			for _, e := range c.Env {
+				if e.Name == "CASINO_PITR" && e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+					ref := e.ValueFrom.ConfigMapKeyRef
+					mode = o.configmaps[ref.Name].Data[ref.Key]
+				} else if e.Name == "CASINO_PITR" {
+					mode = e.Value
+				}
+			}
+		}
+		if want := map[bool]string{true: "", false: "wal"}[name == "frontend-admin"]; mode != want {
+			t.Errorf("deploy/%s: CASINO_PITR %q, want %q", name, mode, want)
+		}
 	}
 }
