@@ -442,3 +442,44 @@ func TestK8sPITRStream(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeVolumesOwnedByCasino: every named volume a casino service
+// mounts writable sits on a folder the Dockerfile creates owned by uid
+// 65532. Docker seeds a new named volume with the image folder's owner; a
+// folder the image lacks comes up root-owned, and casino (non-root, read-only
+// root) cannot write its backups, proofs or stream there.
+func TestComposeVolumesOwnedByCasino(t *testing.T) {
+	t.Parallel()
+	p := loadCompose(t, "*")
+	docker := strings.ReplaceAll(readFile(t, "Dockerfile"), "\\\n", " ")
+	owned := map[string]bool{}
+	for _, m := range regexp.MustCompile(`chown 65532:65532 ([^&\n]+)`).FindAllStringSubmatch(docker, -1) {
+		for _, f := range strings.Fields(m[1]) {
+			owned[f] = true
+		}
+	}
+	made := map[string]bool{}
+	for _, m := range regexp.MustCompile(`mkdir -p ([^&\n]+)`).FindAllStringSubmatch(docker, -1) {
+		for _, f := range strings.Fields(m[1]) {
+			made[f] = true
+		}
+	}
+	checked := 0
+	for name, s := range p.Services {
+		if !casinoServices[name] {
+			continue
+		}
+		for _, m := range s.Volumes {
+			if m.Type != composetypes.VolumeTypeVolume || m.ReadOnly {
+				continue
+			}
+			checked++
+			if !made[m.Target] || !owned[m.Target] {
+				t.Errorf("service %s writes volume %s at %s, which the Dockerfile does not create owned by 65532", name, m.Source, m.Target)
+			}
+		}
+	}
+	if checked < 3 {
+		t.Errorf("checked %d writable volumes, want backups, proofs and pitr at least", checked)
+	}
+}
