@@ -56,9 +56,12 @@ func TestPITRRoleScript(t *testing.T) {
 	const role = "casino_pitr"
 	const password = "p@ss/with:reserved-chars-0123456789"
 	const encoded = "p%40ss%2Fwith%3Areserved-chars-0123456789"
-	replicate := func(pw string) error {
-		cmd := exec.Command(filepath.Join(bin, "psql"), "-X", "-At", "-c", "IDENTIFY_SYSTEM",
-			"host=127.0.0.1 port="+port+" user="+role+" dbname=postgres replication=true connect_timeout=5")
+	// psqlAs runs sql as the role from 127.0.0.1, which the image's
+	// trust lines never cover for other containers; replication=true opens a
+	// physical replication connection, as pg_receivewal does.
+	psqlAs := func(pw, replication, sql string) error {
+		cmd := exec.Command(filepath.Join(bin, "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql,
+			"host=127.0.0.1 port="+port+" user="+role+" dbname=postgres replication="+replication+" connect_timeout=5")
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -66,6 +69,7 @@ func TestPITRRoleScript(t *testing.T) {
 		}
 		return nil
 	}
+	replicate := func(pw string) error { return psqlAs(pw, "true", "IDENTIFY_SYSTEM") }
 	// Before the script: the image's pg_hba has no line for replication.
 	poll.Until(t, 10*time.Second, "the image's pg_hba to refuse replication connections", func() bool {
 		err := replicate(password)
@@ -145,6 +149,18 @@ func TestPITRRoleScript(t *testing.T) {
 	}
 	if err := replicate("a-different-password-0123"); err == nil {
 		t.Error("a wrong password opens a replication connection")
+	}
+	// What casino pitr stream does with it: pg_receivewal creates and
+	// reads the slot over the replication connection; the heartbeat reads
+	// pg_replication_slots over an ordinary one to the postgres database.
+	if err := psqlAs(password, "true", "CREATE_REPLICATION_SLOT casino_pitr_probe PHYSICAL RESERVE_WAL"); err != nil {
+		t.Errorf("the role cannot create its slot: %v", err)
+	}
+	if err := psqlAs(password, "false", "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'casino_pitr_probe'"); err != nil {
+		t.Errorf("the heartbeat's ordinary connection: %v", err)
+	}
+	if err := psqlAs(password, "true", "DROP_REPLICATION_SLOT casino_pitr_probe"); err != nil {
+		t.Errorf("drop the probe slot: %v", err)
 	}
 }
 
