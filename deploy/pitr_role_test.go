@@ -23,8 +23,10 @@ import (
 // "host all all all scram-sha-256", no replication line): a replication
 // connection from another address is refused before the script and accepted
 // after it, with the URL's percent-decoded password and not with another; the
-// role has REPLICATION and nothing more; a second run adds no second line;
-// the placeholder password, the owner role and a missing URL are handled.
+// role has REPLICATION and nothing more, which is enough to create a slot
+// and read pg_replication_slots, as the stream does; a second run adds no
+// second line; the placeholder password, the owner role and a missing URL
+// are handled.
 func TestPITRRoleScript(t *testing.T) {
 	t.Parallel()
 	c := testpg.NewCluster(t)
