@@ -44,11 +44,15 @@ ARG PG_MAJOR
 # postgresql${PG_MAJOR} (the server) is for point-in-time restores: casino
 # restore --to-time replays WAL in a temporary server of the same major
 # (docs/ops/pitr.md); the client package has pg_receivewal/pg_basebackup.
+# The folders compose mounts named volumes on (backups, proofs, pitr) exist
+# here owned by uid 65532: Docker seeds a new named volume with the image
+# folder's owner, and a folder the image lacks would come up root-owned and
+# unwritable for casino.
 RUN apk add --no-cache bash ca-certificates tzdata postgresql${PG_MAJOR}-client postgresql${PG_MAJOR} \
  && addgroup -S -g 65532 casino \
  && adduser -S -D -H -u 65532 -G casino -h /app casino \
- && mkdir -p /app/backups /app/data \
- && chown 65532:65532 /app/backups /app/data
+ && mkdir -p /app/backups /app/data /app/proofs /app/pitr \
+ && chown 65532:65532 /app/backups /app/data /app/proofs /app/pitr
 COPY --from=build /out/casino /usr/local/bin/casino
 COPY scripts/ /app/scripts/
 # The runbook and the proof template, for casino dr scenario and declare.

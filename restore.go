@@ -91,10 +91,21 @@ type PITRFacts struct {
 	Mode string `json:"mode,omitempty"`
 	// BaseBackup names the PostgreSQL base backup replay started from.
 	BaseBackup string `json:"base_backup,omitempty"`
-	// LastXID is the last replayed transaction (PostgreSQL), 0 when unknown.
+	// BaseBackupStartedAt is when that base backup started, by the
+	// server's clock (the clock of every commit time): replay begins at its
+	// checkpoint, so no recovered commit is older.
+	BaseBackupStartedAt time.Time `json:"base_backup_started_at,omitzero"`
+	// LastXID is the transaction replay stopped at (PostgreSQL): the last
+	// one replayed, except when RecoveryStop says "stopping before", where
+	// it is the first one not replayed; 0 when unknown.
 	LastXID uint32 `json:"last_xid,omitempty"`
-	// RecoveryEnd is the server's recovery end line, as logged.
+	// RecoveryEnd is the server's recovery end line, as logged: "last
+	// completed transaction was at log time T", T being ReachedAt.
 	RecoveryEnd string `json:"recovery_end,omitempty"`
+	// RecoveryStop is the server's "recovery stopping before|after commit
+	// of transaction N, time T" line when replay stopped at TargetTime:
+	// "before" names the first transaction not replayed.
+	RecoveryStop string `json:"recovery_stop,omitempty"`
 	// VerifiedWAL is how many WAL segments matched their signed manifests
 	// (PostgreSQL); UnsignedWAL names the tail replayed without one: the
 	// segment being written (.partial) and those completed after the last

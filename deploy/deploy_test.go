@@ -9,6 +9,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,23 +45,32 @@ func readFile(t *testing.T, rel string) string {
 }
 
 // secretName matches environment variable names whose values are secrets.
-var secretName = regexp.MustCompile(`(?i)PASSWORD|SECRET|TOKEN|KEY|DATABASE_URL`)
+var secretName = regexp.MustCompile(`(?i)PASSWORD|SECRET|TOKEN|KEY|DATABASE_URL|REPLICATION_URL`)
 
 // ---------------------------------------------------------------------------
 // docker-compose.prod.yml
 
 // casinoServices are the compose services that run the casino image.
-var casinoServices = map[string]bool{"backend": true, "frontend-admin": true, "backup": true, "drill": true}
+var casinoServices = map[string]bool{"backend": true, "frontend-admin": true, "backup": true, "drill": true, "pitr-stream": true}
 
 // loadCompose loads docker-compose.prod.yml with compose-go, the loader
 // docker compose itself uses, from a scratch folder holding the file and a
 // .env copied from .env.example (as an operator would). It validates against
-// the compose specification's JSON schema and checks consistency.
-func loadCompose(t *testing.T) *composetypes.Project {
+// the compose specification's JSON schema and checks consistency. Services
+// of profiles not named are in DisabledServices, as docker compose leaves
+// them out; "*" enables every profile.
+func loadCompose(t *testing.T, profiles ...string) *composetypes.Project {
+	t.Helper()
+	return loadComposeEnv(t, readFile(t, ".env.example"), profiles...)
+}
+
+// loadComposeEnv is loadCompose with dotenv as .env. Without profiles, the
+// active ones are COMPOSE_PROFILES from it, as docker compose reads them.
+func loadComposeEnv(t *testing.T, dotenv string, profiles ...string) *composetypes.Project {
 	t.Helper()
 	dir := t.TempDir()
-	for src, dst := range map[string]string{"docker-compose.prod.yml": "docker-compose.prod.yml", ".env.example": ".env"} {
-		if err := os.WriteFile(filepath.Join(dir, dst), []byte(readFile(t, src)), 0o600); err != nil {
+	for dst, text := range map[string]string{"docker-compose.prod.yml": readFile(t, "docker-compose.prod.yml"), ".env": dotenv} {
+		if err := os.WriteFile(filepath.Join(dir, dst), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,9 +78,10 @@ func loadCompose(t *testing.T) *composetypes.Project {
 		[]string{filepath.Join(dir, "docker-compose.prod.yml")},
 		cli.WithWorkingDirectory(dir),
 		// As docker compose does: find the default .env, then read it
-		// for ${…} interpolation.
+		// for ${…} interpolation and COMPOSE_PROFILES.
 		cli.WithEnvFiles(),
 		cli.WithDotEnv,
+		cli.WithDefaultProfiles(profiles...),
 		cli.WithConsistency(true),
 	)
 	if err != nil {
@@ -86,7 +97,8 @@ func loadCompose(t *testing.T) *composetypes.Project {
 }
 
 func TestComposeProdLoadsAndValidates(t *testing.T) {
-	p := loadCompose(t)
+	// Every profile: the checks below hold for pitr-stream too.
+	p := loadCompose(t, "*")
 	for _, name := range []string{"backend", "frontend-admin", "postgres"} {
 		if _, ok := p.Services[name]; !ok {
 			t.Errorf("service %q missing; have %v", name, p.ServiceNames())
@@ -256,6 +268,12 @@ func TestComposeProdNoInlineSecrets(t *testing.T) {
 		if !ok || strings.HasPrefix(strings.TrimSpace(line), "#") || !secretName.MatchString(k) || k == "DATABASE_URL" {
 			continue
 		}
+		if strings.HasSuffix(k, "_URL") {
+			if u, err := url.Parse(v); err != nil || u.User == nil || u.User.String() != u.User.Username()+":change-me" {
+				t.Errorf(".env.example: %s's password must be the placeholder change-me", k)
+			}
+			continue
+		}
 		if v != "change-me" {
 			t.Errorf(".env.example: %s=%q, want the placeholder change-me", k, v)
 		}
@@ -270,7 +288,7 @@ var composeLine = regexp.MustCompile(`docker compose -f docker-compose\.prod\.ym
 // stop, start, restart, exec into or run exist, and an exec'd or run casino
 // command is the image's binary.
 func TestComposeDocCommandsNameRealServices(t *testing.T) {
-	p := loadCompose(t)
+	p := loadCompose(t, "*")
 	files, _ := filepath.Glob(filepath.Join(root, "docs", "ops", "*.md"))
 	files = append(files, filepath.Join(root, "deploy", "README.md"))
 	seen := 0
@@ -308,6 +326,14 @@ func TestComposeDocCommandsNameRealServices(t *testing.T) {
 					continue
 				}
 				services = append(services, args[i])
+				// postgres is the official image: its own tools, and the
+				// replication-role script the compose file mounts into it.
+				if args[i] == "postgres" {
+					if i+1 >= len(args) || !slices.Contains([]string{"psql", "bash"}, args[i+1]) {
+						t.Errorf("%s: %q: in postgres run psql or bash", f, m[0])
+					}
+					break // the switch: the service is checked below
+				}
 				if i+1 < len(args) && args[i+1] != "casino" && args[i+1] != "…" && !strings.HasPrefix(args[i+1], "./scripts/") {
 					t.Errorf("%s: %q runs %q, want casino or ./scripts/…", f, m[0], args[i+1])
 				}

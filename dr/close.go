@@ -209,6 +209,12 @@ func ComputeClose(st *State, targets *Targets, targetsFile string, unrecovered b
 		rpo.NotKnown = "no data restored (scenario " + rep.Scenario + " has no RPO target)"
 	case r == nil:
 		rpo.NotKnown = "the journal holds no restore facts of a restore that exited 0 and was not a dry run ('casino dr run -- casino restore --json ...' records them)"
+		for _, x := range st.Restores {
+			if ps := PITRProblems(&x.Facts); len(ps) > 0 {
+				rpo.NotKnown += "; the point-in-time facts of " + x.Facts.Backup.Name + " contradict each other: " + ps[0]
+				break
+			}
+		}
 		rpo.Met = met(false)
 	default:
 		from, what := r.Facts.Backup.SnapshotAt, "snapshot_at"

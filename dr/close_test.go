@@ -179,8 +179,9 @@ func TestCloseTargetsFromDeclaredPITR(t *testing.T) {
 	hour, minute := "1h", "1m"
 	targets := &Targets{Scenarios: map[string]ScenarioTarget{"B": {RTO: "60m", RPO: &hour, PITR: &PITRTarget{RTO: "45m", RPO: &minute}}, "C": {RTO: "120m", RPO: &hour}}}
 	logical := RestoreRecord{Facts: casino.RestoreFacts{Backup: casino.RestoredBackup{Name: "casino_db_20261202_030000.sql.gz", SnapshotAt: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}}}
+	target := impact.Add(-time.Second)
 	pointInTime := RestoreRecord{Facts: casino.RestoreFacts{Backup: casino.RestoredBackup{Name: "pitr"},
-		PITR: &casino.PITRFacts{ReachedAt: impact.Add(-1500 * time.Millisecond), Mode: "target_time"}}}
+		PITR: &casino.PITRFacts{TargetTime: &target, ReachedAt: impact.Add(-1500 * time.Millisecond), Mode: "target_time"}}}
 	on := &PITRConfig{Mode: PITRLitestream, From: "CASINO_PITR", Source: "file:///replica"}
 	off := &PITRConfig{Mode: PITROff, From: "--pitr"}
 	valid := []Validation{{End: start.Add(20 * time.Minute), Passed: true, Complete: true, Checks: []CheckResult{{Name: "data", Status: Pass}}}}

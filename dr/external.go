@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"casino"
@@ -41,6 +42,12 @@ func (x ExternalPITR) Check(now time.Time) error {
 	}
 	if x.ReachedAt.After(now.Add(ClockSkew)) {
 		return fmt.Errorf("--reached-at %s is in the future", x.ReachedAt.Format(time.RFC3339Nano))
+	}
+	// The rest of what a restore's facts must hold together: a "last
+	// completed transaction" line naming another instant than --reached-at.
+	tt := x.Target
+	if ps := PITRProblems(&casino.RestoreFacts{PITR: &casino.PITRFacts{TargetTime: &tt, ReachedAt: x.ReachedAt, Mode: "target_time", RecoveryEnd: x.RecoveryEnd}}); len(ps) > 0 {
+		return fmt.Errorf("the recovery's facts contradict each other: %s", strings.Join(ps, "; "))
 	}
 	return nil
 }

@@ -19,8 +19,10 @@ const Marker = "<!-- casino dr: everything below this line is generated from the
 // the version that rendered it; verify-proof refuses a journal from a newer
 // renderer rather than report a difference the operator did not make, and
 // an older journal re-renders as its version did. Version 3 names the
-// runbook a scenario decision printed.
-const RendererVersion = 3
+// runbook a scenario decision printed; version 4 shows a point-in-time
+// restore's facts (target, time reached, the server's recovery lines, the
+// base backup, unsigned WAL) and flags facts that contradict each other.
+const RendererVersion = 4
 
 // RenderBytes returns the proof as the journal alone determines it: the
 // journaled template, filled in, then the record of every entry. Only
@@ -307,11 +309,15 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		json.Unmarshal(e.Data, &r)
 		f := r.Facts
 		verdict := "restored"
+		v4 := in.State.RendererVersion >= 4
+		problems := PITRProblems(&f)
 		switch {
 		case f.DryRun:
 			verdict = "dry run of a restore (does not count)"
 		case r.ExitCode != 0:
 			verdict = fmt.Sprintf("restore FAILED (exit %d, does not count)", r.ExitCode)
+		case v4 && len(problems) > 0:
+			verdict = "restore facts CONTRADICT each other (does not count)"
 		}
 		head(fmt.Sprintf("%s `%s` (facts from %s)", verdict, f.Backup.Name, r.Source))
 		row := func(k, v string) {
@@ -326,11 +332,20 @@ func (in *Incident) renderEntry(b *strings.Builder, e Entry) {
 		row("target", strings.TrimSpace(f.Target.Engine+" "+f.Target.Database+" "+f.Target.SystemIdentifier+" "+f.Target.Path))
 		row("overrides", strings.Join(f.Overrides, ", "))
 		row("kept aside", f.KeptAside)
-		if f.PITR != nil {
+		switch {
+		case f.PITR != nil && v4:
+			renderPITRFacts(row, &f)
+		case f.PITR != nil:
 			row("point in time reached", ts(f.PITR.ReachedAt))
 		}
 		if len(f.RowCounts) > 0 {
 			row("row counts", formatCounts(f.RowCounts))
+		}
+		if v4 && len(problems) > 0 {
+			b.WriteString("\n**These point-in-time facts are impossible together; no RPO is measured from them and the data check does not expect them:**\n\n")
+			for _, p := range problems {
+				fmt.Fprintf(b, "- %s\n", p)
+			}
 		}
 		b.WriteString("\n")
 	case TypeNote:
@@ -417,12 +432,14 @@ func renderClose(b *strings.Builder, st *State, in *Incident) {
 	}
 	b.WriteString("\n\n### Timeline\n\n")
 	for _, e := range in.Entries {
-		fmt.Fprintf(b, "- %s — %s\n", ts(e.TS), timelineLine(e))
+		fmt.Fprintf(b, "- %s — %s\n", ts(e.TS), timelineLine(e, st.RendererVersion))
 	}
 	b.WriteString("\n### Root cause\n\n_TODO_\n\n### Corrective actions\n\n- [ ] _TODO_\n\n### Follow-ups\n\n- [ ] _TODO_ (owner, due date)\n")
 }
 
-func timelineLine(e Entry) string {
+// timelineLine is one entry in the postmortem's timeline, as renderer
+// version v wrote it.
+func timelineLine(e Entry, v int) string {
 	switch e.Type {
 	case TypeDeclare:
 		var d Declaration
@@ -460,8 +477,21 @@ func timelineLine(e Entry) string {
 	case TypeRestore:
 		var r RestoreRecord
 		json.Unmarshal(e.Data, &r)
-		if !r.Counts() {
+		if r.ExitCode != 0 || r.Facts.DryRun {
 			return "restore facts of " + r.Facts.Backup.Name + " (dry run or failed: does not count)"
+		}
+		if v < 4 {
+			return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
+		}
+		if !r.Counts() {
+			return "restore facts of " + r.Facts.Backup.Name + " (point-in-time facts that contradict each other: does not count)"
+		}
+		if p := r.Facts.PITR; p != nil {
+			to := "latest"
+			if p.TargetTime != nil {
+				to = p.TargetTime.UTC().Format(time.RFC3339Nano)
+			}
+			return "restored " + r.Facts.Backup.Name + " to " + to + " (reached " + p.ReachedAt.UTC().Format(time.RFC3339Nano) + ")"
 		}
 		return "restored " + r.Facts.Backup.Name + " (snapshot_at " + ts(r.Facts.Backup.SnapshotAt) + ")"
 	case TypeNote:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"casino"
 )
@@ -27,8 +28,11 @@ type RestoreRecord struct {
 }
 
 // Counts reports whether the record proves data was restored: its command
-// exited 0 and it was no dry run.
-func (r *RestoreRecord) Counts() bool { return r.ExitCode == 0 && !r.Facts.DryRun }
+// exited 0, it was no dry run, and its point-in-time facts, if any, hold
+// together (PITRProblems).
+func (r *RestoreRecord) Counts() bool {
+	return r.ExitCode == 0 && !r.Facts.DryRun && len(PITRProblems(&r.Facts)) == 0
+}
 
 // ErrNotRestoreFacts: the bytes are not one casino.RestoreFacts object.
 var ErrNotRestoreFacts = errors.New("not restore facts")
@@ -74,6 +78,9 @@ func ParseRestoreFacts(b []byte) (*casino.RestoreFacts, error) {
 	}
 	if !f.DryRun && f.Backup.SnapshotAt.IsZero() && f.PITR == nil {
 		return nil, errors.New("restore facts: a restore without backup.snapshot_at (or pitr.reached_at) gives no RPO")
+	}
+	if ps := PITRProblems(&f); len(ps) > 0 {
+		return nil, fmt.Errorf("restore facts: the point-in-time facts contradict each other: %s", strings.Join(ps, "; "))
 	}
 	return &f, nil
 }

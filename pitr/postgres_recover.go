@@ -163,7 +163,7 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	rec := &Recovered{Base: base, Window: window, ScratchDir: scratch}
 	rec.Facts.TargetTime = o.Target
 	rec.Facts.Source = o.Dir
-	rec.Facts.BaseBackup = base.Name
+	rec.Facts.BaseBackup, rec.Facts.BaseBackupStartedAt = base.Name, base.StartedAt
 
 	data := filepath.Join(scratch, "data")
 	wal := filepath.Join(scratch, "wal")
@@ -677,7 +677,7 @@ func waitPromoted(ctx context.Context, admin string, done <-chan error, exited *
 }
 
 var (
-	stopRE     = regexp.MustCompile(`recovery stopping (?:after|before) commit of transaction (\d+), time (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\+00`)
+	stopRE     = regexp.MustCompile(`recovery stopping (after|before) commit of transaction (\d+), time (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\+00`)
 	lastXactRE = regexp.MustCompile(`last completed transaction was at log time (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\+00`)
 )
 
@@ -690,7 +690,8 @@ func recoveryEnd(logPath string, f *casino.PITRFacts) error {
 	}
 	log := string(b)
 	if m := stopRE.FindStringSubmatch(log); m != nil {
-		xid, _ := strconv.ParseUint(m[1], 10, 32)
+		f.RecoveryStop = strings.TrimSpace(m[0])
+		xid, _ := strconv.ParseUint(m[2], 10, 32)
 		f.LastXID = uint32(xid)
 	}
 	if m := lastXactRE.FindStringSubmatch(log); m != nil {

@@ -63,9 +63,9 @@ type StreamOptions struct {
 type streamState struct {
 	Slot        string `json:"slot"`
 	ServerMajor int    `json:"server_major"`
-	// CaughtUpAt is the server's clock at the last heartbeat that found the
-	// slot's flushed position at or past the server's WAL flush position:
-	// every transaction committed before it is in the folder.
+	// CaughtUpAt is the server's clock at the newest heartbeat whose WAL
+	// flush position the slot has since reached: every transaction
+	// committed before it is in the folder.
 	CaughtUpAt  *time.Time `json:"caught_up_at,omitempty"`
 	CaughtUpLSN string     `json:"caught_up_lsn,omitempty"`
 	// RetainedBytes is how much WAL the slot keeps on the server.
@@ -108,6 +108,43 @@ type streamer struct {
 	walDir string
 	sealer *walSealer
 	shipMu sync.Mutex
+	// marks are earlier heartbeats' (server clock, WAL flush position) the
+	// slot had not reached yet, oldest first: see caughtUpAt.
+	marks []flushMark
+}
+
+// flushMark is the server's WAL flush position at one heartbeat.
+type flushMark struct {
+	at    time.Time
+	flush int64
+}
+
+// maxFlushMarks bounds the heartbeats remembered for a stream that stays
+// behind: an hour of one-second heartbeats.
+const maxFlushMarks = 3600
+
+// caughtUpAt records the heartbeat at instant now, when the server had
+// flushed WAL up to flush and the slot had received up to restart, and
+// returns the newest instant before which every commit is in the folder:
+// the latest heartbeat whose flush position the slot has reached. Under
+// steady writes the slot is almost never level with the server at the
+// instant of a heartbeat, but it passes earlier heartbeats' positions
+// within a moment, so the lag stays the stream's real delay.
+func (s *streamer) caughtUpAt(now time.Time, flush, restart int64) (time.Time, bool) {
+	s.marks = append(s.marks, flushMark{at: now, flush: flush})
+	var at time.Time
+	reached := 0
+	for i, m := range s.marks {
+		if m.flush > restart {
+			break
+		}
+		at, reached = m.at, i+1
+	}
+	s.marks = append(s.marks[:0], s.marks[reached:]...)
+	if len(s.marks) > maxFlushMarks {
+		s.marks = append(s.marks[:0], s.marks[len(s.marks)-maxFlushMarks:]...)
+	}
+	return at, reached > 0
 }
 
 // ship hands every sealed set not shipped yet to OnSealed, oldest first,
@@ -370,17 +407,19 @@ func (s *streamer) beat(ctx context.Context, stop context.CancelCauseFunc) {
 	defer cancel()
 	var (
 		now       time.Time
-		caught    bool
+		flush     int64
+		restart   sql.NullInt64
 		lsn       string
 		retained  int64
 		walStatus sql.NullString
 	)
 	err := s.db.QueryRowContext(qctx, `SELECT clock_timestamp(),
-		coalesce(pg_wal_lsn_diff(pg_current_wal_flush_lsn(), restart_lsn) <= 0, false),
+		pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint,
+		pg_wal_lsn_diff(restart_lsn, '0/0')::bigint,
 		coalesce(restart_lsn::text, ''),
 		coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,
 		wal_status
-		FROM pg_replication_slots WHERE slot_name = $1`, s.o.Slot).Scan(&now, &caught, &lsn, &retained, &walStatus)
+		FROM pg_replication_slots WHERE slot_name = $1`, s.o.Slot).Scan(&now, &flush, &restart, &lsn, &retained, &walStatus)
 	if errors.Is(err, sql.ErrNoRows) {
 		stop(errSlotGone)
 		return
@@ -388,10 +427,11 @@ func (s *streamer) beat(ctx context.Context, stop context.CancelCauseFunc) {
 	if err != nil {
 		return // the server is away; stream.json goes stale and lag grows
 	}
-	if caught {
-		t := now.UTC()
-		s.state.CaughtUpAt = &t
-		s.state.CaughtUpLSN = lsn
+	if restart.Valid {
+		if t, ok := s.caughtUpAt(now.UTC(), flush, restart.Int64); ok && (s.state.CaughtUpAt == nil || t.After(*s.state.CaughtUpAt)) {
+			s.state.CaughtUpAt = &t
+			s.state.CaughtUpLSN = lsn
+		}
 	}
 	s.state.RetainedBytes = retained
 	s.state.WALStatus = walStatus.String

@@ -131,3 +131,34 @@ func TestRecoverRefusesTamperedStream(t *testing.T) {
 		}
 	})
 }
+
+// TestCaughtUpAtUnderSteadyWrites: with the slot never level with the
+// server at a heartbeat (steady writes), the stream is caught up to the
+// newest earlier heartbeat whose flush position the slot has passed, and
+// remembers no more heartbeats than it needs.
+func TestCaughtUpAtUnderSteadyWrites(t *testing.T) {
+	s := &streamer{}
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	if _, ok := s.caughtUpAt(sec(0), 1000, 900); ok {
+		t.Fatal("caught up before the slot reached any heartbeat's position")
+	}
+	if at, ok := s.caughtUpAt(sec(1), 2000, 1500); !ok || !at.Equal(sec(0)) {
+		t.Fatalf("got %v %v, want the first heartbeat (slot past 1000)", at, ok)
+	}
+	if at, ok := s.caughtUpAt(sec(2), 3000, 2999); !ok || !at.Equal(sec(1)) {
+		t.Fatalf("got %v %v, want the second heartbeat", at, ok)
+	}
+	if at, ok := s.caughtUpAt(sec(3), 3000, 3000); !ok || !at.Equal(sec(3)) {
+		t.Fatalf("got %v %v, want now: the slot is level with the server", at, ok)
+	}
+	if len(s.marks) != 0 {
+		t.Errorf("%d heartbeats kept after the slot passed them all", len(s.marks))
+	}
+	for i := range maxFlushMarks + 10 { // a stream that never moves
+		s.caughtUpAt(sec(10+i), int64(5000+i), 3000)
+	}
+	if len(s.marks) != maxFlushMarks {
+		t.Errorf("%d heartbeats kept, want at most %d", len(s.marks), maxFlushMarks)
+	}
+}

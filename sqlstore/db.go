@@ -147,6 +147,35 @@ const sqliteMaxConns = 16
 // Dialect returns the engine of the database.
 func (db *DB) Dialect() Dialect { return db.Target.Dialect }
 
+// ErrNoDatabase is OpenExisting's error when the SQLite file is missing.
+var ErrNoDatabase = errors.New("no database")
+
+// OpenExisting is Open for commands that must not create a database as a
+// side effect (migrate status, version history, admin, the DR commands): a
+// SQLite file that does not exist is refused with ErrNoDatabase, where
+// Open would create an empty one.
+func OpenExisting(ctx context.Context, rawURL string) (*DB, error) {
+	t, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CheckExists(); err != nil {
+		return nil, err
+	}
+	return Open(ctx, rawURL)
+}
+
+// CheckExists refuses (ErrNoDatabase) a SQLite target whose file does not
+// exist; a PostgreSQL target passes (its server says).
+func (t Target) CheckExists() error {
+	if t.Dialect == SQLite {
+		if _, err := os.Stat(t.Path); err != nil {
+			return fmt.Errorf("%w at %s: start casino serve or run casino migrate up first", ErrNoDatabase, t.Path)
+		}
+	}
+	return nil
+}
+
 // Open opens (and for SQLite creates, with its folder) the database named by
 // rawURL. It does not run migrations; see Migrate.
 func Open(ctx context.Context, rawURL string) (*DB, error) {

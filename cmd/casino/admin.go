@@ -64,12 +64,7 @@ func runAdmin(ctx context.Context, env *Env, args []string) error {
 	if err := cfg.validateDatabase(fs); err != nil {
 		return err
 	}
-	if cfg.target.Dialect == sqlstore.SQLite {
-		if err := requireExistingFile(cfg.target.Path); err != nil {
-			return err
-		}
-	}
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.OpenExisting(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func remoteOptions(env *Env, r *remoteFlags, b *backupFlags) (backup.RemoteOptio
 		FlagVerifyKeys: append(append([]string(nil), r.verifyKeys...), b.keys.FlagVerifyKeys...),
 		LockMode:       r.lockMode, LockMin: r.lockMin,
 		AllowPlaintext: r.allowPlaintext,
-		StatePath:      filepath.Join(dataDir(env, b), s3store.SeenFile),
+		StatePath:      filepath.Join(dataDir(env, b.cfg.DatabaseURL), s3store.SeenFile),
 	}.Options()
 	if err != nil {
 		return o, usageErrorf("%v", err)
@@ -134,12 +134,12 @@ func openRemoteFor(env *Env, r *remoteFlags, b *backupFlags, arg string, nameInA
 }
 
 // dataDir is the data folder: CASINO_DATA_DIR, else beside the SQLite
-// database, else ./data.
-func dataDir(env *Env, b *backupFlags) string {
+// database at databaseURL, else ./data.
+func dataDir(env *Env, databaseURL string) string {
 	if d := env.Getenv("CASINO_DATA_DIR"); d != "" {
 		return d
 	}
-	if t, err := sqlstore.ParseURL(b.cfg.DatabaseURL); err == nil && t.Dialect == sqlstore.SQLite && t.Path != "" {
+	if t, err := sqlstore.ParseURL(databaseURL); err == nil && t.Dialect == sqlstore.SQLite && t.Path != "" {
 		return filepath.Dir(t.Path)
 	}
 	return "data"

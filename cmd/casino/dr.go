@@ -196,3 +196,22 @@ func stepError(cmd string, err error) error {
 	}
 	return err
 }
+
+// ownerFlags are --email and --password-env: the owner the DR commands log
+// in to the API as.
+type ownerFlags struct{ email, pwEnv string }
+
+// bindOwnerFlags adds them; purpose ends their help texts.
+func bindOwnerFlags(fs *flag.FlagSet, o *ownerFlags, purpose string) {
+	fs.StringVar(&o.email, "email", "admin@casino.com", "owner email"+purpose)
+	fs.StringVar(&o.pwEnv, "password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password"+purpose)
+}
+
+// password is the owner password from the variable --password-env names:
+// the command's environment first, then the process's.
+func (o *ownerFlags) password(env *Env) string {
+	if p := env.Getenv(o.pwEnv); p != "" {
+		return p
+	}
+	return os.Getenv(o.pwEnv)
+}

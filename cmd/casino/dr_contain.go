@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"casino/dr"
@@ -214,8 +213,8 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr login-freeze", drLoginFreezeUsage)
 	bindDRFlags(fs, env, &f)
 	url := fs.String("url", getenvDefault(env.Getenv, "CASINO_URL", ""), "base URL of the backend (env CASINO_URL)")
-	email := fs.String("email", "admin@casino.com", "owner email")
-	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password")
+	var owner ownerFlags
+	bindOwnerFlags(fs, &owner, "")
 	reason := fs.String("reason", "", "why (recorded, and sent to the backend)")
 	dry := fs.Bool("dry-run", false, "print the exact requests and change nothing")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
@@ -231,16 +230,13 @@ func runDRLoginFreeze(ctx context.Context, env *Env, args []string) error {
 		return usageErrorf("dr login-freeze: give --url (the API) or set DATABASE_URL (the database, when the API is down)")
 	}
 	on := fs.Arg(0) == "on"
-	password := env.Getenv(*pwEnv)
-	if password == "" {
-		password = os.Getenv(*pwEnv)
-	}
+	password := owner.password(env)
 	red := newRedactor(env, password)
 	in, err := openIncident(&f, red, true)
 	if err != nil {
 		return err
 	}
-	fo := dr.FreezeOptions{On: on, URL: *url, Email: *email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red}
+	fo := dr.FreezeOptions{On: on, URL: *url, Email: owner.email, Password: password, Reason: *reason, Open: open, Database: dbName, Red: red}
 	reqs := fo.Plan()
 	if *dry {
 		printCommands(env.Stdout, "would send:", reqs)
@@ -280,16 +276,7 @@ func freezeOpener(env *Env) (dr.FreezeOpener, string) {
 		return nil, ""
 	}
 	return func(ctx context.Context) (dr.FreezeStore, func(), error) {
-		t, err := sqlstore.ParseURL(u)
-		if err != nil {
-			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
-		}
-		if t.Dialect == sqlstore.SQLite {
-			if err := requireExistingFile(t.Path); err != nil {
-				return nil, nil, err
-			}
-		}
-		db, err := sqlstore.Open(ctx, u)
+		db, err := sqlstore.OpenExisting(ctx, u)
 		if err != nil {
 			return nil, nil, errors.New(sqlstore.Redact(err.Error()))
 		}

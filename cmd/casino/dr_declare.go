@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,8 +37,8 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	tpl := fs.String("template", "", "proof template (default DIR/template.md when it exists, else the one built into casino)")
 	drill := fs.Bool("drill", false, "a drill, not an incident: the proof says DRILL PROOF")
 	url := fs.String("url", "", "base URL of the service: records /api/version and, with the owner's password, the data summary before the incident")
-	email := fs.String("email", "admin@casino.com", "owner email (for the data summary, with --url)")
-	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password (for the data summary, with --url)")
+	var owner ownerFlags
+	bindOwnerFlags(fs, &owner, " (for the data summary, with --url)")
 	baseline := fs.Duration("baseline-p95", 0, "p95 request duration baseline validate compares with (e.g. 250ms)")
 	var pf drPITRFlags
 	bindDRPITRFlags(fs, env, &pf)
@@ -76,12 +75,9 @@ func runDRDeclare(ctx context.Context, env *Env, args []string) error {
 	if err := d.CheckTimes(now); err != nil {
 		return usageErrorf("dr declare: %v", err)
 	}
-	password := env.Getenv(*pwEnv)
-	if password == "" {
-		password = os.Getenv(*pwEnv)
-	}
+	password := owner.password(env)
 	if *url != "" {
-		d.ObserveService(ctx, *url, *email, password, "no owner password in $"+*pwEnv)
+		d.ObserveService(ctx, *url, owner.email, password, "no owner password in $"+owner.pwEnv)
 	}
 	d.SetVersions(versionHistory(ctx, env))
 	src, err := dr.LoadSource(*tpl, filepath.Join(f.proofDir, "template.md"), "template.md", ops.Template)

@@ -29,7 +29,7 @@ Rehearses a restore end to end and leaves evidence (package dr/drill):
             private folder, never into the backup folder)
   verify    signature, size and sha256, decryption: casino restore's path
   restore   into an isolated target that is proved not to be DATABASE_URL:
-            a new database <db>__drill_<ts> on production's PostgreSQL server
+            a new database <db>__drill_<id> on production's PostgreSQL server
             (or --target URL, which must not exist), a SQLite file in a new
             folder under --scratch-dir; then migrate up
   boot      casino (API and console) in this process on a loopback port,
@@ -63,7 +63,7 @@ func runDRDrill(ctx context.Context, env *Env, args []string) error {
 	bindDRFlags(fs, env, &f)
 	pick := fs.String("pick", drdrill.PickLatest, "latest, or random-within DURATION (like 7d)")
 	name := fs.String("backup", "", "drill this backup (a file name in --dir, or in the bucket with --remote)")
-	target := fs.String("target", "", "database URL to restore into, which must not exist (default: a new <db>__drill_<ts> database on production's server, or a SQLite file under --scratch-dir)")
+	target := fs.String("target", "", "database URL to restore into, which must not exist (default: a new <db>__drill_<id> database on production's server, or a SQLite file under --scratch-dir)")
 	scratchDir := fs.String("scratch-dir", env.Getenv("CASINO_DRILL_SCRATCH_DIR"), "folder of SQLite scratch copies and downloads (default: the system temp folder)")
 	targets := fs.String("targets", "", "RTO/RPO targets (JSON; default "+dr.DefaultTargets+" when it exists, else the targets built into casino)")
 	tpl := fs.String("template", "", "proof template (default DIR/template.md when it exists, else the one built into casino)")

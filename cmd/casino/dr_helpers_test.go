@@ -2,11 +2,8 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"casino/internal/testpg"
@@ -112,32 +109,10 @@ func argvLog(t *testing.T, path string) []string {
 	return strings.Split(s, "\n")
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// casinoBinary builds the casino binary once per test run, for tests that
-// need a real process (kill -9, scripts that exec casino).
+// casinoBinary is this checkout's casino binary, for tests that need a real
+// process (kill -9, scripts that exec casino): the one bkBinary builds once
+// per test run.
 func casinoBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "casino-dr-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "casino")
-		cmd := exec.Command(runtime.GOROOT()+"/bin/go", "build", "-o", binPath, ".")
-		cmd.Dir = filepath.Join(testpg.RepoRoot(), "cmd", "casino")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = err
-			binPath = string(out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build casino: %v\n%s", binErr, binPath)
-	}
-	return binPath
+	return bkBinary(t)
 }

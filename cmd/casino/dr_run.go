@@ -150,14 +150,7 @@ func versionHistory(ctx context.Context, env *Env) ([]casino.VersionRecord, erro
 	if u == "" {
 		return nil, errors.New("DATABASE_URL is not set: run 'casino version history' where it is")
 	}
-	if t, err := sqlstore.ParseURL(u); err != nil {
-		return nil, errors.New(sqlstore.Redact(err.Error()))
-	} else if t.Dialect == sqlstore.SQLite {
-		if err := requireExistingFile(t.Path); err != nil { // Open would create it
-			return nil, err
-		}
-	}
-	db, err := sqlstore.Open(ctx, u)
+	db, err := sqlstore.OpenExisting(ctx, u)
 	if err != nil {
 		return nil, errors.New(sqlstore.Redact(err.Error()))
 	}

@@ -30,8 +30,8 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "dr validate", drValidateUsage)
 	bindDRFlags(fs, env, &f)
 	url := fs.String("url", getenvDefault(env.Getenv, "CASINO_URL", ""), "base URL of the service (env CASINO_URL)")
-	email := fs.String("email", "admin@casino.com", "owner email")
-	pwEnv := fs.String("password-env", "CASINO_OWNER_PASSWORD", "name of the environment variable holding the owner password")
+	var owner ownerFlags
+	bindOwnerFlags(fs, &owner, "")
 	expect := fs.String("expect-version", "", "the version /api/version must answer (default: the one recorded at declare)")
 	logs := fs.String("logs", "", "request log file following docs/ops/log_schema.md, or - for stdin")
 	baseline := fs.Duration("baseline-p95", 0, "p95 duration_ms baseline (default: recorded at declare, else the logs before impact start)")
@@ -51,16 +51,13 @@ func runDRValidate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageErrorf("dr validate: --checks: %v", err)
 	}
-	password := env.Getenv(*pwEnv)
-	if password == "" {
-		password = os.Getenv(*pwEnv)
-	}
+	password := owner.password(env)
 	red := newRedactor(env, password)
 	in, err := openIncident(&f, red, true)
 	if err != nil && !(isNoIncident(err) && f.incident == "") {
 		return err
 	}
-	v := &dr.Validator{URL: *url, Email: *email, Password: password, ExpectVersion: *expect, VersionSource: "--expect-version",
+	v := &dr.Validator{URL: *url, Email: owner.email, Password: password, ExpectVersion: *expect, VersionSource: "--expect-version",
 		BaselineP95MS: float64(baseline.Microseconds()) / 1000, P95Tolerance: *tol, Window: *window,
 		Browser: *browser, ChromiumPath: dr.ChromiumPath(env.Getenv), Red: red}
 	if in != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -38,12 +37,11 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 	if err := cfg.validateDatabase(fs); err != nil {
 		return err
 	}
-	if cfg.target.Dialect == sqlstore.SQLite && action != "up" {
-		if err := requireExistingFile(cfg.target.Path); err != nil {
-			return err
-		}
+	open := sqlstore.OpenExisting
+	if action == "up" {
+		open = sqlstore.Open // up creates a new SQLite database
 	}
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -101,13 +99,4 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 		}
 		return nil
 	}
-}
-
-// requireExistingFile refuses to create a SQLite database as a side effect of
-// a read-only command.
-func requireExistingFile(path string) error {
-	if _, err := statFile(path); err != nil {
-		return errors.New("no database at " + path + ": start casino serve or run casino migrate up first")
-	}
-	return nil
 }

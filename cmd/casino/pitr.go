@@ -364,7 +364,11 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 		fmt.Fprintf(out, "  target:           %s (%s)\n", facts.TargetTime.UTC().Format(time.RFC3339Nano), facts.Mode)
 	}
 	if facts.LastXID != 0 {
-		fmt.Fprintf(out, "  last recovered:   %s (transaction %d)\n", facts.ReachedAt.Format(time.RFC3339Nano), facts.LastXID)
+		xid := fmt.Sprintf("transaction %d", facts.LastXID)
+		if strings.Contains(facts.RecoveryStop, "stopping before") {
+			xid = fmt.Sprintf("replay stopped before transaction %d", facts.LastXID)
+		}
+		fmt.Fprintf(out, "  last recovered:   %s (%s)\n", facts.ReachedAt.Format(time.RFC3339Nano), xid)
 	} else {
 		fmt.Fprintf(out, "  last synced:      %s\n", facts.ReachedAt.Format(time.RFC3339Nano))
 	}

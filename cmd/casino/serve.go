@@ -71,11 +71,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		defer db.Close()
 		engine = db.Engine()
 		reg.MustRegister(db.Collector("casino"))
-		keys, err := backupServeHook(ctx, env, &cfg, db, logger, reg)
+		keys, newest, err := backupServeHook(ctx, env, &cfg, db, logger, reg)
 		if err != nil {
 			return err
 		}
-		readiness, err := drServeHook(env, &cfg, db, keys, logger, reg)
+		readiness, err := drServeHook(env, &cfg, db, keys, newest, logger, reg)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +49,9 @@ func (c *backupConfig) redacted() map[string]any {
 // backupServeHook runs at serve start: reports and cleans leftovers of an
 // interrupted restore, and registers the backup metrics. It returns the
 // backup keys (nil when unusable), whose public halves decide which backups
-// are trusted.
-func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (*backup.Keys, error) {
+// are trusted, and the folder's newest trusted backup, rescanned at most
+// every 10 s, which the metrics and the DR readiness share.
+func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB, logger *slog.Logger, reg *prometheus.Registry) (*backup.Keys, *backup.NewestCache, error) {
 	cleanLeftoversAtStart(ctx, cfg, db, logger)
 	kc := cfg.Backup.keys
 	kc.Target, kc.BackupDir = db.Target, cfg.Backup.Dir
@@ -60,9 +60,10 @@ func backupServeHook(ctx context.Context, env *Env, cfg *Config, db *sqlstore.DB
 		logger.Warn("backup_keys_unusable", slog.String("reason", casino.ErrorMessage(err)))
 		k = nil
 	}
-	registerBackupMetrics(reg, cfg.Backup.Dir, k)
+	newest := &backup.NewestCache{Dir: cfg.Backup.Dir, Keys: k, Every: 10 * time.Second}
+	registerBackupMetrics(reg, newest)
 	registerRemoteMetrics(reg, env, cfg.DatabaseURL)
-	return k, nil
+	return k, newest, nil
 }
 
 // cleanLeftoversAtStart removes what a killed restore left behind (scratch
@@ -89,23 +90,12 @@ func cleanLeftoversAtStart(ctx context.Context, cfg *Config, db *sqlstore.DB, lo
 	}
 }
 
-// registerBackupMetrics exposes the newest complete backup of the folder.
-// The folder is rescanned at most every 10 s, on scrape.
-func registerBackupMetrics(reg *prometheus.Registry, dir string, k *backup.Keys) {
-	var mu sync.Mutex
-	var at time.Time
-	var newest *backup.Entry
-	get := func() *backup.Entry {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) > 10*time.Second {
-			newest, at = backup.Newest(dir, k), time.Now()
-		}
-		return newest
-	}
+// registerBackupMetrics exposes the newest complete backup of the folder,
+// rescanned on scrape as newest allows.
+func registerBackupMetrics(reg *prometheus.Registry, newest *backup.NewestCache) {
 	gauge := func(name, help string, f func(e *backup.Entry) float64) prometheus.GaugeFunc {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			if e := get(); e != nil {
+			if e := newest.Get(); e != nil {
 				return f(e)
 			}
 			return 0

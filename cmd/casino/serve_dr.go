@@ -39,7 +39,7 @@ func (c *drServeConfig) redacted() map[string]any {
 
 // drServeHook builds the DR readiness (GET /api/v1/admin/dr-status, /dr)
 // and registers its metrics.
-func drServeHook(env *Env, cfg *Config, db *sqlstore.DB, k *backup.Keys, logger *slog.Logger, reg *prometheus.Registry) (*dr.Readiness, error) {
+func drServeHook(env *Env, cfg *Config, db *sqlstore.DB, k *backup.Keys, newest *backup.NewestCache, logger *slog.Logger, reg *prometheus.Registry) (*dr.Readiness, error) {
 	src, err := dr.LoadSource(cfg.DR.Targets, dr.DefaultTargets, "dr_targets.json", ops.Targets)
 	if err != nil {
 		return nil, fmt.Errorf("serve: RTO/RPO targets: %w", err)
@@ -51,34 +51,13 @@ func drServeHook(env *Env, cfg *Config, db *sqlstore.DB, k *backup.Keys, logger 
 	r := &dr.Readiness{
 		Drills: db, Verifications: db, Targets: t, TargetsSource: src.Name,
 		PITR: cfg.PITR.Mode, ProofDir: cfg.DR.ProofDir,
-		Local: localFreshness(cfg.Backup.Dir, k),
+		Local: func(context.Context) casino.BackupFreshness { return newest.Freshness() },
 	}
 	if env.Getenv("CASINO_BACKUP_REMOTE") != "" {
 		r.Remote = remoteFreshness(env, k, logger)
 	}
 	reg.MustRegister(r.Collector())
 	return r, nil
-}
-
-// localFreshness reads the backup folder's newest trusted backup, at most
-// every 10 s.
-func localFreshness(dir string, k *backup.Keys) func(context.Context) casino.BackupFreshness {
-	var mu sync.Mutex
-	var at time.Time
-	var last casino.BackupFreshness
-	return func(context.Context) casino.BackupFreshness {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) < 10*time.Second {
-			return aged(last)
-		}
-		last, at = casino.BackupFreshness{Where: "local", Location: dir}, time.Now()
-		if e := backup.Newest(dir, k); e != nil {
-			snap := e.Manifest.SnapshotAt.UTC()
-			last.Name, last.SnapshotAt = e.Name, &snap
-		}
-		return aged(last)
-	}
 }
 
 // remoteFreshness lists the remote's backups for its newest trusted one,
@@ -126,7 +105,7 @@ func remoteFreshness(env *Env, k *backup.Keys, logger *slog.Logger) func(context
 	}
 }
 
-// remoteError is err with the remote's secrets redacted by value.
+// remoteError is err with the remote's credentials redacted by value.
 func remoteError(env *Env, err error) string {
 	r := redact.New(nil)
 	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"} {

@@ -7,9 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"casino/redact"
 	"casino/s3store"
-	"casino/sqlstore"
 )
 
 // registerRemoteMetrics exposes the last successful upload to the remote,
@@ -17,13 +15,7 @@ import (
 // (s3store.StatusFile, in CASINO_DATA_DIR, beside the SQLite database, or
 // ./data). All three are 0 until the first upload on this host.
 func registerRemoteMetrics(reg *prometheus.Registry, env *Env, databaseURL string) {
-	dir := "data"
-	if d := env.Getenv("CASINO_DATA_DIR"); d != "" {
-		dir = d
-	} else if t, err := sqlstore.ParseURL(databaseURL); err == nil && t.Dialect == sqlstore.SQLite && t.Path != "" {
-		dir = filepath.Dir(t.Path)
-	}
-	path := filepath.Join(dir, s3store.StatusFile)
+	path := filepath.Join(dataDir(env, databaseURL), s3store.StatusFile)
 	var mu sync.Mutex
 	var at time.Time
 	var st s3store.Status
@@ -62,11 +54,7 @@ func remoteSettings(env *Env) map[string]any {
 	}
 	cfg, err := s3store.ConfigFromEnv("", env.Getenv)
 	if err != nil {
-		r := redact.New(nil)
-		for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-			r.Add(env.Getenv(k))
-		}
-		return map[string]any{"backup_remote": env.Getenv("CASINO_BACKUP_REMOTE"), "backup_remote_error": r.String(err.Error())}
+		return map[string]any{"backup_remote": env.Getenv("CASINO_BACKUP_REMOTE"), "backup_remote_error": remoteError(env, err)}
 	}
 	return cfg.Redacted()
 }

@@ -57,10 +57,8 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 	if err := cfg.validateDatabase(fs); err != nil {
 		return err
 	}
-	if cfg.target.Dialect == sqlstore.SQLite {
-		if err := requireExistingFile(cfg.target.Path); err != nil {
-			return err
-		}
+	if err := cfg.target.CheckExists(); err != nil {
+		return err
 	}
 	if rest[0] == "unlock" {
 		return runUserUnlock(ctx, env, cfg.DatabaseURL, email)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -39,8 +38,6 @@ func runVersion(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }
-
 func runVersionHistory(ctx context.Context, env *Env, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "version history", versionUsage)
@@ -55,12 +52,7 @@ func runVersionHistory(ctx context.Context, env *Env, args []string) error {
 	if err := cfg.validateDatabase(fs); err != nil {
 		return err
 	}
-	if cfg.target.Dialect == sqlstore.SQLite {
-		if err := requireExistingFile(cfg.target.Path); err != nil {
-			return err
-		}
-	}
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	db, err := sqlstore.OpenExisting(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ type Options struct {
 	// Remote, when set, is the bucket to pick from and download.
 	Remote *Remote
 	// TargetURL, when set, is the database to restore into (it must not
-	// exist); by default a new database <db>__drill_<ts> on production's
+	// exist); by default a new database <db>__drill_<id> on production's
 	// PostgreSQL server, or a file in a new folder under ScratchDir.
 	TargetURL  string
 	ScratchDir string
@@ -173,6 +173,11 @@ type run struct {
 	schema int
 	start  time.Time
 	recEnd time.Time
+
+	// pitr are a point-in-time drill's recovery facts (select), journaled
+	// with the restore's facts so the proof shows the target and the
+	// instant reached.
+	pitr *casino.PITRFacts
 }
 
 // NewID returns a random drill id (32 hex digits).
@@ -215,6 +220,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var cfg *dr.PITRConfig
 	if o.PITR != nil {
 		cfg = o.PITR.Config
+		if o.PITR.Target != nil {
+			to := o.PITR.Target.UTC()
+			r.d.ToTime = &to
+		}
 	}
 	if tg, _, ok := o.Targets.For(o.Scenario, cfg); ok {
 		if d, err := time.ParseDuration(tg.RTO); err == nil {
@@ -228,7 +237,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	proofID := "drill-" + r.start.Format("2006-01-02") + "-" + r.d.ID[:12]
 	r.d.ProofPath = filepath.Join(o.ProofDir, proofID+".md")
-	if r.sc, err = newScratch(o.Production, o.TargetURL, o.ScratchDir, r.d.ID[:12], r.start); err != nil {
+	if r.sc, err = newScratch(o.Production, o.TargetURL, o.ScratchDir, r.d.ID[:12]); err != nil {
 		return nil, err
 	}
 	r.d.Scratch = r.sc.Name()
@@ -449,7 +458,13 @@ func (r *run) pickPITR(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fail(ReasonPick, err)
 	}
+	// Facts no recovery produces make no successful drill: the proof would
+	// mark them CONTRADICT, and an incident's dr run would refuse them.
+	if ps := dr.PITRProblems(&casino.RestoreFacts{Backup: casino.RestoredBackup{SnapshotAt: m.SnapshotAt}, FinishedAt: r.o.now(), PITR: facts}); len(ps) > 0 {
+		return "", fail(ReasonPick, fmt.Errorf("the recovery's facts contradict each other: %s", strings.Join(ps, "; ")))
+	}
 	r.o.Keys = keys // the scratch key signed it
+	r.pitr = facts
 	to := "the newest state"
 	if p.Target != nil {
 		to = p.Target.UTC().Format(time.RFC3339Nano)
@@ -552,6 +567,11 @@ func (r *run) restoreBody(ctx context.Context) error {
 		return err
 	}
 	r.facts = res.Facts
+	if r.pitr != nil {
+		f := *r.facts
+		f.PITR = r.pitr
+		r.facts = &f
+	}
 	r.timed(casino.DrillPhaseRestore, restoreSecs, true, fmt.Sprintf("restored into %s through casino restore's path (no safety backup: the target was new)", r.sc.Name()))
 	r.timed(casino.DrillPhaseMigrate, ready.Sub(loaded).Seconds(), true, fmt.Sprintf("migrated up: %v (schema %d)", res.Migrated, sqlstore.LatestVersion(o.Production.Dialect)))
 	if err := r.proof.Append(dr.TypeRestore, dr.RestoreRecord{Step: casino.DrillPhaseRestore, ExitCode: 0, Source: "casino dr drill", Facts: *r.facts}); err != nil {

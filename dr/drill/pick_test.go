@@ -50,7 +50,7 @@ func TestPGPartsSameDatabase(t *testing.T) {
 	}{
 		{"postgres://u:p@localhost/casino_db", "postgres://other@127.0.0.1:5432/casino_db?sslmode=disable", true},
 		{"postgres://u@DB.example:5432/casino_db", "postgresql://u@db.example/casino_db", true},
-		{"postgres://u@db.example/casino_db", "postgres://u@db.example/casino_db__drill_261202030000", false},
+		{"postgres://u@db.example/casino_db", "postgres://u@db.example/casino_db__drill_3f9a0c1d2e4b", false},
 		{"postgres://u@db.example/casino_db", "postgres://u@db.example:5433/casino_db", false},
 	} {
 		as, adb, _ := pgParts(tc.a)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"casino"
 	"casino/sqlstore"
@@ -39,17 +38,19 @@ type scratch interface {
 	Teardown(ctx context.Context) (string, error)
 }
 
-// drillTag is in every scratch name a drill makes: <db>__drill_<ts>
+// drillTag is in every scratch name a drill makes: <db>__drill_<id>
 // (PostgreSQL) or casino-drill-<hash>-<id> (a SQLite folder).
 const drillTag = "__drill_"
 
-// pgScratchName is <db>__drill_<yymmddhhmmss>, at most 36 bytes: the
-// restore names its own scratch after the first 36 bytes of its target
-// ("__rs_<ts>_<pid>" appended), so within 36 bytes every drill's restore
-// scratch names its drill, and a live drill's is never taken for another's
-// leftover.
-func pgScratchName(prodDB string, now time.Time) string {
-	return pgLeftoverPrefix(prodDB) + now.UTC().Format("060102150405")
+// pgScratchName is <db>__drill_<id>, id being the first 12 hex digits of
+// the drill's random id (its proof is drill-<date>-<id>.md): two drills
+// started in the same second, which a timestamp named alike, get two
+// databases. It is at most 36 bytes: the restore names its own scratch
+// after the first 36 bytes of its target ("__rs_<ts>_<pid>" appended), so
+// within 36 bytes every drill's restore scratch names its drill, and a live
+// drill's is never taken for another's leftover.
+func pgScratchName(prodDB, id string) string {
+	return pgLeftoverPrefix(prodDB) + id
 }
 
 // pgLeftoverPrefix is the prefix of every scratch database a drill of
@@ -366,9 +367,10 @@ func (s *sqliteScratch) Teardown(ctx context.Context) (string, error) {
 }
 
 // newScratch plans the drill's target: targetURL when given, else a new
-// database <db>__drill_<ts> on production's server (PostgreSQL) or a file
-// in a new folder under scratchRoot (SQLite).
-func newScratch(prod sqlstore.Target, targetURL, scratchRoot, id string, now time.Time) (scratch, error) {
+// database <db>__drill_<id> on production's server (PostgreSQL) or a file
+// in a new folder under scratchRoot (SQLite), id being 12 hex digits of the
+// drill's id.
+func newScratch(prod sqlstore.Target, targetURL, scratchRoot, id string) (scratch, error) {
 	if targetURL != "" {
 		t, err := sqlstore.ParseURL(targetURL)
 		if err != nil {
@@ -383,7 +385,7 @@ func newScratch(prod sqlstore.Target, targetURL, scratchRoot, id string, now tim
 		return &sqliteScratch{prod: prod, target: t}, nil
 	}
 	if prod.Dialect == sqlstore.Postgres {
-		name := pgScratchName(pgDBName(prod.URL), now)
+		name := pgScratchName(pgDBName(prod.URL), id)
 		t, err := sqlstore.ParseURL(withDatabase(prod.URL, name))
 		if err != nil {
 			return nil, err
