@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,19 +252,27 @@ func TestDrillToTimeSQLite(t *testing.T) {
 // pgStream is a private PostgreSQL cluster with a REPLICATION role, and
 // `casino pitr stream` writing its folder in-process for the whole test.
 type pgStream struct {
+	Cluster *testpg.Cluster
 	URL     string // production: a database on the cluster
 	Dir     string // the stream folder (CASINO_PITR_DIR)
 	Scratch string // CASINO_PITR_SCRATCH_DIR, reachable by the temporary server's user
+	Work    string // a private folder; CASINO_BACKUP_DIR is Work/backups
 	Env     map[string]string
 	out     *syncBuffer
+	stop    func()
 }
 
-// startPGStream starts the stream and waits until it has a base backup and
-// has caught up; it is stopped (and must exit cleanly) when the test ends.
-func startPGStream(t *testing.T) *pgStream {
+// startPGStream starts the stream, with extra added to its environment
+// (nil: none), and waits until it has a base backup and has caught up. It is
+// stopped (and must exit cleanly) at Stop or when the test ends. seed, when
+// non-nil, runs on production before the stream starts.
+func startPGStream(t *testing.T, extra map[string]string, seed func(url string)) *pgStream {
 	t.Helper()
 	c := testpg.NewCluster(t)
-	s := &pgStream{URL: c.NewDatabase(), out: &syncBuffer{}}
+	s := &pgStream{Cluster: c, URL: c.NewDatabase(), Work: t.TempDir(), out: &syncBuffer{}}
+	if seed != nil {
+		seed(s.URL)
+	}
 	db, err := sql.Open("pgx", s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -275,30 +284,40 @@ func startPGStream(t *testing.T) *pgStream {
 	u, _ := url.Parse(s.URL)
 	u.User = url.User("casino_repl")
 	u.Path = "/postgres" // the heartbeat's connection stays off the casino database
-	s.Dir = filepath.Join(t.TempDir(), "pitr")
-	if s.Scratch, err = os.MkdirTemp("", "casino-pitr-drtest-"); err != nil {
+	s.Dir = filepath.Join(s.Work, "pitr")
+	if s.Scratch, err = os.MkdirTemp("", "casino-pitr-test-"); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(s.Scratch, 0o711) // reachable by the temporary server's user
 	t.Cleanup(func() { os.RemoveAll(s.Scratch) })
 	s.Env = map[string]string{"CASINO_PITR_DIR": s.Dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": s.Scratch,
-		"CASINO_BACKUP_DIR": filepath.Join(t.TempDir(), "backups"), "CASINO_BACKUP_SIGNING_KEY": testBackupKey,
+		"CASINO_BACKUP_DIR": filepath.Join(s.Work, "backups"), "CASINO_BACKUP_SIGNING_KEY": testBackupKey,
 		"CASINO_BACKUP_VERIFY_KEY": string(testBackupKeys.Signer.Public().PEM())}
+	for k, v := range extra {
+		s.Env[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var errOut syncBuffer
 	go func() {
 		done <- run(ctx, []string{"pitr", "stream"}, envFunc(s.Env), strings.NewReader(""), s.out, &errOut)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pitr stream: %v\n%s", err, errOut.String())
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("pitr stream: %v\n%s", err, errOut.String())
+			}
+		})
+	}
+	t.Cleanup(s.stop)
 	s.caughtUp(t, time.Now())
 	return s
 }
+
+// Stop stops the stream and waits for it to exit.
+func (s *pgStream) Stop() { s.stop() }
 
 // caughtUp waits until the stream folder holds every commit up to at.
 func (s *pgStream) caughtUp(t *testing.T, at time.Time) {
@@ -358,7 +377,7 @@ func badRequest(t *testing.T, logPath, route string) (id string, started time.Ti
 // chosen by the declared configuration, and the proof shows the PITR facts.
 func TestDRScenarioBWithPITRPostgres(t *testing.T) {
 	f := newDRFixture(t)
-	s := startPGStream(t)
+	s := startPGStream(t, nil, nil)
 	for k, v := range s.Env { // dr run's restore inherits the process environment
 		t.Setenv(k, v)
 	}

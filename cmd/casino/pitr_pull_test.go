@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"casino"
 	"casino/internal/poll"
-	"casino/internal/testpg"
 	"casino/internal/tests3"
 	"casino/keys"
 	"casino/pitr"
@@ -35,65 +33,24 @@ import (
 // the pull itself, into a scratch folder it removes.
 func TestPITRPullAfterHostLoss(t *testing.T) {
 	t.Parallel()
-	c := testpg.NewCluster(t)
-	dbURL := c.NewDatabase()
-	bkSeed(t, dbURL, "before", 3)
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE ROLE casino_repl LOGIN REPLICATION"); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(dbURL)
-	u.User = url.User("casino_repl")
-	u.Path = "/postgres"
 	srv := tests3.Plain(t)
 	bucket := tests3.NewBucket(t, srv, tests3.BucketOptions{Versioning: true})
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	dir := filepath.Join(work, "pitr")
-	scratch, err := os.MkdirTemp("", "casino-pitr-pulltest-")
+	extra := map[string]string{"CASINO_BACKUP_REMOTE": "s3://" + bucket + "/prod", "CASINO_BACKUP_RECIPIENTS": id.Recipient().String()}
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		extra[k] = v
+	}
+	s := startPGStream(t, extra, func(u string) { bkSeed(t, u, "before", 3) })
+	c, dbURL, env, dir, scratch, streamOut, stop := s.Cluster, s.URL, s.Env, s.Dir, s.Scratch, s.out, s.Stop
+	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
-	t.Cleanup(func() { os.RemoveAll(scratch) })
-	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups"),
-		"CASINO_BACKUP_REMOTE": "s3://" + bucket + "/prod", "CASINO_BACKUP_RECIPIENTS": id.Recipient().String(),
-		"CASINO_BACKUP_SIGNING_KEY": testBackupKey, "CASINO_BACKUP_VERIFY_KEY": string(testBackupKeys.Signer.Public().PEM())}
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	streamDone := make(chan error, 1)
-	var streamOut, streamErr syncBuffer
-	go func() {
-		streamDone <- run(ctx, []string{"pitr", "stream"}, envFunc(env), strings.NewReader(""), &streamOut, &streamErr)
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-streamDone; err != nil {
-				t.Errorf("pitr stream: %v\n%s", err, streamErr.String())
-			}
-		}
-	}
-	defer stop()
-	if !poll.Wait(90*time.Second, func() bool {
-		st, err := pitr.ReadStatus(dir, time.Now())
-		return err == nil && st.Window != nil
-	}) {
-		t.Fatalf("no base backup:\n%s", streamOut.String())
-	}
+	defer db.Close()
 
 	bkSeed(t, dbURL, "before2", 2)
 	T := time.Now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +14,6 @@ import (
 
 	"casino"
 	"casino/internal/poll"
-	"casino/internal/testpg"
 	"casino/internal/tests3"
 	"casino/pitr"
 )
@@ -25,53 +23,14 @@ import (
 // back after a delete, tenants created after T are not, the facts name the
 // instant reached, and a time outside the window is refused naming it.
 func TestRestoreToTimePostgres(t *testing.T) {
-	c := testpg.NewCluster(t)
-	dbURL := c.NewDatabase()
-	bkSeed(t, dbURL, "before", 3)
+	s := startPGStream(t, nil, func(u string) { bkSeed(t, u, "before", 3) })
+	dbURL, env, dir, scratch, work := s.URL, s.Env, s.Dir, s.Scratch, s.Work
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("CREATE ROLE casino_repl LOGIN REPLICATION"); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(dbURL)
-	u.User = url.User("casino_repl")
-	u.Path = "/postgres" // the heartbeat's connection stays off the casino database
-	work := t.TempDir()
-	dir := filepath.Join(work, "pitr")
-	scratch, err := os.MkdirTemp("", "casino-pitr-cmdtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(scratch, 0o711) // reachable by the temporary server's user
-	t.Cleanup(func() { os.RemoveAll(scratch) })
-	env := map[string]string{"CASINO_PITR_DIR": dir, "CASINO_PITR_REPLICATION_URL": u.String(), "CASINO_PITR_SCRATCH_DIR": scratch, "CASINO_BACKUP_DIR": filepath.Join(work, "backups"),
-		"CASINO_BACKUP_SIGNING_KEY": testBackupKey, "CASINO_BACKUP_VERIFY_KEY": string(testBackupKeys.Signer.Public().PEM())}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	streamDone := make(chan error, 1)
-	var streamOut, streamErr syncBuffer
-	go func() {
-		streamDone <- run(ctx, []string{"pitr", "stream"}, envFunc(env), strings.NewReader(""), &streamOut, &streamErr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-streamDone; err != nil {
-			t.Errorf("pitr stream: %v\n%s", err, streamErr.String())
-		}
-	}()
-	caughtUp := func(at time.Time) {
-		t.Helper()
-		if !poll.Wait(90*time.Second, func() bool {
-			st, err := pitr.ReadStatus(dir, time.Now())
-			return err == nil && st.Window != nil && st.CaughtUpAt.After(at)
-		}) {
-			t.Fatalf("stream did not catch up past %s:\n%s", at, streamOut.String())
-		}
-	}
-	caughtUp(time.Now())
+	caughtUp := func(at time.Time) { t.Helper(); s.caughtUp(t, at) }
 
 	out, errOut, code := runCLI(t, env, "", "pitr", "status", "--json")
 	var st pitr.Status
