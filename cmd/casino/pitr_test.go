@@ -229,6 +229,57 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 	}
 	db.Close() // a restore refuses a database open elsewhere
 
+	liveTenants := func() string {
+		t.Helper()
+		ldb, err := sql.Open("sqlite", path) // anew: a swap renames a new file in
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ldb.Close()
+		rows, err := ldb.Query("SELECT slug FROM tenants ORDER BY slug")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var slugs []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			slugs = append(slugs, s)
+		}
+		return strings.Join(slugs, " ")
+	}
+	damaged := liveTenants()
+
+	// Outside the replica's window: refused, naming the window, nothing changed.
+	w, err := pitr.LitestreamWindow(context.Background(), pitr.Replica{URL: replica})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLI(t, env, "", "restore", "--to-time", "2001-01-01T00:00:00Z", "--yes")
+	if code == 0 || !strings.Contains(errOut, "outside the recoverable window") || !strings.Contains(errOut, w.Start.UTC().Format(time.RFC3339)) {
+		t.Errorf("restore to 2001: exit %d, stderr %q; want a refusal naming the window starting %s", code, errOut, w.Start.UTC().Format(time.RFC3339))
+	}
+	// kill -9 at each step of the restore: the live file is wholly the old
+	// one until the swap, and wholly the restored one after it.
+	for _, point := range []string{"verified", "loaded", "before_swap", "after_swap"} {
+		penv := map[string]string{"BK_DIR": work, "CASINO_TEST_PAUSE_AT": point}
+		for k, v := range env {
+			penv[k] = v
+		}
+		cmd, lines, pout := bkSubprocess(t, penv, "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes")
+		if !waitPaused(lines, point) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("restore never paused at %s:\n%s", point, pout.String())
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if got := liveTenants(); got != damaged && got != "before-0 before-1 before-2" {
+			t.Errorf("kill -9 at %s: live tenants %q, want wholly old %q or wholly restored", point, got, damaged)
+		}
+	}
+
 	out, errOut, code := runCLI(t, env, "", "restore", "--to-time", T.UTC().Format(time.RFC3339Nano), "--yes", "--json")
 	if code != 0 {
 		t.Fatalf("restore --to-time: exit %d\n%s\n%s", code, out, errOut)
