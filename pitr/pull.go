@@ -471,15 +471,15 @@ func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 		start, _ := parseLSN(b.m.Base.StartLSN)
 		return start / uint64(segSize)
 	}
-	// restartedAfter reports whether a base backup later than b starts on
-	// its timeline at or after segment no.
-	restartedAfter := func(b *remoteManifest, no uint64) bool {
+	// restartedAfter returns the oldest base backup later than b that
+	// starts on its timeline at or after segment no, nil when none does.
+	restartedAfter := func(b *remoteManifest, no uint64) *remoteManifest {
 		for _, o := range all {
 			if o.m.Base.Name > b.m.Base.Name && o.m.Base.Timeline == b.m.Base.Timeline && startSeg(o) >= no {
-				return true
+				return o
 			}
 		}
-		return false
+		return nil
 	}
 	p := &pullPlan{}
 	want := map[string]bool{}
@@ -507,18 +507,19 @@ func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 			return nil, fmt.Errorf("%w: the WAL segment holding %s (timeline %d), where base backup %s starts, is in no signed WAL batch in the bucket", ErrMissing, b.m.Base.StartLSN, b.m.Base.Timeline, b.m.Base.Name)
 		}
 		run := nos
+		var restart *remoteManifest
 		for i := 1; i < len(nos); i++ {
 			if nos[i].no == nos[i-1].no+1 {
 				continue
 			}
-			if !restartedAfter(b, nos[i].no) {
+			if restart = restartedAfter(b, nos[i].no); restart == nil {
 				return nil, fmt.Errorf("%w: WAL gap after segment %s: the next one in the bucket is %s (a WAL batch is missing)", ErrMissing, nos[i-1].name, nos[i].name)
 			}
 			run = nos[:i]
 			break
 		}
 		if len(run) < len(nos) && len(sel) > 1 {
-			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL stops at %s, where the stream lost its slot and took a new base backup (pull it with --to-time before %s)", b.m.Base.Name, run[len(run)-1].name, nos[len(run)].name))
+			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL stops at %s, where the stream lost its slot and took base backup %s: pull it with --to-time before %s", b.m.Base.Name, run[len(run)-1].name, restart.m.Base.Name, restart.m.Base.StartedAt.UTC().Format(time.RFC3339)))
 			continue
 		}
 		p.bases = append(p.bases, b)

@@ -409,6 +409,10 @@ func TestPullAfterLostSlot(t *testing.T) {
 	if len(res.BaseBackups) != 1 || res.BaseBackups[0] != newer.Name || len(res.LeftOut) != 1 || !strings.HasPrefix(res.LeftOut[0], f.base.Name+": its WAL stops at "+segName(1, 0x13)) {
 		t.Errorf("pull all: bases %v, left out %q; want only %s, %s left out naming where its WAL stops", res.BaseBackups, res.LeftOut, newer.Name, f.base.Name)
 	}
+	// The hint names an instant --to-time takes: when the new base backup started.
+	if hint := "--to-time before " + newer.StartedAt.UTC().Format(time.RFC3339); len(res.LeftOut) == 1 && !strings.HasSuffix(res.LeftOut[0], hint) {
+		t.Errorf("left out %q: want it to end with %q", res.LeftOut[0], hint)
+	}
 	if res.WALSegments != 2 || res.FirstWAL != segName(1, 0x16) {
 		t.Errorf("pull all: %d segments from %s, want the new base backup's 2 from %s", res.WALSegments, res.FirstWAL, segName(1, 0x16))
 	}
