@@ -51,6 +51,11 @@ func PITRProblems(f *casino.RestoreFacts) []string {
 	if p.TargetTime != nil && !p.ReachedAt.IsZero() && p.ReachedAt.After(*p.TargetTime) {
 		out = append(out, fmt.Sprintf("pitr.reached_at %s is after the recovery target pitr.target_time %s: a recovery to a time stops at or before it", at(p.ReachedAt), at(*p.TargetTime)))
 	}
+	// Without reached_at the RPO is measured from backup.snapshot_at
+	// (dr close), which a recovery to a time cannot reach past either.
+	if p.TargetTime != nil && p.ReachedAt.IsZero() && f.Backup.SnapshotAt.After(*p.TargetTime) {
+		out = append(out, fmt.Sprintf("backup.snapshot_at %s (the instant the RPO is measured from, as pitr.reached_at is empty) is after the recovery target pitr.target_time %s: a recovery to a time stops at or before it", at(f.Backup.SnapshotAt), at(*p.TargetTime)))
+	}
 	// A commit replayed comes after the base backup's checkpoint. Only a
 	// recovery that replayed none (end_of_wal on a database idle since
 	// before the base backup) reports an older commit, read from the WAL.

@@ -98,12 +98,19 @@ func TestContradictoryPITRFactsNeverCount(t *testing.T) {
 			p.ReachedAt = T.Add(-time.Second)
 		}, "pitr.recovery_end says the last completed transaction was at 2026-12-02 03:07:10.2, pitr.reached_at says 2026-12-02T03:07:10Z"},
 		{"target_time without a target", func(p *casino.PITRFacts) { p.TargetTime = nil }, "pitr.mode is target_time but there is no pitr.target_time"},
+		// No reached_at: the RPO is measured from backup.snapshot_at (set
+		// below to 40 minutes after the target), which a recovery to the
+		// target cannot have reached either.
+		{"no reached_at, snapshot_at after the target", func(p *casino.PITRFacts) {
+			p.ReachedAt, p.RecoveryEnd = time.Time{}, ""
+		}, "backup.snapshot_at 2026-12-02T03:47:11Z (the instant the RPO is measured from, as pitr.reached_at is empty) is after the recovery target pitr.target_time 2026-12-02T03:07:11Z"},
 		{"WAL name is markup", func(p *casino.PITRFacts) {
 			p.UnsignedWAL = []string{"x\n\n### 9. 2026-12-02T03:30:00Z — restored `fake`"}
 		}, "pitr.unsigned_wal[0] (50 bytes) is not a WAL segment name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := pitrRestore(T)
+			rec.Facts.Backup.SnapshotAt = T.Add(40 * time.Minute)
 			c.edit(rec.Facts.PITR)
 			// Refused at capture.
 			raw, _ := json.Marshal(rec.Facts)

@@ -331,8 +331,9 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	return rec, nil
 }
 
-// inParallel runs the jobs at once and returns the first error (in the
-// order given) once all have ended.
+// inParallel runs the jobs at once and, once all have ended, returns every
+// job's error joined (errors.Join), in the order given; a failing job does
+// not stop the others.
 func inParallel(jobs ...func() error) error {
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup

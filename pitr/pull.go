@@ -441,7 +441,9 @@ type pullPlan struct {
 // the stream took a new base backup. A base backup before such a gap keeps
 // only the WAL up to it; with several selected, it is dropped instead, as
 // the stream itself moves it to old/, so no base backup's WAL in the pulled
-// folder has a gap a restore would refuse.
+// folder has a gap a restore would refuse. A base backup followed by one on
+// another timeline (a failover) is dropped the same way when several are
+// selected: nothing joins its WAL to the later timeline's.
 func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 	type listed struct {
 		seg  pullSeg
@@ -469,21 +471,29 @@ func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 		start, _ := parseLSN(b.m.Base.StartLSN)
 		return start / uint64(segSize)
 	}
-	// restartedAfter reports whether a base backup later than b starts on
-	// its timeline at or after segment no.
-	restartedAfter := func(b *remoteManifest, no uint64) bool {
+	// restartedAfter returns the oldest base backup later than b that
+	// starts on its timeline at or after segment no, nil when none does.
+	restartedAfter := func(b *remoteManifest, no uint64) *remoteManifest {
 		for _, o := range all {
 			if o.m.Base.Name > b.m.Base.Name && o.m.Base.Timeline == b.m.Base.Timeline && startSeg(o) >= no {
-				return true
+				return o
 			}
 		}
-		return false
+		return nil
 	}
 	p := &pullPlan{}
 	want := map[string]bool{}
 	for _, b := range sel {
 		if segSize == 0 {
 			return nil, fmt.Errorf("%w: no signed WAL batch in the bucket: base backup %s needs the WAL from %s on", ErrMissing, b.m.Base.Name, b.m.Base.StartLSN)
+		}
+		// A later base backup on another timeline: a failover, after
+		// which the stream lost its slot and moved this one to old/.
+		// Its own timeline's WAL has no gap, but nothing joins it to
+		// the later one's, so with several selected it is dropped too.
+		if later := onLaterTimeline(b, all); later != nil && len(sel) > 1 {
+			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL is on timeline %d, and base backup %s is on timeline %d after it (a failover; the stream took a new base backup): pull it with --to-time before %s", b.m.Base.Name, b.m.Base.Timeline, later.m.Base.Name, later.m.Base.Timeline, later.m.Base.StartedAt.UTC().Format(time.RFC3339)))
+			continue
 		}
 		first := startSeg(b)
 		var nos []pullSeg
@@ -497,18 +507,19 @@ func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 			return nil, fmt.Errorf("%w: the WAL segment holding %s (timeline %d), where base backup %s starts, is in no signed WAL batch in the bucket", ErrMissing, b.m.Base.StartLSN, b.m.Base.Timeline, b.m.Base.Name)
 		}
 		run := nos
+		var restart *remoteManifest
 		for i := 1; i < len(nos); i++ {
 			if nos[i].no == nos[i-1].no+1 {
 				continue
 			}
-			if !restartedAfter(b, nos[i].no) {
+			if restart = restartedAfter(b, nos[i].no); restart == nil {
 				return nil, fmt.Errorf("%w: WAL gap after segment %s: the next one in the bucket is %s (a WAL batch is missing)", ErrMissing, nos[i-1].name, nos[i].name)
 			}
 			run = nos[:i]
 			break
 		}
 		if len(run) < len(nos) && len(sel) > 1 {
-			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL stops at %s, where the stream lost its slot and took a new base backup (pull it with --to-time before %s)", b.m.Base.Name, run[len(run)-1].name, nos[len(run)].name))
+			p.dropped = append(p.dropped, fmt.Sprintf("%s: its WAL stops at %s, where the stream lost its slot and took base backup %s: pull it with --to-time before %s", b.m.Base.Name, run[len(run)-1].name, restart.m.Base.Name, restart.m.Base.StartedAt.UTC().Format(time.RFC3339)))
 			continue
 		}
 		p.bases = append(p.bases, b)
@@ -545,6 +556,17 @@ func planPull(sel, all, wals []*remoteManifest) (*pullPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// onLaterTimeline returns a base backup later than b on another timeline,
+// nil when there is none.
+func onLaterTimeline(b *remoteManifest, all []*remoteManifest) *remoteManifest {
+	for _, o := range all {
+		if o.m.Base.Name > b.m.Base.Name && o.m.Base.Timeline != b.m.Base.Timeline {
+			return o
+		}
+	}
+	return nil
 }
 
 // download writes one file's plaintext to dst (a new file), checking its

@@ -79,13 +79,19 @@ func newFakeRemote(t *testing.T) *fakeRemote {
 // segments after it.
 func (f *fakeRemote) addBase(t *testing.T, stamp string, startNo uint64, batches, perBatch int) *BaseBackup {
 	t.Helper()
+	return f.addBaseOn(t, 1, stamp, startNo, batches, perBatch)
+}
+
+// addBaseOn is addBase on timeline tli.
+func (f *fakeRemote) addBaseOn(t *testing.T, tli int, stamp string, startNo uint64, batches, perBatch int) *BaseBackup {
+	t.Helper()
 	dir := t.TempDir()
 	started, err := time.Parse("20060102T150405Z", stamp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &BaseBackup{Name: stamp, StartedAt: started, FinishedAt: started.Add(5 * time.Second),
-		StartLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x28), EndLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x100), Timeline: 1, ServerMajor: f.major, BootstrapRole: "postgres"}
+		StartLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x28), EndLSN: fmt.Sprintf("0/%X", startNo*fakeSegSize+0x100), Timeline: tli, ServerMajor: f.major, BootstrapRole: "postgres"}
 	bd := filepath.Join(dir, "base", b.Name)
 	if err := os.MkdirAll(bd, 0o700); err != nil {
 		t.Fatal(err)
@@ -108,7 +114,7 @@ func (f *fakeRemote) addBase(t *testing.T, stamp string, startNo uint64, batches
 	no := startNo
 	for batch := 0; batch < batches; batch++ {
 		for i := 0; i < perBatch; i++ {
-			name := segName(1, no)
+			name := segName(tli, no)
 			no++
 			writeRandom(t, filepath.Join(dir, "wal", name), fakeSegSize)
 			f.segs = append(f.segs, name)
@@ -403,6 +409,10 @@ func TestPullAfterLostSlot(t *testing.T) {
 	if len(res.BaseBackups) != 1 || res.BaseBackups[0] != newer.Name || len(res.LeftOut) != 1 || !strings.HasPrefix(res.LeftOut[0], f.base.Name+": its WAL stops at "+segName(1, 0x13)) {
 		t.Errorf("pull all: bases %v, left out %q; want only %s, %s left out naming where its WAL stops", res.BaseBackups, res.LeftOut, newer.Name, f.base.Name)
 	}
+	// The hint names an instant --to-time takes: when the new base backup started.
+	if hint := "--to-time before " + newer.StartedAt.UTC().Format(time.RFC3339); len(res.LeftOut) == 1 && !strings.HasSuffix(res.LeftOut[0], hint) {
+		t.Errorf("left out %q: want it to end with %q", res.LeftOut[0], hint)
+	}
 	if res.WALSegments != 2 || res.FirstWAL != segName(1, 0x16) {
 		t.Errorf("pull all: %d segments from %s, want the new base backup's 2 from %s", res.WALSegments, res.FirstWAL, segName(1, 0x16))
 	}
@@ -422,5 +432,28 @@ func TestPullAfterLostSlot(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(o.Dir, "wal")); len(ents) != 4 {
 		t.Errorf("pulled WAL folder holds %d segments, want 4", len(ents))
+	}
+}
+
+// TestPullAfterFailover: a failover put the server on timeline 2; the
+// stream lost its slot there and took a new base backup on timeline 2 (the
+// stream folder moved the timeline-1 one to old/). The timeline-1 base
+// backup's WAL has no gap of its own, but nothing joins it to timeline 2:
+// pulling everything leaves it out, saying why, or the pulled folder's
+// window would claim the hole between them, and a restore to a time in it
+// would replay timeline 1 to its end and call that the target's state.
+func TestPullAfterFailover(t *testing.T) {
+	t.Parallel()
+	f := newFakeRemote(t) // base 03:00 on timeline 1 at segment 0x10, WAL 0x10-0x13
+	newer := f.addBaseOn(t, 2, "20261202T040000Z", 0x16, 1, 2)
+	res, err := Pull(context.Background(), f.options(filepath.Join(t.TempDir(), "all")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BaseBackups) != 1 || res.BaseBackups[0] != newer.Name || len(res.LeftOut) != 1 || !strings.HasPrefix(res.LeftOut[0], f.base.Name+": ") {
+		t.Errorf("pull all: bases %v, left out %q; want only %s, %s left out saying why", res.BaseBackups, res.LeftOut, newer.Name, f.base.Name)
+	}
+	if res.WALSegments != 2 || res.FirstWAL != segName(2, 0x16) {
+		t.Errorf("pull all: %d segments from %s, want the new base backup's 2 from %s", res.WALSegments, res.FirstWAL, segName(2, 0x16))
 	}
 }
