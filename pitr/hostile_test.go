@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,24 @@ func TestPlanRecoveryRefusals(t *testing.T) {
 	}
 	if _, err := ReadStatus(garbage, now); err == nil {
 		t.Error("status of a garbage stream.json: no error")
+	}
+}
+
+// TestParseTarget: --to-time takes an RFC 3339 instant, and "latest" (a nil
+// target) only where the command allows it; anything else names the value.
+func TestParseTarget(t *testing.T) {
+	if got, err := ParseTarget("2026-12-02T03:07:11.5Z", false); err != nil || !got.Equal(time.Date(2026, 12, 2, 3, 7, 11, 5e8, time.UTC)) {
+		t.Errorf("instant: %v %v", got, err)
+	}
+	if got, err := ParseTarget("latest", true); err != nil || got != nil {
+		t.Errorf("latest: %v %v, want a nil target", got, err)
+	}
+	for _, c := range []struct {
+		in       string
+		latestOK bool
+	}{{"latest", false}, {"yesterday", true}, {"2026-12-02 03:07", true}, {"", false}} {
+		if _, err := ParseTarget(c.in, c.latestOK); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.in)) {
+			t.Errorf("ParseTarget(%q, %v): %v, want an error naming the value", c.in, c.latestOK, err)
+		}
 	}
 }

@@ -24,6 +24,22 @@ import (
 	"time"
 )
 
+// ParseTarget reads a --to-time value: an RFC 3339 instant, or (when
+// latestOK) "latest", which is a nil target: the end of what was kept.
+func ParseTarget(s string, latestOK bool) (*time.Time, error) {
+	if latestOK && s == "latest" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		if latestOK {
+			return nil, fmt.Errorf("--to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z, or latest", s)
+		}
+		return nil, fmt.Errorf("--to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z", s)
+	}
+	return &t, nil
+}
+
 // Window is the span of instants a stream folder can recover to: from the end
 // of the oldest usable base backup to the last instant the stream was known to
 // hold every committed transaction.

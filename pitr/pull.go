@@ -646,3 +646,21 @@ func removeDeadPulls(parent, name string) {
 		}
 	}
 }
+
+// PullToScratch pulls o's stream (o.Dir is ignored) into a new folder under
+// scratchDir (the system's temporary folder when empty) and returns the
+// stream folder and a function that removes it: `restore --to-time
+// --pitr-dir s3://...` restores from it and removes it when done.
+func PullToScratch(ctx context.Context, o PullOptions, scratchDir string) (dir string, remove func(), err error) {
+	tmp, err := os.MkdirTemp(scratchDir, "casino-pitr-pull-")
+	if err != nil {
+		return "", nil, fmt.Errorf("scratch folder for the pull: %w", err)
+	}
+	remove = func() { os.RemoveAll(tmp) }
+	o.Dir = filepath.Join(tmp, "stream")
+	if _, err := Pull(ctx, o); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return o.Dir, remove, nil
+}

@@ -235,13 +235,9 @@ func joinPickWindow(args []string) []string {
 // replica (SQLite) or the stream folder (PostgreSQL), verified with the
 // backup keys.
 func drillPITR(env *Env, b *backupFlags, k *backup.Keys, toTime string, src *pitrSource) (*drdrill.PITR, error) {
-	var target *time.Time
-	if toTime != "latest" {
-		t, err := time.Parse(time.RFC3339Nano, toTime)
-		if err != nil {
-			return nil, usageErrorf("dr drill: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z, or latest", toTime)
-		}
-		target = &t
+	target, err := pitr.ParseTarget(toTime, true)
+	if err != nil {
+		return nil, usageErrorf("dr drill: %v", err)
 	}
 	o := pitr.ToBackupOptions{Engine: b.cfg.target.Dialect, Target: target, Keys: k, PGBinDir: b.pgBinDir}
 	p := &drdrill.PITR{Target: target}
@@ -260,8 +256,8 @@ func drillPITR(env *Env, b *backupFlags, k *backup.Keys, toTime string, src *pit
 		if err != nil {
 			return nil, usageErrorf("dr drill: DATABASE_URL does not parse")
 		}
-		o.Recover = pitr.RecoverOptions{Dir: src.dir, Database: strings.Trim(u.Path, "/"), BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"),
-			RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Verify: pitr.Verifier{Keys: k.Verify, TrustUnsigned: k.TrustUnsigned}}
+		o.Recover = recoverOptions(env, b, src.dir, k)
+		o.Recover.Database = strings.Trim(u.Path, "/")
 		p.Config = &dr.PITRConfig{Mode: dr.PITRWAL, From: "--to-time", Source: src.dir}
 	}
 	p.Recover = func(ctx context.Context, dir string) (string, *casino.PITRFacts, *backup.Keys, error) {

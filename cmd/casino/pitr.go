@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -201,11 +199,9 @@ func runPITRPull(ctx context.Context, env *Env, args []string) error {
 	}
 	o.Dir = dir
 	if toTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, toTime)
-		if err != nil {
-			return usageErrorf("pitr pull: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z", toTime)
+		if o.Target, err = pitr.ParseTarget(toTime, false); err != nil {
+			return usageErrorf("pitr pull: %v", err)
 		}
-		o.Target = &t
 	}
 	res, err := pitr.Pull(ctx, o)
 	if err != nil {
@@ -283,6 +279,14 @@ func bindPITRRestoreFlags(fs *flag.FlagSet, env *Env) (toTime *string, src *pitr
 	return toTime, src
 }
 
+// recoverOptions is a recovery from the stream folder dir with the
+// settings both restore --to-time and dr drill --to-time take from the
+// environment, verified with keys.
+func recoverOptions(env *Env, b *backupFlags, dir string, keys *backup.Keys) pitr.RecoverOptions {
+	return pitr.RecoverOptions{Dir: dir, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"),
+		Verify: pitr.Verifier{Keys: keys.Verify, TrustUnsigned: keys.TrustUnsigned}}
+}
+
 // pitrSource is where restore --to-time reads: a stream folder (PostgreSQL)
 // or a Litestream replica (SQLite).
 type pitrSource struct{ dir, replica string }
@@ -291,18 +295,13 @@ type pitrSource struct{ dir, replica string }
 // pitr.RestoreSQLiteOver (SQLite) with the restore's options; the facts are
 // the restore's, with PITR set.
 func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.RestoreOptions, toTime string, src *pitrSource, resultFile string) error {
-	var target *time.Time
-	if toTime != "latest" {
-		t, err := time.Parse(time.RFC3339Nano, toTime)
-		if err != nil {
-			return usageErrorf("restore: --to-time %q: want an RFC 3339 instant such as 2026-12-02T03:07:11Z, or latest", toTime)
-		}
-		target = &t
+	target, err := pitr.ParseTarget(toTime, true)
+	if err != nil {
+		return usageErrorf("restore: %v", err)
 	}
 	out := o.Log
 	var res *backup.RestoreResult
 	var facts *casino.PITRFacts
-	var err error
 	var pulledFrom string
 	if b.cfg.target.Dialect == sqlstore.SQLite {
 		if src.replica == "" {
@@ -321,20 +320,17 @@ func restoreToTime(ctx context.Context, env *Env, b *backupFlags, o backup.Resto
 			if err != nil {
 				return usageErrorf("restore: --pitr-dir %s: %v", src.dir, err)
 			}
-			tmp, err := os.MkdirTemp(env.Getenv("CASINO_PITR_SCRATCH_DIR"), "casino-pitr-pull-")
+			po.Target = target
+			dir, remove, err := pitr.PullToScratch(ctx, po, env.Getenv("CASINO_PITR_SCRATCH_DIR"))
 			if err != nil {
-				return fmt.Errorf("restore: scratch folder for the pull: %w", err)
-			}
-			defer os.RemoveAll(tmp)
-			po.Dir, po.Target = filepath.Join(tmp, "stream"), target
-			if _, err := pitr.Pull(ctx, po); err != nil {
 				return fmt.Errorf("restore: pull %s: %w", src.dir, err)
 			}
+			defer remove()
 			pulledFrom = po.Store.URL()
-			src = &pitrSource{dir: po.Dir, replica: src.replica}
+			src = &pitrSource{dir: dir, replica: src.replica}
 		}
-		ro := pitr.RecoverOptions{Dir: src.dir, Target: target, BinDir: b.pgBinDir, ScratchDir: env.Getenv("CASINO_PITR_SCRATCH_DIR"), RunAs: env.Getenv("CASINO_PITR_RUN_AS"), Log: out,
-			Verify: pitr.Verifier{Keys: o.Keys.Verify, TrustUnsigned: o.Keys.TrustUnsigned}}
+		ro := recoverOptions(env, b, src.dir, o.Keys)
+		ro.Target, ro.Log = target, out
 		res, facts, err = pitr.Restore(ctx, pitr.RestoreOptions{Recover: ro, Restore: o})
 	}
 	if errors.Is(err, backup.ErrNotConfirmed) {
