@@ -173,17 +173,28 @@ func RebuildOpen(dir, named string, ids []string, latest func(id string) (int, [
 // CheckSnapshot writes a mirrored journal and proof into the empty folder
 // tmp under the incident's file names and runs VerifyProof on them.
 func CheckSnapshot(tmp, id string, journal, proof []byte) error {
-	in := &Incident{Dir: tmp, ID: id}
-	if err := os.WriteFile(in.JournalPath(), journal, 0o600); err != nil {
+	path, err := WriteSnapshot(tmp, id, journal, proof)
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(in.ProofPath(), proof, 0o600); err != nil {
-		return err
-	}
-	if _, err := VerifyProof(in.ProofPath(), nil); err != nil {
+	if _, err := VerifyProof(path, nil); err != nil {
 		return fmt.Errorf("mirrored record of %s does not verify: %w", id, err)
 	}
 	return nil
+}
+
+// WriteSnapshot writes a mirrored snapshot of incident id (its journal and
+// proof) into dir under their usual names, 0600, and returns the proof's
+// path: what verify-proof reads.
+func WriteSnapshot(dir, id string, journal, proof []byte) (string, error) {
+	in := &Incident{Dir: dir, ID: id}
+	if err := os.WriteFile(in.JournalPath(), journal, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(in.ProofPath(), proof, 0o600); err != nil {
+		return "", err
+	}
+	return in.ProofPath(), nil
 }
 
 // writeAtomic writes path through a temporary file, synced, and a rename.

@@ -159,14 +159,11 @@ func fetchMirroredProof(ctx context.Context, f *drFlags, arg string) (string, fu
 	if err != nil {
 		return "", nil, err
 	}
-	in := &dr.Incident{Dir: tmp, ID: id}
 	cleanup := func() { os.RemoveAll(tmp) }
-	if err := os.WriteFile(in.JournalPath(), j, 0o600); err == nil {
-		err = os.WriteFile(in.ProofPath(), p, 0o600)
-	}
+	path, err := dr.WriteSnapshot(tmp, id, j, p)
 	if err != nil {
 		cleanup()
 		return "", nil, err
 	}
-	return in.ProofPath(), cleanup, nil
+	return path, cleanup, nil
 }
