@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -177,35 +175,11 @@ func (s *Source) open(ctx context.Context, want s3store.Stored) (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
-	return &digestReader{r: r, h: sha256.New(), want: want, name: s.Location}, nil
+	return s3store.CheckDigest(r, want, s.Location), nil
 }
 
 // ErrStoredDigest: a streamed backup's stored bytes differ from what its
-// signed manifest says. Verify and Restore return it wrapped in their
-// casino.Error (EINVALID): errors.Is matches it.
-var ErrStoredDigest = errors.New("the streamed backup differs from its signed manifest")
-
-type digestReader struct {
-	r    io.ReadCloser
-	h    hash.Hash
-	n    int64
-	want s3store.Stored
-	name string
-}
-
-func (d *digestReader) Read(p []byte) (int, error) {
-	n, err := d.r.Read(p)
-	d.h.Write(p[:n])
-	d.n += int64(n)
-	if d.n > d.want.Size {
-		return n, fmt.Errorf("%s: %w: more than %d bytes", d.name, ErrStoredDigest, d.want.Size)
-	}
-	if err == io.EOF {
-		if got := hex.EncodeToString(d.h.Sum(nil)); d.n != d.want.Size || got != d.want.SHA256 {
-			return n, fmt.Errorf("%s: %w: %d bytes with sha256 %s, want %d bytes with sha256 %s", d.name, ErrStoredDigest, d.n, got, d.want.Size, d.want.SHA256)
-		}
-	}
-	return n, err
-}
-
-func (d *digestReader) Close() error { return d.r.Close() }
+// signed manifest says (s3store.ErrDigest, which the check returns). Verify
+// and Restore return it wrapped in their casino.Error (EINVALID): errors.Is
+// matches it.
+var ErrStoredDigest = s3store.ErrDigest

@@ -456,7 +456,14 @@ func (s *Store) OpenData(ctx context.Context, b *Backup) (io.ReadCloser, error) 
 		r.Close()
 		return nil, fmt.Errorf("refusing %s: the pinned version holds %d bytes, the manifest says %d", b.Name, o.Size, want.Size)
 	}
-	return &checkedReader{r: r, h: sha256.New(), want: want, name: b.Name}, nil
+	return CheckDigest(r, want, b.Name), nil
+}
+
+// CheckDigest checks r against want while it is read: more bytes than
+// want.Size is an error at once, and a stream that ends with other bytes
+// returns an error wrapping ErrDigest, naming name, in place of io.EOF.
+func CheckDigest(r io.ReadCloser, want Stored, name string) io.ReadCloser {
+	return &checkedReader{r: r, h: sha256.New(), want: want, name: name}
 }
 
 // ErrDigest is returned at the end of a data stream whose bytes differ from
