@@ -58,6 +58,20 @@ type CreateResult struct {
 	Manifest *casino.BackupManifest
 }
 
+// nameParts is a new backup file's prefix (by its kind) and extension (by
+// engine, compression and encryption): NAME is prefix + stamp + ext.
+func (o CreateOptions) nameParts(engine string, encrypt bool) (prefix, ext string) {
+	prefix = PrefixBackup
+	if o.Kind == KindPreRestore {
+		prefix = PrefixPreRestore
+	}
+	ext = extension(engine, o.Compression)
+	if encrypt {
+		ext += AgeSuffix
+	}
+	return prefix, ext
+}
+
 // Create takes a consistent snapshot of the live database while it serves
 // traffic and writes it, with its manifest, into the backup folder.
 func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
@@ -94,14 +108,7 @@ func Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
 	removeDeadTemps(o.Dir)
 	start := o.Now()
 	engine := engineOf(o.Target.Dialect)
-	prefix := PrefixBackup
-	if o.Kind == KindPreRestore {
-		prefix = PrefixPreRestore
-	}
-	ext := extension(engine, o.Compression)
-	if encrypt {
-		ext += AgeSuffix
-	}
+	prefix, ext := o.nameParts(engine, encrypt)
 
 	f, err := createTemp(o.Dir, prefix+stamp(start)+ext)
 	if err != nil {

@@ -59,14 +59,7 @@ func CreateRemoteOnly(ctx context.Context, o CreateOptions, st *s3store.Store, r
 	}
 	start := o.Now()
 	engine := engineOf(o.Target.Dialect)
-	prefix := PrefixBackup
-	if o.Kind == KindPreRestore {
-		prefix = PrefixPreRestore
-	}
-	ext := extension(engine, o.Compression)
-	if encrypt {
-		ext += AgeSuffix
-	}
+	prefix, ext := o.nameParts(engine, encrypt)
 	name := candidateName(prefix, start, 0, ext)
 
 	ctx, cancel := context.WithCancel(ctx)
