@@ -125,18 +125,8 @@ func TestPITRPullAfterHostLoss(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "target_time" || res.PITR.ReachedAt.After(T) || res.PITR.VerifiedWAL == 0 || len(res.PITR.UnsignedWAL) != 0 {
 		t.Fatalf("restore --json: %v: %s", err, out)
 	}
-	var slugs []string
-	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		slugs = append(slugs, s)
-	}
-	rows.Close()
-	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2 before2-0 before2-1"; got != want {
+	slugs := tenantSlugs(t, db)
+	if got, want := slugs, "before-0 before-1 before-2 before2-0 before2-1"; got != want {
 		t.Errorf("tenants after pull and restore to T: %q, want %q", got, want)
 	}
 
@@ -150,18 +140,8 @@ func TestPITRPullAfterHostLoss(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.PITR == nil || res.PITR.Mode != "end_of_wal" || res.PITR.Source != "s3://"+bucket+"/prod/pitr" || !res.PITR.ReachedAt.Equal(p.Window.End) {
 		t.Fatalf("restore --json: %v: %s; want end_of_wal from the bucket, reached at the pulled window's end %s", err, out, p.Window.End)
 	}
-	slugs = nil
-	rows, err = db.Query("SELECT slug FROM tenants ORDER BY slug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		slugs = append(slugs, s)
-	}
-	rows.Close()
-	if got, want := strings.Join(slugs, " "), "after-0 after-1"; got != want {
+	slugs = tenantSlugs(t, db)
+	if got, want := slugs, "after-0 after-1"; got != want {
 		t.Errorf("tenants after restore latest from the bucket: %q, want %q", got, want)
 	}
 	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {

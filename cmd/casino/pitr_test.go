@@ -58,21 +58,7 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	// kill -9 while the temporary server runs, while its pg_dump streams into
 	// the scratch database, and right before the swap:
 	// the live database stays wholly old and no temporary server survives.
-	tenants := func() string {
-		t.Helper()
-		rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var slugs []string
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			slugs = append(slugs, s)
-		}
-		return strings.Join(slugs, " ")
-	}
+	tenants := func() string { t.Helper(); return tenantSlugs(t, db) }
 	damaged := tenants()
 	for _, point := range []string{"pitr_recovered", "restoring", "before_swap"} {
 		penv := map[string]string{"BK_DIR": work, "CASINO_TEST_PAUSE_AT": point}
@@ -113,19 +99,9 @@ func TestRestoreToTimePostgres(t *testing.T) {
 	if res.PITR.VerifiedWAL+len(res.PITR.UnsignedWAL) == 0 || res.PITR.TrustUnsigned || len(res.PITR.UnsignedWAL) > pitr.MaxUnsignedTail+1 {
 		t.Errorf("pitr facts: %d WAL segments verified, unsigned tail %v, trust_unsigned %v; want every replayed segment accounted for, a short tail, no override", res.PITR.VerifiedWAL, res.PITR.UnsignedWAL, res.PITR.TrustUnsigned)
 	}
-	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var slugs []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		slugs = append(slugs, s)
-	}
-	rows.Close()
+	slugs := tenantSlugs(t, db)
 	want := "before-0 before-1 before-2 before2-0 before2-1"
-	if got := strings.Join(slugs, " "); got != want {
+	if got := slugs; got != want {
 		t.Errorf("tenants after restore to T: %q, want %q", got, want)
 	}
 	// The audit log is append-only: events after T (the incident's trail)
@@ -236,18 +212,7 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ldb.Close()
-		rows, err := ldb.Query("SELECT slug FROM tenants ORDER BY slug")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var slugs []string
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			slugs = append(slugs, s)
-		}
-		return strings.Join(slugs, " ")
+		return tenantSlugs(t, ldb)
 	}
 	damaged := liveTenants()
 
@@ -293,18 +258,8 @@ func TestRestoreToTimeSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var slugs []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		slugs = append(slugs, s)
-	}
-	rows.Close()
-	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2"; got != want {
+	slugs := tenantSlugs(t, db)
+	if got, want := slugs, "before-0 before-1 before-2"; got != want {
 		t.Errorf("tenants after restore to T: %q, want %q", got, want)
 	}
 	var n int
@@ -429,18 +384,25 @@ func TestRestoreToTimeSQLiteS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var slugs []string
+	slugs := tenantSlugs(t, db)
+	if got, want := slugs, "before-0 before-1 before-2"; got != want {
+		t.Errorf("tenants after restore to T from S3: %q, want %q", got, want)
+	}
+}
+
+// tenantSlugs lists db's tenant slugs in order, space-separated.
+func tenantSlugs(t *testing.T, db *sql.DB) string {
+	t.Helper()
 	rows, err := db.Query("SELECT slug FROM tenants ORDER BY slug")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
+	var slugs []string
 	for rows.Next() {
 		var s string
 		rows.Scan(&s)
 		slugs = append(slugs, s)
 	}
-	rows.Close()
-	if got, want := strings.Join(slugs, " "), "before-0 before-1 before-2"; got != want {
-		t.Errorf("tenants after restore to T from S3: %q, want %q", got, want)
-	}
+	return strings.Join(slugs, " ")
 }
