@@ -133,19 +133,8 @@ func TestK8sDrillCronJob(t *testing.T) {
 			}
 		}
 		// PostgreSQL's ingress admits the drill on 5432.
-		if s, _ := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); s.Matches(postgres) {
-			for _, rule := range np.Spec.Ingress {
-				for _, p := range rule.Ports {
-					if p.Port == nil || p.Port.IntValue() != 5432 {
-						continue
-					}
-					for _, peer := range rule.From {
-						if s, _ := metav1.LabelSelectorAsSelector(peer.PodSelector); peer.PodSelector != nil && s.Matches(drill) {
-							reachesDB = true
-						}
-					}
-				}
-			}
+		if admitsOn5432(np, postgres, drill) {
+			reachesDB = true
 		}
 	}
 	if !egress {
@@ -216,4 +205,25 @@ func TestComposeDrillService(t *testing.T) {
 	if d.Image != be.Image || d.User != be.User || !d.ReadOnly {
 		t.Errorf("drill runs image %q as %q read-only=%v; want the backend's image, user and a read-only root", d.Image, d.User, d.ReadOnly)
 	}
+}
+
+// admitsOn5432 reports whether np, when it selects the pod labelled
+// postgres, admits pods labelled peer on port 5432.
+func admitsOn5432(np *networkingv1.NetworkPolicy, postgres, peer labels.Set) bool {
+	if s, _ := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); !s.Matches(postgres) {
+		return false
+	}
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			if p.Port == nil || p.Port.IntValue() != 5432 {
+				continue
+			}
+			for _, from := range rule.From {
+				if s, _ := metav1.LabelSelectorAsSelector(from.PodSelector); from.PodSelector != nil && s.Matches(peer) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

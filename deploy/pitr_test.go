@@ -385,19 +385,8 @@ func TestK8sPITRStream(t *testing.T) {
 				}
 			}
 		}
-		if s, _ := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); s.Matches(postgres) {
-			for _, rule := range np.Spec.Ingress {
-				for _, p := range rule.Ports {
-					if p.Port == nil || p.Port.IntValue() != 5432 {
-						continue
-					}
-					for _, peer := range rule.From {
-						if s, _ := metav1.LabelSelectorAsSelector(peer.PodSelector); peer.PodSelector != nil && s.Matches(stream) {
-							reachesDB = true
-						}
-					}
-				}
-			}
+		if admitsOn5432(np, postgres, stream) {
+			reachesDB = true
 		}
 	}
 	if !egress {
