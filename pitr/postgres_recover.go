@@ -154,7 +154,7 @@ func RecoverPostgres(ctx context.Context, o RecoverOptions, use func(ctx context
 	if err != nil {
 		return nil, err
 	}
-	removeDeadScratch(o.ScratchDir)
+	removeDeadFolders(o.ScratchDir, "casino-pitr-")
 	scratch, err := os.MkdirTemp(o.ScratchDir, fmt.Sprintf("casino-pitr-%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("scratch folder: %w", err)
@@ -374,12 +374,13 @@ func chownTree(dir string, uid, gid int) error {
 	})
 }
 
-// removeDeadScratch removes scratch folders of recoveries whose process is
-// gone (a kill -9 leaves them; their server died with them).
-func removeDeadScratch(dir string) {
+// removeDeadFolders removes the folders in dir named prefix + "<pid>-..."
+// whose process is gone: scratch folders of recoveries and temporary folders
+// of pulls that a kill -9 left (a recovery's server died with it).
+func removeDeadFolders(dir, prefix string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), "casino-pitr-")
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok || !e.IsDir() {
 			continue
 		}

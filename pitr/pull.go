@@ -31,7 +31,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -209,7 +208,7 @@ func Pull(ctx context.Context, o PullOptions) (*Pulled, error) {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, err
 	}
-	removeDeadPulls(parent, filepath.Base(dir))
+	removeDeadFolders(parent, "."+filepath.Base(dir)+".pull-")
 	tmp, err := os.MkdirTemp(parent, fmt.Sprintf(".%s.pull-%d-", filepath.Base(dir), os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("pull: temporary folder: %w", err)
@@ -625,26 +624,6 @@ func (o *PullOptions) download(ctx context.Context, f pullFile, dst string, pres
 		return enc, fmt.Errorf("%w: %s has sha256 %s (%s bytes), its signed manifest %s says %s (%d bytes): changed in the bucket", ErrTampered, name, sum, size, f.from, f.want.SHA256, f.want.Size)
 	}
 	return enc, nil
-}
-
-// removeDeadPulls removes temporary folders of pulls into name whose process
-// is gone (a kill -9 leaves them).
-func removeDeadPulls(parent, name string) {
-	ents, _ := os.ReadDir(parent)
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), "."+name+".pull-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			os.RemoveAll(filepath.Join(parent, e.Name()))
-		}
-	}
 }
 
 // PullToScratch pulls o's stream (o.Dir is ignored) into a new folder under

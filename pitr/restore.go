@@ -82,7 +82,7 @@ func RestoreSQLiteOver(ctx context.Context, replica Replica, target *time.Time, 
 	if scratchDir == "" {
 		scratchDir = filepath.Dir(o.Target.Path)
 	}
-	removeDeadScratch(scratchDir)
+	removeDeadFolders(scratchDir, "casino-pitr-")
 	scratch, err := os.MkdirTemp(scratchDir, fmt.Sprintf("casino-pitr-%d-", os.Getpid()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("scratch folder: %w", err)
